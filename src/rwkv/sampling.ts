@@ -1,0 +1,75 @@
+/** Choosing the next token from logits: greedy, temperature, top-p (nucleus), with a seeded PRNG. */
+import { mulberry32 } from "./random.js";
+
+export interface SamplingOptions {
+  /** 0 means greedy (argmax); default 1 */
+  temperature?: number;
+  /** keep the smallest set of tokens whose probability reaches topP (default 1 = all) */
+  topP?: number;
+}
+
+export function argmax(logits: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+/** softmax(logits / temperature) in float64 */
+export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Array {
+  const n = logits.length;
+  let m = -Infinity;
+  for (let i = 0; i < n; i++) m = Math.max(m, logits[i]);
+  const p = new Float64Array(n);
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    p[i] = Math.exp((logits[i] - m) / temperature);
+    s += p[i];
+  }
+  for (let i = 0; i < n; i++) p[i] /= s;
+  return p;
+}
+
+/** log softmax of one row, for losses (nats) */
+export function logSoftmaxAt(logits: ArrayLike<number>, index: number): number {
+  let m = -Infinity;
+  for (let i = 0; i < logits.length; i++) m = Math.max(m, logits[i]);
+  let s = 0;
+  for (let i = 0; i < logits.length; i++) s += Math.exp(logits[i] - m);
+  return logits[index] - m - Math.log(s);
+}
+
+export class Sampler {
+  private readonly rand: () => number;
+  constructor(seed = 0) {
+    this.rand = mulberry32(seed);
+  }
+
+  sample(logits: ArrayLike<number>, opts: SamplingOptions = {}): number {
+    const temperature = opts.temperature ?? 1;
+    const topP = opts.topP ?? 1;
+    if (!(temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
+    if (!(topP > 0 && topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${topP}`);
+    if (temperature === 0) return argmax(logits);
+    const p = softmax(logits, temperature);
+    const order = Array.from(p.keys()).sort((i, j) => p[j] - p[i]);
+    let keep = order.length;
+    if (topP < 1) {
+      let cum = 0;
+      for (let n = 0; n < order.length; n++) {
+        cum += p[order[n]];
+        if (cum >= topP) {
+          keep = n + 1;
+          break;
+        }
+      }
+    }
+    let total = 0;
+    for (let n = 0; n < keep; n++) total += p[order[n]];
+    let x = this.rand() * total;
+    for (let n = 0; n < keep; n++) {
+      x -= p[order[n]];
+      if (x < 0) return order[n];
+    }
+    return order[keep - 1];
+  }
+}
