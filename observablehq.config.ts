@@ -1,0 +1,44 @@
+// Observable Framework configuration (https://observablehq.com/framework/config).
+// Auto-detected by `observable build|preview` (never pass --config: it breaks .ts configs; see docs/architecture.md).
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = "src";
+const rootDir = path.join(path.dirname(fileURLToPath(import.meta.url)), root);
+
+/**
+ * The chapters, in reading order. A chapter appears in the sidebar and the pager as soon as its file exists
+ * (src/<path>.md); listing a planned chapter here costs nothing until then. Add new pages to this list.
+ */
+export const chapters: { name: string; path: string }[] = [
+  { name: "1. Overview", path: "/01-overview" },
+  { name: "2. Attention's cost and linear attention", path: "/02-attention" },
+  { name: "3. Token shift", path: "/03-token-shift" },
+  { name: "4. Time decay and the bonus u", path: "/04-time-decay" },
+  { name: "5. The WKV operator and its state", path: "/05-wkv" },
+  { name: "6. Channel mixing", path: "/06-channel-mixing" },
+  { name: "7. The whole model", path: "/07-whole-model" },
+  { name: "8. RNN mode and parallel mode", path: "/08-rnn-and-parallel" },
+  { name: "The full-size model", path: "/full-size" },
+];
+
+export default {
+  root,
+  title: "RWKV, explained live",
+  pages: chapters.filter((page) => existsSync(path.join(rootDir, `${page.path.slice(1)}.md`))),
+  // default.css + air (light) + near-midnight (dark, by prefers-color-scheme) + our own rules.
+  style: "components/style.css",
+  // The default is a Google Fonts stylesheet: nothing may be loaded from another host.
+  globalStylesheets: [],
+  head: '<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">',
+  footer:
+    "An explainer of <cite>RWKV: Reinventing RNNs for the Transformer Era</cite> (Peng et al., EMNLP Findings 2023), " +
+    '<a href="https://arxiv.org/abs/2305.13048">arXiv 2305.13048</a>. Equation numbers follow arXiv v4. ' +
+    "Code under the Apache-2.0 licence.",
+  toc: true,
+  pager: true,
+  search: false,
+  linkify: true,
+  typographer: false,
+};

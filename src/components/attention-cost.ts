@@ -1,0 +1,238 @@
+/**
+ * The cost of mixing tokens, softmax attention against RWKV's WKV, as the context grows (home page figure).
+ *
+ * What is counted: multiply-adds in the token-mixing step of one layer with d channels, the part that differs
+ * between the two models (the projections W_k, W_v, W_r, W_o and the feed-forward are the same work in both and
+ * are left out, as are exponentials and divisions):
+ *
+ *  - softmax attention, generating token t with a KV cache: the scores q_t . k_i for i = 1..t (t d multiply-adds)
+ *    and the weighted sum sum_i alpha_i v_i (t d): 2 t d. A whole sequence of T tokens (causal, or the prefill of a
+ *    prompt): sum_{t=1}^{T} 2 t d = T (T + 1) d, the paper's O(T^2 d) (Table 1, v4).
+ *  - RWKV, one step of the recurrent form of the WKV operator (v4 Eq. 16 and its state a, b), per channel:
+ *      wkv_t = (a_{t-1} + e^{u+k_t} v_t) / (b_{t-1} + e^{u+k_t})     2 multiply-adds
+ *      a_t   = e^{-w} a_{t-1} + e^{k_t} v_t                          2
+ *      b_t   = e^{-w} b_{t-1} + e^{k_t}                              1
+ *    that is 5 d per token whatever t is, and 5 T d for a sequence: O(T d).
+ */
+import { axisBottom, axisLeft, create, format, line, scaleLinear } from "d3";
+
+/** Multiply-adds per channel of one RWKV WKV step (see the count above). */
+export const RWKV_MULADDS_PER_CHANNEL = 5;
+
+export interface AttentionCostRow {
+  /** Sequence length, or the position of the token being generated (1-based). */
+  t: number;
+  /** Multiply-adds to generate token t with softmax attention and a KV cache: 2 t d. */
+  softmaxToken: number;
+  /** Multiply-adds for one RWKV step: 5 d, constant. */
+  rwkvToken: number;
+  /** Multiply-adds for a whole sequence of t tokens with softmax attention: t (t + 1) d. */
+  softmaxTotal: number;
+  /** Multiply-adds for a whole sequence of t tokens with RWKV: 5 t d. */
+  rwkvTotal: number;
+}
+
+export interface AttentionCostDataOptions {
+  /** Channels (the model width); 768 is RWKV-4-Pile 169M and GPT-2 small. */
+  d?: number;
+  /** Most rows returned; the curves are sampled evenly, and t = T is always the last row. */
+  maxPoints?: number;
+}
+
+export const MAX_CONTEXT = 1 << 20;
+
+/** The cost curves for t = 1..T (sampled to at most maxPoints rows, the last one at t = T). */
+export function attentionCostData(
+  T: number,
+  { d = 768, maxPoints = 400 }: AttentionCostDataOptions = {},
+): AttentionCostRow[] {
+  if (!Number.isInteger(T) || T < 1 || T > MAX_CONTEXT) {
+    throw new RangeError(`attentionCostData: T must be an integer in [1, ${MAX_CONTEXT}], got ${T}`);
+  }
+  if (!Number.isInteger(d) || d < 1)
+    throw new RangeError(`attentionCostData: d must be a positive integer, got ${d}`);
+  if (!Number.isInteger(maxPoints) || maxPoints < 2) {
+    throw new RangeError(`attentionCostData: maxPoints must be an integer >= 2, got ${maxPoints}`);
+  }
+  const step = Math.max(1, Math.ceil(T / (maxPoints - 1)));
+  const rows: AttentionCostRow[] = [];
+  for (let t = 1; ; t = Math.min(t + step, T)) {
+    rows.push({
+      t,
+      softmaxToken: 2 * t * d,
+      rwkvToken: RWKV_MULADDS_PER_CHANNEL * d,
+      softmaxTotal: t * (t + 1) * d,
+      rwkvTotal: RWKV_MULADDS_PER_CHANNEL * t * d,
+    });
+    if (t === T) break;
+  }
+  return rows;
+}
+
+export interface AttentionCostOptions {
+  /** Width in pixels of the whole figure (Framework's `width`). */
+  width: number;
+  /** Height in pixels of each panel's plot. */
+  height?: number;
+  /** Channels the data was computed for (shown in the caption). */
+  d?: number;
+}
+
+const formatCount = format(".3~s");
+const formatInt = format(",d");
+
+function formatRatio(x: number): string {
+  return x >= 10 ? `${formatInt(Math.round(x))}×` : `${x.toFixed(1)}×`;
+}
+
+type Key = "softmaxTotal" | "rwkvTotal" | "softmaxToken" | "rwkvToken";
+
+/**
+ * Two panels: the cost of a whole sequence of length t (T^2 against T), and the cost of generating token t (T
+ * against a constant), for t up to T = the last row's t, with the values at T marked.
+ * Returns a <figure data-figure="attention-cost"> holding one SVG.
+ */
+export function attentionCost(
+  data: AttentionCostRow[],
+  { width, height = 260, d = 768 }: AttentionCostOptions,
+): HTMLElement {
+  if (data.length < 1) throw new RangeError("attentionCost: data is empty");
+  if (!(width > 0)) throw new RangeError(`attentionCost: width must be positive, got ${width}`);
+  const last = data[data.length - 1];
+  const T = last.t;
+
+  const sideBySide = width >= 720;
+  const gap = sideBySide ? 40 : 0;
+  const panelWidth = sideBySide ? (width - gap) / 2 : width;
+  const margin = { top: 56, right: 24, bottom: 44, left: 64 };
+  const panelHeight = margin.top + height + margin.bottom;
+  const totalHeight = sideBySide ? panelHeight : 2 * panelHeight;
+
+  const figure = create("figure").attr("data-figure", "attention-cost").attr("data-t", T);
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", totalHeight)
+    .attr("viewBox", `0 0 ${width} ${totalHeight}`)
+    .attr("role", "img")
+    .attr(
+      "aria-label",
+      `At context length ${formatInt(T)}: a whole sequence costs ${formatCount(last.softmaxTotal)} multiply-adds ` +
+        `with softmax attention and ${formatCount(last.rwkvTotal)} with RWKV; generating token ${formatInt(T)} costs ` +
+        `${formatCount(last.softmaxToken)} against ${formatCount(last.rwkvToken)}.`,
+    );
+
+  const panels: { title: string; softmax: Key; rwkv: Key; softmaxLabel: string; rwkvLabel: string }[] = [
+    {
+      title: "A whole sequence of t tokens",
+      softmax: "softmaxTotal",
+      rwkv: "rwkvTotal",
+      softmaxLabel: "softmax ~ t²",
+      rwkvLabel: "RWKV ~ t",
+    },
+    {
+      title: "Generating token t",
+      softmax: "softmaxToken",
+      rwkv: "rwkvToken",
+      softmaxLabel: "softmax ~ t",
+      rwkvLabel: "RWKV: constant",
+    },
+  ];
+
+  panels.forEach((panel, i) => {
+    const g = svg
+      .append("g")
+      .attr("class", "panel")
+      .attr(
+        "transform",
+        sideBySide ? `translate(${i * (panelWidth + gap)},0)` : `translate(0,${i * panelHeight})`,
+      );
+    const x = scaleLinear()
+      .domain([1, Math.max(T, 2)])
+      .range([margin.left, panelWidth - margin.right]);
+    let yMax = 0;
+    for (const r of data) yMax = Math.max(yMax, r[panel.softmax], r[panel.rwkv]);
+    const y = scaleLinear()
+      .domain([0, yMax])
+      .nice()
+      .range([margin.top + height, margin.top]);
+
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 18)
+      .attr("font-weight", 600)
+      .attr("fill", "currentColor")
+      .text(panel.title);
+    const ratio = last[panel.softmax] / last[panel.rwkv];
+    g.append("text")
+      .attr("class", "readout")
+      .attr("x", margin.left)
+      .attr("y", 38)
+      .attr("fill", "currentColor")
+      .text(
+        `t = ${formatInt(T)}: softmax ${formatCount(last[panel.softmax])}, RWKV ${formatCount(last[panel.rwkv])}` +
+          ` (${ratio >= 1 ? `softmax ${formatRatio(ratio)}` : `RWKV ${formatRatio(1 / ratio)}`})`,
+      );
+
+    g.append("g")
+      .attr("transform", `translate(0,${margin.top + height})`)
+      .call(axisBottom(x).ticks(Math.max(2, Math.floor(panelWidth / 90)), "~s"))
+      .call((axis) =>
+        axis
+          .append("text")
+          .attr("x", panelWidth - margin.right)
+          .attr("y", 36)
+          .attr("text-anchor", "end")
+          .attr("fill", "currentColor")
+          .text("t (tokens) →"),
+      );
+    g.append("g")
+      .attr("transform", `translate(${margin.left},0)`)
+      .call(axisLeft(y).ticks(5, "~s"))
+      .call((axis) =>
+        axis
+          .append("text")
+          .attr("x", -margin.left + 4)
+          .attr("y", margin.top - 8)
+          .attr("text-anchor", "start")
+          .attr("fill", "currentColor")
+          .text("↑ multiply-adds"),
+      );
+    svg.selectAll(".tick text").attr("font-size", 13);
+
+    for (const [key, color, label, cls] of [
+      [panel.softmax, "var(--color-softmax, #e8590c)", panel.softmaxLabel, "softmax"],
+      [panel.rwkv, "var(--color-rwkv, #3b6fd9)", panel.rwkvLabel, "rwkv"],
+    ] as const) {
+      g.append("path")
+        .datum(data)
+        .attr("class", `curve ${cls}`)
+        .attr("fill", "none")
+        .attr("stroke", color)
+        .attr("stroke-width", 3)
+        .attr(
+          "d",
+          line<AttentionCostRow>()
+            .x((r) => x(r.t))
+            .y((r) => y(r[key])),
+        );
+      g.append("circle").attr("cx", x(T)).attr("cy", y(last[key])).attr("r", 5).attr("fill", color);
+      g.append("text")
+        .attr("x", x(T) - 8)
+        .attr("y", y(last[key]) + (cls === "rwkv" ? -10 : 18))
+        .attr("text-anchor", "end")
+        .attr("fill", color)
+        .attr("font-weight", 600)
+        .text(label);
+    }
+  });
+
+  figure
+    .append("figcaption")
+    .text(
+      `Multiply-adds in the token-mixing step of one layer with d = ${formatInt(d)} channels: softmax attention ` +
+        `computes q·kᵢ and Σ αᵢvᵢ over all earlier tokens (2td per token, T(T+1)d per sequence); RWKV's WKV ` +
+        `updates a fixed state (5d per token, 5Td per sequence). Projections, exponentials and divisions are left out.`,
+    );
+  return figure.node() as HTMLElement;
+}
