@@ -1,0 +1,445 @@
+/**
+ * ONNX graphs of RWKV-4 built from loaded weights (arXiv 2305.13048 v4, Sect. 4), standard operators only
+ * (opset 17), weights as fp32 initializers.
+ *
+ * Two graphs:
+ *  - RNN step (`buildRnnStepGraph`): one token + state -> logits [V] + new state; the WKV in the
+ *    numerically stable running-max form of Appendix D.
+ *  - Parallel (`buildParallelGraph`): T tokens (dynamic T) + initial state -> logits [T, V] + final state.
+ *    All matmuls for all T at once, and the WKV in a stable parallel form (no Loop/Scan): a [T, T, C] tensor of
+ *    log-weights, its row maximum subtracted before exp (see `parallelWkv`). Memory: about 4 T^2 C bytes for
+ *    each live [T, T, C] intermediate (T = 64, C = 768: 12.6 MB; T = 128: 50 MB; T = 1024: 3.2 GB), so the
+ *    runtime feeds long prompts in chunks of at most `maxChunk` tokens and carries the state between
+ *    chunks (the graph's state inputs make that exact).
+ *
+ * Inputs/outputs are named in ./names.ts: states attX, a, b, p, ffnX are [L, C] each; outputs `<name>_out`.
+ */
+import type { RwkvWeights } from "../rwkv/weights.js";
+import { GraphBuilder } from "./builder.js";
+import {
+  LOGITS,
+  PROBE_NAMES,
+  STATE_NAMES,
+  TOKEN,
+  TOKENS,
+  probeOut,
+  stateIn,
+  stateOut,
+  type ProbeName,
+} from "./names.js";
+import { DataType } from "./proto.js";
+
+export interface RwkvGraphOptions {
+  /** add per-layer introspection outputs (names.ts PROBES); default false */
+  probes?: boolean;
+  /** parallel graph only: logits for all T positions ("all", [T, V]) or the last one only ("last", [1, V]) */
+  logits?: "all" | "last";
+}
+
+/**
+ * Weights laid out for ONNX MatMul (x @ W^T): nn.Linear's (out, in) matrices transposed to (in, out) once,
+ * shared by both graphs so that building both costs one transpose.
+ */
+export interface OnnxWeights {
+  readonly source: RwkvWeights;
+  readonly blocks: readonly {
+    WkT: Float32Array; // (C, C)
+    WvT: Float32Array; // (C, C)
+    WrT: Float32Array; // (C, C)
+    WoT: Float32Array; // (C, C)
+    oneMinusMuK: Float32Array; // (C)
+    oneMinusMuV: Float32Array; // (C)
+    oneMinusMuR: Float32Array; // (C)
+    ffnWkT: Float32Array; // (C, F)
+    ffnWvT: Float32Array; // (F, C)
+    ffnWrT: Float32Array; // (C, C)
+    ffnOneMinusMuK: Float32Array; // (C)
+    ffnOneMinusMuR: Float32Array; // (C)
+    /** w clamped to >= -1e30 for the parallel form only (see parallelWkv) */
+    wClamped: Float32Array; // (C)
+  }[];
+  readonly headT: Float32Array; // (C, V)
+}
+
+/** Transpose a row-major (rows, cols) matrix into (cols, rows). */
+export function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  if (m.length !== rows * cols)
+    throw new Error(`transpose: expected ${rows}x${cols}, got ${m.length} values`);
+  const out = new Float32Array(rows * cols);
+  const B = 64; // cache blocking
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) out[c * rows + r] = m[base + c];
+      }
+    }
+  }
+  return out;
+}
+
+function oneMinus(mu: Float32Array): Float32Array {
+  return Float32Array.from(mu, (x) => 1 - x);
+}
+
+/** The most negative decay the parallel form uses: keeps (t-1-i) * w finite and 0 * w = 0 (never NaN). */
+export const W_MIN = -1e30;
+
+export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
+  const { nEmbd: C, ffnSize: F, vocabSize: V, nLayer: L } = weights.config;
+  if (weights.blocks.length !== L)
+    throw new Error(`weights: ${weights.blocks.length} blocks, config says ${L}`);
+  const blocks = weights.blocks.map((b) => ({
+    WkT: transpose(b.att.Wk, C, C),
+    WvT: transpose(b.att.Wv, C, C),
+    WrT: transpose(b.att.Wr, C, C),
+    WoT: transpose(b.att.Wo, C, C),
+    oneMinusMuK: oneMinus(b.att.muK),
+    oneMinusMuV: oneMinus(b.att.muV),
+    oneMinusMuR: oneMinus(b.att.muR),
+    ffnWkT: transpose(b.ffn.Wk, F, C),
+    ffnWvT: transpose(b.ffn.Wv, C, F),
+    ffnWrT: transpose(b.ffn.Wr, C, C),
+    ffnOneMinusMuK: oneMinus(b.ffn.muK),
+    ffnOneMinusMuR: oneMinus(b.ffn.muR),
+    wClamped: Float32Array.from(b.att.w, (w) => (w < W_MIN ? W_MIN : w)),
+  }));
+  return { source: weights, blocks, headT: transpose(weights.head, V, C) };
+}
+
+type Probe = (name: ProbeName, value: string, width: number) => void;
+
+interface BlockIO {
+  /** residual stream in, [N, C] */
+  x: string;
+  /** the token-shift inputs x_{t-1} for time mixing and channel mixing, given the LayerNorm outputs */
+  shiftAtt: (xx: string) => string;
+  shiftFfn: (xx: string) => string;
+  /** the WKV given k, v (each [N, C]) */
+  wkv: (k: string, v: string) => string;
+}
+
+/**
+ * One RWKV block on N positions (N = 1 for the RNN step, T for the parallel graph); returns the new residual
+ * stream and the two LayerNorm outputs (the next token-shift states).
+ */
+function block(
+  g: GraphBuilder,
+  ow: OnnxWeights,
+  l: number,
+  io: BlockIO,
+  probe: Probe,
+): { x: string; xxAtt: string; xxFfn: string } {
+  const { config } = ow.source;
+  const C = config.nEmbd;
+  const F = config.ffnSize;
+  const bw = ow.source.blocks[l];
+  const tw = ow.blocks[l];
+  const eps = { float: config.layerNormEps };
+  const init = (name: string, dims: number[], data: Float32Array) =>
+    g.floatInit(`blocks.${l}.${name}`, dims, data);
+  // token shift (Eq. 11-13 v4): mu * x_t + (1 - mu) * x_{t-1}
+  const mix = (xx: string, sx: string, mu: Float32Array, oneMinusMu: Float32Array, name: string) =>
+    g.op("Add", [
+      g.op("Mul", [xx, init(`${name}`, [C], mu)]),
+      g.op("Mul", [sx, init(`${name}.one_minus`, [C], oneMinusMu)]),
+    ]);
+
+  // ---- time mixing
+  const xx = g.op(
+    "LayerNormalization",
+    [io.x, init("ln1.weight", [C], bw.ln1.weight), init("ln1.bias", [C], bw.ln1.bias)],
+    {
+      axis: -1,
+      epsilon: eps,
+    },
+  ); // (N, C)
+  const sx = io.shiftAtt(xx); // (N, C)
+  const xk = mix(xx, sx, bw.att.muK, tw.oneMinusMuK, "att.time_mix_k");
+  const xv = mix(xx, sx, bw.att.muV, tw.oneMinusMuV, "att.time_mix_v");
+  const xr = mix(xx, sx, bw.att.muR, tw.oneMinusMuR, "att.time_mix_r");
+  const k = g.op("MatMul", [xk, init("att.key.weight_T", [C, C], tw.WkT)]); // (N, C)
+  const v = g.op("MatMul", [xv, init("att.value.weight_T", [C, C], tw.WvT)]); // (N, C)
+  const r = g.op("MatMul", [xr, init("att.receptance.weight_T", [C, C], tw.WrT)]); // (N, C)
+  const wkv = io.wkv(k, v); // (N, C)
+  const gated = g.op("Mul", [g.op("Sigmoid", [r]), wkv]); // sigma(r_t) * wkv_t
+  const att = g.op("MatMul", [gated, init("att.output.weight_T", [C, C], tw.WoT)]); // Eq. 17
+  const x1 = g.op("Add", [io.x, att]);
+  probe("att_xr", xr, C);
+  probe("att_xk", xk, C);
+  probe("att_xv", xv, C);
+  probe("att_r", r, C);
+  probe("att_k", k, C);
+  probe("att_v", v, C);
+  probe("att_wkv", wkv, C);
+
+  // ---- channel mixing (Eq. 14-15, 18 v4)
+  const xx2 = g.op(
+    "LayerNormalization",
+    [x1, init("ln2.weight", [C], bw.ln2.weight), init("ln2.bias", [C], bw.ln2.bias)],
+    {
+      axis: -1,
+      epsilon: eps,
+    },
+  ); // (N, C)
+  const sx2 = io.shiftFfn(xx2);
+  const fxk = mix(xx2, sx2, bw.ffn.muK, tw.ffnOneMinusMuK, "ffn.time_mix_k");
+  const fxr = mix(xx2, sx2, bw.ffn.muR, tw.ffnOneMinusMuR, "ffn.time_mix_r");
+  const fr = g.op("MatMul", [fxr, init("ffn.receptance.weight_T", [C, C], tw.ffnWrT)]); // (N, C) Eq. 14
+  const fk = g.op("MatMul", [fxk, init("ffn.key.weight_T", [C, F], tw.ffnWkT)]); // (N, F) Eq. 15
+  const kRelu = g.op("Relu", [fk]);
+  const act = g.op("Mul", [kRelu, kRelu]); // max(k', 0)^2
+  const kv = g.op("MatMul", [act, init("ffn.value.weight_T", [F, C], tw.ffnWvT)]); // (N, C)
+  const x2 = g.op("Add", [x1, g.op("Mul", [g.op("Sigmoid", [fr]), kv])]); // Eq. 18
+  probe("ffn_xr", fxr, C);
+  probe("ffn_xk", fxk, C);
+  probe("ffn_r", fr, C);
+  probe("ffn_k", fk, F);
+  probe("ffn_act", act, F);
+  return { x: x2, xxAtt: xx, xxFfn: xx2 };
+}
+
+/** Split each [L, C] state input into L rows [1, C]. */
+function splitStates(g: GraphBuilder, L: number, C: number): Record<(typeof STATE_NAMES)[number], string[]> {
+  const out = {} as Record<(typeof STATE_NAMES)[number], string[]>;
+  for (const s of STATE_NAMES) {
+    const inp = g.input(stateIn(s), DataType.FLOAT, [L, C], `${s} per layer before`);
+    out[s] = L === 1 ? [inp] : g.opN("Split", [inp, g.constI(new Array<number>(L).fill(1))], L, { axis: 0 });
+  }
+  return out;
+}
+
+function concatStates(
+  g: GraphBuilder,
+  L: number,
+  C: number,
+  rows: Record<(typeof STATE_NAMES)[number], string[]>,
+): void {
+  for (const s of STATE_NAMES) {
+    const v = L === 1 ? rows[s][0] : g.op("Concat", rows[s], { axis: 0 });
+    g.output(stateOut(s), v, DataType.FLOAT, [L, C], `${s} per layer after`);
+  }
+}
+
+function embed(g: GraphBuilder, ow: OnnxWeights, ids: string): string {
+  const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
+  const e = g.op("Gather", [g.floatInit("emb.weight", [V, C], ow.source.emb), ids], { axis: 0 }); // (N, C)
+  return g.op(
+    "LayerNormalization",
+    [
+      e,
+      g.floatInit("blocks.0.ln0.weight", [C], ow.source.ln0.weight),
+      g.floatInit("blocks.0.ln0.bias", [C], ow.source.ln0.bias),
+    ],
+    { axis: -1, epsilon: { float: layerNormEps } },
+  );
+}
+
+function head(g: GraphBuilder, ow: OnnxWeights, x: string): string {
+  const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
+  const xo = g.op(
+    "LayerNormalization",
+    [
+      x,
+      g.floatInit("ln_out.weight", [C], ow.source.lnOut.weight),
+      g.floatInit("ln_out.bias", [C], ow.source.lnOut.bias),
+    ],
+    { axis: -1, epsilon: { float: layerNormEps } },
+  );
+  return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)]); // (N, V)
+}
+
+function probeFn(g: GraphBuilder, enabled: boolean, l: number, n: number | string): Probe {
+  return (name, value, width) => {
+    if (enabled) g.output(probeOut(l, name), value, DataType.FLOAT, [n, width]);
+  };
+}
+
+function metadata(ow: OnnxWeights, kind: string, opts: RwkvGraphOptions): Record<string, string> {
+  const c = ow.source.config;
+  return {
+    "rwkv.graph": kind,
+    "rwkv.config": JSON.stringify(c),
+    "rwkv.probes": String(!!opts.probes),
+    "rwkv.probe_names": opts.probes ? PROBE_NAMES.join(",") : "",
+  };
+}
+
+/**
+ * RNN-step graph: token int64 [1] + states [L, C] -> logits [V] + states_out [L, C].
+ * WKV: the stable recurrence of Appendix D (v4) with the running maximum exponent p:
+ *   q = max(p, u + k);  wkv = (e^{p-q} a + e^{u+k-q} v) / (e^{p-q} b + e^{u+k-q})
+ *   q' = max(p + w, k); a' = e^{p+w-q'} a + e^{k-q'} v;  b' = e^{p+w-q'} b + e^{k-q'};  p' = q'
+ */
+export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}): Uint8Array {
+  const { nLayer: L, nEmbd: C, vocabSize: V } = ow.source.config;
+  const g = new GraphBuilder();
+  const token = g.input(TOKEN, DataType.INT64, [1], "token id");
+  const st = splitStates(g, L, C);
+  let x = embed(g, ow, token); // (1, C)
+  const next = {
+    attX: [] as string[],
+    a: [] as string[],
+    b: [] as string[],
+    p: [] as string[],
+    ffnX: [] as string[],
+  };
+  for (let l = 0; l < L; l++) {
+    const bw = ow.source.blocks[l];
+    const a = st.a[l];
+    const b = st.b[l];
+    const p = st.p[l];
+    const out = block(
+      g,
+      ow,
+      l,
+      {
+        x,
+        shiftAtt: () => st.attX[l],
+        shiftFfn: () => st.ffnX[l],
+        wkv: (k, v) => {
+          const wInit = g.floatInit(`blocks.${l}.att.w`, [C], bw.att.w);
+          const uInit = g.floatInit(`blocks.${l}.att.u`, [C], bw.att.u);
+          const ww = g.op("Add", [uInit, k]); // u + k_t
+          const q = g.op("Max", [p, ww]);
+          const e1 = g.op("Exp", [g.op("Sub", [p, q])]);
+          const e2 = g.op("Exp", [g.op("Sub", [ww, q])]);
+          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]);
+          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]);
+          const wkv = g.op("Div", [num, den]);
+          // state update
+          const pw = g.op("Add", [p, wInit]); // p + w
+          const q2 = g.op("Max", [pw, k]);
+          const f1 = g.op("Exp", [g.op("Sub", [pw, q2])]);
+          const f2 = g.op("Exp", [g.op("Sub", [k, q2])]);
+          next.a.push(g.op("Add", [g.op("Mul", [f1, a]), g.op("Mul", [f2, v])]));
+          next.b.push(g.op("Add", [g.op("Mul", [f1, b]), f2]));
+          next.p.push(q2);
+          return wkv;
+        },
+      },
+      probeFn(g, !!opts.probes, l, 1),
+    );
+    x = out.x;
+    next.attX.push(out.xxAtt);
+    next.ffnX.push(out.xxFfn);
+  }
+  const logits = g.op("Reshape", [head(g, ow, x), g.constI([V])]); // (V)
+  g.output(LOGITS, logits, DataType.FLOAT, [V]);
+  concatStates(g, L, C, next);
+  return g.encode("rwkv4_rnn_step", "RWKV-4 RNN step (arXiv 2305.13048 v4)", metadata(ow, "rnn", opts));
+}
+
+/**
+ * Parallel graph: tokens int64 [T] + states [L, C] -> logits [T, V] (or [1, V]) + states_out [L, C].
+ *
+ * WKV, stable parallel form. With the incoming state (a0, b0, p0) (a0, b0 scaled by e^{-p0}) the RNN's
+ * numerator at position t (0-based) is  e^{p0 + t w} a0 + sum_{i<t} e^{(t-1-i) w + k_i} v_i + e^{u + k_t} v_t
+ * (Eq. 16 v4 plus the state's contribution), and the denominator the same with a0 -> b0, v_i -> 1. Let
+ *   s[t, i] = (t-1-i) w + k_i (i < t),  u + k_t (i = t),  -inf (i > t)      (T, T, C)
+ *   sp[t]   = p0 + t w                                                    (T, C)
+ *   m[t]    = max(max_i s[t, i], sp[t])   (finite: the diagonal term is)
+ *   wkv_t   = (sum_i e^{s[t,i] - m} v_i + e^{sp - m} a0) / (sum_i e^{s[t,i] - m} + e^{sp - m} b0).
+ * Every exponent is <= 0 and the diagonal term contributes e^0 = 1 (if it is the max), so no overflow and no
+ * 0/0 for any decay or key magnitude. The final state is the same sums at t = T without the bonus term:
+ *   p_T = max(max_i (T-1-i) w + k_i, p0 + T w),  a_T = sum_i e^{(T-1-i) w + k_i - p_T} v_i + e^{p0 + T w - p_T} a0,
+ * which is exactly the p the recurrence max(p + w, k) reaches (max distributes over +).
+ * w is clamped to W_MIN = -1e30 here so that 0 * w stays 0 for a decay of -inf (e^{-1e30} = 0 as well).
+ */
+export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}): Uint8Array {
+  const { nLayer: L, nEmbd: C, vocabSize: V } = ow.source.config;
+  const g = new GraphBuilder();
+  const tokens = g.input(TOKENS, DataType.INT64, ["T"], "token ids");
+  const st = splitStates(g, L, C);
+
+  // ---- position tensors shared by all layers (T dynamic)
+  const Ti = g.op("Shape", [tokens]); // int64 [1]
+  const Tf = g.op("Cast", [Ti], { to: DataType.FLOAT }); // [1]
+  const tf = g.op("Range", [g.constF(0), g.op("Squeeze", [Tf, g.constI([0])]), g.constF(1)]); // (T) 0..T-1
+  const ti = g.op("Unsqueeze", [tf, g.constI([1])]); // (T, 1) row t
+  const tj = g.op("Unsqueeze", [tf, g.constI([0])]); // (1, T) column i
+  const d3 = g.op("Unsqueeze", [g.op("Sub", [g.op("Sub", [ti, tj]), g.constF(1)]), g.constI([2])]); // (T, T, 1): t-1-i
+  const lt3 = g.op("Unsqueeze", [g.op("Less", [tj, ti]), g.constI([2])]); // (T, T, 1): i < t
+  const eq3 = g.op("Unsqueeze", [g.op("Equal", [tj, ti]), g.constI([2])]); // (T, T, 1): i = t
+  const rev = g.op("Sub", [g.op("Sub", [Tf, g.constF(1)]), ti]); // (T, 1): T-1-i
+  const negInf = g.constF(-Infinity);
+
+  let x = embed(g, ow, tokens); // (T, C)
+  const next = {
+    attX: [] as string[],
+    a: [] as string[],
+    b: [] as string[],
+    p: [] as string[],
+    ffnX: [] as string[],
+  };
+  const shift = (xx: string, prev: string) =>
+    g.op("Concat", [prev, g.op("Slice", [xx, g.constI([0]), g.constI([-1]), g.constI([0])])], { axis: 0 }); // (T, C)
+  const lastRow = (xx: string) =>
+    g.op("Slice", [xx, g.constI([-1]), g.constI([Number.MAX_SAFE_INTEGER]), g.constI([0])]); // (1, C)
+
+  for (let l = 0; l < L; l++) {
+    const bw = ow.source.blocks[l];
+    const a0 = st.a[l];
+    const b0 = st.b[l];
+    const p0 = st.p[l];
+    const out = block(
+      g,
+      ow,
+      l,
+      {
+        x,
+        shiftAtt: (xx) => shift(xx, st.attX[l]),
+        shiftFfn: (xx) => shift(xx, st.ffnX[l]),
+        wkv: (k, v) => {
+          const w = g.floatInit(`blocks.${l}.att.w_clamped`, [C], ow.blocks[l].wClamped);
+          const u = g.floatInit(`blocks.${l}.att.u`, [C], bw.att.u);
+          // log-weights within the sequence
+          const bias = g.op("Where", [lt3, g.op("Mul", [d3, w]), g.op("Where", [eq3, u, negInf])]); // (T, T, C)
+          const s = g.op("Add", [g.op("Unsqueeze", [k, g.constI([0])]), bias]); // (T, T, C)
+          const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T, C): p0 + t w
+          const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T, C)
+          const e = g.op("Exp", [g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])])]); // (T, T, C)
+          const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T, C)
+          const vRow = g.op("Unsqueeze", [v, g.constI([0])]); // (1, T, C)
+          const num = g.op("Add", [
+            g.op("ReduceSum", [g.op("Mul", [e, vRow]), g.constI([1])], { keepdims: 0 }),
+            g.op("Mul", [es, a0]),
+          ]);
+          const den = g.op("Add", [
+            g.op("ReduceSum", [e, g.constI([1])], { keepdims: 0 }),
+            g.op("Mul", [es, b0]),
+          ]);
+          const wkv = g.op("Div", [num, den]); // (T, C)
+          // final state
+          const q = g.op("Add", [k, g.op("Mul", [rev, w])]); // (T, C): (T-1-i) w + k_i
+          const spT = g.op("Add", [p0, g.op("Mul", [Tf, w])]); // (1, C): p0 + T w
+          const pT = g.op("Max", [g.op("ReduceMax", [q], { axes: [0], keepdims: 1 }), spT]); // (1, C)
+          const eq = g.op("Exp", [g.op("Sub", [q, pT])]); // (T, C)
+          const eT = g.op("Exp", [g.op("Sub", [spT, pT])]); // (1, C)
+          next.a.push(
+            g.op("Add", [
+              g.op("ReduceSum", [g.op("Mul", [eq, v]), g.constI([0])], { keepdims: 1 }),
+              g.op("Mul", [eT, a0]),
+            ]),
+          );
+          next.b.push(
+            g.op("Add", [g.op("ReduceSum", [eq, g.constI([0])], { keepdims: 1 }), g.op("Mul", [eT, b0])]),
+          );
+          next.p.push(pT);
+          return wkv;
+        },
+      },
+      probeFn(g, !!opts.probes, l, "T"),
+    );
+    x = out.x;
+    next.attX.push(lastRow(out.xxAtt));
+    next.ffnX.push(lastRow(out.xxFfn));
+  }
+  const last = opts.logits === "last";
+  const logits = head(g, ow, last ? lastRow(x) : x);
+  g.output(LOGITS, logits, DataType.FLOAT, [last ? 1 : "T", V]);
+  concatStates(g, L, C, next);
+  return g.encode("rwkv4_parallel", "RWKV-4 parallel (arXiv 2305.13048 v4)", metadata(ow, "parallel", opts));
+}

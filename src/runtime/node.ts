@@ -1,0 +1,32 @@
+/**
+ * Node entry of the runtime (CLI, tests, loaders): onnxruntime-web's wasm EP.
+ * The browser uses ./worker.ts (onnxruntime-web/webgpu) through ./client.ts instead.
+ */
+import * as ort from "onnxruntime-web";
+import type { OnnxWeights } from "../onnx/rwkv-graph.js";
+import type { RwkvWeights } from "../rwkv/weights.js";
+import { OrtRwkv, type OrtRwkvOptions } from "./rwkv-ort.js";
+
+export { OrtRwkv, OrtState } from "./rwkv-ort.js";
+export type { ForwardResult, GraphMode, OrtRwkvOptions, StepResult } from "./rwkv-ort.js";
+export * from "./errors.js";
+
+let configured = false;
+/** One wasm thread by default (stable timings and tests); pass more for the CLI bench if you like. */
+export function configureNodeOrt(opts: { numThreads?: number } = {}): void {
+  ort.env.wasm.numThreads = opts.numThreads ?? 1;
+  ort.env.logLevel = "error";
+  configured = true;
+}
+
+/** Build the graphs from `weights` and open wasm sessions on them. */
+export async function createOrtRwkv(
+  weights: RwkvWeights | OnnxWeights,
+  opts: Omit<OrtRwkvOptions, "ep"> = {},
+): Promise<OrtRwkv> {
+  if (!configured) configureNodeOrt();
+  return OrtRwkv.create(ort, weights, { ...opts, ep: "wasm" });
+}
+
+/** The ORT version in use (for reports). */
+export const ortVersion: string = ort.env.versions.web ?? "unknown";

@@ -1,0 +1,352 @@
+/**
+ * RWKV-4 on onnxruntime-web: sessions for the RNN-step and the parallel graph (src/onnx/rwkv-graph.ts), with
+ * the state carried between calls as ORT tensors (on the GPU with the WebGPU EP, read back only on request).
+ *
+ * This file takes the `ort` module as a parameter (type-only import here): the Node entry (./node.ts)
+ * passes `onnxruntime-web` (wasm EP) and the browser worker (./worker.ts) passes `onnxruntime-web/webgpu`.
+ * Calls are serialised: ORT sessions must not run concurrently.
+ */
+import type * as Ort from "onnxruntime-web";
+import { LOGITS, STATE_NAMES, TOKEN, TOKENS, stateIn, stateOut, type StateName } from "../onnx/names.js";
+import {
+  buildParallelGraph,
+  buildRnnStepGraph,
+  prepareOnnxWeights,
+  type OnnxWeights,
+} from "../onnx/rwkv-graph.js";
+import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
+import {
+  DeviceLostError,
+  OrtRwkvError,
+  PromptTooLongError,
+  SessionBuildError,
+  TokenOutOfRangeError,
+  messageOf,
+} from "./errors.js";
+
+export type OrtModule = typeof Ort;
+export type ExecutionProvider = "wasm" | "webgpu";
+export type GraphMode = "rnn" | "parallel" | "both";
+
+export interface OrtRwkvOptions {
+  /** which graphs to build (default "both") */
+  mode?: GraphMode;
+  /** execution provider (default "wasm"); there is no silent fallback here: see createWithFallback */
+  ep?: ExecutionProvider;
+  /** longest token sequence `forward` accepts (default 1024, the Pile models' context) */
+  maxTokens?: number;
+  /** the parallel graph runs at most this many tokens per call; longer prompts go in chunks (default 64) */
+  chunk?: number;
+  /** parallel graph: logits of every position ("all", default) or of the last one only ("last") */
+  parallelLogits?: "all" | "last";
+  /** build the graphs with introspection outputs (names.ts PROBES) */
+  probes?: boolean;
+  /** ORT log severity (0 verbose .. 4 fatal); default 3 */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** ORT profiling (the report is written where the platform puts it) */
+  enableProfiling?: boolean;
+  /** prebuilt graph bytes (e.g. served by a data loader) instead of building them from weights */
+  graphs?: { rnn?: Uint8Array; parallel?: Uint8Array };
+}
+
+/** The recurrent state as ORT tensors, each [L, C]; `location` says where they live. */
+export class OrtState {
+  constructor(
+    readonly tensors: Record<StateName, Ort.Tensor>,
+    private readonly config: RwkvConfig,
+  ) {}
+
+  get location(): string {
+    return this.tensors.attX.location;
+  }
+
+  /** Read back to the CPU as the named per-layer state of src/rwkv (downloads from the GPU if needed). */
+  async read(): Promise<RwkvState> {
+    const { nLayer: L, nEmbd: C } = this.config;
+    const data = {} as Record<StateName, Float32Array>;
+    for (const s of STATE_NAMES) data[s] = (await this.tensors[s].getData()) as Float32Array;
+    return Array.from({ length: L }, (_, l) => ({
+      attX: data.attX.slice(l * C, (l + 1) * C),
+      a: data.a.slice(l * C, (l + 1) * C),
+      b: data.b.slice(l * C, (l + 1) * C),
+      p: data.p.slice(l * C, (l + 1) * C),
+      ffnX: data.ffnX.slice(l * C, (l + 1) * C),
+    }));
+  }
+
+  /** Release GPU buffers (a no-op for CPU tensors). Do not use the state afterwards. */
+  dispose(): void {
+    for (const s of STATE_NAMES) if (this.tensors[s].location === "gpu-buffer") this.tensors[s].dispose();
+  }
+}
+
+export interface StepResult {
+  /** (V) */
+  logits: Float32Array;
+  state: OrtState;
+  /** introspection outputs by name (only with probes) */
+  probes?: Record<string, Float32Array>;
+}
+
+export interface ForwardResult {
+  /** (T, V) row-major, or (1, V) with parallelLogits "last" */
+  logits: Float32Array;
+  state: OrtState;
+  probes?: Record<string, Float32Array>;
+}
+
+const P_EMPTY = -1e38;
+
+export class OrtRwkv {
+  readonly config: RwkvConfig;
+  readonly maxTokens: number;
+  readonly chunk: number;
+  readonly parallelLogits: "all" | "last";
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private lost: string | undefined;
+
+  private constructor(
+    private readonly ort: OrtModule,
+    readonly ep: ExecutionProvider,
+    config: RwkvConfig,
+    private readonly rnn: Ort.InferenceSession | undefined,
+    private readonly parallel: Ort.InferenceSession | undefined,
+    opts: OrtRwkvOptions,
+  ) {
+    this.config = config;
+    this.maxTokens = opts.maxTokens ?? 1024;
+    this.chunk = opts.chunk ?? 64;
+    this.parallelLogits = opts.parallelLogits ?? "all";
+  }
+
+  /**
+   * Build the graphs (or take `opts.graphs`) and their sessions on `opts.ep`. Throws SessionBuildError
+   * when ORT cannot build a session on that EP.
+   */
+  static async create(
+    ort: OrtModule,
+    weights: RwkvWeights | OnnxWeights,
+    opts: OrtRwkvOptions = {},
+  ): Promise<OrtRwkv> {
+    const ow = "source" in weights ? weights : undefined;
+    const config = "source" in weights ? weights.source.config : weights.config;
+    const mode = opts.mode ?? "both";
+    const ep = opts.ep ?? "wasm";
+    const chunk = opts.chunk ?? 64;
+    if (!Number.isInteger(chunk) || chunk < 1)
+      throw new OrtRwkvError("unsupported", `chunk must be >= 1, got ${chunk}`);
+    let prepared: OnnxWeights | undefined = ow;
+    const prep = (): OnnxWeights => (prepared ??= prepareOnnxWeights(weights as RwkvWeights));
+    const gopts = { probes: !!opts.probes };
+    const sessionOpts: Ort.InferenceSession.SessionOptions = {
+      executionProviders: [ep],
+      graphOptimizationLevel: "all",
+      logSeverityLevel: opts.logSeverityLevel ?? 3,
+      enableProfiling: !!opts.enableProfiling,
+    };
+    if (ep === "webgpu") {
+      // keep the recurrent state on the GPU between calls; logits and probes come back to the CPU
+      const loc: Record<string, Ort.Tensor.DataLocation> = {};
+      for (const s of STATE_NAMES) loc[stateOut(s)] = "gpu-buffer";
+      sessionOpts.preferredOutputLocation = loc;
+    }
+    const build = async (bytes: Uint8Array): Promise<Ort.InferenceSession> => {
+      try {
+        return await ort.InferenceSession.create(bytes, sessionOpts);
+      } catch (e) {
+        throw new SessionBuildError(ep, e);
+      }
+    };
+    let rnn: Ort.InferenceSession | undefined;
+    let par: Ort.InferenceSession | undefined;
+    try {
+      if (mode !== "parallel") rnn = await build(opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts));
+      if (mode !== "rnn") {
+        par = await build(
+          opts.graphs?.parallel ??
+            buildParallelGraph(prep(), { ...gopts, logits: opts.parallelLogits === "last" ? "last" : "all" }),
+        );
+      }
+    } catch (e) {
+      await rnn?.release();
+      throw e;
+    }
+    return new OrtRwkv(ort, ep, config, rnn, par, opts);
+  }
+
+  /** Mark the instance unusable because its GPU device is gone (the worker then rebuilds on wasm). */
+  markDeviceLost(reason: string): void {
+    this.lost = reason;
+  }
+
+  get hasRnn(): boolean {
+    return !!this.rnn;
+  }
+  get hasParallel(): boolean {
+    return !!this.parallel;
+  }
+
+  /** The empty state: attX = ffnX = a = b = 0, p = -1e38. */
+  initialState(): OrtState {
+    const { nLayer: L, nEmbd: C } = this.config;
+    const t = {} as Record<StateName, Ort.Tensor>;
+    for (const s of STATE_NAMES) {
+      const d = new Float32Array(L * C);
+      if (s === "p") d.fill(P_EMPTY);
+      t[s] = new this.ort.Tensor("float32", d, [L, C]);
+    }
+    return new OrtState(t, this.config);
+  }
+
+  /** Wrap a CPU state (src/rwkv layout) as ORT tensors. */
+  fromRwkvState(state: RwkvState): OrtState {
+    const { nLayer: L, nEmbd: C } = this.config;
+    if (state.length !== L || state.some((s) => STATE_NAMES.some((n) => s[n].length !== C))) {
+      throw new OrtRwkvError(
+        "bad-state",
+        `state does not fit this model (expected ${L} layers of ${C} channels)`,
+      );
+    }
+    const t = {} as Record<StateName, Ort.Tensor>;
+    for (const s of STATE_NAMES) {
+      const d = new Float32Array(L * C);
+      for (let l = 0; l < L; l++) d.set(state[l][s], l * C);
+      t[s] = new this.ort.Tensor("float32", d, [L, C]);
+    }
+    return new OrtState(t, this.config);
+  }
+
+  private checkTokens(tokens: ArrayLike<number>): BigInt64Array {
+    const V = this.config.vocabSize;
+    const out = new BigInt64Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= V) throw new TokenOutOfRangeError(t, V);
+      out[i] = BigInt(t);
+    }
+    return out;
+  }
+
+  private checkUsable(): void {
+    if (this.disposed) throw new OrtRwkvError("disposed", "this model was disposed");
+    if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+  }
+
+  private serial<R>(fn: () => Promise<R>): Promise<R> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private stateFeeds(state: OrtState | RwkvState | undefined): Record<string, Ort.Tensor> {
+    const s =
+      state === undefined
+        ? this.initialState()
+        : state instanceof OrtState
+          ? state
+          : this.fromRwkvState(state);
+    const feeds: Record<string, Ort.Tensor> = {};
+    for (const n of STATE_NAMES) feeds[stateIn(n)] = s.tensors[n];
+    return feeds;
+  }
+
+  private async run(
+    session: Ort.InferenceSession,
+    feeds: Record<string, Ort.Tensor>,
+  ): Promise<{ logits: Float32Array; state: OrtState; probes?: Record<string, Float32Array> }> {
+    let out: Ort.InferenceSession.ReturnType;
+    try {
+      out = await session.run(feeds);
+    } catch (e) {
+      if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+      throw new OrtRwkvError("unsupported", `onnxruntime run failed on ${this.ep}: ${messageOf(e)}`, {
+        cause: e,
+      });
+    }
+    const t = {} as Record<StateName, Ort.Tensor>;
+    for (const s of STATE_NAMES) t[s] = out[stateOut(s)];
+    const logits = (await out[LOGITS].getData()) as Float32Array;
+    let probes: Record<string, Float32Array> | undefined;
+    for (const name of session.outputNames) {
+      if (name === LOGITS || name.endsWith("_out")) continue;
+      probes ??= {};
+      probes[name] = (await out[name].getData()) as Float32Array;
+    }
+    return { logits, state: new OrtState(t, this.config), ...(probes ? { probes } : {}) };
+  }
+
+  /**
+   * RNN mode: one token and the state before it -> logits (V) and the state after it.
+   * The input state is not modified (a new OrtState is returned; dispose old GPU states yourself).
+   */
+  step(token: number, state?: OrtState | RwkvState): Promise<StepResult> {
+    return this.serial(async () => {
+      this.checkUsable();
+      if (!this.rnn) throw new OrtRwkvError("unsupported", "this model was built without the RNN-step graph");
+      const ids = this.checkTokens([token]);
+      const feeds = this.stateFeeds(state);
+      feeds[TOKEN] = new this.ort.Tensor("int64", ids, [1]);
+      return this.run(this.rnn, feeds);
+    });
+  }
+
+  /**
+   * Parallel mode: T tokens and the state before them -> logits (T, V) (or (1, V), see parallelLogits) and
+   * the state after the last token. Prompts longer than `chunk` run as consecutive chunks with the state
+   * carried (exact: the graph's state inputs are the recurrence's state). Probes are concatenated over chunks.
+   */
+  forward(tokens: ArrayLike<number>, state?: OrtState | RwkvState): Promise<ForwardResult> {
+    return this.serial(async () => {
+      this.checkUsable();
+      if (!this.parallel)
+        throw new OrtRwkvError("unsupported", "this model was built without the parallel graph");
+      const T = tokens.length;
+      if (T === 0) throw new OrtRwkvError("empty-prompt", "forward needs at least one token");
+      if (T > this.maxTokens) throw new PromptTooLongError(T, this.maxTokens);
+      const ids = this.checkTokens(tokens);
+      const V = this.config.vocabSize;
+      let feeds = this.stateFeeds(state);
+      const logitParts: Float32Array[] = [];
+      const probeParts: Record<string, Float32Array[]> = {};
+      let last: Awaited<ReturnType<OrtRwkv["run"]>> | undefined;
+      for (let t0 = 0; t0 < T; t0 += this.chunk) {
+        const part = ids.subarray(t0, Math.min(T, t0 + this.chunk));
+        feeds[TOKENS] = new this.ort.Tensor("int64", part, [part.length]);
+        const prev = last;
+        last = await this.run(this.parallel, feeds);
+        if (prev && prev.state.location === "gpu-buffer") prev.state.dispose(); // intermediate chunk states
+        if (this.parallelLogits === "all") logitParts.push(last.logits);
+        for (const [k, v] of Object.entries(last.probes ?? {})) (probeParts[k] ??= []).push(v);
+        feeds = {};
+        for (const n of STATE_NAMES) feeds[stateIn(n)] = last.state.tensors[n];
+      }
+      const res = last!;
+      const logits = this.parallelLogits === "all" ? concat(logitParts, T * V) : res.logits;
+      const probes = Object.keys(probeParts).length
+        ? Object.fromEntries(Object.entries(probeParts).map(([k, parts]) => [k, concat(parts)]))
+        : undefined;
+      return { logits, state: res.state, ...(probes ? { probes } : {}) };
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    await this.serial(async () => {
+      this.disposed = true;
+      await this.rnn?.release();
+      await this.parallel?.release();
+    });
+  }
+}
+
+function concat(parts: Float32Array[], total?: number): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(total ?? parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
