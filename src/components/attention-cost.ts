@@ -80,6 +80,7 @@ export interface AttentionCostOptions {
 
 const formatCount = format(".3~s");
 const formatInt = format(",d");
+const formatTick = format("~s");
 
 function formatRatio(x: number): string {
   return x >= 10 ? `${formatInt(Math.round(x))}×` : `${x.toFixed(1)}×`;
@@ -104,7 +105,7 @@ export function attentionCost(
   const sideBySide = width >= 720;
   const gap = sideBySide ? 40 : 0;
   const panelWidth = sideBySide ? (width - gap) / 2 : width;
-  const margin = { top: 56, right: 24, bottom: 44, left: 64 };
+  const margin = { top: 72, right: 24, bottom: 44, left: 64 };
   const panelHeight = margin.top + height + margin.bottom;
   const totalHeight = sideBySide ? panelHeight : 2 * panelHeight;
 
@@ -167,16 +168,17 @@ export function attentionCost(
     g.append("text")
       .attr("class", "readout")
       .attr("x", margin.left)
-      .attr("y", 38)
+      .attr("y", 40)
       .attr("fill", "currentColor")
       .text(
         `t = ${formatInt(T)}: softmax ${formatCount(last[panel.softmax])}, RWKV ${formatCount(last[panel.rwkv])}` +
-          ` (${ratio >= 1 ? `softmax ${formatRatio(ratio)}` : `RWKV ${formatRatio(1 / ratio)}`})`,
+          ` (${ratio >= 1 ? `softmax costs ${formatRatio(ratio)}` : `RWKV costs ${formatRatio(1 / ratio)}`})`,
       );
 
     g.append("g")
       .attr("transform", `translate(0,${margin.top + height})`)
       .call(axisBottom(x).ticks(Math.max(2, Math.floor(panelWidth / 90)), "~s"))
+      .attr("font-size", 13)
       .call((axis) =>
         axis
           .append("text")
@@ -188,7 +190,12 @@ export function attentionCost(
       );
     g.append("g")
       .attr("transform", `translate(${margin.left},0)`)
-      .call(axisLeft(y).ticks(5, "~s"))
+      .call(
+        axisLeft(y)
+          .ticks(5)
+          .tickFormat((v) => (+v === 0 ? "0" : formatTick(+v))),
+      )
+      .attr("font-size", 13)
       .call((axis) =>
         axis
           .append("text")
@@ -198,11 +205,10 @@ export function attentionCost(
           .attr("fill", "currentColor")
           .text("↑ multiply-adds"),
       );
-    svg.selectAll(".tick text").attr("font-size", 13);
 
-    for (const [key, color, label, cls] of [
-      [panel.softmax, "var(--color-softmax, #e8590c)", panel.softmaxLabel, "softmax"],
-      [panel.rwkv, "var(--color-rwkv, #3b6fd9)", panel.rwkvLabel, "rwkv"],
+    for (const [key, color, cls] of [
+      [panel.softmax, "var(--color-softmax, #e8590c)", "softmax"],
+      [panel.rwkv, "var(--color-rwkv, #3b6fd9)", "rwkv"],
     ] as const) {
       g.append("path")
         .datum(data)
@@ -217,14 +223,27 @@ export function attentionCost(
             .y((r) => y(r[key])),
         );
       g.append("circle").attr("cx", x(T)).attr("cy", y(last[key])).attr("r", 5).attr("fill", color);
-      g.append("text")
-        .attr("x", x(T) - 8)
-        .attr("y", y(last[key]) + (cls === "rwkv" ? -10 : 18))
-        .attr("text-anchor", "end")
+    }
+
+    // Legend in the upper left, which both panels' rising curves leave empty.
+    const legend = g
+      .append("g")
+      .attr("class", "legend")
+      .attr("transform", `translate(${margin.left + 12},${margin.top + 8})`);
+    [
+      ["var(--color-softmax, #e8590c)", panel.softmaxLabel],
+      ["var(--color-rwkv, #3b6fd9)", panel.rwkvLabel],
+    ].forEach(([color, label], j) => {
+      const item = legend.append("g").attr("transform", `translate(0,${j * 22})`);
+      item.append("line").attr("x2", 22).attr("stroke", color).attr("stroke-width", 3);
+      item
+        .append("text")
+        .attr("x", 30)
+        .attr("dy", "0.35em")
         .attr("fill", color)
         .attr("font-weight", 600)
         .text(label);
-    }
+    });
   });
 
   figure

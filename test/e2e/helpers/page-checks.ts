@@ -1,0 +1,87 @@
+/**
+ * Code evaluated inside the page (kept as strings so no test-transform helpers leak into the browser).
+ *
+ * The figure convention (docs/architecture.md): every figure's root element carries a `data-figure="<name>"`
+ * attribute, and it is non-empty when it is visible and holds an <svg> with at least one drawn element of
+ * non-zero size, a <canvas> of non-zero size, or a <table> with at least one cell.
+ */
+
+export interface FigureReport {
+  name: string;
+  ok: boolean;
+  why: string;
+}
+
+export interface PageReport {
+  katex: number;
+  katexErrors: number;
+  figures: FigureReport[];
+  cellErrors: string[];
+}
+
+/** An expression that evaluates to a PageReport. */
+export const PAGE_REPORT = `(() => {
+  const figures = [...document.querySelectorAll("[data-figure]")].map((el) => {
+    const name = el.getAttribute("data-figure") || "(unnamed)";
+    const box = el.getBoundingClientRect();
+    if (!(box.width > 0 && box.height > 0)) return { name, ok: false, why: "not visible (zero size)" };
+    for (const svg of el.querySelectorAll("svg")) {
+      for (const shape of svg.querySelectorAll("path, rect, circle, line, polyline, polygon, ellipse, text, image, use")) {
+        const b = shape.getBBox();
+        if (b.width > 0 || b.height > 0) return { name, ok: true, why: "svg" };
+      }
+    }
+    for (const canvas of el.querySelectorAll("canvas")) {
+      if (canvas.width > 0 && canvas.height > 0) return { name, ok: true, why: "canvas" };
+    }
+    for (const table of el.querySelectorAll("table")) {
+      if (table.querySelector("td")) return { name, ok: true, why: "table" };
+    }
+    return { name, ok: false, why: "no drawn svg element, sized canvas or table cell" };
+  });
+  return {
+    katex: document.querySelectorAll(".katex").length,
+    katexErrors: document.querySelectorAll(".katex-error").length,
+    figures,
+    cellErrors: [...document.querySelectorAll(".observablehq--error")].map((e) => e.textContent || "error"),
+  };
+})()`;
+
+/** True once the page has rendered: some KaTeX, at least one figure, and every figure non-empty. */
+export const PAGE_READY = `(() => {
+  const r = ${PAGE_REPORT};
+  return r.katex > 0 && r.figures.length > 0 && r.figures.every((f) => f.ok);
+})()`;
+
+/**
+ * Asks for a WebGPU adapter and device and runs a tiny compute shader (doubling four numbers), so a test fails
+ * when the browser would silently fall back to wasm.
+ */
+export const WEBGPU_PROBE = `(async () => {
+  if (!("gpu" in navigator)) return { error: "navigator.gpu is undefined (WebGPU disabled?)" };
+  const adapter = await navigator.gpu.requestAdapter();
+  if (!adapter) return { error: "navigator.gpu.requestAdapter() returned null" };
+  const info = adapter.info || {};
+  const device = await adapter.requestDevice();
+  const input = new Float32Array([1, 2, 3, 4]);
+  const storage = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(storage, 0, input);
+  const readback = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const module = device.createShaderModule({ code: "@group(0) @binding(0) var<storage, read_write> x: array<f32>;" +
+    "@compute @workgroup_size(4) fn main(@builtin(global_invocation_id) id: vec3<u32>) { x[id.x] = 2.0 * x[id.x]; }" });
+  const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "main" } });
+  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: storage } }] });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(1);
+  pass.end();
+  encoder.copyBufferToBuffer(storage, 0, readback, 0, 16);
+  device.queue.submit([encoder.finish()]);
+  await readback.mapAsync(GPUMapMode.READ);
+  const output = [...new Float32Array(readback.getMappedRange())];
+  readback.unmap();
+  device.destroy();
+  return { vendor: info.vendor, architecture: info.architecture, isFallbackAdapter: adapter.isFallbackAdapter ?? info.isFallbackAdapter, output };
+})()`;

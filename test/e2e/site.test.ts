@@ -1,0 +1,149 @@
+/**
+ * The built site in a real browser: every page in dist/ loads with no console error, no uncaught exception, no
+ * failed request and no request off loopback; its equations rendered (KaTeX) and its figures are non-empty; the
+ * test browser has a working WebGPU adapter; the home page's slider changes its figure.
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { PAGE_READY, PAGE_REPORT, WEBGPU_PROBE, type PageReport } from "./helpers/page-checks.js";
+import { serveStatic, type StaticServer } from "./helpers/server.js";
+import { distDir, ensureBuilt, findPages, isLoopback, repoRoot } from "./helpers/site.js";
+
+const status = browserStatus();
+if (status.available) ensureBuilt();
+const pages = status.available ? await findPages() : [];
+/** Pages may load a model before their figures fill in: give each page this long to render. */
+const PAGE_TIMEOUT_MS = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 90_000);
+const screenshotDir = path.join(repoRoot, "out", "e2e-screenshots");
+
+let server: StaticServer;
+let browser: Browser;
+
+/** Opens a page and records everything that went wrong while it loaded and ran. */
+async function openPage(pagePath: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.context.newPage();
+  const problems: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
+  page.on("requestfailed", (request) => {
+    if (isLoopback(request.url()))
+      problems.push(`failed request: ${request.url()} (${request.failure()?.errorText})`);
+  });
+  page.on("response", (response) => {
+    if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (isLoopback(url)) return route.continue();
+    problems.push(`request to a non-loopback host: ${url}`);
+    return route.abort("blockedbyclient");
+  });
+  await page.goto(server.origin + pagePath, { waitUntil: "load" });
+  return { page, problems };
+}
+
+function describeReport(report: PageReport): string {
+  const figures = report.figures.map((f) => `${f.name}: ${f.ok ? "ok" : f.why}`).join("; ");
+  return `KaTeX elements: ${report.katex}, figures: ${report.figures.length} (${figures || "none"})`;
+}
+
+if (!status.available && !status.required) {
+  console.log(`SKIP browser tests: ${status.message}`);
+}
+
+describe.runIf(!status.available && status.required)("browser required (CI=true or E2E_REQUIRED=1)", () => {
+  it("has Chromium", () => {
+    throw new Error(status.message);
+  });
+});
+
+describe.runIf(status.available)("the built site in Chromium", () => {
+  beforeAll(async () => {
+    server = await serveStatic(distDir);
+    browser = await launchChromium();
+    await mkdir(screenshotDir, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("finds the pages in dist/", () => {
+    expect(pages).toContain("/");
+  });
+
+  it("has a working WebGPU adapter (so the GPU path cannot silently fall back)", async () => {
+    const { page, problems } = await openPage("/");
+    const result = (await page.evaluate(WEBGPU_PROBE)) as {
+      error?: string;
+      output?: number[];
+      architecture?: string;
+    };
+    await page.close();
+    expect(result.error, result.error).toBeUndefined();
+    expect(result.output).toEqual([2, 4, 6, 8]);
+    console.log(`e2e: WebGPU adapter ${JSON.stringify(result)}`);
+    expect(problems).toEqual([]);
+  });
+
+  it.each(pages)(
+    "page %s renders its equations and figures with no error and nothing off loopback",
+    async (pagePath) => {
+      const { page, problems } = await openPage(pagePath);
+      try {
+        let ready = true;
+        await page.waitForFunction(PAGE_READY, null, { timeout: PAGE_TIMEOUT_MS, polling: 250 }).catch(() => {
+          ready = false;
+        });
+        await page.waitForLoadState("networkidle");
+        await page.waitForTimeout(300); // late errors of the last cells
+        const report = (await page.evaluate(PAGE_REPORT)) as PageReport;
+        const name = pagePath === "/" ? "index" : pagePath.replace(/^\//, "").replace(/\//g, "_");
+        await page.screenshot({ path: path.join(screenshotDir, `${name}.png`), fullPage: true });
+
+        expect(problems, `problems on ${pagePath}`).toEqual([]);
+        expect(report.cellErrors, `cell errors on ${pagePath}`).toEqual([]);
+        expect(report.katex, `no KaTeX rendered on ${pagePath}`).toBeGreaterThan(0);
+        expect(report.katexErrors, `KaTeX parse errors on ${pagePath}`).toBe(0);
+        expect(report.figures.length, `no [data-figure] element on ${pagePath}`).toBeGreaterThan(0);
+        expect(
+          report.figures.filter((f) => !f.ok),
+          `empty figures on ${pagePath}`,
+        ).toEqual([]);
+        expect(ready, `${pagePath} not ready after ${PAGE_TIMEOUT_MS} ms: ${describeReport(report)}`).toBe(
+          true,
+        );
+      } finally {
+        await page.close();
+      }
+    },
+  );
+
+  it("the home page's slider changes the attention-cost figure (keyboard)", async () => {
+    const { page, problems } = await openPage("/");
+    try {
+      const figure = page.locator('[data-figure="attention-cost"]');
+      await figure.waitFor();
+      const before = { t: await figure.getAttribute("data-t"), svg: await figure.locator("svg").innerHTML() };
+      expect(before.t).toBe("1024");
+      const slider = page.locator('input[type="range"]').first();
+      await slider.focus();
+      await page.keyboard.press("ArrowRight");
+      await page.keyboard.press("ArrowRight");
+      await expect.poll(() => figure.getAttribute("data-t")).toBe("1040");
+      const after = await figure.locator("svg").innerHTML();
+      expect(after).not.toBe(before.svg);
+      expect(await figure.locator(".readout").first().textContent()).toContain("t = 1,040");
+      await page.keyboard.press("End");
+      await expect.poll(() => figure.getAttribute("data-t")).toBe("8192");
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
