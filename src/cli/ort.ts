@@ -1,0 +1,101 @@
+/**
+ * `--backend ort` of the CLI: the ONNX graphs (src/onnx) on onnxruntime-web's wasm EP in Node (src/runtime).
+ */
+import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
+import { createOrtRwkv, ortVersion } from "../runtime/node.js";
+import type { RwkvWeights } from "../rwkv/weights.js";
+import { benchTokens, median } from "./bench-ref.js";
+
+/** Logits (T, V) of `tokens` from the empty state, through the RNN-step graph (T runs) or the parallel graph. */
+export async function ortLogits(
+  weights: RwkvWeights,
+  tokens: number[],
+  mode: "rnn" | "parallel",
+): Promise<Float32Array> {
+  const m = await createOrtRwkv(weights, { mode, maxTokens: Math.max(1024, tokens.length) });
+  try {
+    if (mode === "parallel") return (await m.forward(tokens)).logits;
+    const V = weights.config.vocabSize;
+    const out = new Float32Array(tokens.length * V);
+    let state = m.initialState();
+    for (let t = 0; t < tokens.length; t++) {
+      const r = await m.step(tokens[t], state);
+      out.set(r.logits, t * V);
+      state = r.state;
+    }
+    return out;
+  } finally {
+    await m.dispose();
+  }
+}
+
+export interface OrtBenchOptions {
+  tokens: number;
+  repeats?: number;
+  /** parallel graph chunk (default 64) */
+  chunk?: number;
+}
+
+async function timeIt(f: () => Promise<void>, repeats: number): Promise<number[]> {
+  await f(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await f();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times;
+}
+
+/**
+ * Prompt ingestion of T tokens through each graph on ORT wasm (one thread): last-position logits and the
+ * final state out. RNN: T runs of the step graph (each also computes its logits, as a decoder would).
+ * Parallel: the parallel graph built with last-position logits only, in chunks of `chunk` tokens.
+ * Sessions are built one after the other (one in memory at a time). Medians over repeats after a warm-up.
+ */
+export async function ortBench(
+  weights: RwkvWeights,
+  opts: OrtBenchOptions,
+): Promise<Record<string, unknown>> {
+  const T = opts.tokens;
+  const big = weights.config.nEmbd >= 512;
+  const repeats = opts.repeats ?? (big ? 3 : 10);
+  const chunk = opts.chunk ?? 64;
+  const tokens = benchTokens(T, weights.config.vocabSize);
+  let t0 = performance.now();
+  const ow = prepareOnnxWeights(weights);
+  const prepareS = (performance.now() - t0) / 1000;
+
+  t0 = performance.now();
+  const rnnModel = await createOrtRwkv(ow, { mode: "rnn" });
+  const rnnBuildS = (performance.now() - t0) / 1000;
+  const rnn = await timeIt(async () => {
+    let state = rnnModel.initialState();
+    for (const tok of tokens) state = (await rnnModel.step(tok, state)).state;
+  }, repeats);
+  await rnnModel.dispose();
+
+  t0 = performance.now();
+  const parModel = await createOrtRwkv(ow, { mode: "parallel", parallelLogits: "last", chunk, maxTokens: T });
+  const parBuildS = (performance.now() - t0) / 1000;
+  const parallel = await timeIt(async () => {
+    await parModel.forward(tokens);
+  }, repeats);
+  await parModel.dispose();
+
+  const rnnS = median(rnn);
+  const parS = median(parallel);
+  return {
+    runtime: `onnxruntime-web ${ortVersion} wasm EP, 1 thread, Node ${process.version}`,
+    repeats,
+    chunk,
+    prepare_seconds: prepareS,
+    rnn_session_seconds: rnnBuildS,
+    parallel_session_seconds: parBuildS,
+    rnn_seconds_median: rnnS,
+    parallel_seconds_median: parS,
+    rnn_tokens_per_second: T / rnnS,
+    parallel_tokens_per_second: T / parS,
+    parallel_over_rnn: rnnS / parS,
+  };
+}
