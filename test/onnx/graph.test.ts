@@ -1,0 +1,101 @@
+/**
+ * The ONNX graphs as data: decoded back with protobufjs, they use opset 17 standard operators only, no
+ * Loop/Scan, the named inputs/outputs of src/onnx/names.ts, and introspection outputs only when asked.
+ */
+import { describe, expect, it } from "vitest";
+import { PROBE_NAMES, STATE_NAMES, probeOut, stateOut } from "../../src/onnx/names.js";
+import { decodeModel } from "../../src/onnx/proto.js";
+import {
+  buildParallelGraph,
+  buildRnnStepGraph,
+  prepareOnnxWeights,
+  transpose,
+} from "../../src/onnx/rwkv-graph.js";
+import { SHAPES, countParameters, syntheticWeights } from "../../src/rwkv/synthetic.js";
+import { SMALL } from "./helpers.js";
+
+const ow = prepareOnnxWeights(syntheticWeights(SMALL, 1));
+
+describe("ONNX graph structure", () => {
+  for (const [kind, bytes] of [
+    ["rnn", buildRnnStepGraph(ow)],
+    ["parallel", buildParallelGraph(ow)],
+  ] as const) {
+    it(`${kind}: opset 17, default domain only, no Loop/Scan/If`, () => {
+      const m = decodeModel(bytes);
+      expect(m.opsetImport).toEqual([{ domain: "", version: 17 }]);
+      const ops = new Set(m.graph.node.map((n) => n.opType));
+      for (const banned of ["Loop", "Scan", "If"]) expect(ops.has(banned)).toBe(false);
+      expect(m.graph.node.every((n) => !n.domain)).toBe(true);
+      expect(ops.has("MatMul")).toBe(true);
+    });
+
+    it(`${kind}: named state inputs [L, C] and outputs <name>_out`, () => {
+      const m = decodeModel(bytes);
+      const ins = m.graph.input.map((v) => v.name);
+      const outs = m.graph.output.map((v) => v.name);
+      expect(ins).toEqual([kind === "rnn" ? "token" : "tokens", ...STATE_NAMES]);
+      expect(outs).toEqual(["logits", ...STATE_NAMES.map(stateOut)]);
+      const attX = m.graph.input.find((v) => v.name === "attX")!;
+      expect(attX.type.tensorType.shape.dim).toEqual([{ dimValue: SMALL.nLayer }, { dimValue: SMALL.nEmbd }]);
+    });
+  }
+
+  it("parallel graph: tokens have a dynamic length T, logits are [T, V] (or [1, V] for 'last')", () => {
+    const all = decodeModel(buildParallelGraph(ow));
+    expect(all.graph.input[0].type.tensorType.shape.dim).toEqual([{ dimParam: "T" }]);
+    expect(all.graph.output[0].type.tensorType.shape.dim).toEqual([
+      { dimParam: "T" },
+      { dimValue: SMALL.vocabSize },
+    ]);
+    const last = decodeModel(buildParallelGraph(ow, { logits: "last" }));
+    expect(last.graph.output[0].type.tensorType.shape.dim).toEqual([
+      { dimValue: 1 },
+      { dimValue: SMALL.vocabSize },
+    ]);
+  });
+
+  it("probes appear as outputs only with probes: true, named once in names.ts", () => {
+    const plain = decodeModel(buildRnnStepGraph(ow));
+    expect(plain.graph.output.length).toBe(1 + STATE_NAMES.length);
+    const probed = decodeModel(buildParallelGraph(ow, { probes: true }));
+    const names = probed.graph.output.map((v) => v.name);
+    for (let l = 0; l < SMALL.nLayer; l++)
+      for (const p of PROBE_NAMES) expect(names).toContain(probeOut(l, p));
+    expect(names.length).toBe(1 + STATE_NAMES.length + SMALL.nLayer * PROBE_NAMES.length);
+  });
+
+  it("initializers carry the weights bit-exactly (raw little-endian fp32, matrices transposed to (in, out))", () => {
+    const m = decodeModel(buildRnnStepGraph(ow));
+    const init = (name: string) => m.graph.initializer.find((t) => t.name === name)!;
+    const wk = init("blocks.1.att.key.weight_T");
+    expect(wk.dims).toEqual([SMALL.nEmbd, SMALL.nEmbd]);
+    const raw = wk.rawData!;
+    const vals = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const src = ow.source.blocks[1].att.Wk; // (out, in)
+    const C = SMALL.nEmbd;
+    expect(vals[3 * C + 5]).toBe(src[5 * C + 3]); // W^T[in=3, out=5] = W[out=5, in=3]
+    const emb = init("emb.weight");
+    expect(emb.dims).toEqual([SMALL.vocabSize, SMALL.nEmbd]);
+  });
+
+  it("transpose is a transpose", () => {
+    const m = Float32Array.from([1, 2, 3, 4, 5, 6]); // (2, 3)
+    expect([...transpose(m, 2, 3)]).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});
+
+describe("the RWKV-4-Pile-169M shape", () => {
+  it("both graphs build, each under protobuf's 2 GB limit, holding every parameter once", () => {
+    const w = syntheticWeights(SHAPES.pile169m, 0);
+    const params = countParameters(w);
+    const o = prepareOnnxWeights(w);
+    for (const bytes of [buildRnnStepGraph(o), buildParallelGraph(o, { logits: "last" })]) {
+      expect(bytes.length).toBeLessThan(2 ** 31);
+      // fp32 weights (4 bytes each) + the clamped decay copy (L*C) + 1-mu copies (5*L*C) + graph structure
+      const { nLayer: L, nEmbd: C } = SHAPES.pile169m;
+      expect(bytes.length).toBeGreaterThanOrEqual(4 * params);
+      expect(bytes.length).toBeLessThan(4 * (params + 7 * L * C) + 1_000_000);
+    }
+  }, 180_000);
+});

@@ -1,0 +1,94 @@
+/**
+ * The runtime's contract in Node (wasm EP): typed errors for bad input, serialised calls, probes that equal
+ * the reference model's trace, and state objects that do not alias.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROBE_NAMES, probeOut } from "../../src/onnx/names.js";
+import {
+  OrtRwkvError,
+  PromptTooLongError,
+  TokenOutOfRangeError,
+  createOrtRwkv,
+  type OrtRwkv,
+} from "../../src/runtime/node.js";
+import { RwkvModel } from "../../src/rwkv/model.js";
+import { syntheticWeights } from "../../src/rwkv/synthetic.js";
+import type { RwkvWeights } from "../../src/rwkv/weights.js";
+import { SMALL, maxAbsDiff } from "../onnx/helpers.js";
+
+describe("runtime errors and contract (Node, wasm)", () => {
+  let weights: RwkvWeights;
+  let m: OrtRwkv;
+  beforeAll(async () => {
+    weights = syntheticWeights(SMALL, 3);
+    m = await createOrtRwkv(weights, { maxTokens: 8, chunk: 3 });
+  });
+  afterAll(() => m.dispose());
+
+  it("reports the wasm EP", () => {
+    expect(m.ep).toBe("wasm");
+  });
+
+  it("token ids out of range -> TokenOutOfRangeError (both modes), and the model keeps working", async () => {
+    for (const bad of [-1, SMALL.vocabSize, 2.5, NaN]) {
+      await expect(m.step(bad)).rejects.toBeInstanceOf(TokenOutOfRangeError);
+      await expect(m.forward([1, bad])).rejects.toBeInstanceOf(TokenOutOfRangeError);
+    }
+    const ok = await m.step(SMALL.vocabSize - 1);
+    expect(ok.logits.length).toBe(SMALL.vocabSize);
+  });
+
+  it("too long and empty prompts -> typed errors", async () => {
+    await expect(m.forward(new Array(9).fill(1))).rejects.toBeInstanceOf(PromptTooLongError);
+    await expect(m.forward([])).rejects.toMatchObject({ code: "empty-prompt" });
+  });
+
+  it("a state of the wrong shape -> bad-state error", async () => {
+    const wrong = new RwkvModel(syntheticWeights({ ...SMALL, nEmbd: 8, ffnSize: 32 }, 1)).initialState();
+    await expect(m.step(1, wrong)).rejects.toMatchObject({ code: "bad-state" });
+  });
+
+  it("concurrent calls are serialised and give the same results as sequential ones", async () => {
+    const seq = [];
+    for (const t of [1, 2, 3, 4]) seq.push((await m.step(t)).logits);
+    const par = await Promise.all([1, 2, 3, 4].map((t) => m.step(t)));
+    par.forEach((r, i) => expect(maxAbsDiff(r.logits, seq[i])).toBe(0));
+  });
+
+  it("after dispose, calls fail with a 'disposed' error", async () => {
+    const m2 = await createOrtRwkv(weights, { mode: "rnn" });
+    await m2.dispose();
+    await expect(m2.step(1)).rejects.toBeInstanceOf(OrtRwkvError);
+    await expect(m2.step(1)).rejects.toMatchObject({ code: "disposed" });
+  });
+});
+
+describe("introspection outputs (probes) equal the reference model's trace", () => {
+  it("parallel graph probes, all layers, 7 tokens in chunks of 3", async () => {
+    const weights = syntheticWeights(SMALL, 4);
+    const tokens = [3, 1, 4, 1, 5, 9, 2];
+    const tr = new RwkvModel(weights).forward(tokens, undefined, { trace: true }).trace!;
+    const m = await createOrtRwkv(weights, { mode: "parallel", probes: true, chunk: 3 });
+    const o = await m.forward(tokens);
+    await m.dispose();
+    const ref: Record<string, keyof (typeof tr.layers)[number]> = {
+      att_xr: "xr",
+      att_xk: "xk",
+      att_xv: "xv",
+      att_r: "r",
+      att_k: "k",
+      att_v: "v",
+      att_wkv: "wkv",
+      ffn_r: "ffnR",
+      ffn_k: "ffnK",
+      ffn_act: "ffnAct",
+    };
+    for (let l = 0; l < SMALL.nLayer; l++) {
+      for (const p of PROBE_NAMES) {
+        const got = o.probes![probeOut(l, p)];
+        expect(got, probeOut(l, p)).toBeDefined();
+        if (p in ref) expect(maxAbsDiff(got, tr.layers[l][ref[p]])).toBeLessThanOrEqual(1e-4);
+      }
+    }
+  });
+});
