@@ -49,7 +49,7 @@ describe("runtime errors and contract (Node, wasm)", () => {
   });
 
   it("concurrent calls are serialised and give the same results as sequential ones", async () => {
-    const seq = [];
+    const seq: Float32Array[] = [];
     for (const t of [1, 2, 3, 4]) seq.push((await m.step(t)).logits);
     const par = await Promise.all([1, 2, 3, 4].map((t) => m.step(t)));
     par.forEach((r, i) => expect(maxAbsDiff(r.logits, seq[i])).toBe(0));
