@@ -1,0 +1,17 @@
+/** Safe checkpoint loading for RWKV-4: safetensors and PyTorch zip files, both naming schemes. */
+export { CheckpointError, type CheckpointErrorCode } from "./errors.js";
+export { readSafetensors, type SafetensorsResult } from "./safetensors.js";
+export { readTorchZip, type TorchZipResult } from "./torch.js";
+export { readZipDirectory, zipEntryData, type ZipEntry } from "./zip.js";
+export { loadPickle, ALLOWED_GLOBALS } from "./pickle.js";
+export { toBlinkNames, hfToBlinkName, detectNaming, type Naming } from "./names.js";
+export {
+  detectFormat,
+  weightsFromTensors,
+  loadRwkvCheckpoint,
+  DEFAULT_LAYER_NORM_EPS,
+  type CheckpointFormat,
+  type LoadedCheckpoint,
+  type WeightsOptions,
+} from "./load.js";
+export { decodeToF32, f16ToF32, type StoredDtype } from "./dtype.js";
