@@ -1,0 +1,58 @@
+/**
+ * Prompt-ingestion benchmark of the reference model: T tokens through RNN mode (T steps) and
+ * through parallel mode (one forward), each producing the last position's logits and the final
+ * state. Medians over repeats; one warm-up run of each first.
+ */
+import type { RwkvModel } from "../rwkv/model.js";
+import { mulberry32 } from "../rwkv/random.js";
+
+export interface BenchOptions {
+  tokens: number;
+  repeats?: number;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+export function benchTokens(T: number, V: number, seed = 1): number[] {
+  const r = mulberry32(seed);
+  return Array.from({ length: T }, () => Math.floor(r() * V));
+}
+
+function timeIt(f: () => void, repeats: number): number[] {
+  f(); // warm-up (JIT)
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    f();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return times;
+}
+
+export function benchRef(model: RwkvModel, opts: BenchOptions) {
+  const T = opts.tokens;
+  const tokens = benchTokens(T, model.config.vocabSize);
+  const big = model.config.nEmbd >= 512;
+  const repeats = opts.repeats ?? (big ? 3 : 10);
+  const rnn = timeIt(() => {
+    let state = model.initialState();
+    for (const tok of tokens) state = model.step(tok, state).state;
+  }, repeats);
+  const parallel = timeIt(() => {
+    model.forward(tokens, undefined, { lastOnly: true });
+  }, repeats);
+  const rnnS = median(rnn);
+  const parS = median(parallel);
+  return {
+    repeats,
+    rnn_seconds_median: rnnS,
+    parallel_seconds_median: parS,
+    rnn_tokens_per_second: T / rnnS,
+    parallel_tokens_per_second: T / parS,
+    parallel_over_rnn: rnnS / parS,
+  };
+}

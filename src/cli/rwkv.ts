@@ -1,0 +1,270 @@
+/**
+ * The `rwkv` command line (a stable interface: other work and checks call it).
+ *
+ *   npm run rwkv -- info <model>
+ *   npm run rwkv -- logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
+ *   npm run rwkv -- generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s]
+ *   npm run rwkv -- eval <model> --text-file F [--mode rnn|parallel] --json
+ *   npm run rwkv -- bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--json]
+ *
+ * <model>: a .safetensors, .pth or .bin file (config.json beside it for the Hugging Face format),
+ * or synthetic-169m / synthetic-430m / synthetic-tiny (deterministic random weights, nothing downloaded).
+ * Errors: non-zero exit and one clear line on stderr.
+ */
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { logSoftmaxAt, Sampler } from "../rwkv/sampling.js";
+import { countParameters, paperParameterCount } from "../rwkv/synthetic.js";
+import { CliError, loadModel, type LoadedModel } from "./load.js";
+import { benchRef } from "./bench-ref.js";
+import { CharTokenizer } from "../rwkv/tokenizer.js";
+
+const USAGE = `usage: rwkv <info|logits|generate|eval|bench> <model> [options]
+  info <model>                                   format, config, parameter count
+  logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
+  generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s]
+  eval <model> --text-file F [--mode rnn|parallel] --json
+  bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json`;
+
+const { values: opts, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        tokens: { type: "string" },
+        mode: { type: "string", default: "rnn" },
+        backend: { type: "string", default: "ref" },
+        json: { type: "boolean", default: false },
+        prompt: { type: "string" },
+        "max-tokens": { type: "string", default: "200" },
+        temperature: { type: "string", default: "1" },
+        "top-p": { type: "string", default: "0.9" },
+        seed: { type: "string", default: "0" },
+        "text-file": { type: "string" },
+        tokenizer: { type: "string" },
+        repeats: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    fail(`${(e as Error).message}\n${USAGE}`);
+  }
+})();
+
+function fail(message: string): never {
+  process.stderr.write(`rwkv: ${message.split("\n")[0]}\n`);
+  if (message.includes("\n")) process.stderr.write(message.slice(message.indexOf("\n") + 1) + "\n");
+  process.exit(1);
+}
+
+function num(name: string, value: string | undefined, check: (x: number) => boolean): number {
+  const x = Number(value);
+  if (value === undefined || !Number.isFinite(x) || !check(x)) fail(`--${name} has an invalid value: ${value}`);
+  return x;
+}
+
+function mode(): "rnn" | "parallel" {
+  if (opts.mode !== "rnn" && opts.mode !== "parallel") fail(`--mode must be rnn or parallel, got ${opts.mode}`);
+  return opts.mode;
+}
+
+async function backendLogits(m: LoadedModel, tokens: number[], md: "rnn" | "parallel"): Promise<Float32Array> {
+  if (opts.backend === "ort") {
+    const ort = await import("./ort.js");
+    return ort.ortLogits(m.weights, tokens, md);
+  }
+  if (opts.backend !== "ref") fail(`--backend must be ref or ort, got ${opts.backend}`);
+  if (md === "parallel") return m.model.forward(tokens).logits;
+  const V = m.model.config.vocabSize;
+  const out = new Float32Array(tokens.length * V);
+  let state = m.model.initialState();
+  tokens.forEach((tok, t) => {
+    const r = m.model.step(tok, state);
+    out.set(r.logits, t * V);
+    state = r.state;
+  });
+  return out;
+}
+
+function info(m: LoadedModel): void {
+  const cfg = m.weights.config;
+  const params = countParameters(m.weights);
+  const formula = paperParameterCount(cfg);
+  const result = {
+    source: m.source,
+    format: m.format,
+    naming: m.naming,
+    dtype: m.dtype,
+    config: cfg,
+    parameters: params,
+    paper_formula: formula,
+    paper_formula_text: "2VD + 13D^2 L + D(11L + 4)",
+    formula_applies: cfg.ffnSize === 4 * cfg.nEmbd,
+    formula_matches: params === formula,
+    state_numbers: 5 * cfg.nLayer * cfg.nEmbd,
+    tokenizer: m.tokenizerName,
+  };
+  if (opts.json) {
+    console.log(JSON.stringify(result));
+    return;
+  }
+  console.log(`model      ${result.source}`);
+  console.log(`format     ${m.format} (${m.naming} names, ${m.dtype})`);
+  console.log(`config     L=${cfg.nLayer} D=${cfg.nEmbd} FFN=${cfg.ffnSize} V=${cfg.vocabSize} eps=${cfg.layerNormEps}`);
+  console.log(`parameters ${params.toLocaleString("en-US")}`);
+  console.log(
+    `paper      2VD + 13D^2 L + D(11L + 4) = ${formula.toLocaleString("en-US")} ` +
+      (result.formula_applies ? (result.formula_matches ? "(matches)" : "(DIFFERS)") : "(formula assumes FFN = 4D)"),
+  );
+  console.log(`state      5 x L x D = ${result.state_numbers.toLocaleString("en-US")} numbers, constant in T`);
+  console.log(`tokenizer  ${m.tokenizerName}`);
+}
+
+function parseTokens(m: LoadedModel): number[] {
+  if (!opts.tokens) fail("logits needs --tokens, e.g. --tokens 3,1,4");
+  const ids = opts.tokens.split(",").map((s) => Number(s.trim()));
+  const V = m.weights.config.vocabSize;
+  ids.forEach((id, i) => {
+    if (!Number.isInteger(id) || id < 0 || id >= V) fail(`--tokens: item ${i} (${opts.tokens!.split(",")[i]}) is not a token id in 0..${V - 1}`);
+  });
+  return ids;
+}
+
+async function logits(m: LoadedModel): Promise<void> {
+  const tokens = parseTokens(m);
+  const flat = await backendLogits(m, tokens, mode());
+  const V = m.weights.config.vocabSize;
+  const rows = tokens.map((_, t) => Array.from(flat.subarray(t * V, (t + 1) * V)));
+  if (opts.json) console.log(JSON.stringify({ logits: rows }));
+  else rows.forEach((r, t) => console.log(`t=${t} token=${tokens[t]} argmax=${r.indexOf(Math.max(...r))}`));
+}
+
+function encodeOrFail(m: LoadedModel, text: string): number[] {
+  if (!m.tokenizer) fail(`no tokenizer for ${m.source}: pass --tokenizer tokenizer.json`);
+  let ids: number[];
+  if (m.tokenizer instanceof CharTokenizer) {
+    const report = m.tokenizer.encodeWithReport(text);
+    ids = report.ids;
+    if (report.unknown.length > 0) {
+      const shown = [...new Set(report.unknown.map((u) => JSON.stringify(u.char)))].slice(0, 10).join(" ");
+      process.stderr.write(
+        `rwkv: warning: ${report.unknown.length} character(s) not in the model's vocabulary (${shown}) ` +
+          `were replaced by ${JSON.stringify(m.tokenizer.vocab[m.tokenizer.fallbackId])}\n`,
+      );
+    }
+  } else ids = m.tokenizer.encode(text);
+  if (ids.length === 0) fail("the text is empty after tokenization");
+  return ids;
+}
+
+function generate(m: LoadedModel): void {
+  if (opts.prompt === undefined) fail('generate needs --prompt "..."');
+  const maxTokens = num("max-tokens", opts["max-tokens"], (x) => Number.isInteger(x) && x >= 0);
+  const temperature = num("temperature", opts.temperature, (x) => x >= 0);
+  const topP = num("top-p", opts["top-p"], (x) => x > 0 && x <= 1);
+  const seed = num("seed", opts.seed, Number.isInteger);
+  const tok = m.tokenizer;
+  const prompt = encodeOrFail(m, opts.prompt);
+  const sampler = new Sampler(seed);
+  // ingest the prompt in parallel mode, then continue in RNN mode
+  const first = m.model.forward(prompt, undefined, { lastOnly: true });
+  let state = first.state;
+  let last = first.logits;
+  process.stdout.write(opts.prompt);
+  const out: number[] = [];
+  let printed = "";
+  for (let n = 0; n < maxTokens; n++) {
+    const next = sampler.sample(last, { temperature, topP });
+    out.push(next);
+    const text = tok!.decode(out);
+    // print only complete characters (a BPE token may end inside a UTF-8 sequence)
+    if (!text.endsWith("\uFFFD")) {
+      process.stdout.write(text.slice(printed.length));
+      printed = text;
+    }
+    const r = m.model.step(next, state);
+    state = r.state;
+    last = r.logits;
+  }
+  process.stdout.write("\n");
+}
+
+function evaluate(m: LoadedModel): void {
+  const file = opts["text-file"];
+  if (!file) fail("eval needs --text-file F");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    fail(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  const ids = encodeOrFail(m, text);
+  const md = mode();
+  const t0 = performance.now();
+  // Predict token t+1 from tokens 0..t, carrying the state over the whole file (no windows).
+  let nll = 0;
+  let state = m.model.initialState();
+  if (md === "rnn") {
+    for (let t = 0; t + 1 < ids.length; t++) {
+      const r = m.model.step(ids[t], state);
+      state = r.state;
+      nll -= logSoftmaxAt(r.logits, ids[t + 1]);
+    }
+  } else {
+    const V = m.weights.config.vocabSize;
+    const block = 256;
+    for (let s = 0; s + 1 < ids.length; s += block) {
+      const piece = ids.slice(s, Math.min(s + block, ids.length - 1));
+      const r = m.model.forward(piece, state);
+      state = r.state;
+      for (let t = 0; t < piece.length; t++) nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
+    }
+  }
+  const predicted = ids.length - 1;
+  const natsPerToken = nll / predicted;
+  const result = {
+    nats_per_token: natsPerToken,
+    bits_per_token: natsPerToken / Math.LN2,
+    tokens: predicted,
+    mode: md,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  if (opts.json) console.log(JSON.stringify(result));
+  else console.log(`${natsPerToken.toFixed(4)} nats/token (${result.bits_per_token.toFixed(4)} bits) over ${predicted} predicted tokens, ${md} mode`);
+}
+
+async function bench(spec: string, m: LoadedModel): Promise<void> {
+  const T = num("tokens", opts.tokens ?? "64", (x) => Number.isInteger(x) && x > 0);
+  const repeats = opts.repeats ? num("repeats", opts.repeats, (x) => Number.isInteger(x) && x > 0) : undefined;
+  let result: Record<string, unknown>;
+  if (opts.backend === "ort") {
+    const ort = await import("./ort.js");
+    result = await ort.ortBench(m.weights, { tokens: T, repeats });
+  } else if (opts.backend === "ref") {
+    result = benchRef(m.model, { tokens: T, repeats });
+  } else fail(`--backend must be ref or ort, got ${opts.backend}`);
+  result = { model: spec, backend: opts.backend, tokens: T, ...result };
+  console.log(opts.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+}
+
+async function main(): Promise<void> {
+  if (opts.help || positionals.length === 0) {
+    console.log(USAGE);
+    return;
+  }
+  const [cmd, spec] = positionals;
+  if (!["info", "logits", "generate", "eval", "bench"].includes(cmd)) fail(`unknown command '${cmd}'\n${USAGE}`);
+  if (!spec) fail(`${cmd} needs a model: a .safetensors/.pth/.bin file or synthetic-169m / synthetic-tiny`);
+  const m = loadModel(spec, { tokenizer: opts.tokenizer, seed: Number(opts.seed) || 0 });
+  if (cmd === "info") info(m);
+  else if (cmd === "logits") await logits(m);
+  else if (cmd === "generate") generate(m);
+  else if (cmd === "eval") evaluate(m);
+  else await bench(spec, m);
+}
+
+main().catch((e: unknown) => {
+  const err = e as Error;
+  const known = err instanceof CliError || err.name !== "Error" || /checkpoint|token|model/i.test(err.message);
+  fail(known ? err.message : `${err.name}: ${err.message}`);
+});
