@@ -1,0 +1,168 @@
+/**
+ * The page-side model: weights -> a LiveModel that traces prompts and generates text, behind a small backend
+ * interface so the pages can switch from the reference model (JS, main thread) to the onnxruntime-web runtime
+ * (src/runtime/, "webgpu" | "wasm") without changing a figure. DOM-free apart from setTimeout (runs in vitest).
+ *
+ * API:
+ *   interface LiveModel {backend, card, weights, config,
+ *                        trace(prompt: EncodedPrompt): Promise<TraceView>,
+ *                        generate(tokens, opts): AsyncGenerator<GeneratedToken>}
+ *   referenceModel(card, weights) -> LiveModel        the reference model (src/rwkv/model.ts), incremental traces
+ *   interface ModelHandle {card, status, ready: Promise<LiveModel>, error?}
+ *   openModel(card, loadBytes) -> ModelHandle         starts loading; pages keep the handle (not a promise) in a
+ *                                                     cell so figures do not wait for it
+ *   traceStream({prompt, precomputed, handle})        async generator for a page cell: yields the precomputed trace
+ *                                                     at once when it matches the prompt, then the live one
+ *   stateSizeNumbers(config) / kvCacheNumbers(config, T)   5·L·C and 2·L·T·C (chapter 1's meter)
+ */
+import { RwkvModel } from "../rwkv/model.js";
+import { Sampler } from "../rwkv/sampling.js";
+import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
+import type { ModelCard } from "./model-source.js";
+import { weightsFromCard } from "./model-source.js";
+import type { EncodedPrompt } from "./prompt.js";
+import { TraceCache, TraceError, tokenLabel, type Backend, type TraceView } from "./trace.js";
+
+export interface GenerateOptions {
+  /** 0 = greedy */
+  temperature: number;
+  topP: number;
+  seed: number;
+  maxTokens: number;
+  /** yield to the UI every this many tokens (default 1) */
+  yieldEvery?: number;
+}
+
+export interface GeneratedToken {
+  /** 0-based index of the generated token */
+  index: number;
+  token: number;
+  char: string;
+  /** tokens processed so far (prompt + generated): the KV cache a transformer would hold grows with it */
+  position: number;
+  /** milliseconds this step took */
+  ms: number;
+}
+
+export interface LiveModel {
+  readonly backend: Backend;
+  readonly card: ModelCard;
+  readonly weights: RwkvWeights;
+  readonly config: RwkvConfig;
+  trace(prompt: EncodedPrompt): Promise<TraceView>;
+  generate(promptTokens: readonly number[], opts: GenerateOptions): AsyncGenerator<GeneratedToken>;
+}
+
+const nextFrame = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+export function referenceModel(card: ModelCard, weights: RwkvWeights): LiveModel {
+  const model = new RwkvModel(weights);
+  const cache = new TraceCache(model, { backend: "reference (JS)", synthetic: card.synthetic });
+  const chars = [...card.vocabulary];
+  return {
+    backend: "reference (JS)",
+    card,
+    weights,
+    config: weights.config,
+    async trace(prompt: EncodedPrompt): Promise<TraceView> {
+      if (prompt.tokens.length === 0)
+        throw new TraceError("the prompt is empty: type at least one character");
+      return cache.trace(prompt.tokens, prompt.labels, prompt.text);
+    },
+    async *generate(promptTokens: readonly number[], opts: GenerateOptions): AsyncGenerator<GeneratedToken> {
+      if (promptTokens.length === 0) throw new TraceError("the prompt is empty: type at least one character");
+      const sampler = new Sampler(opts.seed);
+      const t0 = performance.now();
+      // prompt ingestion in parallel mode (last logits only), then RNN mode one token at a time
+      const first = model.forward(promptTokens, undefined, { lastOnly: true });
+      let logits = first.logits;
+      let state: RwkvState = first.state;
+      let ms = performance.now() - t0;
+      for (let i = 0; i < opts.maxTokens; i++) {
+        const token = sampler.sample(logits, { temperature: opts.temperature, topP: opts.topP });
+        yield { index: i, token, char: chars[token] ?? "?", position: promptTokens.length + i + 1, ms };
+        if ((i + 1) % (opts.yieldEvery ?? 1) === 0) await nextFrame();
+        const s = performance.now();
+        const out = model.step(token, state);
+        logits = out.logits;
+        state = out.state;
+        ms = performance.now() - s;
+      }
+    },
+  };
+}
+
+export type ModelStatus = "loading" | "ready" | "failed";
+
+export interface ModelHandle {
+  card: ModelCard;
+  status: ModelStatus;
+  error?: Error;
+  ready: Promise<LiveModel>;
+  /** milliseconds from openModel to ready */
+  loadMs?: number;
+}
+
+/** Start loading the weights (bytes fetched lazily, only for a trained model) and build the live model. */
+export function openModel(card: ModelCard, loadBytes: () => Promise<ArrayBuffer>): ModelHandle {
+  const t0 = performance.now();
+  const handle: ModelHandle = { card, status: "loading", ready: Promise.resolve(undefined as never) };
+  handle.ready = (async () => {
+    try {
+      await nextFrame(); // let the precomputed figures paint first
+      const bytes = card.synthetic ? null : new Uint8Array(await loadBytes());
+      const model = referenceModel(card, weightsFromCard(card, bytes));
+      handle.status = "ready";
+      handle.loadMs = performance.now() - t0;
+      return model;
+    } catch (error) {
+      handle.status = "failed";
+      handle.error = error instanceof Error ? error : new Error(String(error));
+      throw handle.error;
+    }
+  })();
+  handle.ready.catch(() => {}); // reported through handle.status / the badge, not as an unhandled rejection
+  return handle;
+}
+
+export interface TraceStreamOptions {
+  prompt: EncodedPrompt;
+  /** the build-time trace of the chapter's default prompt (decodeTrace of its loader's JSON), if any */
+  precomputed?: TraceView | null;
+  handle: ModelHandle;
+}
+
+/**
+ * For a page cell: `const view = traceStream({prompt, precomputed, handle})`. Yields the precomputed trace
+ * immediately when the prompt is the default one, then the live trace once the model is ready. A failed model
+ * leaves the precomputed trace in place (and the badge says why); with no precomputed match it throws.
+ */
+export async function* traceStream({
+  prompt,
+  precomputed,
+  handle,
+}: TraceStreamOptions): AsyncGenerator<TraceView> {
+  if (prompt.tokens.length === 0) throw new TraceError("The prompt is empty: type at least one character.");
+  const matches = !!precomputed && precomputed.text === prompt.text;
+  if (matches && handle.status !== "ready") yield precomputed!;
+  let model: LiveModel;
+  try {
+    model = await handle.ready;
+  } catch (error) {
+    if (matches) return;
+    throw error;
+  }
+  yield await model.trace(prompt);
+}
+
+/** The numbers an RWKV carries between tokens: 5 vectors of C per layer (attX, a, b, p, ffnX). */
+export function stateSizeNumbers(config: Pick<RwkvConfig, "nLayer" | "nEmbd">): number {
+  return 5 * config.nLayer * config.nEmbd;
+}
+
+/** The numbers a same-size transformer's KV cache holds after T tokens: keys and values, L layers, C each. */
+export function kvCacheNumbers(config: Pick<RwkvConfig, "nLayer" | "nEmbd">, T: number): number {
+  return 2 * config.nLayer * T * config.nEmbd;
+}
+
+export { tokenLabel };
