@@ -1,0 +1,378 @@
+/**
+ * Chapter 2: the T x T "attention" that RWKV's WKV implies for one channel, beside a transformer's softmax
+ * attention, for the same tokens.
+ *
+ * The WKV of channel c at position t (arXiv 2305.13048 v4, Eq. 16; here w is the loaded decay, w = -exp(time_decay)
+ * < 0, so the paper's e^{-(t-1-i)w} is our e^{(t-1-i)w}) is a weighted average of the values v_i, i <= t:
+ *
+ *   wkv_t = sum_i alpha_{t,i} v_i,   alpha_{t,i} = e^{s_{t,i}} / sum_{j<=t} e^{s_{t,j}},
+ *   s_{t,i} = (t-1-i) w + k_i   for i < t,        s_{t,t} = u + k_t,
+ *
+ * exactly the form of softmax attention's row (Eq. 8), with the score q_t . k_i / sqrt(d) replaced by a
+ * per-channel position decay plus the key of the earlier token (AFT's Eq. 9 with w_{t,i} = -(t-i)w, Eq. 10).
+ * `wkvAttentionMatrix` computes alpha from a model trace's k and the weights' w and u (log-sum-exp, stable).
+ */
+import { create, format, type Selection } from "d3";
+
+/** alpha (T, T) row-major for one channel: row t holds the weights of positions 0..t (zero above the diagonal). */
+export function wkvAttentionMatrix(
+  k: ArrayLike<number>, // (T, C) keys k_t of one layer
+  w: ArrayLike<number>, // (C) loaded decay w = -exp(time_decay), < 0
+  u: ArrayLike<number>, // (C) bonus u = time_first
+  T: number,
+  C: number,
+  channel: number,
+): Float32Array {
+  if (!Number.isInteger(T) || T < 1)
+    throw new RangeError(`wkvAttentionMatrix: T must be a positive integer, got ${T}`);
+  if (!Number.isInteger(channel) || channel < 0 || channel >= C) {
+    throw new RangeError(`wkvAttentionMatrix: channel ${channel} is outside 0..${C - 1}`);
+  }
+  if (k.length !== T * C)
+    throw new RangeError(`wkvAttentionMatrix: k has ${k.length} values, expected T*C = ${T * C}`);
+  const wc = w[channel];
+  const uc = u[channel];
+  const out = new Float32Array(T * T);
+  const s = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    let max = -Infinity;
+    for (let i = 0; i <= t; i++) {
+      const ki = k[i * C + channel];
+      s[i] = i < t ? (t - 1 - i) * wc + ki : uc + ki; // exponent of Eq. 16's term for token i
+      if (s[i] > max) max = s[i];
+    }
+    let z = 0;
+    for (let i = 0; i <= t; i++) z += Math.exp(s[i] - max);
+    for (let i = 0; i <= t; i++) out[t * T + i] = Math.exp(s[i] - max) / z;
+  }
+  return out;
+}
+
+/** y_t = sum_i A[t, i] x_i for one channel of a (T, C) tensor: the weighted average a row of A describes. */
+export function applyRows(
+  A: ArrayLike<number>,
+  x: ArrayLike<number>,
+  T: number,
+  C: number,
+  channel: number,
+): Float64Array {
+  const y = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    let acc = 0;
+    for (let i = 0; i < T; i++) acc += A[t * T + i] * x[i * C + channel];
+    y[t] = acc;
+  }
+  return y;
+}
+
+/** Largest |row sum - 1| and largest weight above the diagonal of a (T, T) attention matrix. */
+export function attentionChecks(
+  A: ArrayLike<number>,
+  T: number,
+): { rowSumError: number; aboveDiagonal: number } {
+  let rowSumError = 0;
+  let aboveDiagonal = 0;
+  for (let t = 0; t < T; t++) {
+    let sum = 0;
+    for (let i = 0; i < T; i++) {
+      sum += A[t * T + i];
+      if (i > t) aboveDiagonal = Math.max(aboveDiagonal, Math.abs(A[t * T + i]));
+    }
+    rowSumError = Math.max(rowSumError, Math.abs(sum - 1));
+  }
+  return { rowSumError, aboveDiagonal };
+}
+
+/** How a character is drawn on an axis (spaces and control characters made visible). */
+export function tokenLabel(s: string): string {
+  if (s === " ") return "␣";
+  if (s === "\n") return "⏎";
+  if (s === "\t") return "⇥";
+  return s;
+}
+
+export interface HeatmapPanel {
+  /** short title, e.g. "RWKV WKV, layer 2, channel 17" */
+  title: string;
+  /** second line: what the weights are made of */
+  subtitle?: string;
+  /** (T, T) row-major, rows are queries t, columns keys i */
+  matrix: Float32Array;
+  /** CSS colour of the cells */
+  color: string;
+  /** a short name for the hover readout, e.g. "WKV" */
+  name: string;
+}
+
+export interface AttentionComparisonOptions {
+  width: number;
+  /** how weight maps to opacity: "log" (default, 1e-3..1) shows small weights; "linear" shows the big ones */
+  scale?: "log" | "linear";
+  /** largest panel side in pixels (default 460) */
+  maxSide?: number;
+  /** cell selected at first, [t, i] */
+  selected?: [number, number];
+}
+
+const LOG_FLOOR = 1e-3;
+const fmt = format(".4~g");
+
+/** Opacity of a cell with weight a (0 for exactly 0). */
+export function cellOpacity(a: number, scale: "log" | "linear"): number {
+  if (!(a > 0)) return 0;
+  if (scale === "linear") return Math.min(1, 0.04 + 0.96 * a);
+  const x = (Math.log10(Math.max(a, LOG_FLOOR)) - Math.log10(LOG_FLOOR)) / -Math.log10(LOG_FLOOR);
+  return 0.04 + 0.96 * Math.min(1, Math.max(0, x));
+}
+
+/**
+ * Heatmaps side by side (stacked when narrow), same tokens on both axes, one shared hover readout: pointing at
+ * (or moving with the arrow keys to) cell (t, i) in one panel highlights it in every panel and prints each
+ * panel's weight. Returns <figure data-figure="attention-comparison">; its `.value` is the selected [t, i], and
+ * it dispatches "input" when the selection changes.
+ */
+export function attentionComparison(
+  panels: HeatmapPanel[],
+  tokens: string[],
+  { width, scale = "log", maxSide = 460, selected }: AttentionComparisonOptions,
+): HTMLElement & { value: [number, number] } {
+  const T = tokens.length;
+  if (T < 1) throw new RangeError("attentionComparison: no tokens");
+  if (panels.length < 1) throw new RangeError("attentionComparison: no panels");
+  for (const p of panels) {
+    if (p.matrix.length !== T * T) {
+      throw new RangeError(
+        `attentionComparison: panel "${p.title}" has ${p.matrix.length} weights, expected ${T}² = ${T * T}`,
+      );
+    }
+  }
+  const margin = { top: 64, right: 12, bottom: 40, left: 40 };
+  const gap = 28;
+  const n = panels.length;
+  const sideBySide = width >= n * (220 + margin.left + margin.right) + (n - 1) * gap;
+  const avail = sideBySide ? (width - (n - 1) * gap) / n : width;
+  const side = Math.max(120, Math.min(maxSide, avail - margin.left - margin.right));
+  const cell = side / T;
+  const panelW = side + margin.left + margin.right;
+  const panelH = side + margin.top + margin.bottom;
+  const totalW = sideBySide ? n * panelW + (n - 1) * gap : panelW;
+  const totalH = sideBySide ? panelH : n * panelH;
+  let [selT, selI] = selected ?? [T - 1, Math.max(0, T - 2)];
+  selT = Math.min(Math.max(0, selT), T - 1);
+  selI = Math.min(Math.max(0, selI), selT);
+
+  const figure = create("figure").attr("data-figure", "attention-comparison").attr("data-t", T);
+  const readout = figure.append("div").attr("class", "heatmap-readout").attr("aria-live", "polite");
+  const svg = figure
+    .append("svg")
+    .attr("width", totalW)
+    .attr("height", totalH)
+    .attr("viewBox", `0 0 ${totalW} ${totalH}`)
+    .attr("tabindex", 0)
+    .attr("role", "img")
+    .attr(
+      "aria-label",
+      `${panels.map((p) => p.title).join(" beside ")}: ${T} by ${T} attention weights. ` +
+        "Arrow keys move the highlighted cell.",
+    )
+    .style("max-width", "100%")
+    .style("height", "auto");
+
+  const step = Math.max(1, Math.ceil(11 / cell)); // label every step-th token so labels do not collide
+  const fontSize = Math.max(9, Math.min(14, cell * 0.9));
+  const highlights: Selection<SVGRectElement, undefined, null, undefined>[] = [];
+  const rowMarks: Selection<SVGRectElement, undefined, null, undefined>[] = [];
+
+  panels.forEach((panel, pi) => {
+    const ox = sideBySide ? pi * (panelW + gap) : 0;
+    const oy = sideBySide ? 0 : pi * panelH;
+    const g = svg.append("g").attr("transform", `translate(${ox + margin.left},${oy + margin.top})`);
+    g.append("text")
+      .attr("x", -margin.left + 4)
+      .attr("y", -margin.top + 18)
+      .attr("font-weight", 600)
+      .attr("fill", panel.color)
+      .text(panel.title);
+    if (panel.subtitle) {
+      g.append("text")
+        .attr("x", -margin.left + 4)
+        .attr("y", -margin.top + 38)
+        .attr("fill", "currentColor")
+        .attr("font-size", 13)
+        .text(panel.subtitle);
+    }
+    // frame and the masked (future) triangle
+    g.append("rect")
+      .attr("width", side)
+      .attr("height", side)
+      .attr("fill", "none")
+      .attr("stroke", "currentColor")
+      .attr("stroke-opacity", 0.35);
+    g.append("path")
+      .attr("d", `M${cell},0H${side}V${side - cell}Z`)
+      .attr("fill", "currentColor")
+      .attr("fill-opacity", 0.06)
+      .append("title")
+      .text("future tokens: masked (weight 0)");
+    const cells = g.append("g").attr("class", "cells").attr("fill", panel.color);
+    for (let t = 0; t < T; t++) {
+      for (let i = 0; i <= t; i++) {
+        const a = panel.matrix[t * T + i];
+        const op = cellOpacity(a, scale);
+        if (op === 0) continue;
+        cells
+          .append("rect")
+          .attr("x", i * cell)
+          .attr("y", t * cell)
+          .attr("width", cell + 0.3)
+          .attr("height", cell + 0.3)
+          .attr("fill-opacity", op.toFixed(3));
+      }
+    }
+    // token labels: keys i along the bottom, queries t down the left
+    const lab = g
+      .append("g")
+      .attr("font-size", fontSize)
+      .attr("font-family", "var(--monospace)")
+      .attr("fill", "currentColor");
+    for (let j = 0; j < T; j += step) {
+      lab
+        .append("text")
+        .attr("x", j * cell + cell / 2)
+        .attr("y", side + fontSize + 3)
+        .attr("text-anchor", "middle")
+        .text(tokenLabel(tokens[j]));
+      lab
+        .append("text")
+        .attr("x", -6)
+        .attr("y", j * cell + cell / 2)
+        .attr("dy", "0.35em")
+        .attr("text-anchor", "end")
+        .text(tokenLabel(tokens[j]));
+    }
+    g.append("text")
+      .attr("x", side)
+      .attr("y", side + 34)
+      .attr("text-anchor", "end")
+      .attr("font-size", 13)
+      .attr("fill", "currentColor")
+      .text("key position i (earlier tokens) →");
+    g.append("text")
+      .attr("transform", `translate(${-margin.left + 10},${side}) rotate(-90)`)
+      .attr("font-size", 13)
+      .attr("fill", "currentColor")
+      .text("query position t →");
+    rowMarks.push(
+      g
+        .append("rect")
+        .attr("class", "row-mark")
+        .attr("x", 0)
+        .attr("width", side)
+        .attr("height", cell)
+        .attr("fill", "none")
+        .attr("stroke", "currentColor")
+        .attr("stroke-opacity", 0.5)
+        .attr("stroke-dasharray", "3 2"),
+    );
+    highlights.push(
+      g
+        .append("rect")
+        .attr("class", "cell-mark")
+        .attr("width", Math.max(cell, 4))
+        .attr("height", Math.max(cell, 4))
+        .attr("fill", "none")
+        .attr("stroke", "currentColor")
+        .attr("stroke-width", 2),
+    );
+    // pointer: one overlay per panel
+    g.append("rect")
+      .attr("width", side)
+      .attr("height", side)
+      .attr("fill", "transparent")
+      .style("cursor", "crosshair")
+      .on("pointermove", (event: PointerEvent) => {
+        const rect = (event.currentTarget as SVGRectElement).getBoundingClientRect();
+        const t = Math.floor(((event.clientY - rect.top) / rect.height) * T);
+        const i = Math.floor(((event.clientX - rect.left) / rect.width) * T);
+        if (t >= 0 && t < T && i >= 0 && i < T) select(t, Math.min(i, t));
+      });
+  });
+
+  const node = figure.node() as HTMLElement & { value: [number, number] };
+
+  function render(): void {
+    for (const h of highlights)
+      h.attr("x", selI * cell - (cell < 4 ? (4 - cell) / 2 : 0)).attr(
+        "y",
+        selT * cell - (cell < 4 ? (4 - cell) / 2 : 0),
+      );
+    for (const r of rowMarks) r.attr("y", selT * cell);
+    readout.selectAll("*").remove();
+    readout
+      .append("span")
+      .text(
+        `query t = ${selT} “${tokenLabel(tokens[selT])}” ← key i = ${selI} “${tokenLabel(tokens[selI])}”: `,
+      );
+    panels.forEach((p, pi) => {
+      if (pi > 0) readout.append("span").text(" · ");
+      readout
+        .append("b")
+        .style("color", p.color)
+        .text(`${p.name} ${fmt(p.matrix[selT * T + selI])}`);
+    });
+  }
+  function select(t: number, i: number): void {
+    if (t === selT && i === selI) return;
+    selT = t;
+    selI = i;
+    node.value = [selT, selI];
+    render();
+    node.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+  svg.on("keydown", (event: KeyboardEvent) => {
+    const moves: Record<string, [number, number]> = {
+      ArrowUp: [-1, 0],
+      ArrowDown: [1, 0],
+      ArrowLeft: [0, -1],
+      ArrowRight: [0, 1],
+    };
+    const m = moves[event.key];
+    if (!m) return;
+    event.preventDefault();
+    event.stopPropagation(); // arrows here move the cell, not the chapter
+    const t = Math.min(T - 1, Math.max(0, selT + m[0]));
+    const i = Math.min(t, Math.max(0, selI + m[1]));
+    select(t, i);
+  });
+
+  // legend: opacity scale
+  const legend = figure.append("div").attr("class", "heatmap-legend");
+  legend.append("span").text(scale === "log" ? "weight (log scale): " : "weight (linear scale): ");
+  const lsvg = legend.append("svg").attr("width", 220).attr("height", 30).style("vertical-align", "middle");
+  const ticks = scale === "log" ? [0.001, 0.01, 0.1, 1] : [0, 0.25, 0.5, 0.75, 1];
+  for (let x = 0; x < 200; x += 2) {
+    const a = scale === "log" ? 10 ** (-3 + (3 * x) / 200) : x / 200;
+    lsvg
+      .append("rect")
+      .attr("x", 10 + x)
+      .attr("y", 2)
+      .attr("width", 2.2)
+      .attr("height", 12)
+      .attr("fill", "currentColor")
+      .attr("fill-opacity", cellOpacity(a, scale));
+  }
+  for (const tk of ticks) {
+    const x = scale === "log" ? ((Math.log10(tk) + 3) / 3) * 200 : tk * 200;
+    lsvg
+      .append("text")
+      .attr("x", 10 + x)
+      .attr("y", 27)
+      .attr("text-anchor", "middle")
+      .attr("font-size", 11)
+      .attr("fill", "currentColor")
+      .text(scale === "log" ? (tk === 1 ? "1" : `${tk}`) : `${tk}`);
+  }
+  node.value = [selT, selI];
+  render();
+  return node;
+}
