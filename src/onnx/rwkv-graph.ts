@@ -355,9 +355,11 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   const st = splitStates(g, L, C);
 
   // ---- position tensors shared by all layers (T dynamic)
-  const Ti = g.op("Shape", [tokens]); // int64 [1]
-  const Tf = g.op("Cast", [Ti], { to: DataType.FLOAT }); // [1]
-  const tf = g.op("Range", [g.constF(0), g.op("Squeeze", [Tf, g.constI([0])]), g.constF(1)]); // (T) 0..T-1
+  // positions from the tokens themselves (no Shape/Cast, which ORT would place on the CPU): a ones vector
+  // gathered by token id, its running sum 1..T and its total T, all float and exact below 2^24
+  const ones = g.op("Gather", [g.floatInit("ones_v", [V], new Float32Array(V).fill(1)), tokens], { axis: 0 }); // (T)
+  const tf = g.op("Sub", [g.op("CumSum", [ones, g.constI(0, true)]), g.constF(1)]); // (T): 0..T-1
+  const Tf = g.op("ReduceSum", [ones, g.constI([0])], { keepdims: 1 }); // [1]: T
   const ti = g.op("Unsqueeze", [tf, g.constI([1])]); // (T, 1) row t
   const tj = g.op("Unsqueeze", [tf, g.constI([0])]); // (1, T) column i
   const d3 = g.op("Unsqueeze", [g.op("Sub", [g.op("Sub", [ti, tj]), g.constF(1)]), g.constI([2])]); // (T, T, 1): t-1-i

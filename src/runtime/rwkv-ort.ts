@@ -126,18 +126,22 @@ export class OrtRwkv {
    */
   static async create(
     ort: OrtModule,
-    weights: RwkvWeights | OnnxWeights,
+    weights: RwkvWeights | OnnxWeights | { config: RwkvConfig },
     opts: OrtRwkvOptions = {},
   ): Promise<OrtRwkv> {
-    const ow = "source" in weights ? weights : undefined;
     const config = "source" in weights ? weights.source.config : weights.config;
     const mode = opts.mode ?? "both";
     const ep = opts.ep ?? "wasm";
     const chunk = opts.chunk ?? 64;
     if (!Number.isInteger(chunk) || chunk < 1)
       throw new OrtRwkvError("unsupported", `chunk must be >= 1, got ${chunk}`);
-    let prepared: OnnxWeights | undefined = ow;
-    const prep = (): OnnxWeights => (prepared ??= prepareOnnxWeights(weights as RwkvWeights));
+    let prepared: OnnxWeights | undefined = "source" in weights ? weights : undefined;
+    const prep = (): OnnxWeights => {
+      if (prepared) return prepared;
+      if (!("emb" in weights))
+        throw new OrtRwkvError("unsupported", "no weights and no prebuilt graph for this mode");
+      return (prepared = prepareOnnxWeights(weights));
+    };
     const gopts = { probes: !!opts.probes };
     const sessionOpts: Ort.InferenceSession.SessionOptions = {
       executionProviders: [ep],

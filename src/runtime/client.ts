@@ -1,0 +1,139 @@
+/**
+ * Page side of the model worker: one object per model, every call a promise, calls answered in order
+ * (the worker serialises them). No onnxruntime import here: the page stays light and never blocks.
+ *
+ *   const model = await RwkvWorkerClient.create({ workerUrl, wasmUrl, source: { weights } });
+ *   model.ep;               // "webgpu" | "wasm": what really runs
+ *   model.fallbackReason;   // why not WebGPU (show it on the page)
+ *   const { logits } = await model.forward(promptIds);   // ingests the prompt, keeps the state
+ *   const next = await model.step(tokenId);             // one RNN step from the kept state
+ */
+import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
+import { fromSerialized } from "./errors.js";
+import type {
+  EpPreference,
+  InitResult,
+  ModelSource,
+  Request,
+  Response,
+  RunResult,
+  WorkerEvent,
+  WorkerInitOptions,
+} from "./protocol.js";
+
+export type { EpPreference, InitResult, ModelSource, RunResult, WorkerEvent } from "./protocol.js";
+
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+export interface ClientOptions extends Omit<WorkerInitOptions, "ep"> {
+  /** URL of the bundled worker script (./worker.ts bundled with onnxruntime-web/webgpu), or a Worker */
+  workerUrl?: string | URL;
+  worker?: Worker;
+  source: ModelSource;
+  ep?: EpPreference;
+  /** called for unsolicited events (fallback, lost device) */
+  onEvent?: (e: WorkerEvent) => void;
+}
+
+export class RwkvWorkerClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private info!: InitResult;
+  private closed = false;
+  /** the EP that runs now (may change to "wasm" after a lost device) */
+  ep: "webgpu" | "wasm" = "wasm";
+  fallbackReason: string | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly onEvent?: (e: WorkerEvent) => void,
+  ) {
+    worker.onmessage = (e: MessageEvent<Response | WorkerEvent>) => this.receive(e.data);
+    worker.onerror = (e: ErrorEvent) => this.failAll(new Error(`model worker crashed: ${e.message}`));
+  }
+
+  static async create(opts: ClientOptions): Promise<RwkvWorkerClient> {
+    const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
+    const c = new RwkvWorkerClient(worker, opts.onEvent);
+    const { workerUrl: _w, worker: _k, source, onEvent: _e, ...options } = opts;
+    c.info = (await c.call({ type: "init", source, options: options as WorkerInitOptions })) as InitResult;
+    c.ep = c.info.ep;
+    c.fallbackReason = c.info.fallbackReason;
+    return c;
+  }
+
+  get init(): InitResult {
+    return this.info;
+  }
+  get config(): RwkvConfig {
+    return this.info.config;
+  }
+
+  private receive(m: Response | WorkerEvent): void {
+    if ("type" in m) {
+      this.ep = m.ep;
+      if (m.kind === "device-lost") this.fallbackReason = m.message;
+      this.onEvent?.(m);
+      return;
+    }
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (m.ok) p.resolve(m.result);
+    else p.reject(fromSerialized(m.error));
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  private call(body: RequestBody, transfer: Transferable[] = []): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error("this model was disposed"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...body, id } as Request, transfer);
+    });
+  }
+
+  /** One RNN step from the kept state (which advances). Logits (V). */
+  async step(token: number): Promise<RunResult> {
+    const r = (await this.call({ type: "step", token })) as RunResult;
+    this.ep = r.ep;
+    return r;
+  }
+
+  /** Ingest tokens with the parallel graph from the kept state (which advances). Logits (T, V) or (1, V). */
+  async forward(tokens: ArrayLike<number>): Promise<RunResult> {
+    const r = (await this.call({ type: "forward", tokens: Array.from(tokens) })) as RunResult;
+    this.ep = r.ep;
+    return r;
+  }
+
+  /** Back to the empty state. */
+  async reset(): Promise<void> {
+    await this.call({ type: "reset" });
+  }
+
+  /** Read the kept state back (from the GPU when it lives there). */
+  async getState(): Promise<RwkvState> {
+    return (await this.call({ type: "getState" })) as RwkvState;
+  }
+
+  async setState(state: RwkvState): Promise<void> {
+    await this.call({ type: "setState", state });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.call({ type: "dispose" });
+    } finally {
+      this.closed = true;
+      this.worker.terminate();
+      this.failAll(new Error("this model was disposed"));
+    }
+  }
+}

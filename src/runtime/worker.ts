@@ -1,0 +1,293 @@
+/**
+ * The model worker (browser): owns onnxruntime-web (its WebGPU build), one RWKV model and its current
+ * recurrent state. Requests are handled one at a time in arrival order (serialised). The state stays where
+ * the EP put it (GPU buffers with WebGPU) and is read back only on "getState".
+ *
+ * Provider choice: feature detection (navigator.gpu, an adapter whose limits fit the model's largest
+ * tensor, a session that builds), else wasm; the reason for a fallback is reported, never silent.
+ * A lost GPU device makes the failing call throw DeviceLostError, posts a "device-lost" event, and the
+ * worker rebuilds the sessions on wasm (state reset) so the page keeps working.
+ */
+import * as ort from "onnxruntime-web/webgpu";
+import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
+import type { RwkvConfig } from "../rwkv/weights.js";
+import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeError } from "./errors.js";
+import type {
+  AdapterSummary,
+  InitResult,
+  ModelSource,
+  Request,
+  Response,
+  RunResult,
+  WorkerEvent,
+  WorkerInitOptions,
+} from "./protocol.js";
+import { OrtRwkv, type OrtState } from "./rwkv-ort.js";
+
+/* Minimal WebGPU typings (TypeScript's DOM lib has none). */
+interface GpuLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  [k: string]: number;
+}
+interface GpuAdapter {
+  limits: GpuLimits;
+  features: Set<string>;
+  info?: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean };
+  isFallbackAdapter?: boolean;
+  requestDevice(d: {
+    requiredLimits: Record<string, number>;
+    requiredFeatures: string[];
+  }): Promise<GpuDevice>;
+}
+interface GpuDevice {
+  lost: Promise<{ reason: string; message: string }>;
+  destroy(): void;
+}
+interface GpuNavigator {
+  gpu?: { requestAdapter(o?: { powerPreference?: string }): Promise<GpuAdapter | null> };
+}
+
+const scope = self as unknown as {
+  postMessage(m: unknown, transfer?: Transferable[]): void;
+  onmessage: ((e: MessageEvent<Request>) => void) | null;
+  navigator: GpuNavigator;
+  crossOriginIsolated?: boolean;
+};
+
+let model: OrtRwkv | undefined;
+let state: OrtState | undefined;
+let source:
+  { ow?: OnnxWeights; config: RwkvConfig; graphs?: { rnn?: Uint8Array; parallel?: Uint8Array } } | undefined;
+let initOptions: WorkerInitOptions | undefined;
+let device: GpuDevice | undefined;
+
+function post(m: Response | WorkerEvent, transfer: Transferable[] = []): void {
+  scope.postMessage(m, transfer);
+}
+
+/** The adapter limits ORT needs for this model: its largest weight must fit one storage binding. */
+function largestTensorBytes(c: RwkvConfig): number {
+  return 4 * Math.max(c.vocabSize * c.nEmbd, c.ffnSize * c.nEmbd);
+}
+
+async function pickWebGpu(config: RwkvConfig): Promise<{ adapter?: AdapterSummary; reason?: string }> {
+  const gpu = scope.navigator.gpu;
+  if (!gpu) return { reason: "this browser has no WebGPU (navigator.gpu is missing)" };
+  let adapter: GpuAdapter | null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch (e) {
+    return { reason: `requestAdapter failed: ${messageOf(e)}` };
+  }
+  if (!adapter) return { reason: "no WebGPU adapter is available" };
+  const info = adapter.info ?? { vendor: "", architecture: "", description: "" };
+  const summary: AdapterSummary = {
+    vendor: info.vendor,
+    architecture: info.architecture,
+    description: info.description,
+    isFallbackAdapter: !!(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
+    maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
+    maxBufferSize: adapter.limits.maxBufferSize,
+    shaderF16: adapter.features.has("shader-f16"),
+  };
+  const need = largestTensorBytes(config);
+  if (need > summary.maxStorageBufferBindingSize || need > summary.maxBufferSize) {
+    return {
+      adapter: summary,
+      reason:
+        `the model's largest tensor (${(need / 2 ** 20).toFixed(0)} MiB) exceeds this adapter's buffer limits ` +
+        `(binding ${(summary.maxStorageBufferBindingSize / 2 ** 20).toFixed(0)} MiB)`,
+    };
+  }
+  // our own device with the adapter's full buffer limits (the defaults, 128 MiB bindings, are too small
+  // for the 169M model's head), so that we also own its `lost` promise
+  const requiredLimits: Record<string, number> = {};
+  for (const k of [
+    "maxBufferSize",
+    "maxStorageBufferBindingSize",
+    "maxComputeWorkgroupStorageSize",
+    "maxComputeInvocationsPerWorkgroup",
+    "maxComputeWorkgroupSizeX",
+    "maxComputeWorkgroupSizeY",
+    "maxComputeWorkgroupSizeZ",
+    "maxComputeWorkgroupsPerDimension",
+    "maxStorageBuffersPerShaderStage",
+  ]) {
+    if (typeof adapter.limits[k] === "number") requiredLimits[k] = adapter.limits[k];
+  }
+  const requiredFeatures = ["shader-f16", "subgroups", "timestamp-query"].filter((f) =>
+    adapter.features.has(f),
+  );
+  try {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  } catch (e) {
+    return { adapter: summary, reason: `requestDevice failed: ${messageOf(e)}` };
+  }
+  (ort.env.webgpu as unknown as { device: GpuDevice }).device = device;
+  const mine = device;
+  void mine.lost.then((info) => {
+    if (device !== mine) return;
+    model?.markDeviceLost(info.message || info.reason);
+  });
+  return { adapter: summary };
+}
+
+async function build(ep: "webgpu" | "wasm"): Promise<OrtRwkv> {
+  const o = initOptions!;
+  const s = source!;
+  return OrtRwkv.create(ort, s.ow ?? { config: s.config }, {
+    ep,
+    mode: o.mode,
+    maxTokens: o.maxTokens,
+    chunk: o.chunk,
+    probes: o.probes,
+    parallelLogits: o.parallelLogits,
+    logSeverityLevel: o.logSeverityLevel,
+    ...(s.graphs ? { graphs: s.graphs } : {}),
+  });
+}
+
+async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitResult> {
+  if (model) throw new OrtRwkvError("unsupported", "this worker already holds a model; dispose it first");
+  const t0 = performance.now();
+  initOptions = options;
+  ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
+  ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "warning";
+  if ("weights" in src) {
+    // prebuild the (in, out) matrices once for both graphs
+    source = { ow: prepareOnnxWeights(src.weights), config: src.weights.config };
+  } else {
+    source = { config: src.config, graphs: src.graphs };
+  }
+  const config = source.config;
+  const want = options.ep ?? "auto";
+  let fallbackReason: string | undefined;
+  let adapter: AdapterSummary | undefined;
+  if (want !== "wasm") {
+    const pick = await pickWebGpu(config);
+    adapter = pick.adapter;
+    if (pick.reason) fallbackReason = pick.reason;
+    else {
+      try {
+        model = await build("webgpu");
+      } catch (e) {
+        if (!(e instanceof SessionBuildError)) throw e;
+        fallbackReason = e.message;
+      }
+    }
+    if (fallbackReason && want === "webgpu") throw new SessionBuildError("webgpu", fallbackReason);
+  }
+  if (!model) model = await build("wasm");
+  if (fallbackReason) post({ type: "event", kind: "fallback", message: fallbackReason, ep: "wasm" });
+  state = model.initialState();
+  return {
+    ep: model.ep,
+    ...(fallbackReason ? { fallbackReason } : {}),
+    ...(adapter ? { adapter } : {}),
+    config,
+    buildSeconds: (performance.now() - t0) / 1000,
+    ortVersion: ort.env.versions.web ?? "unknown",
+    stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
+  };
+}
+
+/** After a lost device: rebuild on wasm, reset the state, tell the page. */
+async function recoverOnWasm(reason: string): Promise<void> {
+  const old = model;
+  model = undefined;
+  state = undefined;
+  device = undefined;
+  try {
+    await old?.dispose();
+  } catch {
+    // the device is gone; releasing its sessions may fail
+  }
+  model = await build("wasm");
+  state = model.initialState();
+  post({
+    type: "event",
+    kind: "device-lost",
+    message: `${reason}; now running on wasm (state reset)`,
+    ep: "wasm",
+  });
+}
+
+function need(): OrtRwkv {
+  if (!model) throw new OrtRwkvError("unsupported", "the model is not loaded (send init first)");
+  return model;
+}
+
+async function run(kind: "step" | "forward", input: number | number[]): Promise<RunResult> {
+  const m = need();
+  const t0 = performance.now();
+  try {
+    const r =
+      kind === "step" ? await m.step(input as number, state) : await m.forward(input as number[], state);
+    const old = state;
+    state = r.state;
+    if (old && old !== state) old.dispose();
+    return {
+      logits: r.logits,
+      ...(r.probes ? { probes: r.probes } : {}),
+      ep: m.ep,
+      ms: performance.now() - t0,
+    };
+  } catch (e) {
+    if (e instanceof DeviceLostError) await recoverOnWasm(e.message);
+    throw e;
+  }
+}
+
+async function handle(req: Request): Promise<{ result: unknown; transfer: Transferable[] }> {
+  switch (req.type) {
+    case "init":
+      return { result: await init(req.source, req.options), transfer: [] };
+    case "step":
+    case "forward": {
+      const r = await run(req.type, req.type === "step" ? req.token : req.tokens);
+      const transfer: Transferable[] = [r.logits.buffer as ArrayBuffer];
+      for (const p of Object.values(r.probes ?? {})) transfer.push(p.buffer as ArrayBuffer);
+      return { result: r, transfer };
+    }
+    case "reset": {
+      const m = need();
+      state?.dispose();
+      state = m.initialState();
+      return { result: null, transfer: [] };
+    }
+    case "getState":
+      need();
+      return { result: await state!.read(), transfer: [] };
+    case "setState": {
+      const m = need();
+      const next = m.fromRwkvState(req.state);
+      state?.dispose();
+      state = next;
+      return { result: null, transfer: [] };
+    }
+    case "dispose": {
+      state?.dispose();
+      state = undefined;
+      await model?.dispose();
+      model = undefined;
+      device?.destroy();
+      device = undefined;
+      return { result: null, transfer: [] };
+    }
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (e: MessageEvent<Request>) => {
+  const req = e.data;
+  queue = queue.then(async () => {
+    try {
+      const { result, transfer } = await handle(req);
+      post({ id: req.id, ok: true, result }, transfer);
+    } catch (err) {
+      post({ id: req.id, ok: false, error: serializeError(err) });
+    }
+  });
+};

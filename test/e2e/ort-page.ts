@@ -1,0 +1,79 @@
+/**
+ * Browser side of test/e2e/ort-webgpu.test.ts (bundled by the test with esbuild): builds synthetic weights in
+ * the page (deterministic, the same as in Node), runs them through the model worker (src/runtime/client.ts)
+ * and returns everything the test compares with the reference model.
+ */
+import { RwkvWorkerClient, type EpPreference } from "../../src/runtime/client.js";
+import { syntheticWeights } from "../../src/rwkv/synthetic.js";
+import type { RwkvConfig, RwkvState } from "../../src/rwkv/weights.js";
+
+export interface OrtPageRequest {
+  config: RwkvConfig;
+  seed: number;
+  tokens: number[];
+  ep: EpPreference;
+  chunk: number;
+  logSeverityLevel: 0 | 3;
+}
+
+type PlainState = Record<string, number[]>[];
+
+function plain(s: RwkvState): PlainState {
+  return s.map((l) =>
+    Object.fromEntries(Object.entries(l).map(([k, v]) => [k, Array.from(v as Float32Array)])),
+  );
+}
+
+async function ortRun(req: OrtPageRequest) {
+  const events: unknown[] = [];
+  const m = await RwkvWorkerClient.create({
+    workerUrl: new URL("./worker.js", location.href),
+    wasmUrl: new URL("./ort-wasm-simd-threaded.asyncify.wasm", location.href).href,
+    source: { weights: syntheticWeights(req.config, req.seed) },
+    ep: req.ep,
+    chunk: req.chunk,
+    logSeverityLevel: req.logSeverityLevel,
+    onEvent: (e) => events.push(e),
+  });
+  try {
+    const par = await m.forward(req.tokens);
+    const parState = plain(await m.getState());
+    await m.reset();
+    const steps: number[][] = [];
+    const stepEps: string[] = [];
+    for (const t of req.tokens) {
+      const r = await m.step(t);
+      steps.push(Array.from(r.logits));
+      stepEps.push(r.ep);
+    }
+    const rnnState = plain(await m.getState());
+    const errors: { name: string; code: unknown; message: string }[] = [];
+    for (const bad of [() => m.step(req.config.vocabSize), () => m.forward([])]) {
+      try {
+        await bad();
+        errors.push({ name: "none", code: undefined, message: "no error" });
+      } catch (e) {
+        const err = e as Error & { code?: unknown };
+        errors.push({ name: err.name, code: err.code, message: err.message });
+      }
+    }
+    // still usable after the errors
+    const after = Array.from((await m.step(1)).logits).length;
+    return {
+      init: m.init,
+      events,
+      parEp: par.ep,
+      parLogits: Array.from(par.logits),
+      parState,
+      steps,
+      stepEps,
+      rnnState,
+      errors,
+      after,
+    };
+  } finally {
+    await m.dispose();
+  }
+}
+
+(window as unknown as { ortRun: typeof ortRun }).ortRun = ortRun;
