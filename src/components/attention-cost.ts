@@ -105,7 +105,9 @@ export function attentionCost(
   const sideBySide = width >= 720;
   const gap = sideBySide ? 40 : 0;
   const panelWidth = sideBySide ? (width - gap) / 2 : width;
-  const margin = { top: 72, right: 24, bottom: 44, left: 64 };
+  // Narrow panels (phones) put the readout's ratio on a line of its own.
+  const twoLineReadout = panelWidth < 560;
+  const margin = { top: twoLineReadout ? 90 : 72, right: 24, bottom: 44, left: 64 };
   const panelHeight = margin.top + height + margin.bottom;
   const totalHeight = sideBySide ? panelHeight : 2 * panelHeight;
 
@@ -165,15 +167,16 @@ export function attentionCost(
       .attr("fill", "currentColor")
       .text(panel.title);
     const ratio = last[panel.softmax] / last[panel.rwkv];
-    g.append("text")
-      .attr("class", "readout")
-      .attr("x", margin.left)
-      .attr("y", 40)
-      .attr("fill", "currentColor")
-      .text(
-        `t = ${formatInt(T)}: softmax ${formatCount(last[panel.softmax])}, RWKV ${formatCount(last[panel.rwkv])}` +
-          ` (${ratio >= 1 ? `softmax costs ${formatRatio(ratio)}` : `RWKV costs ${formatRatio(1 / ratio)}`})`,
-      );
+    const values = `t = ${formatInt(T)}: softmax ${formatCount(last[panel.softmax])}, RWKV ${formatCount(last[panel.rwkv])}`;
+    const comparison =
+      ratio >= 1 ? `softmax costs ${formatRatio(ratio)}` : `RWKV costs ${formatRatio(1 / ratio)}`;
+    const readout = g.append("text").attr("class", "readout").attr("y", 40).attr("fill", "currentColor");
+    if (twoLineReadout) {
+      readout.append("tspan").attr("x", margin.left).text(values);
+      readout.append("tspan").attr("x", margin.left).attr("dy", 18).text(`(${comparison})`);
+    } else {
+      readout.attr("x", margin.left).text(`${values} (${comparison})`);
+    }
 
     g.append("g")
       .attr("transform", `translate(0,${margin.top + height})`)
