@@ -42,6 +42,15 @@ export interface GeneratedToken {
   position: number;
   /** milliseconds this step took */
   ms: number;
+  /** numbers in the state object the model carries after this token (counted, not computed from a formula) */
+  stateNumbers: number;
+}
+
+/** Count the numbers held in a recurrent state (every vector of every layer). */
+export function countStateNumbers(state: RwkvState): number {
+  let n = 0;
+  for (const s of state) n += s.attX.length + s.a.length + s.b.length + s.p.length + s.ffnX.length;
+  return n;
 }
 
 export interface LiveModel {
@@ -80,7 +89,14 @@ export function referenceModel(card: ModelCard, weights: RwkvWeights): LiveModel
       let ms = performance.now() - t0;
       for (let i = 0; i < opts.maxTokens; i++) {
         const token = sampler.sample(logits, { temperature: opts.temperature, topP: opts.topP });
-        yield { index: i, token, char: chars[token] ?? "?", position: promptTokens.length + i + 1, ms };
+        yield {
+          index: i,
+          token,
+          char: chars[token] ?? "?",
+          position: promptTokens.length + i + 1,
+          ms,
+          stateNumbers: countStateNumbers(state),
+        };
         if ((i + 1) % (opts.yieldEvery ?? 1) === 0) await nextFrame();
         const s = performance.now();
         const out = model.step(token, state);

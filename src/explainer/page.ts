@@ -199,35 +199,45 @@ export interface BadgeInfo {
   handle: ModelHandle;
 }
 
-/** Which backend ran, and whether the figures show the precomputed trace or a live run. */
+/**
+ * Which backend ran, and whether the figures show the precomputed trace or a live run. The badge updates itself
+ * when the model finishes loading (or fails). data-source / data-backend / data-status are set for tests.
+ */
 export function modelBadge({ view, handle }: BadgeInfo): HTMLElement {
   const root = document.createElement("div");
   root.className = "explainer-badge";
   root.setAttribute("role", "status");
-  const pill = (text: string, cls = "", title = ""): void => {
-    const span = document.createElement("span");
-    span.className = `pill ${cls}`.trim();
-    span.textContent = text;
-    if (title) span.title = title;
-    root.append(span);
+  const render = (): void => {
+    root.replaceChildren();
+    const pill = (text: string, cls = "", title = ""): void => {
+      const span = document.createElement("span");
+      span.className = `pill ${cls}`.trim();
+      span.textContent = text;
+      if (title) span.title = title;
+      root.append(span);
+    };
+    if (view) {
+      pill(
+        view.source === "live" ? "live" : "precomputed",
+        view.source,
+        view.source === "live"
+          ? "computed in this browser for the prompt above"
+          : "computed at build time by the same model; the live model replaces it when loaded",
+      );
+      root.dataset.source = view.source;
+    }
+    const backend = view?.backend ?? "reference (JS)";
+    root.dataset.backend = backend;
+    pill(`backend: ${backend}`, "backend", "which implementation ran the model");
+    if (handle.status === "loading") pill("loading model…", "loading");
+    if (handle.status === "failed")
+      pill(`model failed: ${handle.error?.message ?? "unknown error"}`, "failed");
+    pill(modelLabel(handle.card), handle.card.synthetic ? "synthetic" : "model");
+    root.dataset.status = handle.status;
+    root.dataset.synthetic = String(handle.card.synthetic);
   };
-  if (view) {
-    pill(
-      view.source,
-      view.source,
-      view.source === "live"
-        ? "computed in this browser for the prompt above"
-        : "computed at build time by the same model; the live model replaces it when loaded",
-    );
-    root.dataset.source = view.source;
-    root.dataset.backend = view.backend;
-  }
-  pill(view?.backend ?? "reference (JS)", "backend", "which implementation ran the model");
-  if (handle.status === "loading") pill("loading model…", "loading");
-  if (handle.status === "failed") pill(`model failed: ${handle.error?.message ?? "unknown error"}`, "failed");
-  pill(modelLabel(handle.card), handle.card.synthetic ? "synthetic" : "model");
-  root.dataset.status = handle.status;
-  root.dataset.synthetic = String(handle.card.synthetic);
+  render();
+  if (handle.status === "loading") handle.ready.then(render, render);
   return root;
 }
 
