@@ -6,7 +6,12 @@
  * exception type, never a hang. Reproduce a failure with its printed seed and case number.
  */
 import { describe, expect, it } from "vitest";
-import { CheckpointError, loadRwkvCheckpoint, readZipDirectory } from "../../src/rwkv/checkpoint/index.js";
+import {
+  CheckpointError,
+  loadPickle,
+  loadRwkvCheckpoint,
+  readZipDirectory,
+} from "../../src/rwkv/checkpoint/index.js";
 import type { RwkvWeights } from "../../src/rwkv/weights.js";
 import { fixtureBytes, fixtureConfig, manifest } from "../fixtures/checkpoints/fixtures.js";
 
@@ -338,5 +343,33 @@ describe("checkpoint fuzz", () => {
       }
     }
     console.log(`checkpoint fuzz: ${n} truncations, all CheckpointError`);
+  });
+
+  it("5,000 random opcode streams: the pickle VM returns a value or throws CheckpointError, never hangs", () => {
+    const r = prng(SEED ^ 0x9e3779b9);
+    const codes = new Map<string, number>();
+    const t0 = performance.now();
+    for (let i = 0; i < 5000; i++) {
+      const len = 1 + int(r, 96);
+      const body = Array.from({ length: len }, () => (r() < 0.7 ? pick(r, PICKLE_OPS) : int(r, 256)));
+      const p = Uint8Array.from([0x80, 0x02, ...body]);
+      let outcome = "value";
+      try {
+        loadPickle(p);
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) {
+          throw new Error(
+            `opcode stream ${i} (seed ${SEED}) threw ${String(e)}: [${Array.from(p).join(", ")}]`,
+            { cause: e },
+          );
+        }
+        outcome = e.code;
+      }
+      codes.set(outcome, (codes.get(outcome) ?? 0) + 1);
+    }
+    console.log(
+      `pickle fuzz: 5000 streams in ${(performance.now() - t0).toFixed(0)} ms: ${JSON.stringify(Object.fromEntries(codes))}`,
+    );
+    expect(codes.get("bad-pickle") ?? 0).toBeGreaterThan(0);
   });
 });
