@@ -329,6 +329,9 @@ def train_one(arch, args, name, text_info, device, steps_override=None):
         return tt / tc, vt / vc
 
     total_steps = steps_override if steps_override is not None else args.steps
+    # every batch's window starts, drawn up front on the CPU and moved once (a per-step host-to-device
+    # copy from pageable memory would synchronise the GPU every step)
+    all_ix = torch.randint(0, n_train - T - 1, (total_steps, B), generator=gen).to(device)
     budget = args.time_budget_s
     curve = []
     chosen_by_budget = False
@@ -351,8 +354,7 @@ def train_one(arch, args, name, text_info, device, steps_override=None):
         lr = lr_at(step, total_steps, args)
         for g in opt.param_groups:
             g["lr"] = lr * g["lr_scale"]
-        ix = torch.randint(0, n_train - T - 1, (B,), generator=gen).to(device)
-        chunk = train_dev[ix[:, None] + ar]
+        chunk = train_dev[all_ix[step][:, None] + ar]
         x, y = chunk[:, :-1], chunk[:, 1:]
         with _amp(device, use_amp):
             logits, _ = fwd(x)
