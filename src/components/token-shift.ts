@@ -1,0 +1,372 @@
+/**
+ * Chapter 3's figures: token shift (arXiv 2305.13048 v4, Eq. 11-15), the per-channel interpolation
+ *   x'_t = mu ⊙ x_t + (1 - mu) ⊙ x_{t-1}
+ * with a learned mu for each input of time mixing (mu_r, mu_k, mu_v) and of channel mixing (mu'_r, mu'_k).
+ *
+ *   muProfile(mu) -> {sorted, below, above}              sorted values, and how many lie outside [0, 1]
+ *   muProfiles(series, {width}) -> <figure data-figure="mu-profiles">
+ *       series: [{name, sym, label, layers: Float32Array[]}]: one panel per mu, one line per layer, sorted
+ *   blendRows({current, previous, mu, mixed}, n) -> BlendRow[]   n channels spread evenly over the mu order
+ *   tokenBlend(rows, {width, muLabel, token}) -> <figure data-figure="token-blend">
+ */
+import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scalePoint } from "d3";
+
+export interface MuProfile {
+  /** the values sorted ascending */
+  sorted: Float32Array;
+  /** channels with mu < 0 (the mix extrapolates away from x_t) */
+  below: number;
+  /** channels with mu > 1 (extrapolates away from x_{t-1}) */
+  above: number;
+}
+
+export function muProfile(mu: Float32Array): MuProfile {
+  const sorted = Float32Array.from(mu).sort();
+  let below = 0;
+  let above = 0;
+  for (const m of mu) {
+    if (m < 0) below++;
+    else if (m > 1) above++;
+  }
+  return { sorted, below, above };
+}
+
+export interface MuSeries {
+  /** e.g. "mu_r" (used for data-sym hover linking) */
+  sym: string;
+  /** panel title, e.g. "μ_r (receptance)" */
+  label: string;
+  /** one vector per layer, (C) each */
+  layers: Float32Array[];
+}
+
+const LAYER_COLORS = ["#3b6fd9", "#2f9e44", "#e8590c", "#ae3ec9", "#1098ad", "#f08c00", "#c2255c", "#5c7cfa"];
+
+export function layerColor(l: number): string {
+  return LAYER_COLORS[l % LAYER_COLORS.length];
+}
+
+export function muProfiles(
+  series: MuSeries[],
+  { width, height = 200 }: { width: number; height?: number },
+): HTMLElement {
+  if (series.length === 0) throw new RangeError("muProfiles: no series");
+  const figure = create("figure").attr("data-figure", "mu-profiles");
+  const cols = width >= 1000 ? Math.min(series.length, 5) : width >= 640 ? 3 : width >= 420 ? 2 : 1;
+  const gap = 18;
+  const panelW = (width - gap * (cols - 1)) / cols;
+  const margin = { top: 46, right: 10, bottom: 34, left: 40 };
+  const rows = Math.ceil(series.length / cols);
+  const panelH = margin.top + height + margin.bottom;
+  const legendH = 30;
+  const H = rows * panelH + legendH;
+  let lo = 0;
+  let hi = 1;
+  for (const s of series) {
+    for (const v of s.layers) {
+      const [a, b] = extent(v) as [number, number];
+      lo = Math.min(lo, a);
+      hi = Math.max(hi, b);
+    }
+  }
+  const pad = (hi - lo) * 0.04;
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", H)
+    .attr("viewBox", `0 0 ${width} ${H}`)
+    .attr("role", "img")
+    .attr("aria-label", "Learned token-shift mixes per channel, sorted, one line per layer");
+  const nLayers = series[0].layers.length;
+  const legend = svg.append("g").attr("transform", `translate(${margin.left},18)`);
+  for (let l = 0; l < nLayers; l++) {
+    const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
+    g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
+    g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
+  }
+  series.forEach((s, i) => {
+    const g = svg
+      .append("g")
+      .attr("class", "panel")
+      .attr("data-sym", s.sym)
+      .attr(
+        "transform",
+        `translate(${(i % cols) * (panelW + gap)},${legendH + Math.floor(i / cols) * panelH})`,
+      );
+    const C = s.layers[0].length;
+    const x = scaleLinear()
+      .domain([0, C - 1])
+      .range([margin.left, panelW - margin.right]);
+    const y = scaleLinear()
+      .domain([lo - pad, hi + pad])
+      .range([margin.top + height, margin.top]);
+    // the interpolation range [0, 1]
+    g.append("rect")
+      .attr("x", margin.left)
+      .attr("width", panelW - margin.left - margin.right)
+      .attr("y", y(1))
+      .attr("height", y(0) - y(1))
+      .attr("fill", "currentColor")
+      .attr("opacity", 0.07);
+    g.append("g")
+      .attr("transform", `translate(0,${margin.top + height})`)
+      .call(axisBottom(x).ticks(3))
+      .call((a) =>
+        a
+          .append("text")
+          .attr("x", panelW - margin.right)
+          .attr("y", 30)
+          .attr("text-anchor", "end")
+          .attr("fill", "currentColor")
+          .text("channels, sorted →"),
+      );
+    g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
+    let below = 0;
+    let above = 0;
+    s.layers.forEach((mu, l) => {
+      const prof = muProfile(mu);
+      below += prof.below;
+      above += prof.above;
+      g.append("path")
+        .attr("fill", "none")
+        .attr("stroke", layerColor(l))
+        .attr("stroke-width", 2.5)
+        .attr(
+          "d",
+          line<number>()
+            .x((_, c) => x(c))
+            .y((v) => y(v))(Array.from(prof.sorted)),
+        );
+      prof.sorted.forEach((v, c) => {
+        if (v < 0 || v > 1) {
+          g.append("circle")
+            .attr("class", "outside")
+            .attr("cx", x(c))
+            .attr("cy", y(v))
+            .attr("r", 2.5)
+            .attr("fill", "#c92a2a");
+        }
+      });
+    });
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 16)
+      .attr("font-weight", 700)
+      .attr("font-size", 16)
+      .attr("fill", "currentColor")
+      .attr("data-sym", s.sym)
+      .text(s.label);
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 34)
+      .attr("font-size", 13)
+      .attr("fill", below + above ? "#c92a2a" : "currentColor")
+      .attr("class", "outside-count")
+      .text(`${below + above} of ${C * s.layers.length} outside [0, 1]`);
+  });
+  svg.selectAll(".tick text").attr("font-size", 13);
+  figure
+    .append("figcaption")
+    .text(
+      "Each line is one layer's learned mix for every channel, sorted from smallest to largest. Inside the grey band " +
+        "(0 ≤ μ ≤ 1) the input is a blend of the current and the previous token: μ = 1 takes only x_t, μ = 0 only " +
+        "x_{t-1}. Red dots mark channels outside [0, 1], where the mix extrapolates instead of interpolating.",
+    );
+  return figure.node() as HTMLElement;
+}
+
+export interface BlendRow {
+  channel: number;
+  mu: number;
+  /** x_t (the ln1 output of the current token) */
+  current: number;
+  /** x_{t-1} */
+  previous: number;
+  /** the model's mixed input (xr, xk or xv from its trace) */
+  mixed: number;
+  /** mu * x_t + (1 - mu) * x_{t-1}, recomputed here */
+  formula: number;
+}
+
+export function blendRows(
+  {
+    current,
+    previous,
+    mu,
+    mixed,
+  }: { current: Float32Array; previous: Float32Array; mu: Float32Array; mixed: Float32Array },
+  n: number,
+): BlendRow[] {
+  const C = mu.length;
+  if (current.length !== C || previous.length !== C || mixed.length !== C) {
+    throw new RangeError("blendRows: current, previous, mu and mixed must have the same length");
+  }
+  const order = Array.from(mu.keys()).sort((a, b) => mu[a] - mu[b]);
+  const count = Math.max(1, Math.min(n, C));
+  const picked = new Set<number>();
+  for (let i = 0; i < count; i++) picked.add(order[Math.round((i * (C - 1)) / Math.max(1, count - 1))]);
+  return [...picked]
+    .sort((a, b) => mu[a] - mu[b] || a - b)
+    .map((c) => ({
+      channel: c,
+      mu: mu[c],
+      current: current[c],
+      previous: previous[c],
+      mixed: mixed[c],
+      formula: mu[c] * current[c] + (1 - mu[c]) * previous[c],
+    }));
+}
+
+const fmt2 = format(".2f");
+
+export function tokenBlend(
+  rows: BlendRow[],
+  {
+    width,
+    height = 300,
+    muLabel = "μ",
+    mixedLabel = "mixed",
+    mixedSym = "xk",
+    token = "",
+    previousToken = "",
+  }: {
+    width: number;
+    height?: number;
+    muLabel?: string;
+    mixedLabel?: string;
+    mixedSym?: string;
+    token?: string;
+    previousToken?: string;
+  },
+): HTMLElement {
+  if (rows.length === 0) throw new RangeError("tokenBlend: no channels");
+  const margin = { top: 74, right: 16, bottom: 52, left: 48 };
+  const figure = create("figure").attr("data-figure", "token-blend");
+  const H = margin.top + height + margin.bottom;
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", H)
+    .attr("viewBox", `0 0 ${width} ${H}`)
+    .attr("role", "img")
+    .attr("aria-label", `Token shift for ${rows.length} channels: x_t, x_{t-1} and their learned blend`);
+  const x = scalePoint<number>()
+    .domain(rows.map((r) => r.channel))
+    .range([margin.left + 8, width - margin.right - 8]);
+  const vals = rows.flatMap((r) => [r.current, r.previous, r.mixed]);
+  const [lo, hi] = extent(vals) as [number, number];
+  const y = scaleLinear()
+    .domain([Math.min(lo, 0), Math.max(hi, 0)])
+    .nice()
+    .range([margin.top + height, margin.top]);
+  svg
+    .append("line")
+    .attr("x1", margin.left)
+    .attr("x2", width - margin.right)
+    .attr("y1", y(0))
+    .attr("y2", y(0))
+    .attr("stroke", "currentColor")
+    .attr("opacity", 0.25);
+  svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(6));
+  const every = Math.ceil(rows.length / Math.max(2, Math.floor((width - margin.left) / 44)));
+  svg
+    .append("g")
+    .attr("transform", `translate(0,${margin.top + height})`)
+    .call(
+      axisBottom(x)
+        .tickValues(rows.filter((_, i) => i % every === 0).map((r) => r.channel))
+        .tickFormat((c) => fmt2(rows.find((r) => r.channel === c)!.mu)),
+    )
+    .call((a) =>
+      a
+        .append("text")
+        .attr("x", width - margin.right)
+        .attr("y", 40)
+        .attr("text-anchor", "end")
+        .attr("fill", "currentColor")
+        .text(`${muLabel} of each channel (sorted) →`),
+    );
+  svg.selectAll(".tick text").attr("font-size", 13);
+  const g = svg.append("g");
+  for (const r of rows) {
+    const cx = x(r.channel)!;
+    const cell = g.append("g").attr("class", "channel").attr("data-channel", r.channel);
+    cell
+      .append("title")
+      .text(
+        `channel ${r.channel}: ${muLabel} = ${r.mu.toFixed(3)}\nx_t = ${r.current.toFixed(4)}, x_{t-1} = ` +
+          `${r.previous.toFixed(4)}\n${mixedLabel} (model) = ${r.mixed.toFixed(4)}, formula = ${r.formula.toFixed(4)}`,
+      );
+    cell
+      .append("line")
+      .attr("x1", cx)
+      .attr("x2", cx)
+      .attr("y1", y(r.previous))
+      .attr("y2", y(r.current))
+      .attr("stroke", "currentColor")
+      .attr("opacity", 0.35)
+      .attr("stroke-width", 2);
+    cell
+      .append("circle")
+      .attr("cx", cx)
+      .attr("cy", y(r.previous))
+      .attr("r", 4.5)
+      .attr("fill", "var(--theme-background, white)")
+      .attr("stroke", "#868e96")
+      .attr("stroke-width", 2)
+      .attr("data-sym", "xprev");
+    cell
+      .append("circle")
+      .attr("cx", cx)
+      .attr("cy", y(r.current))
+      .attr("r", 4.5)
+      .attr("fill", "var(--color-rwkv, #3b6fd9)")
+      .attr("data-sym", "xcur");
+    cell
+      .append("path")
+      .attr("d", `M${cx},${y(r.mixed) - 6}l6,6l-6,6l-6,-6z`)
+      .attr("fill", "#e8590c")
+      .attr("data-sym", mixedSym);
+  }
+  const legend = svg.append("g").attr("transform", `translate(${margin.left},18)`).attr("font-size", 15);
+  const items: [string, string, string][] = [
+    ["prev", `x_{t-1}${previousToken ? ` (“${previousToken}”)` : ""}`, "xprev"],
+    ["cur", `x_t${token ? ` (“${token}”)` : ""}`, "xcur"],
+    ["mix", `${mixedLabel} = ${muLabel}·x_t + (1−${muLabel})·x_{t-1}`, mixedSym],
+  ];
+  let lx = 0;
+  for (const [kind, text, s] of items) {
+    const it = legend.append("g").attr("transform", `translate(${lx},0)`).attr("data-sym", s);
+    if (kind === "prev")
+      it.append("circle").attr("r", 5).attr("fill", "none").attr("stroke", "#868e96").attr("stroke-width", 2);
+    else if (kind === "cur") it.append("circle").attr("r", 5).attr("fill", "var(--color-rwkv, #3b6fd9)");
+    else it.append("path").attr("d", "M0,-6l6,6l-6,6l-6,-6z").attr("fill", "#e8590c");
+    it.append("text").attr("x", 12).attr("y", 5).attr("fill", "currentColor").attr("data-sym", s).text(text);
+    lx += 24 + text.length * 8.2;
+    if (lx > width - 200 && kind !== "mix") {
+      lx = 0;
+      legend.attr("transform", `translate(${margin.left},14)`);
+    }
+  }
+  let maxErr = 0;
+  for (const r of rows) maxErr = Math.max(maxErr, Math.abs(r.mixed - r.formula));
+  svg
+    .append("text")
+    .attr("x", margin.left)
+    .attr("y", 48)
+    .attr("font-size", 13)
+    .attr("fill", "currentColor")
+    .attr("opacity", 0.8)
+    .attr("class", "blend-check")
+    .text(
+      `model's ${mixedLabel} vs the formula: max difference ${maxErr.toExponential(1)} over ${rows.length} channels`,
+    );
+  figure
+    .append("figcaption")
+    .text(
+      `${rows.length} channels of the chosen layer, ordered by their learned ${muLabel}. Each grey segment runs from ` +
+        `the previous token's input (hollow) to the current token's (filled); the diamond is what the model feeds to ` +
+        `its projection. Where ${muLabel} is near 1 the diamond sits on x_t, near 0 on x_{t-1}.`,
+    );
+  return figure.node() as HTMLElement;
+}
