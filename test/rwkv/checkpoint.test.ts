@@ -196,6 +196,8 @@ describe("loadRwkvCheckpoint: config, naming, transforms", () => {
     expect(hfToBlinkName("rwkv.blocks.3.feed_forward.value.weight")).toBe("blocks.3.ffn.value.weight");
     const { naming } = toBlinkNames(read("blinkdl-fp32.pth").tensors);
     expect(naming).toBe("blinkdl");
+    // weightsFromTensors accepts HF names directly
+    expect(weightsFromTensors(read("hf-fp32/pytorch_model.bin").tensors)).toEqual(reference);
   });
 
   it("config.json: layer_norm_epsilon is used; disagreeing sizes and other model types are rejected", () => {

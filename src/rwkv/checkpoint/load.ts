@@ -91,11 +91,12 @@ export interface WeightsOptions {
 }
 
 /**
- * Validate a BlinkDL-named tensor map as an RWKV-4 checkpoint, infer its RwkvConfig from the shapes, and apply
+ * Validate a BlinkDL-named (or Hugging Face-named) tensor map as an RWKV-4 checkpoint, infer its RwkvConfig from the shapes, and apply
  * the load transforms. Throws CheckpointError (missing-key, extra-key, shape-mismatch, non-finite,
  * unsupported-architecture) naming the key and the expected vs actual shape.
  */
-export function weightsFromTensors(tensors: TensorMap, opts: WeightsOptions = {}): RwkvWeights {
+export function weightsFromTensors(named: TensorMap, opts: WeightsOptions = {}): RwkvWeights {
+  const tensors = toBlinkNames(named).tensors; // Hugging Face names are accepted too (a no-op for BlinkDL's)
   checkArchitecture(tensors);
   const eps = opts.layerNormEps ?? DEFAULT_LAYER_NORM_EPS;
   if (!(eps > 0 && Number.isFinite(eps))) {
