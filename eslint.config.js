@@ -12,6 +12,8 @@ export default tseslint.config(
       ".observablehq/**",
       "data/**/*.py",
       "data/models/**",
+      "out/**",
+      "tmp/**",
     ],
   },
   js.configs.recommended,
