@@ -1,0 +1,354 @@
+/**
+ * Chapter 4's figures (arXiv 2305.13048 v4: Eq. 16 and Figure 10). w is the loaded decay (w < 0): a step
+ * multiplies memory by e^{w}, the paper's e^{-w}.
+ *
+ *   decayOverview({w, u}[], {width}) -> <figure data-figure="time-decay">
+ *       three panels, one line per layer, channels sorted: e^{w} (the paper's Fig. 10), the half-life in tokens
+ *       (log scale), and the bonus u
+ *   decayKernel({labels, t, original, modified, channel}, {width}) -> <figure data-figure="decay-kernel">
+ *       the weights Eq. 16 gives each position i <= t for output t, with the learned w and with the slider's w
+ *   wkvCompare({labels, original, modified, t}, {width}) -> <figure data-figure="wkv-change">
+ *       one channel's wkv_t over the prompt, learned w against the slider's w
+ */
+import { axisBottom, axisLeft, create, extent, line, scaleBand, scaleLinear, scaleLog } from "d3";
+import { layerColor } from "./token-shift.js";
+
+export interface LayerDecay {
+  w: Float32Array;
+  u: Float32Array;
+}
+
+function halfLifeOf(w: number): number {
+  return w < 0 ? Math.log(0.5) / w : Infinity;
+}
+
+export function decayOverview(
+  layers: LayerDecay[],
+  { width, height = 240 }: { width: number; height?: number },
+): HTMLElement {
+  if (layers.length === 0) throw new RangeError("decayOverview: no layers");
+  const figure = create("figure").attr("data-figure", "time-decay");
+  const cols = width >= 900 ? 3 : width >= 560 ? 2 : 1;
+  const gap = 24;
+  const panelW = (width - gap * (cols - 1)) / cols;
+  const margin = { top: 44, right: 12, bottom: 36, left: 54 };
+  const panelH = margin.top + height + margin.bottom;
+  const legendH = 28;
+  const H = legendH + Math.ceil(3 / cols) * panelH;
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", H)
+    .attr("viewBox", `0 0 ${width} ${H}`)
+    .attr("role", "img")
+    .attr("aria-label", "Per-layer decay e^w, half-life and bonus u of every channel, sorted");
+  const legend = svg.append("g").attr("transform", `translate(${margin.left},16)`);
+  layers.forEach((_, l) => {
+    const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
+    g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
+    g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
+  });
+  const C = layers[0].w.length;
+  const sortedOf = (f: (l: LayerDecay) => Float64Array): Float64Array[] => layers.map((l) => f(l).sort());
+  const decays = sortedOf((l) => Float64Array.from(l.w, (x) => Math.exp(x)));
+  const halves = sortedOf((l) => Float64Array.from(l.w, halfLifeOf));
+  const bonuses = sortedOf((l) => Float64Array.from(l.u));
+  let hMin = Infinity;
+  let hMax = 0;
+  for (const h of halves)
+    for (const x of h)
+      if (Number.isFinite(x)) {
+        hMin = Math.min(hMin, x);
+        hMax = Math.max(hMax, x);
+      }
+  const [uLo, uHi] = extent(bonuses.flatMap((b) => Array.from(b))) as [number, number];
+  const panels = [
+    {
+      title: "decay per step e^w (Fig. 10)",
+      sym: "w",
+      data: decays,
+      y: scaleLinear().domain([0, 1]),
+      ticks: 5,
+      fmt: undefined as undefined | string,
+    },
+    {
+      title: "half-life in tokens, ln ½ / w",
+      sym: "halflife",
+      data: halves.map((h) => h.map((x) => Math.min(x, hMax))),
+      y: scaleLog().domain([Math.max(1e-3, hMin * 0.8), Math.max(hMax * 1.25, 2)]),
+      ticks: 5,
+      fmt: "~g",
+    },
+    {
+      title: "bonus u of the current token",
+      sym: "u",
+      data: bonuses,
+      y: scaleLinear()
+        .domain([Math.min(uLo, 0), Math.max(uHi, 0)])
+        .nice(),
+      ticks: 5,
+      fmt: undefined,
+    },
+  ];
+  panels.forEach((p, i) => {
+    const g = svg
+      .append("g")
+      .attr("class", "panel")
+      .attr("data-sym", p.sym)
+      .attr(
+        "transform",
+        `translate(${(i % cols) * (panelW + gap)},${legendH + Math.floor(i / cols) * panelH})`,
+      );
+    const x = scaleLinear()
+      .domain([0, C - 1])
+      .range([margin.left, panelW - margin.right]);
+    const y = p.y.range([margin.top + height, margin.top]);
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 20)
+      .attr("font-weight", 700)
+      .attr("font-size", 16)
+      .attr("fill", "currentColor")
+      .attr("data-sym", p.sym)
+      .text(p.title);
+    g.append("g")
+      .attr("transform", `translate(0,${margin.top + height})`)
+      .call(axisBottom(x).ticks(3))
+      .call((a) =>
+        a
+          .append("text")
+          .attr("x", panelW - margin.right)
+          .attr("y", 32)
+          .attr("text-anchor", "end")
+          .attr("fill", "currentColor")
+          .text("channels, sorted →"),
+      );
+    g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(p.ticks, p.fmt));
+    p.data.forEach((vals, l) => {
+      g.append("path")
+        .attr("fill", "none")
+        .attr("stroke", layerColor(l))
+        .attr("stroke-width", 2.5)
+        .attr(
+          "d",
+          line<number>()
+            .x((_, c) => x(c))
+            .y((v) => y(v))(Array.from(vals)),
+        );
+    });
+  });
+  svg.selectAll(".tick text").attr("font-size", 13);
+  figure
+    .append("figcaption")
+    .text(
+      "Each line is one layer: its channels sorted by the value shown. Left: the paper's Figure 10, the factor by " +
+        "which a channel's memory shrinks at every token. Middle: the same as the number of tokens after which an old " +
+        "token's weight has halved. Right: the extra weight u of the current token.",
+    );
+  return figure.node() as HTMLElement;
+}
+
+export interface KernelData {
+  /** token labels of the prompt */
+  labels: string[];
+  /** the output position whose weights are shown */
+  t: number;
+  /** Eq. 16's weights for positions 0..t with the learned w (sum 1) */
+  original: Float64Array;
+  /** the same with the slider's w */
+  modified: Float64Array;
+}
+
+export function decayKernel(
+  d: KernelData,
+  { width, height = 220 }: { width: number; height?: number },
+): HTMLElement {
+  const margin = { top: 40, right: 12, bottom: 48, left: 54 };
+  const figure = create("figure").attr("data-figure", "decay-kernel");
+  const H = margin.top + height + margin.bottom;
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", H)
+    .attr("viewBox", `0 0 ${width} ${H}`)
+    .attr("role", "img")
+    .attr("aria-label", `Weights of Eq. 16 over positions 0..${d.t} for output token ${d.t}`);
+  const pos = Array.from({ length: d.t + 1 }, (_, i) => i);
+  const x = scaleBand<number>()
+    .domain(pos)
+    .range([margin.left, width - margin.right])
+    .padding(0.15);
+  let yMax = 0;
+  for (let i = 0; i <= d.t; i++) yMax = Math.max(yMax, d.original[i], d.modified[i]);
+  const y = scaleLinear()
+    .domain([0, Math.max(yMax, 1e-6)])
+    .nice()
+    .range([margin.top + height, margin.top]);
+  svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5, "%"));
+  const every = Math.ceil((d.t + 1) / Math.max(1, Math.floor((width - margin.left) / 18)));
+  svg
+    .append("g")
+    .attr("transform", `translate(0,${margin.top + height})`)
+    .call(
+      axisBottom(x)
+        .tickValues(pos.filter((i) => i % every === 0 || i === d.t))
+        .tickFormat((i) => d.labels[i as number] ?? ""),
+    )
+    .call((a) =>
+      a
+        .append("text")
+        .attr("x", width - margin.right)
+        .attr("y", 40)
+        .attr("text-anchor", "end")
+        .attr("fill", "currentColor")
+        .text("earlier tokens i … current token t →"),
+    );
+  svg.selectAll(".tick text").attr("font-size", 14).attr("font-family", "var(--monospace)");
+  const bw = x.bandwidth();
+  for (const i of pos) {
+    const g = svg.append("g").attr("data-pos", i);
+    g.append("title").text(
+      `“${d.labels[i]}” (position ${i}): weight ${(d.original[i] * 100).toFixed(2)}% with the learned w, ` +
+        `${(d.modified[i] * 100).toFixed(2)}% with the slider's w`,
+    );
+    g.append("rect")
+      .attr("x", x(i)!)
+      .attr("width", bw / 2)
+      .attr("y", y(d.original[i]))
+      .attr("height", y(0) - y(d.original[i]))
+      .attr("fill", "#868e96");
+    g.append("rect")
+      .attr("class", "modified")
+      .attr("x", x(i)! + bw / 2)
+      .attr("width", bw / 2)
+      .attr("y", y(d.modified[i]))
+      .attr("height", y(0) - y(d.modified[i]))
+      .attr("fill", i === d.t ? "#ae3ec9" : "var(--color-rwkv, #3b6fd9)")
+      .attr("data-sym", i === d.t ? "u" : "w");
+  }
+  const legend = svg.append("g").attr("transform", `translate(${margin.left},16)`).attr("font-size", 15);
+  legend.append("rect").attr("width", 14).attr("height", 14).attr("y", -11).attr("fill", "#868e96");
+  legend.append("text").attr("x", 20).attr("fill", "currentColor").text("learned w");
+  legend
+    .append("rect")
+    .attr("x", 120)
+    .attr("width", 14)
+    .attr("height", 14)
+    .attr("y", -11)
+    .attr("fill", "var(--color-rwkv, #3b6fd9)");
+  legend.append("text").attr("x", 140).attr("fill", "currentColor").text("slider's w");
+  legend
+    .append("rect")
+    .attr("x", 240)
+    .attr("width", 14)
+    .attr("height", 14)
+    .attr("y", -11)
+    .attr("fill", "#ae3ec9");
+  legend.append("text").attr("x", 260).attr("fill", "currentColor").text("current token (bonus u)");
+  figure
+    .append("figcaption")
+    .text(
+      `How output token ${d.t} (“${d.labels[d.t]}”) weighs every token so far in this channel: Eq. 16's ` +
+        `e^{(t-1-i)w + k_i} for earlier tokens and e^{u + k_t} for itself, normalised to sum to 100%.`,
+    );
+  return figure.node() as HTMLElement;
+}
+
+export function wkvCompare(
+  d: { labels: string[]; original: Float32Array; modified: Float32Array; v: Float32Array; t: number },
+  { width, height = 200 }: { width: number; height?: number },
+): HTMLElement {
+  const margin = { top: 40, right: 12, bottom: 48, left: 54 };
+  const figure = create("figure").attr("data-figure", "wkv-change");
+  const H = margin.top + height + margin.bottom;
+  const T = d.labels.length;
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", H)
+    .attr("viewBox", `0 0 ${width} ${H}`)
+    .attr("role", "img")
+    .attr("aria-label", "This channel's wkv over the prompt with the learned w and with the slider's w");
+  const x = scaleLinear()
+    .domain([0, Math.max(1, T - 1)])
+    .range([margin.left + 6, width - margin.right - 6]);
+  const [lo, hi] = extent([...d.original, ...d.modified, ...d.v]) as [number, number];
+  const y = scaleLinear()
+    .domain([Math.min(lo, 0), Math.max(hi, 0)])
+    .nice()
+    .range([margin.top + height, margin.top]);
+  svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
+  const every = Math.ceil(T / Math.max(1, Math.floor((width - margin.left) / 18)));
+  svg
+    .append("g")
+    .attr("transform", `translate(0,${margin.top + height})`)
+    .call(
+      axisBottom(x)
+        .tickValues(Array.from({ length: T }, (_, i) => i).filter((i) => i % every === 0))
+        .tickFormat((i) => d.labels[i as number] ?? ""),
+    );
+  svg.selectAll(".tick text").attr("font-size", 14).attr("font-family", "var(--monospace)");
+  svg
+    .append("line")
+    .attr("x1", x(d.t))
+    .attr("x2", x(d.t))
+    .attr("y1", margin.top)
+    .attr("y2", margin.top + height)
+    .attr("stroke", "currentColor")
+    .attr("stroke-dasharray", "3 3")
+    .attr("opacity", 0.5);
+  const path = (vals: Float32Array): string =>
+    line<number>()
+      .x((_, i) => x(i))
+      .y((v) => y(v))(Array.from(vals)) ?? "";
+  for (let i = 0; i < T; i++) {
+    svg
+      .append("circle")
+      .attr("cx", x(i))
+      .attr("cy", y(d.v[i]))
+      .attr("r", 3)
+      .attr("fill", "#868e96")
+      .attr("data-sym", "v");
+  }
+  svg
+    .append("path")
+    .attr("d", path(d.original))
+    .attr("fill", "none")
+    .attr("stroke", "#868e96")
+    .attr("stroke-width", 3);
+  svg
+    .append("path")
+    .attr("class", "modified")
+    .attr("d", path(d.modified))
+    .attr("fill", "none")
+    .attr("stroke", "var(--color-rwkv, #3b6fd9)")
+    .attr("stroke-width", 3)
+    .attr("data-sym", "wkv");
+  const legend = svg.append("g").attr("transform", `translate(${margin.left},16)`).attr("font-size", 15);
+  legend
+    .append("line")
+    .attr("x2", 22)
+    .attr("y1", -4)
+    .attr("y2", -4)
+    .attr("stroke", "#868e96")
+    .attr("stroke-width", 3);
+  legend.append("text").attr("x", 28).attr("fill", "currentColor").text("wkv, learned w");
+  legend
+    .append("line")
+    .attr("x1", 160)
+    .attr("x2", 182)
+    .attr("y1", -4)
+    .attr("y2", -4)
+    .attr("stroke", "var(--color-rwkv, #3b6fd9)")
+    .attr("stroke-width", 3);
+  legend.append("text").attr("x", 188).attr("fill", "currentColor").text("wkv, slider's w");
+  legend.append("circle").attr("cx", 330).attr("cy", -4).attr("r", 4).attr("fill", "#868e96");
+  legend.append("text").attr("x", 340).attr("fill", "currentColor").text("v_t");
+  figure
+    .append("figcaption")
+    .text(
+      "This channel's WKV output at every position (a running weighted average of the values v, dots), computed " +
+        "again with the slider's decay. Only this channel of this layer changes; later layers are not rerun.",
+    );
+  return figure.node() as HTMLElement;
+}
