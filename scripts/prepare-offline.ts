@@ -26,11 +26,28 @@ const npmDir = path.join(cacheDir, "_npm");
 // Outside _npm/: Framework reads every entry of _npm/ as a `name@version` folder.
 const stampFile = path.join(cacheDir, "offline-stamp.json");
 
-/** Version of a package installed at the top of node_modules (where npm puts the project's dependencies). */
+/**
+ * Where npm installed a package: the top of node_modules, or nested under Framework or Inputs (whose own
+ * dependencies htl, isoformat and d3-dsv are) if npm could not hoist it.
+ */
+function findPackage(name: string): { dir: string; version: string } | undefined {
+  const parents = [
+    repoRoot,
+    path.join(repoRoot, "node_modules", "@observablehq", "framework"),
+    path.join(repoRoot, "node_modules", "@observablehq", "inputs"),
+  ];
+  for (const parent of parents) {
+    const file = path.join(parent, "node_modules", name, "package.json");
+    if (existsSync(file)) {
+      const { version } = JSON.parse(readFileSync(file, "utf-8")) as { version: string };
+      return { dir: parent, version };
+    }
+  }
+  return undefined;
+}
+
 function installedVersion(name: string): string | undefined {
-  const file = path.join(repoRoot, "node_modules", name, "package.json");
-  if (!existsSync(file)) return undefined;
-  return (JSON.parse(readFileSync(file, "utf-8")) as { version: string }).version;
+  return findPackage(name)?.version;
 }
 
 function requireVersion(name: string): string {
@@ -115,12 +132,12 @@ async function main(): Promise<void> {
     }
   }
 
-  const bundle = async (contents: string, outfile: string): Promise<void> => {
+  const bundle = async (name: string, contents: string, outfile: string): Promise<void> => {
     await mkdir(path.dirname(outfile), { recursive: true });
     await build({
       stdin: {
         contents,
-        resolveDir: repoRoot,
+        resolveDir: findPackage(name)?.dir ?? repoRoot,
         loader: "js",
         sourcefile: path.basename(path.dirname(outfile)),
       },
@@ -135,7 +152,7 @@ async function main(): Promise<void> {
     });
   };
   for (const [name, version, entry] of bundled) {
-    await bundle(entry, path.join(npmDir, `${name}@${version}`, "_esm.js"));
+    await bundle(name, entry, path.join(npmDir, `${name}@${version}`, "_esm.js"));
   }
 
   const katexDist = path.join(path.join(repoRoot, "node_modules", "katex"), "dist");
