@@ -7,9 +7,9 @@
  *    numerically stable running-max form of Appendix D.
  *  - Parallel (`buildParallelGraph`): T tokens (dynamic T) + initial state -> logits [T, V] + final state.
  *    All matmuls for all T at once, and the WKV in a stable parallel form (no Loop/Scan): a [T, T, C] tensor of
- *    log-weights, its row maximum subtracted before exp (see `parallelWkv`). Memory: about 4 T^2 C bytes for
+ *    log-weights, its row maximum subtracted before exp (see `buildParallelGraph`). Memory: about 4 T^2 C bytes for
  *    each live [T, T, C] intermediate (T = 64, C = 768: 12.6 MB; T = 128: 50 MB; T = 1024: 3.2 GB), so the
- *    runtime feeds long prompts in chunks of at most `maxChunk` tokens and carries the state between
+ *    runtime feeds long prompts in chunks of at most `chunk` tokens and carries the state between
  *    chunks (the graph's state inputs make that exact).
  *
  * Inputs/outputs are named in ./names.ts: states attX, a, b, p, ffnX are [L, C] each; outputs `<name>_out`.
@@ -55,7 +55,7 @@ export interface OnnxWeights {
     ffnWrT: Float32Array; // (C, C)
     ffnOneMinusMuK: Float32Array; // (C)
     ffnOneMinusMuR: Float32Array; // (C)
-    /** w clamped to >= -1e30 for the parallel form only (see parallelWkv) */
+    /** w clamped to >= -1e30 for the parallel form only (see buildParallelGraph) */
     wClamped: Float32Array; // (C)
   }[];
   readonly headT: Float32Array; // (C, V)
@@ -86,6 +86,13 @@ function oneMinus(mu: Float32Array): Float32Array {
 
 /** The most negative decay the parallel form uses: keeps (t-1-i) * w finite and 0 * w = 0 (never NaN). */
 export const W_MIN = -1e30;
+/** Log-weight given to future positions (i > t) before they are masked to exactly 0; below any real one. */
+export const MASKED = -1e30;
+/**
+ * Exponents below this are raised to it before exp in the parallel WKV: e^-80 = 1.8e-35 relative weight, far below
+ * fp32 resolution next to the weight-1 maximum, and it keeps exp off wasm's ~5x slower underflow path.
+ */
+export const EXP_FLOOR = -80;
 
 export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
   const { nEmbd: C, ffnSize: F, vocabSize: V, nLayer: L } = weights.config;
@@ -338,15 +345,25 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
  * WKV, stable parallel form. With the incoming state (a0, b0, p0) (a0, b0 scaled by e^{-p0}) the RNN's
  * numerator at position t (0-based) is  e^{p0 + t w} a0 + sum_{i<t} e^{(t-1-i) w + k_i} v_i + e^{u + k_t} v_t
  * (Eq. 16 v4 plus the state's contribution), and the denominator the same with a0 -> b0, v_i -> 1. Let
- *   s[t, i] = (t-1-i) w + k_i (i < t),  u + k_t (i = t),  -inf (i > t)      (T, T, C)
+ *   s[t, i] = (t-1-i) w + k_i (i < t),  u + k_t (i = t),  MASKED (i > t)    (T, T, C)
  *   sp[t]   = p0 + t w                                                    (T, C)
  *   m[t]    = max(max_i s[t, i], sp[t])   (finite: the diagonal term is)
- *   wkv_t   = (sum_i e^{s[t,i] - m} v_i + e^{sp - m} a0) / (sum_i e^{s[t,i] - m} + e^{sp - m} b0).
- * Every exponent is <= 0 and the diagonal term contributes e^0 = 1 (if it is the max), so no overflow and no
- * 0/0 for any decay or key magnitude. The final state is the same sums at t = T without the bonus term:
+ *   E[t, i] = e^{max(s[t,i] - m, EXP_FLOOR)} * [i <= t]
+ *   wkv_t   = (sum_i E[t, i] v_i + e^{sp - m} a0) / (sum_i E[t, i] + e^{sp - m} b0).
+ * Every exponent is <= 0 and the maximum term has weight 1, so nothing overflows and the denominator is >= 1
+ * (no 0/0) for any decay or key magnitude. The bias part of s (everything but k_i) is one MatMul per layer,
+ * (T, T, 3) @ (3, C), of the per-(t, i) coefficients [t-1-i if i < t else 0, [i = t], [i > t]] and the rows
+ * [w; u; MASKED]: products with a 0 coefficient are exactly 0, so each entry is exactly (t-1-i) w, u or MASKED.
+ * w is clamped to W_MIN = -1e30 (e^{-1e30} = 0 too) so that 0 * w is never 0 * inf = NaN.
+ * EXP_FLOOR = -80 changes a weight by at most e^{-80} = 1.8e-35 (relative to the maximum's 1): invisible in
+ * fp32, and it keeps ORT wasm's exp off its ~5x slower underflow path (measured 63 vs 12 ns per element).
+ *
+ * The final state is the same sums at t = T without the bonus term:
  *   p_T = max(max_i (T-1-i) w + k_i, p0 + T w),  a_T = sum_i e^{(T-1-i) w + k_i - p_T} v_i + e^{p0 + T w - p_T} a0,
  * which is exactly the p the recurrence max(p + w, k) reaches (max distributes over +).
- * w is clamped to W_MIN = -1e30 here so that 0 * w stays 0 for a decay of -inf (e^{-1e30} = 0 as well).
+ *
+ * Memory: the (T, T, C) intermediates take 4 T^2 C bytes each (T = 32, C = 768: 3.1 MB; T = 64: 12.6 MB;
+ * T = 1024: 3.2 GB), hence the runtime's chunking of long prompts.
  */
 export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}): Uint8Array {
   const { nLayer: L, nEmbd: C, vocabSize: V } = ow.source.config;
@@ -362,11 +379,19 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   const Tf = g.op("ReduceSum", [ones, g.constI([0])], { keepdims: 1 }); // [1]: T
   const ti = g.op("Unsqueeze", [tf, g.constI([1])]); // (T, 1) row t
   const tj = g.op("Unsqueeze", [tf, g.constI([0])]); // (1, T) column i
-  const d3 = g.op("Unsqueeze", [g.op("Sub", [g.op("Sub", [ti, tj]), g.constF(1)]), g.constI([2])]); // (T, T, 1): t-1-i
-  const lt3 = g.op("Unsqueeze", [g.op("Less", [tj, ti]), g.constI([2])]); // (T, T, 1): i < t
-  const eq3 = g.op("Unsqueeze", [g.op("Equal", [tj, ti]), g.constI([2])]); // (T, T, 1): i = t
+  // per (t, i) coefficients of the WKV log-weights, float only (no bool masks: Where is slow on wasm):
+  //   dPast = t-1-i for i < t else 0,  diag = [i = t],  future = [i > t]
+  const dti = g.op("Sub", [ti, tj]); // (T, T): t - i
+  const dPast = g.op("Relu", [g.op("Sub", [dti, g.constF(1)])]); // (T, T)
+  const diag = g.op("Relu", [g.op("Sub", [g.constF(1), g.op("Abs", [dti])])]); // (T, T)
+  const future = g.op("Clip", [g.op("Neg", [dti]), g.constF(0), g.constF(1)]); // (T, T)
+  const unsq2 = (x: string) => g.op("Unsqueeze", [x, g.constI([2])]);
+  // (T, T, 3) @ (3, C) per layer gives the bias of every log-weight in one MatMul (see buildParallelGraph)
+  const coef = g.op("Concat", [unsq2(dPast), unsq2(diag), unsq2(g.op("Mul", [future, g.constF(MASKED)]))], {
+    axis: 2,
+  });
+  const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T, T, 1): [i <= t]
   const rev = g.op("Sub", [g.op("Sub", [Tf, g.constF(1)]), ti]); // (T, 1): T-1-i
-  const negInf = g.constF(-Infinity);
 
   let x = embed(g, ow, tokens); // (T, C)
   const next = {
@@ -395,14 +420,19 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
         shiftAtt: (xx) => shift(xx, st.attX[l]),
         shiftFfn: (xx) => shift(xx, st.ffnX[l]),
         wkv: (k, v) => {
-          const w = g.floatInit(`blocks.${l}.att.w_clamped`, [C], ow.blocks[l].wClamped);
-          const u = g.floatInit(`blocks.${l}.att.u`, [C], bw.att.u);
-          // log-weights within the sequence
-          const bias = g.op("Where", [lt3, g.op("Mul", [d3, w]), g.op("Where", [eq3, u, negInf])]); // (T, T, C)
+          const wc = ow.blocks[l].wClamped;
+          const w = g.floatInit(`blocks.${l}.att.w_clamped`, [C], wc);
+          // (3, C): rows w, u, 1 (coefficients of dPast, diag, future)
+          const wu1 = new Float32Array(3 * C);
+          wu1.set(wc, 0);
+          wu1.set(bw.att.u, C);
+          wu1.fill(1, 2 * C);
+          const bias = g.op("MatMul", [coef, g.floatInit(`blocks.${l}.att.wkv_bias_coef`, [3, C], wu1)]); // (T, T, C)
           const s = g.op("Add", [g.op("Unsqueeze", [k, g.constI([0])]), bias]); // (T, T, C)
           const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T, C): p0 + t w
           const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T, C)
-          const e = g.op("Exp", [g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])])]); // (T, T, C)
+          const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]); // (T, T, C), <= 0
+          const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), causal]); // (T, T, C)
           const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T, C)
           const vRow = g.op("Unsqueeze", [v, g.constI([0])]); // (1, T, C)
           const num = g.op("Add", [
