@@ -32,7 +32,7 @@ export async function ortLogits(
 export interface OrtBenchOptions {
   tokens: number;
   repeats?: number;
-  /** parallel graph chunk (default 64) */
+  /** parallel graph chunk (default: the runtime's, 32 on wasm) */
   chunk?: number;
 }
 
@@ -60,7 +60,6 @@ export async function ortBench(
   const T = opts.tokens;
   const big = weights.config.nEmbd >= 512;
   const repeats = opts.repeats ?? (big ? 3 : 10);
-  const chunk = opts.chunk ?? 64;
   const tokens = benchTokens(T, weights.config.vocabSize);
   let t0 = performance.now();
   const ow = prepareOnnxWeights(weights);
@@ -76,7 +75,12 @@ export async function ortBench(
   await rnnModel.dispose();
 
   t0 = performance.now();
-  const parModel = await createOrtRwkv(ow, { mode: "parallel", parallelLogits: "last", chunk, maxTokens: T });
+  const parModel = await createOrtRwkv(ow, {
+    mode: "parallel",
+    parallelLogits: "last",
+    maxTokens: T,
+    ...(opts.chunk ? { chunk: opts.chunk } : {}),
+  });
   const parBuildS = (performance.now() - t0) / 1000;
   const parallel = await timeIt(async () => {
     await parModel.forward(tokens);
@@ -88,7 +92,7 @@ export async function ortBench(
   return {
     runtime: `onnxruntime-web ${ortVersion} wasm EP, 1 thread, Node ${process.version}`,
     repeats,
-    chunk,
+    chunk: parModel.chunk,
     prepare_seconds: prepareS,
     rnn_session_seconds: rnnBuildS,
     parallel_session_seconds: parBuildS,
