@@ -1,0 +1,244 @@
+/**
+ * Chapter 5's overflow figure: the direct form of Eq. 16 (arXiv 2305.13048 v4) evaluated in fp32 against the
+ * stable running-max form (Appendix D), with the keys multiplied by a scale s.
+ *
+ *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow">
+ *     d: {labels (T), channel, direct (T), stable (T), scale, predictedScale, nonFiniteDirect, nonFiniteStable,
+ *         total, maxDiff, sweep: [{scale, nonFiniteDirect, nonFiniteStable}]}
+ *   Left: one channel's wkv_t along the prompt, both forms (non-finite direct values marked at the top).
+ *   Right: the share of non-finite outputs over all channels and tokens as s grows (log axis).
+ */
+import { axisBottom, axisLeft, create, extent, line, scaleLinear, scaleLog } from "d3";
+
+export interface OverflowFigureData {
+  labels: string[];
+  channel: number;
+  direct: Float32Array;
+  stable: Float32Array;
+  scale: number;
+  predictedScale: number;
+  nonFiniteDirect: number;
+  nonFiniteStable: number;
+  total: number;
+  maxDiff: number;
+  sweep: { scale: number; nonFiniteDirect: number; nonFiniteStable: number }[];
+}
+
+const DIRECT = "#e8590c";
+const STABLE = "var(--color-rwkv, #3b6fd9)";
+
+export function wkvOverflow(
+  d: OverflowFigureData,
+  { width, height = 230 }: { width: number; height?: number },
+): HTMLElement {
+  const figure = create("figure")
+    .attr("data-figure", "wkv-overflow")
+    .attr("data-nonfinite-direct", d.nonFiniteDirect)
+    .attr("data-nonfinite-stable", d.nonFiniteStable);
+  const side = width >= 760;
+  const gap = 36;
+  const pw = side ? (width - gap) / 2 : width;
+  const margin = { top: 66, right: 14, bottom: 46, left: 56 };
+  const ph = margin.top + height + margin.bottom;
+  const H = side ? ph : 2 * ph;
+  const svg = figure
+    .append("svg")
+    .attr("width", width)
+    .attr("height", H)
+    .attr("viewBox", `0 0 ${width} ${H}`)
+    .attr("role", "img")
+    .attr(
+      "aria-label",
+      `Keys scaled by ${d.scale.toFixed(1)}: the direct form gives ${d.nonFiniteDirect} non-finite outputs of ` +
+        `${d.total}, the stable form ${d.nonFiniteStable}`,
+    );
+
+  // --- left: one channel over time ---
+  {
+    const g = svg.append("g");
+    const T = d.labels.length;
+    const x = scaleLinear()
+      .domain([0, Math.max(1, T - 1)])
+      .range([margin.left + 6, pw - margin.right - 6]);
+    const finite = [...d.stable, ...d.direct].filter(Number.isFinite);
+    const [lo, hi] = (finite.length ? extent(finite) : [0, 1]) as [number, number];
+    const y = scaleLinear()
+      .domain([Math.min(lo, 0), Math.max(hi, 0)])
+      .nice()
+      .range([margin.top + height, margin.top + 14]);
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 18)
+      .attr("font-weight", 700)
+      .attr("font-size", 16)
+      .attr("fill", "currentColor")
+      .text(`Channel ${d.channel}: wkv_t with keys × ${d.scale.toFixed(1)}`);
+    const nfChannel = Array.from(d.direct).filter((v) => !Number.isFinite(v)).length;
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 40)
+      .attr("font-size", 14)
+      .attr("fill", nfChannel ? DIRECT : "currentColor")
+      .text(
+        nfChannel
+          ? `direct form: ${nfChannel} of ${T} outputs are Infinity or NaN`
+          : "both forms agree: every output finite",
+      );
+    g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
+    const every = Math.ceil(T / Math.max(1, Math.floor((pw - margin.left) / 16)));
+    g.append("g")
+      .attr("transform", `translate(0,${margin.top + height})`)
+      .call(
+        axisBottom(x)
+          .tickValues(Array.from({ length: T }, (_, i) => i).filter((i) => i % every === 0))
+          .tickFormat((i) => d.labels[i as number] ?? ""),
+      )
+      .selectAll("text")
+      .attr("font-family", "var(--monospace)")
+      .attr("font-size", 14);
+    const path = line<number>()
+      .defined((v) => Number.isFinite(v))
+      .x((_, i) => x(i))
+      .y((v) => y(v));
+    g.append("path")
+      .attr("d", path(Array.from(d.stable)) ?? "")
+      .attr("fill", "none")
+      .attr("stroke", STABLE)
+      .attr("stroke-width", 4)
+      .attr("data-sym", "stable");
+    g.append("path")
+      .attr("d", path(Array.from(d.direct)) ?? "")
+      .attr("fill", "none")
+      .attr("stroke", DIRECT)
+      .attr("stroke-width", 2)
+      .attr("stroke-dasharray", "6 4")
+      .attr("data-sym", "direct");
+    d.direct.forEach((v, i) => {
+      if (Number.isFinite(v)) return;
+      g.append("text")
+        .attr("class", "nonfinite")
+        .attr("x", x(i))
+        .attr("y", margin.top + 8)
+        .attr("text-anchor", "middle")
+        .attr("fill", DIRECT)
+        .attr("font-weight", 700)
+        .text("×")
+        .append("title")
+        .text(`position ${i}: direct form gives ${v}`);
+    });
+    const lg = g
+      .append("g")
+      .attr("transform", `translate(${margin.left},${margin.top - 6})`)
+      .attr("font-size", 14);
+    lg.append("line")
+      .attr("x2", 22)
+      .attr("y1", -4)
+      .attr("y2", -4)
+      .attr("stroke", STABLE)
+      .attr("stroke-width", 4);
+    lg.append("text").attr("x", 28).attr("fill", "currentColor").text("stable (App. D)");
+    lg.append("line")
+      .attr("x1", 150)
+      .attr("x2", 172)
+      .attr("y1", -4)
+      .attr("y2", -4)
+      .attr("stroke", DIRECT)
+      .attr("stroke-width", 2)
+      .attr("stroke-dasharray", "6 4");
+    lg.append("text").attr("x", 178).attr("fill", "currentColor").text("direct (Eq. 16, fp32)   × = Inf/NaN");
+  }
+
+  // --- right: share of non-finite outputs vs scale ---
+  {
+    const g = svg.append("g").attr("transform", side ? `translate(${pw + gap},0)` : `translate(0,${ph})`);
+    const scales = d.sweep.map((s) => s.scale);
+    const x = scaleLog()
+      .domain([Math.min(...scales, d.scale), Math.max(...scales, d.scale)])
+      .range([margin.left, pw - margin.right]);
+    const y = scaleLinear()
+      .domain([0, 1])
+      .range([margin.top + height, margin.top + 14]);
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 18)
+      .attr("font-weight", 700)
+      .attr("font-size", 16)
+      .attr("fill", "currentColor")
+      .text("All channels: share of outputs not finite");
+    g.append("text")
+      .attr("x", margin.left)
+      .attr("y", 40)
+      .attr("font-size", 14)
+      .attr("fill", "currentColor")
+      .attr("class", "overflow-readout")
+      .text(
+        `at × ${d.scale.toFixed(1)}: direct ${d.nonFiniteDirect.toLocaleString("en")} of ${d.total.toLocaleString("en")}, ` +
+          `stable ${d.nonFiniteStable}`,
+      );
+    g.append("g")
+      .attr("transform", `translate(0,${margin.top + height})`)
+      .call(axisBottom(x).ticks(5, "~g"))
+      .call((a) =>
+        a
+          .append("text")
+          .attr("x", pw - margin.right)
+          .attr("y", 36)
+          .attr("text-anchor", "end")
+          .attr("fill", "currentColor")
+          .text("scale s of the keys →"),
+      );
+    g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5, "%"));
+    if (
+      Number.isFinite(d.predictedScale) &&
+      d.predictedScale >= x.domain()[0] &&
+      d.predictedScale <= x.domain()[1]
+    ) {
+      g.append("line")
+        .attr("x1", x(d.predictedScale))
+        .attr("x2", x(d.predictedScale))
+        .attr("y1", margin.top + 14)
+        .attr("y2", margin.top + height)
+        .attr("stroke", "currentColor")
+        .attr("stroke-dasharray", "3 3")
+        .attr("opacity", 0.6);
+      g.append("text")
+        .attr("x", x(d.predictedScale) + 4)
+        .attr("y", margin.top + height - 8)
+        .attr("font-size", 13)
+        .attr("fill", "currentColor")
+        .text(`max exponent = 88.7 at s = ${d.predictedScale.toFixed(1)}`);
+    }
+    for (const [key, color, width_] of [
+      ["nonFiniteDirect", DIRECT, 3],
+      ["nonFiniteStable", STABLE, 4],
+    ] as const) {
+      g.append("path")
+        .attr("fill", "none")
+        .attr("stroke", color)
+        .attr("stroke-width", width_)
+        .attr(
+          "d",
+          line<{ scale: number; nonFiniteDirect: number; nonFiniteStable: number }>()
+            .x((s) => x(s.scale))
+            .y((s) => y(s[key] / d.total))(d.sweep) ?? "",
+        );
+    }
+    g.append("line")
+      .attr("x1", x(d.scale))
+      .attr("x2", x(d.scale))
+      .attr("y1", margin.top + 14)
+      .attr("y2", margin.top + height)
+      .attr("stroke", "currentColor")
+      .attr("stroke-width", 2);
+  }
+  svg.selectAll(".tick text").attr("font-size", 13);
+  figure
+    .append("figcaption")
+    .text(
+      `Both forms run in fp32 on this layer's real keys and values, with every key multiplied by s. The direct form ` +
+        `forms e^{k} and e^{u+k} and overflows to Infinity once an exponent passes ln(3.4·10³⁸) ≈ 88.7 (then ` +
+        `Infinity/Infinity = NaN); the stable form subtracts the running maximum first and stays finite. Where both ` +
+        `are finite they differ by at most ${d.maxDiff.toExponential(1)}.`,
+    );
+  return figure.node() as HTMLElement;
+}
