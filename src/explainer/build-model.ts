@@ -20,9 +20,12 @@ import { encodeTrace, viewOfTrace, type EncodedTrace, type TraceField } from "./
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const modelsDir = path.join(repoRoot, "data", "models");
 
-export function readModelFiles(name = MODEL_NAME): { card: ModelCard; bytes: Uint8Array | null } {
-  const cardFile = path.join(modelsDir, `${name}.json`);
-  const weightsFile = path.join(modelsDir, `${name}.safetensors`);
+export function readModelFiles(
+  name = MODEL_NAME,
+  dir = modelsDir,
+): { card: ModelCard; bytes: Uint8Array | null } {
+  const cardFile = path.join(dir, `${name}.json`);
+  const weightsFile = path.join(dir, `${name}.safetensors`);
   if (!existsSync(cardFile) || !existsSync(weightsFile)) return { card: syntheticCard(), bytes: null };
   const card = cardFromJson(JSON.parse(readFileSync(cardFile, "utf-8")));
   return { card, bytes: new Uint8Array(readFileSync(weightsFile)) };

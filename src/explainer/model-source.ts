@@ -12,8 +12,10 @@
  *                                deterministic synthetic stand-in (syntheticWeights(SHAPES.tiny, 0))
  *   modelLabel(card)             "tiny-rwkv (trained, 4×256)" / "synthetic weights (untrained)"
  *
- * Until the checkpoint reader exists, `readCheckpoint` below is the ONE place to switch to the real file.
+ * The trained model is used as soon as data/models/tiny-rwkv.{safetensors,json} exist (the loaders read them);
+ * until then every page shows the synthetic stand-in with a visible "synthetic weights" label.
  */
+import { loadRwkvCheckpoint } from "../rwkv/checkpoint/index.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
 import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
 import { TINY_SHAKESPEARE_VOCABULARY } from "./prompt.js";
@@ -52,7 +54,7 @@ export function cardFromJson(json: unknown): ModelCard {
   if (!json || typeof json !== "object") throw new ModelSourceError("the model card is not a JSON object");
   const raw = json as Record<string, unknown>;
   if (raw.synthetic === true) return { ...syntheticCard(), ...(raw as Partial<ModelCard>), synthetic: true };
-  const vocabulary = raw.vocabulary;
+  const vocabulary = Array.isArray(raw.vocabulary) ? raw.vocabulary.join("") : raw.vocabulary;
   if (typeof vocabulary !== "string" || vocabulary.length === 0) {
     throw new ModelSourceError("the model card has no `vocabulary` string");
   }
@@ -73,16 +75,22 @@ function findNumber(obj: Record<string, unknown>, keys: string[]): number | unde
   return undefined;
 }
 
-/** The checkpoint reader (the one-line switch: replace the body with loadRwkvCheckpoint(bytes).weights). */
+/** The checkpoint reader of src/rwkv/checkpoint (safetensors or .pth, validated). */
 function readCheckpoint(bytes: Uint8Array): RwkvWeights {
-  void bytes;
-  throw new ModelSourceError("the checkpoint reader is not wired in yet (src/explainer/model-source.ts)");
+  return loadRwkvCheckpoint(bytes).weights;
 }
 
 export function weightsFromCard(card: ModelCard, bytes: Uint8Array | null): RwkvWeights {
   if (card.synthetic) return syntheticWeights(SHAPES.tiny, 0);
   if (!bytes || bytes.length === 0) throw new ModelSourceError(`the weights of ${card.name} are missing`);
-  return readCheckpoint(bytes);
+  const weights = readCheckpoint(bytes);
+  const n = [...card.vocabulary].length;
+  if (n !== weights.config.vocabSize) {
+    throw new ModelSourceError(
+      `the model card lists ${n} characters but the weights have a vocabulary of ${weights.config.vocabSize}`,
+    );
+  }
+  return weights;
 }
 
 export function shapeLabel(config: RwkvConfig): string {
