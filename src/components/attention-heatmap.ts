@@ -86,7 +86,7 @@ export function attentionChecks(
 /** How a character is drawn on an axis (spaces and control characters made visible). */
 export function tokenLabel(s: string): string {
   if (s === " ") return "␣";
-  if (s === "\n") return "⏎";
+  if (s === "\n") return "↵"; // as src/explainer/trace.ts labels it
   if (s === "\t") return "⇥";
   return s;
 }
@@ -102,6 +102,8 @@ export interface HeatmapPanel {
   color: string;
   /** a short name for the hover readout, e.g. "WKV" */
   name: string;
+  /** hover-link name (data-sym) shared with the equations, e.g. "alpha" */
+  sym?: string;
 }
 
 export interface AttentionComparisonOptions {
@@ -146,7 +148,7 @@ export function attentionComparison(
       );
     }
   }
-  const margin = { top: 64, right: 12, bottom: 40, left: 40 };
+  const margin = { top: 64, right: 12, bottom: 44, left: 44 };
   const gap = 28;
   const n = panels.length;
   const sideBySide = width >= n * (220 + margin.left + margin.right) + (n - 1) * gap;
@@ -162,7 +164,13 @@ export function attentionComparison(
   selI = Math.min(Math.max(0, selI), selT);
 
   const figure = create("figure").attr("data-figure", "attention-comparison").attr("data-t", T);
-  const readout = figure.append("div").attr("class", "heatmap-readout").attr("aria-live", "polite");
+  const readout = figure
+    .append("div")
+    .attr("class", "heatmap-readout")
+    .attr("aria-live", "polite")
+    .style("font", "16px var(--sans-serif)")
+    .style("min-height", "1.5em")
+    .style("margin-bottom", "0.25rem");
   const svg = figure
     .append("svg")
     .attr("width", totalW)
@@ -178,8 +186,9 @@ export function attentionComparison(
     .style("max-width", "100%")
     .style("height", "auto");
 
-  const step = Math.max(1, Math.ceil(11 / cell)); // label every step-th token so labels do not collide
-  const fontSize = Math.max(9, Math.min(14, cell * 0.9));
+  // a label per token when cells are at least 7 px; else every step-th token, with its position
+  const step = cell >= 7 ? 1 : Math.max(2, Math.ceil(16 / cell));
+  const fontSize = step === 1 ? Math.max(8, Math.min(15, cell + 1)) : 11;
   const highlights: Selection<SVGRectElement, undefined, null, undefined>[] = [];
   const rowMarks: Selection<SVGRectElement, undefined, null, undefined>[] = [];
 
@@ -192,6 +201,7 @@ export function attentionComparison(
       .attr("y", -margin.top + 18)
       .attr("font-weight", 600)
       .attr("fill", panel.color)
+      .attr("data-sym", panel.sym ?? null)
       .text(panel.title);
     if (panel.subtitle) {
       g.append("text")
@@ -236,23 +246,24 @@ export function attentionComparison(
       .attr("font-family", "var(--monospace)")
       .attr("fill", "currentColor");
     for (let j = 0; j < T; j += step) {
+      const text = step === 1 ? tokenLabel(tokens[j]) : String(j);
       lab
         .append("text")
         .attr("x", j * cell + cell / 2)
         .attr("y", side + fontSize + 3)
         .attr("text-anchor", "middle")
-        .text(tokenLabel(tokens[j]));
+        .text(text);
       lab
         .append("text")
-        .attr("x", -6)
+        .attr("x", -4)
         .attr("y", j * cell + cell / 2)
         .attr("dy", "0.35em")
         .attr("text-anchor", "end")
-        .text(tokenLabel(tokens[j]));
+        .text(text);
     }
     g.append("text")
       .attr("x", side)
-      .attr("y", side + 34)
+      .attr("y", side + 38)
       .attr("text-anchor", "end")
       .attr("font-size", 13)
       .attr("fill", "currentColor")
@@ -346,15 +357,19 @@ export function attentionComparison(
   });
 
   // legend: opacity scale
-  const legend = figure.append("div").attr("class", "heatmap-legend");
-  legend.append("span").text(scale === "log" ? "weight (log scale): " : "weight (linear scale): ");
-  const lsvg = legend.append("svg").attr("width", 220).attr("height", 30).style("vertical-align", "middle");
+  const legend = figure
+    .append("div")
+    .attr("class", "heatmap-legend")
+    .style("font", "14px var(--sans-serif)")
+    .style("color", "var(--theme-foreground-muted)");
+  legend.append("span").text(scale === "log" ? "weight (log scale) " : "weight (linear scale) ");
+  const lsvg = legend.append("svg").attr("width", 240).attr("height", 30).style("vertical-align", "middle");
   const ticks = scale === "log" ? [0.001, 0.01, 0.1, 1] : [0, 0.25, 0.5, 0.75, 1];
   for (let x = 0; x < 200; x += 2) {
     const a = scale === "log" ? 10 ** (-3 + (3 * x) / 200) : x / 200;
     lsvg
       .append("rect")
-      .attr("x", 10 + x)
+      .attr("x", 20 + x)
       .attr("y", 2)
       .attr("width", 2.2)
       .attr("height", 12)
@@ -365,7 +380,7 @@ export function attentionComparison(
     const x = scale === "log" ? ((Math.log10(tk) + 3) / 3) * 200 : tk * 200;
     lsvg
       .append("text")
-      .attr("x", 10 + x)
+      .attr("x", 20 + x)
       .attr("y", 27)
       .attr("text-anchor", "middle")
       .attr("font-size", 11)

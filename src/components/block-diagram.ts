@@ -60,7 +60,7 @@ export function blockDiagram({
   links = DEFAULT_LINKS,
 }: BlockDiagramOptions): HTMLElement {
   const W = 960;
-  const H = 640;
+  const H = 780;
   const figure = create("figure").attr("data-figure", "block-diagram");
   const svg = figure
     .append("svg")
@@ -133,7 +133,7 @@ export function blockDiagram({
       .attr("y", y + h / 2 + (p.detail ? -8 : 0))
       .attr("dy", "0.35em")
       .attr("text-anchor", "middle")
-      .attr("fill", "currentColor")
+      .attr("fill", "var(--theme-foreground, currentColor)")
       .attr("font-size", 16)
       .attr("font-weight", 600)
       .text(p.label);
@@ -145,7 +145,7 @@ export function blockDiagram({
         .attr("y", y + h / 2 + 12)
         .attr("dy", "0.35em")
         .attr("text-anchor", "middle")
-        .attr("fill", "currentColor")
+        .attr("fill", "var(--theme-foreground-muted, currentColor)")
         .attr("font-size", 13)
         .text(p.detail);
     }
@@ -179,7 +179,7 @@ export function blockDiagram({
 
   // ---------- left: the whole model, bottom to top as in the paper ----------
   const lx = 30;
-  const lw = 220;
+  const lw = 230;
   const cx = lx + lw / 2;
   label(lx, 28, "The model", 18, "start", 700);
   const dims = nEmbd ? ` (D = ${nEmbd})` : "";
@@ -191,188 +191,187 @@ export function blockDiagram({
       kind: "io",
     },
     lx,
-    50,
+    60,
     lw,
     52,
   );
-  box({ id: "lnOut", label: "LayerNorm ln_out", kind: "norm" }, lx, 130, lw, 40);
+  box({ id: "lnOut", label: "LayerNorm ln_out", kind: "norm" }, lx, 146, lw, 40);
   box(
-    {
-      id: "blocks",
-      label: `Block × ${nLayer ?? "L"}`,
-      detail: "time mixing + channel mixing",
-      kind: "op",
-    },
+    { id: "blocks", label: `Block × ${nLayer ?? "L"}`, detail: "time mixing + channel mixing", kind: "op" },
     lx,
-    200,
-    lw,
     220,
+    lw,
+    290,
   );
-  box({ id: "ln0", label: "LayerNorm ln0", detail: "before block 0 only", kind: "norm" }, lx, 450, lw, 52);
-  box({ id: "emb", label: "Embedding", detail: `emb[token]${dims}`, kind: "io" }, lx, 530, lw, 52);
-  label(cx, 622, "input token x_t", 14, "middle");
-  arrow(cx, 610, cx, 584);
-  arrow(cx, 530, cx, 504);
-  arrow(cx, 450, cx, 422);
-  arrow(cx, 200, cx, 172);
-  arrow(cx, 130, cx, 104);
-  // the stack inside "Block × L"
+  box({ id: "ln0", label: "LayerNorm ln0", detail: "before block 0 only", kind: "norm" }, lx, 544, lw, 52);
+  box({ id: "emb", label: "Embedding", detail: `emb[token]${dims}`, kind: "io" }, lx, 630, lw, 52);
+  label(cx, 730, "input token xₜ", 14, "middle");
+  arrow(cx, 716, cx, 684);
+  arrow(cx, 630, cx, 598);
+  arrow(cx, 544, cx, 512);
+  arrow(cx, 220, cx, 188);
+  arrow(cx, 146, cx, 114);
+  // the stack of blocks, drawn as cards below the label
   for (let i = 0; i < 3; i++) {
     svg
       .append("rect")
-      .attr("x", lx + 24 + i * 6)
-      .attr("y", 290 + i * 6)
-      .attr("width", lw - 60)
-      .attr("height", 90)
+      .attr("x", lx + 30 + i * 8)
+      .attr("y", 400 - i * 8)
+      .attr("width", lw - 76)
+      .attr("height", 60)
       .attr("rx", 5)
-      .attr("fill", "none")
+      .attr("fill", "var(--theme-background, white)")
       .attr("stroke", "currentColor")
-      .attr("stroke-opacity", 0.35);
+      .attr("stroke-opacity", 0.4);
   }
   const modes = links.modes;
+  const stateText = "state per block: attX, a, b, p, ffnX";
   if (modes) {
     const a = svg.append("a").attr("href", modes).attr("class", "bd-link").attr("data-part", "modes");
     a.append("title").text("RNN mode and parallel mode: explained in 08-rnn-and-parallel");
     a.append("text")
       .attr("x", cx)
-      .attr("y", 402)
+      .attr("y", 490)
       .attr("text-anchor", "middle")
       .attr("font-size", 13)
       .attr("fill", "currentColor")
       .attr("text-decoration", "underline")
-      .text("state per block: attX, a, b, p, ffnX");
+      .text(stateText);
+  } else {
+    label(cx, 490, stateText, 13, "middle");
   }
-  // bracket to the opened block
-  path(`M${lx + lw},${210} L${330},${40}`, true)
+  // the bracket to the opened block
+  path(`M${lx + lw},${232} L${335},${48}`, true)
     .attr("marker-end", null)
     .attr("stroke-opacity", 0.5);
-  path(`M${lx + lw},${410} L${330},${620}`, true)
+  path(`M${lx + lw},${498} L${335},${766}`, true)
     .attr("marker-end", null)
     .attr("stroke-opacity", 0.5);
 
-  // ---------- right: one block, bottom (input) to top (output) ----------
+  // ---------- right: one block, input at the bottom, output at the top ----------
   const bx = 340;
-  label(bx + 10, 28, "One block", 18, "start", 700);
-  const col = bx + 130; // main column centre
-  const bw = 220;
-  // residual spine on the left
-  const spineX = bx + 10;
-  // input at the bottom
-  label(col, 630, "x (residual stream)", 14, "middle");
-  // channel-mixing half (upper), time-mixing half (lower)
-  // --- time mixing ---
-  box({ id: "ln1", label: "LayerNorm ln1", kind: "norm" }, col - bw / 2, 560, bw, 36);
+  label(bx + 12, 28, "One block", 18, "start", 700);
+  const col = bx + 150; // main column centre
+  const bw = 240;
+  const spineX = bx + 14; // residual connections run up the left
+  const side = col + bw / 2 + 36; // labels to the right
+  label(col, 766, "x (residual stream)", 14, "middle");
+  // --- time mixing (lower half) ---
+  box({ id: "ln1", label: "LayerNorm ln1", kind: "norm" }, col - bw / 2, 690, bw, 36);
   box(
-    { id: "tokenShift", label: "Token shift", detail: "μ x_t + (1 − μ) x_{t−1}", kind: "time" },
+    { id: "tokenShift", label: "Token shift", detail: "μ ⊙ xₜ + (1 − μ) ⊙ xₜ₋₁", kind: "time" },
     col - bw / 2,
-    494,
+    626,
     bw,
     50,
   );
   box(
-    { id: "rkv", label: "r_t, k_t, v_t", detail: "W_r, W_k, W_v (Eq. 11–13)", kind: "time" },
+    { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "W_r, W_k, W_v (Eq. 11–13)", kind: "time" },
     col - bw / 2,
-    428,
+    562,
     bw,
     50,
   );
   box(
-    { id: "wkv", label: "WKV (Eq. 16)", detail: "weighted average of v", kind: "time" },
+    { id: "wkv", label: "WKV (Eq. 16)", detail: "weighted average of the v's", kind: "time" },
     col - bw / 2,
-    362,
+    498,
     bw,
     50,
   );
   box(
-    { id: "gate", label: "σ(r_t) ⊙ wkv_t, W_o", detail: "output gate (Eq. 17)", kind: "time" },
+    { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then W_o", detail: "output gate (Eq. 17)", kind: "time" },
     col - bw / 2,
-    296,
+    434,
     bw,
     50,
   );
-  box(
-    { id: "decay", label: "decay w, bonus u", detail: "per channel", kind: "time" },
-    col + bw / 2 + 40,
-    362,
-    170,
-    50,
-  );
-  arrow(col + bw / 2 + 40, 387, col + bw / 2 + 2, 387);
-  arrow(col, 612, col, 598);
-  arrow(col, 560, col, 546);
-  arrow(col, 494, col, 480);
-  arrow(col, 428, col, 414);
-  arrow(col, 362, col, 348);
-  plus(col, 276);
-  arrow(col, 296, col, 289);
-  // residual around time mixing
-  path(`M${col},${618} H${spineX} V${276} H${col - 13}`);
+  box({ id: "decay", label: "decay w, bonus u", detail: "per channel", kind: "time" }, side, 498, 178, 50);
+  arrow(side, 523, col + bw / 2 + 2, 523);
+  arrow(col, 752, col, 728);
+  arrow(col, 690, col, 678);
+  arrow(col, 626, col, 614);
+  arrow(col, 562, col, 550);
+  arrow(col, 498, col, 486);
+  plus(col, 410);
+  arrow(col, 434, col, 423);
+  path(`M${col},${744} H${spineX} V${410} H${col - 13}`); // residual around time mixing
   const tm = svg
     .append("a")
-    .attr("href", links.timeMix ?? "#")
+    .attr("href", links.timeMix ?? null)
     .attr("class", "bd-link")
     .attr("data-part", "timeMix");
-  tm.append("title").text("Time mixing: explained in 02-attention (WKV as attention) and chapters 3 to 5");
+  tm.append("title").text(
+    "Time mixing: WKV as attention (chapter 2), token shift (3), decay (4), WKV state (5)",
+  );
   tm.append("text")
-    .attr("x", col + bw / 2 + 40)
-    .attr("y", 520)
-    .attr("font-size", 16)
+    .attr("x", side)
+    .attr("y", 630)
+    .attr("font-size", 17)
     .attr("font-weight", 700)
     .attr("fill", "var(--color-rwkv, #3b6fd9)")
-    .attr("text-decoration", "underline")
+    .attr("text-decoration", links.timeMix ? "underline" : null)
     .text("Time mixing");
-  label(col + bw / 2 + 40, 540, "mixes tokens (the attention role)", 13);
+  label(side, 650, "mixes tokens", 13);
+  label(side, 668, "(the attention role)", 13);
 
-  // --- channel mixing ---
-  box({ id: "ln2", label: "LayerNorm ln2", kind: "norm" }, col - bw / 2, 226, bw, 34);
+  // --- channel mixing (upper half) ---
+  box({ id: "ln2", label: "LayerNorm ln2", kind: "norm" }, col - bw / 2, 330, bw, 34);
   box(
-    { id: "tokenShift2", label: "Token shift", detail: "μ′ x_t + (1 − μ′) x_{t−1}", kind: "channel" },
-    col - bw / 2 + 0,
-    164,
-    bw / 2 - 4,
+    { id: "tokenShift2", label: "Token shift", detail: "μ′ ⊙ xₜ + (1 − μ′) ⊙ xₜ₋₁", kind: "channel" },
+    col - bw / 2,
+    268,
+    bw,
     48,
   );
-  box({ id: "rk2", label: "r′_t, k′_t", detail: "Eq. 14–15", kind: "channel" }, col + 4, 164, bw / 2 - 4, 48);
   box(
-    { id: "sqrelu", label: "max(k′, 0)², W′_v", detail: "squared ReLU (Eq. 18)", kind: "channel" },
+    { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′_r, W′_k (Eq. 14–15)", kind: "channel" },
     col - bw / 2,
-    104,
+    206,
+    bw,
+    48,
+  );
+  box(
+    { id: "sqrelu", label: "W′_v · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
+    col - bw / 2,
+    144,
+    bw,
+    48,
+  );
+  box(
+    { id: "gate2", label: "σ(r′ₜ) ⊙ …", detail: "receptance gate (Eq. 18)", kind: "channel" },
+    col - bw / 2,
+    84,
     bw,
     46,
   );
-  box(
-    { id: "gate2", label: "σ(r′_t) ⊙ …", detail: "receptance gate (Eq. 18)", kind: "channel" },
-    col - bw / 2,
-    50,
-    bw,
-    44,
-  );
-  arrow(col, 263, col, 262);
-  arrow(col, 226, col, 214);
-  arrow(col, 164, col, 152);
-  arrow(col, 104, col, 96);
-  plus(col, 30);
-  arrow(col, 50, col, 43);
-  path(`M${col},${270} H${spineX + 14} V${30} H${col - 13}`);
-  arrow(col + 13, 30, col + bw / 2 + 30, 30);
-  label(col + bw / 2 + 36, 34, "to the next block", 13);
+  arrow(col, 398, col, 366);
+  arrow(col, 330, col, 318);
+  arrow(col, 268, col, 256);
+  arrow(col, 206, col, 194);
+  arrow(col, 144, col, 132);
+  plus(col, 60);
+  arrow(col, 84, col, 73);
+  path(`M${col},${372} H${spineX + 16} V${60} H${col - 13}`); // residual around channel mixing
+  arrow(col + 13, 60, side - 6, 60);
+  label(side, 64, "to the next block", 13);
   const cm = svg
     .append("a")
-    .attr("href", links.channelMix ?? "#")
+    .attr("href", links.channelMix ?? null)
     .attr("class", "bd-link")
     .attr("data-part", "channelMix");
-  cm.append("title").text("Channel mixing: explained in 06-channel-mixing");
+  cm.append("title").text("Channel mixing: chapter 6");
   cm.append("text")
-    .attr("x", col + bw / 2 + 40)
-    .attr("y", 150)
-    .attr("font-size", 16)
+    .attr("x", side)
+    .attr("y", 200)
+    .attr("font-size", 17)
     .attr("font-weight", 700)
     .attr("fill", "var(--color-channel, #2f9e44)")
-    .attr("text-decoration", "underline")
+    .attr("text-decoration", links.channelMix ? "underline" : null)
     .text("Channel mixing");
-  label(col + bw / 2 + 40, 170, `mixes channels${ffnSize ? ` (hidden ${ffnSize})` : ""}`, 13);
-  label(col + bw / 2 + 40, 190, "the feed-forward role", 13);
-  label(spineX + 4, 600, "residual", 12).attr("transform", `rotate(-90 ${spineX - 4} 600)`);
+  label(side, 220, `mixes channels${ffnSize ? `, hidden ${ffnSize}` : ""}`, 13);
+  label(side, 238, "(the feed-forward role)", 13);
+  label(spineX - 4, 590, "residual", 12, "middle").attr("transform", `rotate(-90 ${spineX - 4} 590)`);
 
   figure
     .append("figcaption")

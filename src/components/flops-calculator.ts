@@ -149,6 +149,29 @@ function superscript(n: number): string {
 }
 const int = format(",d");
 
+const CALCULATOR_CSS = `
+.flops-calculator { font: 16px var(--sans-serif); }
+.flops-calculator .preset-bar { display: flex; flex-wrap: wrap; gap: .4rem; margin-bottom: .75rem; }
+.flops-calculator .preset-bar button { font: 15px var(--sans-serif); padding: .3rem .75rem; border-radius: 999px;
+  border: 1px solid var(--theme-foreground-faint); background: var(--theme-background); color: var(--theme-foreground); cursor: pointer; }
+.flops-calculator .preset-bar button[aria-pressed="true"] { background: var(--color-rwkv, #3b6fd9); border-color: var(--color-rwkv, #3b6fd9);
+  color: white; font-weight: 600; }
+.flops-calculator .shape-inputs { display: flex; flex-wrap: wrap; gap: .5rem 1.25rem; margin-bottom: .75rem; }
+.flops-calculator .shape-inputs label { display: inline-flex; align-items: center; gap: .4rem; }
+.flops-calculator .shape-inputs input { width: 7.5em; font: 16px var(--monospace); padding: .2rem .35rem;
+  color: var(--theme-foreground); background: var(--theme-background-alt); border: 1px solid var(--theme-foreground-faint); border-radius: 4px; }
+.flops-calculator .calc-table { border-collapse: collapse; width: 100%; max-width: 860px; font-variant-numeric: tabular-nums; }
+.flops-calculator .calc-table th, .flops-calculator .calc-table td { text-align: left; vertical-align: top; padding: .4rem .75rem .4rem 0;
+  border-bottom: 1px solid var(--theme-foreground-faintest); }
+.flops-calculator .calc-table thead th { font-size: 14px; color: var(--theme-foreground-muted); font-weight: 600; }
+.flops-calculator .calc-table tbody th { font-weight: 600; }
+.flops-calculator .formula, .flops-calculator .sci { font-weight: 400; font-size: 14px; color: var(--theme-foreground-muted); }
+.flops-calculator .match { color: #2f9e44; font-weight: 600; font-size: 14px; }
+.flops-calculator .mismatch { color: #c92a2a; font-weight: 600; font-size: 14px; }
+.flops-calculator .calc-message { color: #c92a2a; margin: 0; }
+.flops-calculator .calc-message:empty { display: none; }
+`;
+
 export interface FlopsCalculatorOptions {
   width: number;
   loaded?: LoadedModelInfo;
@@ -168,6 +191,7 @@ export function flopsCalculator({
   const figure = create("figure").attr("data-figure", "flops-calculator").attr("class", "flops-calculator");
   const node = figure.node() as HTMLElement & { value: RwkvShape };
   node.style.maxWidth = `${width}px`;
+  figure.append("style").text(CALCULATOR_CSS);
 
   const bar = figure
     .append("div")

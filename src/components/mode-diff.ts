@@ -59,27 +59,44 @@ export function referenceModes(model: RwkvModel): LogitsMode[] {
   ];
 }
 
-/** Runs each mode `repeat` times (after one untimed warm-up run) and keeps the median time. */
+export interface RunModesOptions {
+  /** timed runs per mode (default 3); the median is reported */
+  repeat?: number;
+  /** one untimed run first (JIT compilation, session creation; default true) */
+  warmup?: boolean;
+  now?: () => number;
+  /** awaited between runs (a page passes a yield to the event loop so it stays responsive) */
+  pause?: () => Promise<void>;
+}
+
+/** Runs each mode `repeat` times (after one untimed warm-up run unless warmup is false) and keeps the median time. */
 export async function runModes(
   modes: LogitsMode[],
   tokens: readonly number[],
-  { repeat = 3, now = () => performance.now() }: { repeat?: number; now?: () => number } = {},
+  { repeat = 3, warmup = true, now = () => performance.now(), pause }: RunModesOptions = {},
 ): Promise<ModeRun[]> {
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new RangeError(`runModes: repeat must be >= 1, got ${repeat}`);
   const runs: ModeRun[] = [];
   for (const mode of modes) {
-    let logits = await mode.run(tokens); // warm-up (JIT, session creation)
+    let logits: Float32Array | undefined;
+    if (warmup) {
+      logits = await mode.run(tokens); // warm-up (JIT, session creation)
+      await pause?.();
+    }
     const times: number[] = [];
     for (let r = 0; r < repeat; r++) {
       const t0 = now();
       logits = await mode.run(tokens);
       times.push(now() - t0);
+      await pause?.();
     }
     const sorted = [...times].sort((a, b) => a - b);
     runs.push({
       name: mode.name,
       label: mode.label,
       backend: mode.backend,
-      logits,
+      logits: logits!,
       ms: sorted[Math.floor(sorted.length / 2)],
       times,
     });

@@ -103,6 +103,20 @@ export function sparsityChart(
   const stripX = margin.left + barW + 70;
   const stripW = Math.max(120, width - stripX - margin.right);
   const cell = stripW / T;
+  // the strips' shading spans the observed range of per-token fractions, so differences between tokens show
+  let lo = 1;
+  let hi = 0;
+  for (const l of layers) {
+    for (const f of l.perToken) {
+      lo = Math.min(lo, f);
+      hi = Math.max(hi, f);
+    }
+  }
+  if (!(hi > lo)) {
+    lo = Math.max(0, lo - 0.01);
+    hi = Math.min(1, hi + 0.01);
+  }
+  const shade = (f: number) => (0.08 + (0.92 * (f - lo)) / (hi - lo)).toFixed(3);
   const height = margin.top + layers.length * rowH + margin.bottom;
   const figure = create("figure").attr("data-figure", "ffn-sparsity");
   const svg = figure
@@ -139,7 +153,7 @@ export function sparsityChart(
     .attr("y", 18)
     .attr("font-weight", 600)
     .attr("fill", "currentColor")
-    .text("… per token (darker = sparser)");
+    .text(`… per token (shade: ${pct(lo)} light → ${pct(hi)} dark)`);
 
   svg
     .append("g")
@@ -183,14 +197,14 @@ export function sparsityChart(
         .attr("y", yy)
         .attr("width", cell + 0.3)
         .attr("height", y.bandwidth())
-        .attr("fill-opacity", (0.05 + 0.95 * l.perToken[t]).toFixed(3))
+        .attr("fill-opacity", shade(l.perToken[t]))
         .append("title")
         .text(
           `layer ${l.layer}, token ${t} “${tokenLabel(tokens[t])}”: ${pct(l.perToken[t])} of the activations are 0`,
         );
     }
   }
-  const step = Math.max(1, Math.ceil(10 / cell));
+  const step = cell >= 7 ? 1 : Math.max(2, Math.ceil(14 / cell));
   const lab = svg
     .append("g")
     .attr("font-family", "var(--monospace)")

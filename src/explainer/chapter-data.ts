@@ -57,7 +57,16 @@ export function gptAttention(
   const { attention } = model.forward(tokens, { attention: true });
   const data = new Float32Array(nLayer * nHead * T * T);
   attention!.forEach((layer, l) => layer.forEach((A, h) => data.set(A, (l * nHead + h) * T * T)));
-  return { text: meta.text, tokens: [...tokens], T, nLayer, nHead, synthetic: meta.synthetic, source: meta.source ?? "live", data };
+  return {
+    text: meta.text,
+    tokens: [...tokens],
+    T,
+    nLayer,
+    nHead,
+    synthetic: meta.synthetic,
+    source: meta.source ?? "live",
+    data,
+  };
 }
 
 export function attentionOf(att: GptAttention, layer: number, head: number): Float32Array {
@@ -89,7 +98,8 @@ export function encodeGptAttention(a: GptAttention): EncodedGptAttention {
 
 export function decodeGptAttention(json: unknown): GptAttention {
   const e = json as EncodedGptAttention;
-  if (!e || e.format !== "gpt-attention/1") throw new TraceError("not a GPT attention file (format gpt-attention/1)");
+  if (!e || e.format !== "gpt-attention/1")
+    throw new TraceError("not a GPT attention file (format gpt-attention/1)");
   const { text, tokens, T, nLayer, nHead, synthetic } = e;
   const data = base64ToF32(e.data, nLayer * nHead * T * T, "GPT attention");
   return { text, tokens, T, nLayer, nHead, synthetic, source: "precomputed", data };
@@ -99,9 +109,19 @@ export function decodeGptAttention(json: unknown): GptAttention {
 // Chapter 6: sparsity of the squared-ReLU activations
 // ---------------------------------------------------------------------------------------------------------
 
-/** The fixed k' range of the histograms (values outside land in the end bins) and their bin count. */
-export const K_RANGE: [number, number] = [-8, 8];
+/** Bins of the k' histograms: an even count over a range symmetric about 0, so that 0 is a bin edge. */
 export const K_BINS = 64;
+
+/** [-m, m] with m the largest |k'| rounded up to a multiple of 0.5 (at least 0.5). */
+export function symmetricRange(values: ArrayLike<number>): [number, number] {
+  let m = 0;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]);
+    if (a > m) m = a;
+  }
+  m = Math.max(0.5, Math.ceil(m * 2) / 2);
+  return [-m, m];
+}
 
 export interface SparsitySummary {
   text: string;
@@ -109,7 +129,7 @@ export interface SparsitySummary {
   T: number;
   F: number;
   layers: SparsityLayer[];
-  /** histogram of k' per layer over K_RANGE */
+  /** histogram of k' per layer, K_BINS bins over symmetricRange of that layer's k' */
   histograms: Histogram[];
   source: "precomputed" | "live";
   synthetic: boolean;
@@ -124,7 +144,10 @@ export function sparsitySummary(view: TraceView): SparsitySummary {
     T: view.T,
     F: view.F,
     layers: ffnSparsity(acts, view.T, view.F),
-    histograms: Array.from({ length: L }, (_, l) => histogram(tensorOf(view, l, "ffnK"), K_BINS, K_RANGE)),
+    histograms: Array.from({ length: L }, (_, l) => {
+      const k = tensorOf(view, l, "ffnK");
+      return histogram(k, K_BINS, symmetricRange(k));
+    }),
     source: view.source,
     synthetic: view.synthetic,
   };
@@ -141,7 +164,8 @@ export function encodeSparsity(s: SparsitySummary): unknown {
 
 export function decodeSparsity(json: unknown): SparsitySummary {
   const e = json as SparsitySummary & { format: string; layers: (SparsityLayer & { perToken: number[] })[] };
-  if (!e || e.format !== "ffn-sparsity/1") throw new TraceError("not a sparsity summary (format ffn-sparsity/1)");
+  if (!e || e.format !== "ffn-sparsity/1")
+    throw new TraceError("not a sparsity summary (format ffn-sparsity/1)");
   return {
     text: e.text,
     labels: e.labels,
@@ -198,9 +222,16 @@ export function encodeModes(m: ModesData): unknown {
 }
 
 export function decodeModes(json: unknown): ModesData {
-  const e = json as Omit<ModesData, "runs"> & { format: string; runs: (Omit<ModeRun, "logits"> & { logits: string })[] };
-  if (!e || e.format !== "rwkv-modes/1" || e.runs?.length !== 2) throw new TraceError("not a modes file (format rwkv-modes/1)");
+  const e = json as Omit<ModesData, "runs"> & {
+    format: string;
+    runs: (Omit<ModeRun, "logits"> & { logits: string })[];
+  };
+  if (!e || e.format !== "rwkv-modes/1" || e.runs?.length !== 2)
+    throw new TraceError("not a modes file (format rwkv-modes/1)");
   const n = e.labels.length * e.V;
-  const runs = e.runs.map((r) => ({ ...r, logits: base64ToF32(r.logits, n, `${r.name} logits`) })) as [ModeRun, ModeRun];
+  const runs = e.runs.map((r) => ({ ...r, logits: base64ToF32(r.logits, n, `${r.name} logits`) })) as [
+    ModeRun,
+    ModeRun,
+  ];
   return { text: e.text, labels: e.labels, V: e.V, runs, where: e.where, synthetic: e.synthetic };
 }

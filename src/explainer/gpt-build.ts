@@ -10,7 +10,13 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { GptModel } from "../transformer/gpt.js";
 import { modelsDir } from "./build-model.js";
-import { GPT_MODEL_NAME, gptCardFromJson, gptFromCard, syntheticGptCard, type GptCard } from "./gpt-source.js";
+import {
+  GPT_MODEL_NAME,
+  gptCardFromJson,
+  gptFromCard,
+  syntheticGptCard,
+  type GptCard,
+} from "./gpt-source.js";
 
 export function readGptFiles(name = GPT_MODEL_NAME): { card: GptCard; bytes: Uint8Array | null } {
   const cardFile = path.join(modelsDir, `${name}.json`);

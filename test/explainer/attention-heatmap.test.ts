@@ -80,6 +80,6 @@ describe("heatmap helpers", () => {
     expect(cellOpacity(0.5, "linear")).toBeCloseTo(0.52, 9);
   });
   it("makes whitespace visible on the axes", () => {
-    expect([" ", "\n", "a"].map(tokenLabel)).toEqual(["␣", "⏎", "a"]);
+    expect([" ", "\n", "a"].map(tokenLabel)).toEqual(["␣", "↵", "a"]);
   });
 });

@@ -1,0 +1,24 @@
+// Data loader: chapter 8's precomputed comparison (default prompt): the reference model's RNN mode and parallel
+// mode logits, and their times in Node at build time (the page replaces them with a run in the browser).
+import { loadBuildModel } from "../../explainer/build-model.js";
+import { encodeModes } from "../../explainer/chapter-data.js";
+import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
+import { encodePrompt } from "../../explainer/prompt.js";
+import { referenceModes, runModes } from "../../components/mode-diff.js";
+
+const { card, model } = loadBuildModel();
+const { prompt, maxTokens } = CHAPTER_PROMPTS.rnnParallel;
+const enc = encodePrompt(prompt, card.vocabulary, { maxTokens });
+const runs = await runModes(referenceModes(model), enc.tokens, { repeat: 3 });
+process.stdout.write(
+  JSON.stringify(
+    encodeModes({
+      text: enc.text,
+      labels: enc.labels,
+      V: model.config.vocabSize,
+      runs: [runs[0], runs[1]],
+      where: `precomputed at build time (Node ${process.version})`,
+      synthetic: card.synthetic,
+    }),
+  ),
+);
