@@ -1,0 +1,141 @@
+/**
+ * WebGPU benchmark of the ONNX graphs on onnxruntime-web in Node through Dawn (the `webgpu` npm package), for
+ * the NVIDIA machine (recipe: ../shared/gpu-kit/README.md). Bundled with esbuild into one .mjs beside the
+ * gpu-kit's unpacked files and run there; it loads ORT from ORT_PATH and Dawn through gpuinit.mjs.
+ *
+ * Workloads on synthetic-169m (or SHAPE=tiny): generation (one RNN step per token from a GPU-resident state,
+ * logits read back each step, as sampling needs) and prompt ingestion of T tokens through the parallel graph
+ * (last-position logits + final state), for several chunk sizes. Prints one JSON line (BENCH_JSON ...).
+ *
+ * env: ORT_PATH (ort.webgpu.min.mjs), GPUINIT (gpuinit.mjs), SHAPE=pile169m|tiny, TOKENS=64,512 CHUNKS=64,128,256
+ *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm)
+ */
+import type * as Ort from "onnxruntime-web";
+import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
+import { OrtRwkv, type OrtState } from "../runtime/rwkv-ort.js";
+import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
+
+const env = process.env;
+const log = (...a: unknown[]) => console.log(...a);
+const q = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+};
+
+async function main(): Promise<void> {
+  const EP = (env.EP ?? "webgpu") as "webgpu" | "wasm";
+  const result: Record<string, unknown> = { ep: EP, node: process.version };
+  if (EP === "webgpu") {
+    const gi = (await import(env.GPUINIT ?? "./gpuinit.mjs")) as {
+      patchSAB(): void;
+      makeGPU(): { requestAdapter(o: object): Promise<{ info: Record<string, unknown> } | null> };
+      adapterSummary(a: unknown): { info: unknown; limits: Record<string, number>; features: string[] };
+    };
+    gi.patchSAB();
+    const gpu = gi.makeGPU();
+    const nav = ((globalThis as { navigator?: object }).navigator ??= {});
+    Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+    const ad = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!ad) throw new Error("no WebGPU adapter");
+    const sum = gi.adapterSummary(ad);
+    result.adapter = sum.info;
+    result.maxStorageBufferBindingSize = sum.limits.maxStorageBufferBindingSize;
+    log("adapter", JSON.stringify(sum.info));
+  }
+  const ort = (await import(env.ORT_PATH ?? "./nm/ort/ort.webgpu.min.mjs")) as typeof Ort;
+  ort.env.wasm.numThreads = Number(env.THREADS ?? 1);
+  ort.env.logLevel = "error";
+  result.ortVersion = ort.env.versions.web;
+
+  const shape = env.SHAPE === "tiny" ? SHAPES.tiny : SHAPES.pile169m;
+  result.shape = shape;
+  let t0 = performance.now();
+  const ow = prepareOnnxWeights(syntheticWeights(shape, 0));
+  result.weightsSeconds = (performance.now() - t0) / 1000;
+  const V = shape.vocabSize;
+  const tokensOf = (T: number) => Array.from({ length: T }, (_, i) => (i * 7919 + 13) % V);
+
+  // ---- generation: RNN step graph, state on the GPU between steps
+  const GEN = Number(env.GEN ?? 100);
+  t0 = performance.now();
+  const rnn = await OrtRwkv.create(ort, ow, { ep: EP, mode: "rnn" });
+  result.rnnSessionSeconds = (performance.now() - t0) / 1000;
+  let state: OrtState = rnn.initialState();
+  const stepMs: number[] = [];
+  let token = 1;
+  for (let i = 0; i < GEN + 5; i++) {
+    const s = performance.now();
+    const r = await rnn.step(token, state);
+    if (i >= 5) stepMs.push(performance.now() - s);
+    state.dispose();
+    state = r.state;
+    let best = 0;
+    for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j; // greedy
+    token = best;
+  }
+  result.stateLocation = state.location;
+  result.generation = {
+    steps: GEN,
+    msPerTokenMedian: q(stepMs, 0.5),
+    msPerTokenP95: q(stepMs, 0.95),
+    tokensPerSecond: 1000 / q(stepMs, 0.5),
+  };
+  log("generation", JSON.stringify(result.generation));
+  // RNN-mode ingestion for the ratio (T steps, no readback of intermediate logits needed but done by run())
+  await rnn.dispose();
+
+  // ---- ingestion: parallel graph, last-position logits, several chunk sizes
+  const Ts = (env.TOKENS ?? "64,512").split(",").map(Number);
+  const chunks = (env.CHUNKS ?? "64,128,256").split(",").map(Number);
+  const REPEATS = Number(env.REPEATS ?? 5);
+  const ingestion: Record<string, unknown>[] = [];
+  for (const chunk of chunks) {
+    t0 = performance.now();
+    let par: OrtRwkv;
+    try {
+      par = await OrtRwkv.create(ort, ow, {
+        ep: EP,
+        mode: "parallel",
+        parallelLogits: "last",
+        chunk,
+        maxTokens: Math.max(...Ts),
+      });
+    } catch (e) {
+      ingestion.push({ chunk, error: (e as Error).message });
+      continue;
+    }
+    const sessionSeconds = (performance.now() - t0) / 1000;
+    for (const T of Ts) {
+      const toks = tokensOf(T);
+      const times: number[] = [];
+      let firstMs = 0;
+      for (let i = 0; i < REPEATS + 1; i++) {
+        const s = performance.now();
+        const r = await par.forward(toks);
+        await r.state.tensors.p.getData(); // wait for the final state too
+        const ms = performance.now() - s;
+        r.state.dispose();
+        if (i === 0) firstMs = ms;
+        else times.push(ms);
+      }
+      const row = {
+        T,
+        chunk,
+        sessionSeconds,
+        firstMs,
+        msMedian: q(times, 0.5),
+        tokensPerSecond: (T / q(times, 0.5)) * 1000,
+      };
+      ingestion.push(row);
+      log("ingestion", JSON.stringify(row));
+    }
+    await par.dispose();
+  }
+  result.ingestion = ingestion;
+  console.log("BENCH_JSON " + JSON.stringify(result));
+}
+
+main().catch((e: unknown) => {
+  console.error("BENCH_FAIL", e instanceof Error ? e.stack : String(e));
+  process.exit(1);
+});
