@@ -13,6 +13,7 @@
 import {
   create,
   format as d3format,
+  rgb,
   interpolateRdBu,
   interpolateViridis,
   scaleLinear,
@@ -57,6 +58,18 @@ export function heatmapScale(
   return { domain: [lo, hi], color: (v) => s(v) };
 }
 
+/** 256 RGB triples sampling the scale's colours over its domain. */
+function colorTable(scale: HeatmapScale): Uint8Array {
+  const lut = new Uint8Array(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const c = rgb(scale.color(scale.domain[0] + ((scale.domain[1] - scale.domain[0]) * i) / 255));
+    lut[i * 3] = c.r;
+    lut[i * 3 + 1] = c.g;
+    lut[i * 3 + 2] = c.b;
+  }
+  return lut;
+}
+
 export interface Matrix {
   rows: number;
   cols: number;
@@ -92,7 +105,7 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const revealed = Math.max(0, Math.min(T, o.revealed ?? T));
   const order = o.rowOrder ?? Array.from({ length: C }, (_, c) => c);
   const rowH = o.rowHeight ?? Math.max(0.5, Math.min(4, 260 / C));
-  const margin = { top: 30, right: 16, bottom: 40, left: 46 };
+  const margin = { top: 30, right: 16, bottom: 40, left: 50 };
   const legendW = 70;
   const plotW = Math.max(60, o.width - margin.left - margin.right - legendW);
   const plotH = Math.round(C * rowH);
@@ -136,15 +149,37 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     .style("image-rendering", "pixelated");
   const ctx = (canvas.node() as HTMLCanvasElement).getContext("2d");
   if (ctx) {
-    ctx.scale(dpr, dpr);
     ctx.fillStyle = "rgba(128,128,128,0.12)";
-    ctx.fillRect(0, 0, plotW, plotH);
-    for (let t = 0; t < revealed; t++) {
+    ctx.fillRect(0, 0, plotW * dpr, plotH * dpr);
+    if (revealed > 0) {
+      // one pixel per cell in an offscreen bitmap (time across, channels down), then scaled up unsmoothed
+      const lut = colorTable(scale);
+      const lo = scale.domain[0];
+      const span = scale.domain[1] - scale.domain[0] || 1;
+      const img = new ImageData(revealed, C);
+      const px = img.data;
       for (let r = 0; r < C; r++) {
-        const v = m.data[t * C + order[r]];
-        ctx.fillStyle = Number.isFinite(v) ? scale.color(v) : "#000";
-        ctx.fillRect(t * colW, r * rowH, Math.ceil(colW + 0.5), Math.ceil(rowH + 0.5));
+        const c = order[r];
+        for (let t = 0; t < revealed; t++) {
+          const v = m.data[t * C + c];
+          const o = (r * revealed + t) * 4;
+          if (!Number.isFinite(v)) {
+            px[o + 3] = 255; // black
+            continue;
+          }
+          const i = Math.max(0, Math.min(255, Math.round(((v - lo) / span) * 255)));
+          px[o] = lut[i * 3];
+          px[o + 1] = lut[i * 3 + 1];
+          px[o + 2] = lut[i * 3 + 2];
+          px[o + 3] = 255;
+        }
       }
+      const off = document.createElement("canvas");
+      off.width = revealed;
+      off.height = C;
+      off.getContext("2d")!.putImageData(img, 0, 0);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(off, 0, 0, revealed * colW * dpr, plotH * dpr);
     }
   }
   const svg = wrap
@@ -167,7 +202,7 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     .text(o.title);
   svg
     .append("text")
-    .attr("transform", `translate(14,${margin.top + plotH / 2}) rotate(-90)`)
+    .attr("transform", `translate(12,${margin.top + plotH / 2}) rotate(-90)`)
     .attr("text-anchor", "middle")
     .attr("font-size", 13)
     .attr("fill", "currentColor")

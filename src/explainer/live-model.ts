@@ -108,7 +108,13 @@ export function referenceModel(card: ModelCard, weights: RwkvWeights): LiveModel
   };
 }
 
-export type ModelStatus = "loading" | "ready" | "failed";
+export type ModelStatus = "loading" | "ready" | "failed" | "off";
+
+/** `?live=0` in the page URL keeps the live model off: the figures stay on the precomputed traces (for
+ * presenting on a slow machine, and for the tests of the fallback). */
+export function liveDisabledByUrl(): boolean {
+  return new URLSearchParams(globalThis.location?.search ?? "").get("live") === "0";
+}
 
 export interface ModelHandle {
   card: ModelCard;
@@ -123,6 +129,11 @@ export interface ModelHandle {
 export function openModel(card: ModelCard, loadBytes: () => Promise<ArrayBuffer>): ModelHandle {
   const t0 = performance.now();
   const handle: ModelHandle = { card, status: "loading", ready: Promise.resolve(undefined as never) };
+  if (liveDisabledByUrl()) {
+    handle.status = "off";
+    handle.ready = new Promise<never>(() => {}); // never resolves: the precomputed traces stay
+    return handle;
+  }
   handle.ready = (async () => {
     try {
       await nextFrame(); // let the precomputed figures paint first
@@ -150,25 +161,47 @@ export interface TraceStreamOptions {
 
 /**
  * For a page cell: `const view = traceStream({prompt, precomputed, handle})`. Yields the precomputed trace
- * immediately when the prompt is the default one, then the live trace once the model is ready. A failed model
- * leaves the precomputed trace in place (and the badge says why); with no precomputed match it throws.
+ * immediately when the prompt is the default one, then the live trace once the model is ready. It never throws
+ * for the expected cases (Framework would log a console error): with no trace to show (live model off or failed
+ * and the prompt is not the default) it yields null, and `missingTraceMessage` says why.
  */
 export async function* traceStream({
   prompt,
   precomputed,
   handle,
-}: TraceStreamOptions): AsyncGenerator<TraceView> {
-  if (prompt.tokens.length === 0) throw new TraceError("The prompt is empty: type at least one character.");
+}: TraceStreamOptions): AsyncGenerator<TraceView | null> {
+  if (prompt.tokens.length === 0) {
+    yield null;
+    return;
+  }
   const matches = !!precomputed && precomputed.text === prompt.text;
   if (matches && handle.status !== "ready") yield precomputed!;
+  if (handle.status === "off") {
+    if (!matches) yield null;
+    return;
+  }
   let model: LiveModel;
   try {
     model = await handle.ready;
-  } catch (error) {
-    if (matches) return;
-    throw error;
+  } catch {
+    if (!matches) yield null;
+    return;
   }
   yield await model.trace(prompt);
+}
+
+/** The sentence to show in place of the figures when traceStream yielded null (or the prompt is empty). */
+export function missingTraceMessage(prompt: EncodedPrompt, handle: ModelHandle): string {
+  if (prompt.tokens.length === 0) {
+    return "Type a prompt above: the figures need at least one character the model knows.";
+  }
+  if (handle.status === "off") {
+    return "The live model is off (?live=0 in the address): only the chapter's default prompt has a precomputed trace. Remove ?live=0 or restore the default prompt.";
+  }
+  if (handle.status === "failed") {
+    return `The model could not be loaded (${handle.error?.message ?? "unknown error"}), and only the chapter's default prompt has a precomputed trace.`;
+  }
+  return "The model is still loading…";
 }
 
 /** The numbers an RWKV carries between tokens: 5 vectors of C per layer (attX, a, b, p, ffnX). */

@@ -15,6 +15,8 @@
  *   modelBadge(info) -> HTMLElement    "live · reference (JS) · tiny-rwkv (trained)" / "precomputed · ..."
  *   notice(message, kind) -> HTMLElement   a visible message (kind "info" | "warn" | "error"); empty span if ""
  *   errorBox(error) -> HTMLElement     a figure-sized message instead of a blank figure
+ *   settle(value, ms, invalidation)    async generator for a page cell: yields `value` after `ms` unless the cell
+ *                                      was invalidated first (debounces expensive figures while typing)
  */
 import type { ModelHandle } from "./live-model.js";
 import { modelLabel } from "./model-source.js";
@@ -230,6 +232,7 @@ export function modelBadge({ view, handle }: BadgeInfo): HTMLElement {
     root.dataset.backend = backend;
     pill(`backend: ${backend}`, "backend", "which implementation ran the model");
     if (handle.status === "loading") pill("loading model…", "loading");
+    if (handle.status === "off") pill("live model off (?live=0)", "off");
     if (handle.status === "failed")
       pill(`model failed: ${handle.error?.message ?? "unknown error"}`, "failed");
     pill(modelLabel(handle.card), handle.card.synthetic ? "synthetic" : "model");
@@ -252,4 +255,17 @@ export function notice(message: string, kind: "info" | "warn" | "error" = "info"
 /** A message in place of a figure that cannot be drawn (never a blank figure). */
 export function errorBox(error: unknown): HTMLElement {
   return notice(error instanceof Error ? error.message : String(error), "error");
+}
+
+/**
+ * Debounce for Framework cells: `const slow = settle(input, 250, invalidation)`. Cells that depend on `slow`
+ * keep their last output while the reader types, and recompute once the input has been still for `ms`.
+ */
+export async function* settle<T>(value: T, ms: number, invalidation?: Promise<unknown>): AsyncGenerator<T> {
+  let cancelled = false;
+  void invalidation?.then(() => {
+    cancelled = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  if (!cancelled) yield value;
 }

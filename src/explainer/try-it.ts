@@ -133,7 +133,9 @@ export function tryIt({
     button.textContent = !model
       ? handle.status === "failed"
         ? "model failed to load"
-        : "loading model…"
+        : handle.status === "off"
+          ? "live model off (?live=0)"
+          : "loading model…"
       : running
         ? "Stop"
         : "Generate";

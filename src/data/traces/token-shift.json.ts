@@ -4,6 +4,6 @@ import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
 
 printTrace({
   ...CHAPTER_PROMPTS.tokenShift,
-  fields: ["xr", "xk", "xv", "xOut", "xAfterAtt", "ffnR"],
+  fields: ["xr", "xk", "xv", "xOut"],
   x0: true,
 });
