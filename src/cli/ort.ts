@@ -2,7 +2,7 @@
  * `--backend ort` of the CLI: the ONNX graphs (src/onnx) on onnxruntime-web's wasm EP in Node (src/runtime).
  */
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
-import { createOrtRwkv, ortVersion } from "../runtime/node.js";
+import { createOrtRwkv, nodeRooflines, ortVersion } from "../runtime/node.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import { benchTokens, median } from "./bench-ref.js";
 
@@ -34,6 +34,10 @@ export interface OrtBenchOptions {
   repeats?: number;
   /** parallel graph chunk (default: the runtime's, 32 on wasm) */
   chunk?: number;
+}
+
+function chunkOf(chunk: number, T: number): number {
+  return Math.min(chunk, T);
 }
 
 async function timeIt(f: () => Promise<void>, repeats: number): Promise<number[]> {
@@ -89,6 +93,12 @@ export async function ortBench(
 
   const rnnS = median(rnn);
   const parS = median(parallel);
+  // efficiency against rooflines measured in the same runtime
+  const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = weights.config;
+  const matmulParams = L * (5 * C * C + 2 * C * F); // per token: Wk Wv Wr Wo, ffn Wr; ffn Wk Wv
+  const roof = await nodeRooflines({ T: Math.min(T, chunkOf(parModel.chunk, T)), C, F });
+  const parallelGflops = (2 * matmulParams * T + 2 * C * V) / parS / 1e9; // + one head row
+  const rnnGBs = (4 * (matmulParams + C * V) * T) / rnnS / 1e9; // every weight (and the head) read per token
   return {
     runtime: `onnxruntime-web ${ortVersion} wasm EP, 1 thread, Node ${process.version}`,
     repeats,
@@ -101,5 +111,12 @@ export async function ortBench(
     rnn_tokens_per_second: T / rnnS,
     parallel_tokens_per_second: T / parS,
     parallel_over_rnn: rnnS / parS,
+    roofline_matmul_gflops: roof.matmulGflops,
+    roofline_matmul_shape: roof.matmulShape,
+    roofline_bandwidth_gbs: roof.bandwidthGBs,
+    parallel_matmul_gflops: parallelGflops,
+    parallel_efficiency: parallelGflops / roof.matmulGflops,
+    rnn_weight_read_gbs: rnnGBs,
+    rnn_efficiency: rnnGBs / roof.bandwidthGBs,
   };
 }

@@ -5,11 +5,13 @@
 import * as ort from "onnxruntime-web";
 import type { OnnxWeights } from "../onnx/rwkv-graph.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
+import { measureRooflines, type Rooflines } from "./roofline.js";
 import { OrtRwkv, type OrtRwkvOptions } from "./rwkv-ort.js";
 
 export { OrtRwkv, OrtState } from "./rwkv-ort.js";
 export type { ForwardResult, GraphMode, OrtRwkvOptions, StepResult } from "./rwkv-ort.js";
 export * from "./errors.js";
+export type { Rooflines } from "./roofline.js";
 
 let configured = false;
 /** One wasm thread by default (stable timings and tests); pass more for the CLI bench if you like. */
@@ -26,6 +28,14 @@ export async function createOrtRwkv(
 ): Promise<OrtRwkv> {
   if (!configured) configureNodeOrt();
   return OrtRwkv.create(ort, weights, { ...opts, ep: "wasm" });
+}
+
+/** Matmul-rate and bandwidth rooflines of this runtime (wasm EP, current thread count). */
+export function nodeRooflines(
+  opts: { T?: number; C?: number; F?: number; repeats?: number } = {},
+): Promise<Rooflines> {
+  if (!configured) configureNodeOrt();
+  return measureRooflines(ort, { ...opts, ep: "wasm" });
 }
 
 /** The ORT version in use (for reports). */
