@@ -318,6 +318,9 @@ export function attentionComparison(
         selT * cell - (cell < 4 ? (4 - cell) / 2 : 0),
       );
     for (const r of rowMarks) r.attr("y", selT * cell);
+    // the exact values of the selected cell, for tests and for anyone inspecting the page
+    node.dataset.selected = `${selT},${selI}`;
+    node.dataset.values = JSON.stringify(panels.map((p) => p.matrix[selT * T + selI]));
     readout.selectAll("*").remove();
     readout
       .append("span")

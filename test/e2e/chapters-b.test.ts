@@ -1,0 +1,297 @@
+/**
+ * Chapters 2, 6, 7 and 8 in Chromium: the numbers the figures show equal an independent computation in Node
+ * from the same model files (<= 1e-3, most far tighter), typing a prompt changes them, the view state round-trips
+ * through the URL, an empty prompt gives a message instead of a blank figure, and screenshots of every chapter in
+ * the light and the dark theme are saved to out/e2e-screenshots/chapters-b/ (not committed; look at them).
+ */
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attentionChecks, wkvAttentionMatrix } from "../../src/components/attention-heatmap.js";
+import { paperParams, table2Flops } from "../../src/components/flops-calculator.js";
+import { ffnSparsity } from "../../src/components/sparsity.js";
+import { loadBuildModel } from "../../src/explainer/build-model.js";
+import { attentionOf, gptAttention } from "../../src/explainer/chapter-data.js";
+import { CHAPTER_PROMPTS } from "../../src/explainer/defaults.js";
+import { loadBuildGpt } from "../../src/explainer/gpt-build.js";
+import { encodePrompt } from "../../src/explainer/prompt.js";
+import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { serveStatic, type StaticServer } from "./helpers/server.js";
+import { distDir, ensureBuilt, isLoopback, repoRoot } from "./helpers/site.js";
+
+const status = browserStatus();
+const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
+if (status.available && !baseUrl) ensureBuilt();
+const TIMEOUT = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 90_000);
+const shots = path.join(repoRoot, "out", "e2e-screenshots", "chapters-b");
+
+let server: StaticServer | undefined;
+let origin: string;
+let browser: Browser;
+
+async function open(pagePath: string, colorScheme: "light" | "dark" = "light") {
+  const page = await browser.context.newPage();
+  await page.emulateMedia({ colorScheme });
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`uncaught exception: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (isLoopback(url)) return route.continue();
+    problems.push(`request to a non-loopback host: ${url}`);
+    return route.abort("blockedbyclient");
+  });
+  await page.goto(origin + pagePath, { waitUntil: "load" });
+  return { page, problems };
+}
+
+/** Waits until the page's model badge says its figures come from the live model. */
+async function waitLive(page: Page): Promise<void> {
+  await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: TIMEOUT });
+}
+
+async function setPrompt(page: Page, text: string): Promise<void> {
+  await page.locator("textarea[data-prompt]").first().fill(text);
+}
+
+const { card, weights, model } = loadBuildModel();
+const gpt = loadBuildGpt();
+const C = weights.config.nEmbd;
+
+/** The page's channel for a layer and rank: channels sorted from the slowest decay (largest w) down. */
+function channelOfRank(layer: number, rank: number): number {
+  const w = weights.blocks[layer].att.w;
+  return Array.from({ length: C }, (_, c) => c).sort((a, b) => w[b] - w[a])[rank];
+}
+
+/** alpha[T-1][T-2] of the WKV for (layer, channel) and the GPT's softmax weight for (layer, head), from Node. */
+function expectedAttention(text: string, layer: number, channel: number, gLayer: number, head: number) {
+  const enc = encodePrompt(text, card.vocabulary, { maxTokens: CHAPTER_PROMPTS.attention.maxTokens });
+  const T = enc.tokens.length;
+  const trace = model.forward(enc.tokens, undefined, { trace: true }).trace!;
+  const { w, u } = weights.blocks[layer].att;
+  const A = wkvAttentionMatrix(trace.layers[layer].k, w, u, T, C, channel);
+  const G = attentionOf(
+    gptAttention(gpt.model, enc.tokens, { text: enc.text, synthetic: gpt.card.synthetic }),
+    gLayer,
+    head,
+  );
+  const i = Math.max(0, T - 2);
+  return {
+    T,
+    wkv: A[(T - 1) * T + i],
+    softmax: G[(T - 1) * T + i],
+    rowSum: attentionChecks(G, T).rowSumError,
+  };
+}
+
+describe.runIf(status.available)("chapters 2, 6, 7, 8 in Chromium", () => {
+  beforeAll(async () => {
+    if (baseUrl) origin = baseUrl;
+    else {
+      server = await serveStatic(distDir);
+      origin = server.origin;
+    }
+    browser = await launchChromium();
+    await mkdir(shots, { recursive: true });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("chapter 2: the WKV and softmax weights shown equal the models' own, for the default and a typed prompt", async () => {
+    const { page, problems } = await open("/02-attention");
+    try {
+      const fig = page.locator('[data-figure="attention-comparison"]');
+      await waitLive(page);
+      // the default view: RWKV layer 1, channel of rank C/2, transformer layer 1, head 0
+      const check = async (text: string, layer: number, rank: number) => {
+        const want = expectedAttention(text, layer, channelOfRank(layer, rank), 1, 0);
+        await expect.poll(() => fig.getAttribute("data-t"), { timeout: TIMEOUT }).toBe(String(want.T));
+        await expect
+          .poll(async () => JSON.parse((await fig.getAttribute("data-values")) ?? "[]").length, {
+            timeout: TIMEOUT,
+          })
+          .toBe(2);
+        const [wkv, softmax] = JSON.parse((await fig.getAttribute("data-values"))!) as number[];
+        expect(Math.abs(wkv - want.wkv)).toBeLessThan(1e-6);
+        expect(Math.abs(softmax - want.softmax)).toBeLessThan(1e-6);
+        expect(want.rowSum).toBeLessThan(1e-6);
+        return { wkv, softmax, T: want.T };
+      };
+      const before = await check(CHAPTER_PROMPTS.attention.prompt, 1, Math.floor(C / 2));
+      await setPrompt(page, "ROMEO:\nWherefore art thou");
+      const after = await check("ROMEO:\nWherefore art thou", 1, Math.floor(C / 2));
+      expect(after).not.toEqual(before);
+      // the view is in the URL
+      expect(page.url()).toContain("prompt=ROMEO");
+      // arrow keys move the selected cell (and do not change the chapter)
+      await fig.locator("svg").first().focus();
+      await page.keyboard.press("ArrowLeft");
+      await expect.poll(() => fig.getAttribute("data-selected")).toBe(`${after.T - 1},${after.T - 3}`);
+      expect(page.url()).toContain("/02-attention");
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("chapter 2: a shared URL opens the same view (layer, channel, prompt)", async () => {
+    const text = "KING:\nNo more";
+    const { page, problems } = await open(`/02-attention?prompt=${encodeURIComponent(text)}&layer=2&rank=10`);
+    try {
+      await waitLive(page);
+      const fig = page.locator('[data-figure="attention-comparison"]');
+      const channel = channelOfRank(2, 10);
+      await expect
+        .poll(() => fig.locator("text", { hasText: "RWKV WKV" }).first().textContent(), { timeout: TIMEOUT })
+        .toBe(`RWKV WKV · layer 2 · channel ${channel}`);
+      const want = expectedAttention(text, 2, channel, 1, 0);
+      await expect.poll(() => fig.getAttribute("data-t")).toBe(String(want.T));
+      const [wkv] = JSON.parse((await fig.getAttribute("data-values"))!) as number[];
+      expect(Math.abs(wkv - want.wkv)).toBeLessThan(1e-6);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("chapter 2: an empty prompt shows a message, not a blank figure", async () => {
+    const { page, problems } = await open("/02-attention");
+    try {
+      await waitLive(page);
+      await setPrompt(page, "");
+      await expect
+        .poll(() => page.locator(".explainer-notice.error").first().textContent(), { timeout: TIMEOUT })
+        .toContain("Type a prompt");
+      expect(await page.locator('[data-figure="attention-comparison"]').count()).toBe(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("chapter 2 with the live model off (?live=0): the precomputed weights show, equal to Node's", async () => {
+    const { page, problems } = await open("/02-attention?live=0");
+    try {
+      const fig = page.locator('[data-figure="attention-comparison"]');
+      await fig.waitFor({ timeout: TIMEOUT });
+      expect(await page.locator(".explainer-badge").first().getAttribute("data-source")).toBe("precomputed");
+      const want = expectedAttention(
+        CHAPTER_PROMPTS.attention.prompt,
+        1,
+        channelOfRank(1, Math.floor(C / 2)),
+        1,
+        0,
+      );
+      expect(await fig.getAttribute("data-t")).toBe(String(want.T));
+      const [wkv, softmax] = JSON.parse((await fig.getAttribute("data-values"))!) as number[];
+      expect(Math.abs(wkv - want.wkv)).toBeLessThan(1e-6);
+      expect(Math.abs(softmax - want.softmax)).toBeLessThan(1e-6);
+      // another prompt has no precomputed trace: a message, not a blank figure
+      await setPrompt(page, "Hello");
+      await expect
+        .poll(() => page.locator(".explainer-notice").allTextContents(), { timeout: TIMEOUT })
+        .toContainEqual(expect.stringContaining("live model is off"));
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("chapter 6: the zero fractions per layer equal the reference model's, and follow the prompt", async () => {
+    const { page, problems } = await open("/06-channel-mixing");
+    try {
+      await waitLive(page);
+      const fig = page.locator('[data-figure="ffn-sparsity"]');
+      const expected = (text: string) => {
+        const enc = encodePrompt(text, card.vocabulary, {
+          maxTokens: CHAPTER_PROMPTS.channelMixing.maxTokens,
+        });
+        const tr = model.forward(enc.tokens, undefined, { trace: true }).trace!;
+        const s = ffnSparsity(
+          tr.layers.map((l) => l.ffnAct),
+          tr.T,
+          tr.F,
+        );
+        return s.map((l) => `layer ${l.layer} ${(100 * l.fraction).toFixed(1)}%`).join(", ");
+      };
+      await expect
+        .poll(() => fig.locator("svg").getAttribute("aria-label"), { timeout: TIMEOUT })
+        .toContain(expected(CHAPTER_PROMPTS.channelMixing.prompt));
+      await setPrompt(page, "To be, or not to be");
+      await expect
+        .poll(() => fig.locator("svg").getAttribute("aria-label"), { timeout: TIMEOUT })
+        .toContain(expected("To be, or not to be"));
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("chapter 7: the calculator reproduces Table 2 and the loaded tensors' counts", async () => {
+    const { page, problems } = await open("/07-whole-model");
+    try {
+      const calc = page.locator('[data-figure="flops-calculator"]');
+      await calc.locator("table td").first().waitFor({ timeout: TIMEOUT });
+      // the loaded model first: counted tensors equal the formula (its hidden size is 4D)
+      const own = { L: weights.config.nLayer, D: C, V: weights.config.vocabSize };
+      await expect
+        .poll(() => calc.locator("tbody tr").first().textContent())
+        .toContain(paperParams(own).toLocaleString("en-US"));
+      expect(await calc.locator(".match").count()).toBe(2);
+      await calc.locator("button", { hasText: "169M" }).click();
+      const body = await calc.locator("tbody").textContent();
+      expect(body).toContain("169,342,464");
+      expect(body).toContain(table2Flops({ L: 12, D: 768, V: 50277 }).toLocaleString("en-US"));
+      expect(body).toContain("2.613 × 10⁸"); // printed in Table 2
+      // the diagram links only to chapters present in this build
+      for (const href of await page
+        .locator('[data-figure="block-diagram"] a')
+        .evaluateAll((as) => as.map((a) => a.getAttribute("href")))) {
+        const res = await page.request.get(new URL(href!, origin + "/07-whole-model").href);
+        expect(res.status(), `${href}`).toBe(200);
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("chapter 8: RNN mode and parallel mode agree to 1e-4 at every position, in the browser", async () => {
+    const { page, problems } = await open("/08-rnn-and-parallel");
+    try {
+      await waitLive(page);
+      const fig = page.locator('[data-figure="mode-diff"]');
+      await fig.waitFor({ timeout: TIMEOUT });
+      const maxDiff = Number(await fig.getAttribute("data-max-diff"));
+      expect(maxDiff).toBeLessThan(1e-4);
+      expect(maxDiff).toBeGreaterThanOrEqual(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it.each(["light", "dark"] as const)("screenshots of chapters 2, 6, 7, 8 (%s theme)", async (scheme) => {
+    for (const p of ["/02-attention", "/06-channel-mixing", "/07-whole-model", "/08-rnn-and-parallel"]) {
+      const { page, problems } = await open(p, scheme);
+      try {
+        await page.waitForSelector("figure[data-figure] svg", { timeout: TIMEOUT });
+        if (p !== "/07-whole-model") await waitLive(page);
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: path.join(shots, `${p.slice(1)}-${scheme}.png`), fullPage: true });
+        expect(problems, p).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    }
+  });
+});
