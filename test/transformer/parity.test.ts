@@ -1,0 +1,59 @@
+/**
+ * Parity with the training script (data/train/train.py): the PyTorch GPT's logits on a validation snippet
+ * (data/models/tiny-gpt.parity.json, fp16 weights upcast to fp32, CPU, eval mode) reproduced by our TypeScript
+ * forward to <= 1e-4, both as a full sequence and token by token with the KV cache. Skipped, with one line,
+ * while the trained model is not in data/models.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { gptCardFromJson, gptFromCard } from "../../src/explainer/gpt-source.js";
+
+const models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../data/models");
+const files = ["tiny-gpt.safetensors", "tiny-gpt.json", "tiny-gpt.parity.json"].map((f) =>
+  path.join(models, f),
+);
+const present = files.every((f) => existsSync(f));
+if (!present) console.log(`SKIP GPT parity: ${files.filter((f) => !existsSync(f)).join(", ")} not found`);
+
+describe.runIf(present)("tiny-gpt parity with PyTorch", () => {
+  const card = gptCardFromJson(JSON.parse(readFileSync(files[1], "utf-8")));
+  const model = gptFromCard(card, new Uint8Array(readFileSync(files[0])));
+  const fixture = JSON.parse(readFileSync(files[2], "utf-8")) as {
+    tokens: number[];
+    logits: number[][];
+    snippet: string;
+  };
+  const V = model.config.vocabSize;
+
+  it("the fixture is for this model and vocabulary", () => {
+    expect(fixture.tokens.length).toBeGreaterThan(8);
+    expect(fixture.logits).toHaveLength(fixture.tokens.length);
+    expect(fixture.logits[0]).toHaveLength(V);
+    expect(fixture.tokens).toEqual([...fixture.snippet].map((ch) => card.vocabulary.indexOf(ch)));
+  });
+
+  it("full-sequence logits match PyTorch to <= 1e-4", () => {
+    const { logits } = model.forward(fixture.tokens);
+    let worst = 0;
+    fixture.logits.forEach((row, t) =>
+      row.forEach((x, v) => (worst = Math.max(worst, Math.abs(x - logits[t * V + v])))),
+    );
+    console.log(
+      `GPT parity (full sequence, ${fixture.tokens.length} positions): max |diff| = ${worst.toExponential(2)}`,
+    );
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("KV-cache decode logits match PyTorch to <= 1e-4", () => {
+    const cache = model.newCache();
+    let worst = 0;
+    fixture.tokens.forEach((tok, t) => {
+      const row = model.step(tok, cache);
+      fixture.logits[t].forEach((x, v) => (worst = Math.max(worst, Math.abs(x - row[v]))));
+    });
+    console.log(`GPT parity (KV cache): max |diff| = ${worst.toExponential(2)}`);
+    expect(worst).toBeLessThanOrEqual(1e-4);
+  });
+});
