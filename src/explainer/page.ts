@@ -50,6 +50,7 @@ const STYLE = `
 .explainer-notice.error { border-left-color: #c92a2a; }
 .explainer-notice:empty { display: none; }
 [data-sym] { transition: background-color .1s, outline-color .1s; border-radius: 3px; }
+.katex [data-sym] { position: relative; z-index: 1; cursor: default; }
 span[data-sym].sym-active, div[data-sym].sym-active { background: color-mix(in srgb, var(--theme-foreground-focus) 25%, transparent);
   outline: 2px solid var(--theme-foreground-focus); }
 svg [data-sym].sym-active { stroke: var(--theme-foreground-focus); stroke-width: 3px; }

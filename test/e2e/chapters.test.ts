@@ -1,0 +1,286 @@
+/**
+ * Interactions of chapters 1, 3, 4, 5 in Chromium on the built site: typing a prompt updates the figures with
+ * the values of the reference model (recomputed here in Node), the view state round-trips through the URL, the
+ * arrow keys move between chapters (not while typing), "f" shows a figure full screen, hovering an equation
+ * symbol highlights the figure, the precomputed trace shows while the live model is off, and the try-it box
+ * generates deterministic text for a seed. Also measures keystroke-to-figure latency on a 128-character prompt.
+ */
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBuildModel } from "../../src/explainer/build-model.js";
+import { encodePrompt } from "../../src/explainer/prompt.js";
+import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { serveStatic, type StaticServer } from "./helpers/server.js";
+import { distDir, ensureBuilt, isLoopback } from "./helpers/site.js";
+
+const status = browserStatus();
+if (status.available) ensureBuilt();
+const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
+
+let server: StaticServer | undefined;
+let origin: string;
+let browser: Browser;
+
+async function open(path: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.context.newPage();
+  const problems: string[] = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
+  });
+  page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (isLoopback(url)) return route.continue();
+    problems.push(`request to a non-loopback host: ${url}`);
+    return route.abort("blockedbyclient");
+  });
+  await page.goto(origin + path, { waitUntil: "load" });
+  return { page, problems };
+}
+
+/** Wait until the chapter's badge says the figures come from the live model. */
+async function waitLive(page: Page): Promise<void> {
+  await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: 60_000 });
+}
+
+async function typePrompt(page: Page, text: string): Promise<void> {
+  await page.fill("textarea[data-prompt]", text);
+}
+
+describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
+  beforeAll(async () => {
+    if (baseUrl) origin = baseUrl;
+    else {
+      server = await serveStatic(distDir);
+      origin = server.origin;
+    }
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it("chapter 5: typing a prompt redraws the state heatmaps with the reference model's values", async () => {
+    const { page, problems } = await open("/05-wkv?layer=2");
+    await waitLive(page);
+    const prompt = "JULIET:\nGood night, good night!";
+    await typePrompt(page, prompt);
+    const T = encodePrompt(prompt, loadBuildModel().card.vocabulary).tokens.length;
+    await page.waitForSelector(`[data-figure="wkv-state-a"][data-revealed="${T}"]`);
+    await waitLive(page);
+    const shown = await page.$eval('[data-figure="wkv-state-a"]', (el) => ({
+      min: Number((el as HTMLElement).dataset.min),
+      max: Number((el as HTMLElement).dataset.max),
+    }));
+    // the same prompt through the reference model in Node (RNN mode, step by step: an independent path)
+    const { model, card } = loadBuildModel();
+    const tokens = encodePrompt(prompt, card.vocabulary).tokens;
+    let state = model.initialState();
+    let min = Infinity;
+    let max = -Infinity;
+    for (const tok of tokens) {
+      state = model.step(tok, state).state;
+      for (const x of state[2].a) {
+        min = Math.min(min, x);
+        max = Math.max(max, x);
+      }
+    }
+    expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
+    expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
+    // the step table recomputes Appendix D from the page's state and agrees with the model
+    const err = Number(
+      await page.$eval('[data-figure="wkv-step"]', (el) => el.getAttribute("data-max-error")),
+    );
+    expect(err).toBeLessThan(1e-4);
+    // the URL now carries the prompt
+    expect(new URL(page.url()).searchParams.get("prompt")).toBe(prompt);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("chapter 5: the view in the URL is restored (prompt, layer, channel, token)", async () => {
+    const { page, problems } = await open(
+      "/05-wkv?prompt=HAMLET%3A%0AWho%20is%20there%3F&layer=2&channel=17&token=3",
+    );
+    await waitLive(page);
+    expect(await page.inputValue("textarea[data-prompt]")).toBe("HAMLET:\nWho is there?");
+    expect(await page.$eval("select", (s) => (s as HTMLSelectElement).selectedOptions[0].textContent)).toBe(
+      "layer 2",
+    );
+    expect(await page.$eval('input[type="range"]', (i) => (i as HTMLInputElement).value)).toBe("17");
+    expect(
+      await page.$eval('.token-strip button[aria-pressed="true"]', (b) => (b as HTMLElement).dataset.token),
+    ).toBe("3");
+    expect(await page.$eval('[data-figure="wkv-state-a"]', (el) => el.getAttribute("data-revealed"))).toBe(
+      "4",
+    );
+    expect(await page.$eval('[data-figure="wkv-step"] th', (th) => th.textContent)).toContain(
+      "channel 17, token 3",
+    );
+    // clicking another token writes it back into the URL
+    await page.click('.token-strip button[data-token="5"]');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get("token") === "5");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("chapter 5: scaling the keys breaks the direct form (NaN/Infinity) while the stable form stays finite", async () => {
+    const { page, problems } = await open("/05-wkv?s=300");
+    await waitLive(page);
+    await page.waitForSelector('[data-figure="wkv-overflow"]');
+    const counts = await page.$eval('[data-figure="wkv-overflow"]', (el) => ({
+      direct: Number(el.getAttribute("data-nonfinite-direct")),
+      stable: Number(el.getAttribute("data-nonfinite-stable")),
+    }));
+    expect(counts.direct).toBeGreaterThan(0);
+    expect(counts.stable).toBe(0);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("chapter 3: the precomputed trace shows at once when the live model is off (?live=0)", async () => {
+    const { page, problems } = await open("/03-token-shift?live=0");
+    await page.waitForSelector('.explainer-badge[data-source="precomputed"][data-status="off"]');
+    await page.waitForSelector('[data-figure="token-blend"] svg circle');
+    // another prompt cannot be shown without the model: a message, not a blank figure
+    await typePrompt(page, "abc");
+    await page.waitForSelector(".explainer-notice.warn:has-text('live model is off')");
+    expect(await page.$('[data-figure="token-blend"]')).toBeNull();
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("chapter 3: unknown characters and an empty prompt get a clear message", async () => {
+    const { page, problems } = await open("/03-token-shift");
+    await waitLive(page);
+    await typePrompt(page, "Café 9");
+    await page.waitForSelector(".explainer-prompt .explainer-notice:has-text('never seen')");
+    await page.waitForSelector('[data-figure="token-blend"]');
+    await typePrompt(page, "");
+    await page.waitForSelector(".explainer-prompt .explainer-notice:has-text('empty')");
+    await page.waitForSelector(".explainer-notice.warn:has-text('Type a prompt')");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("chapter 4: the half-life slider changes the kernel and the wkv of one channel", async () => {
+    const { page, problems } = await open("/04-time-decay?channel=40&layer=1");
+    await waitLive(page);
+    const check = await page.textContent('[data-check="wkv"]');
+    expect(check).toContain("exactly"); // the learned w reproduces the model's wkv
+    const before = await page.$eval('[data-figure="wkv-change"] path.modified', (p) => p.getAttribute("d"));
+    const slider = page.locator('input[aria-label="Half-life (tokens)"]');
+    await slider.fill("2.5"); // 10^2.5 ≈ 316 tokens
+    await page.waitForFunction(
+      (d) => document.querySelector('[data-figure="wkv-change"] path.modified')?.getAttribute("d") !== d,
+      before,
+    );
+    await page.waitForFunction(() => new URL(location.href).searchParams.get("hl") === "316");
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("keyboard: arrows move between chapters, but not while typing; f shows a figure full screen", async () => {
+    const { page, problems } = await open("/03-token-shift");
+    await page.waitForSelector('[data-figure="mu-profiles"]');
+    await page.focus("textarea[data-prompt]");
+    await page.keyboard.press("ArrowRight");
+    await page.waitForTimeout(300);
+    expect(new URL(page.url()).pathname).toBe("/03-token-shift");
+    await page.$eval("textarea[data-prompt]", (t) => (t as HTMLElement).blur());
+    await page.hover('[data-figure="mu-profiles"] svg');
+    await page.keyboard.press("f");
+    await page.waitForSelector('[data-figure="mu-profiles"].explainer-fullscreen');
+    await page.keyboard.press("Escape");
+    await page.waitForSelector(".explainer-fullscreen", { state: "detached" });
+    await page.keyboard.press("ArrowRight");
+    await page.waitForURL(/\/04-time-decay$/);
+    await page.waitForSelector("style#explainer-style", { state: "attached" }); // the keys are installed
+    await page.keyboard.press("ArrowLeft");
+    await page.waitForURL(/\/03-token-shift$/);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("hovering an equation symbol highlights the matching figure panel", async () => {
+    const { page, problems } = await open("/03-token-shift");
+    await page.waitForSelector('[data-figure="mu-profiles"]');
+    await page.hover('.katex [data-sym="mu_v"] >> nth=0');
+    await page.waitForSelector('[data-figure="mu-profiles"] g.panel[data-sym="mu_v"].sym-active');
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("chapter 1: the try-it box streams text, the same seed gives the same text, the state stays constant", async () => {
+    const { page, problems } = await open("/01-overview?n=40");
+    await page.waitForSelector("button.explainer-generate:not([disabled])");
+    const generate = async (): Promise<string> => {
+      await page.click("button.explainer-generate");
+      await page.waitForSelector('.explainer-try-it[data-state="done"]');
+      return (await page.textContent(".explainer-generated .gen-part")) ?? "";
+    };
+    const first = await generate();
+    expect([...first].length).toBe(40);
+    expect(await generate()).toBe(first);
+    const meter = await page.$eval('[data-figure="state-meter"]', (el) => ({
+      T: Number(el.getAttribute("data-t")),
+      rwkv: el.querySelector(".readout-rwkv")?.textContent ?? "",
+      kv: el.querySelector(".readout-kv")?.textContent ?? "",
+    }));
+    const { weights, card } = loadBuildModel();
+    const { nLayer: L, nEmbd: C } = weights.config;
+    const promptLength = encodePrompt(await page.inputValue("textarea[data-prompt]"), card.vocabulary).tokens
+      .length;
+    expect(meter.T).toBe(promptLength + 40);
+    expect(meter.rwkv).toContain((5 * L * C).toLocaleString("en"));
+    expect(meter.kv).toContain((2 * L * meter.T * C).toLocaleString("en"));
+    // the seed is in the URL; another seed gives other text
+    await page.fill('.explainer-try-it input[type="number"]', "7");
+    await page.$eval('.explainer-try-it input[type="number"]', (i) => i.dispatchEvent(new Event("change")));
+    expect(new URL(page.url()).searchParams.get("seed")).toBe("7");
+    expect(await generate()).not.toBe(first);
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+
+  it("keystroke to updated figures on a 128-character prompt (chapter 5), median reported", async () => {
+    const base =
+      "ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envio";
+    const prompt = base.slice(0, 127);
+    const { page, problems } = await open(`/05-wkv?prompt=${encodeURIComponent(prompt)}`);
+    await waitLive(page);
+    await page.waitForSelector('[data-figure="wkv-state-a"][data-revealed="127"]');
+    const times: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const text = i % 2 === 0 ? prompt + "s" : prompt;
+      const T = i % 2 === 0 ? 128 : 127;
+      const ms = await page.evaluate(
+        ({ text, T }) =>
+          new Promise<number>((resolve) => {
+            const area = document.querySelector("textarea[data-prompt]") as HTMLTextAreaElement;
+            const t0 = performance.now();
+            area.value = text;
+            area.dispatchEvent(new Event("input", { bubbles: true }));
+            const poll = (): void => {
+              const fig = document.querySelector('[data-figure="wkv-state-a"]');
+              if (fig?.getAttribute("data-revealed") === String(T)) resolve(performance.now() - t0);
+              else requestAnimationFrame(poll);
+            };
+            poll();
+          }),
+        { text, T },
+      );
+      times.push(ms);
+    }
+    times.sort((a, b) => a - b);
+    const median = times[Math.floor(times.length / 2)];
+    console.log(
+      `chapter 5 keystroke -> heatmaps, 128 characters: median ${median.toFixed(1)} ms (${times.map((t) => t.toFixed(0)).join(", ")})`,
+    );
+    expect(median).toBeLessThan(1000); // the issue's target is 50 ms: see docs/benchmarks.md for the measured value
+    expect(problems).toEqual([]);
+    await page.close();
+  });
+});
