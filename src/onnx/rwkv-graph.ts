@@ -43,13 +43,12 @@ export interface RwkvGraphOptions {
 export interface OnnxWeights {
   readonly source: RwkvWeights;
   readonly blocks: readonly {
-    WkT: Float32Array; // (C, C)
-    WvT: Float32Array; // (C, C)
-    WrT: Float32Array; // (C, C)
+    /** key, value, receptance weights stacked for one batched MatMul: [Wk^T; Wv^T; Wr^T] */
+    WkvrT: Float32Array; // (3, C, C)
+    /** token-shift mixes stacked in the same order: [mu_k; mu_v; mu_r] and 1 - mu */
+    muKvr: Float32Array; // (3, 1, C)
+    oneMinusMuKvr: Float32Array; // (3, 1, C)
     WoT: Float32Array; // (C, C)
-    oneMinusMuK: Float32Array; // (C)
-    oneMinusMuV: Float32Array; // (C)
-    oneMinusMuR: Float32Array; // (C)
     ffnWkT: Float32Array; // (C, F)
     ffnWvT: Float32Array; // (F, C)
     ffnWrT: Float32Array; // (C, C)
@@ -80,6 +79,16 @@ export function transpose(m: Float32Array, rows: number, cols: number): Float32A
   return out;
 }
 
+function stack(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 function oneMinus(mu: Float32Array): Float32Array {
   return Float32Array.from(mu, (x) => 1 - x);
 }
@@ -99,13 +108,10 @@ export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
   if (weights.blocks.length !== L)
     throw new Error(`weights: ${weights.blocks.length} blocks, config says ${L}`);
   const blocks = weights.blocks.map((b) => ({
-    WkT: transpose(b.att.Wk, C, C),
-    WvT: transpose(b.att.Wv, C, C),
-    WrT: transpose(b.att.Wr, C, C),
+    WkvrT: stack([transpose(b.att.Wk, C, C), transpose(b.att.Wv, C, C), transpose(b.att.Wr, C, C)]),
+    muKvr: stack([b.att.muK, b.att.muV, b.att.muR]),
+    oneMinusMuKvr: stack([oneMinus(b.att.muK), oneMinus(b.att.muV), oneMinus(b.att.muR)]),
     WoT: transpose(b.att.Wo, C, C),
-    oneMinusMuK: oneMinus(b.att.muK),
-    oneMinusMuV: oneMinus(b.att.muV),
-    oneMinusMuR: oneMinus(b.att.muR),
     ffnWkT: transpose(b.ffn.Wk, F, C),
     ffnWvT: transpose(b.ffn.Wv, C, F),
     ffnWrT: transpose(b.ffn.Wr, C, C),
@@ -116,7 +122,7 @@ export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
   return { source: weights, blocks, headT: transpose(weights.head, V, C) };
 }
 
-type Probe = (name: ProbeName, value: string, width: number) => void;
+type Probe = ((name: ProbeName, value: string, width: number) => void) & { enabled: boolean };
 
 interface BlockIO {
   /** residual stream in, [N, C] */
@@ -164,19 +170,26 @@ function block(
     },
   ); // (N, C)
   const sx = io.shiftAtt(xx); // (N, C)
-  const xk = mix(xx, sx, bw.att.muK, tw.oneMinusMuK, "att.time_mix_k");
-  const xv = mix(xx, sx, bw.att.muV, tw.oneMinusMuV, "att.time_mix_v");
-  const xr = mix(xx, sx, bw.att.muR, tw.oneMinusMuR, "att.time_mix_r");
-  const k = g.op("MatMul", [xk, init("att.key.weight_T", [C, C], tw.WkT)]); // (N, C)
-  const v = g.op("MatMul", [xv, init("att.value.weight_T", [C, C], tw.WvT)]); // (N, C)
-  const r = g.op("MatMul", [xr, init("att.receptance.weight_T", [C, C], tw.WrT)]); // (N, C)
+  // the three token-shift mixes and projections of Eq. 11-13 as one stacked Mul/Mul/Add and one batched MatMul
+  // (fewer nodes: each node costs a dispatch on WebGPU)
+  const xs = g.op("Add", [
+    g.op("Mul", [xx, init("att.time_mix_kvr", [3, 1, C], tw.muKvr)]),
+    g.op("Mul", [sx, init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)]),
+  ]); // (3, N, C): x_k, x_v, x_r
+  const kvr = g.op("MatMul", [xs, init("att.key_value_receptance.weight_T", [3, C, C], tw.WkvrT)]); // (3, N, C)
+  const pick = (t: string, i: number) => g.op("Gather", [t, g.constI(i, true)], { axis: 0 }); // (N, C)
+  const k = pick(kvr, 0); // Eq. 12
+  const v = pick(kvr, 1); // Eq. 13
+  const r = pick(kvr, 2); // Eq. 11
   const wkv = io.wkv(k, v); // (N, C)
   const gated = g.op("Mul", [g.op("Sigmoid", [r]), wkv]); // sigma(r_t) * wkv_t
   const att = g.op("MatMul", [gated, init("att.output.weight_T", [C, C], tw.WoT)]); // Eq. 17
   const x1 = g.op("Add", [io.x, att]);
-  probe("att_xr", xr, C);
-  probe("att_xk", xk, C);
-  probe("att_xv", xv, C);
+  if (probe.enabled) {
+    probe("att_xr", pick(xs, 2), C);
+    probe("att_xk", pick(xs, 0), C);
+    probe("att_xv", pick(xs, 1), C);
+  }
   probe("att_r", r, C);
   probe("att_k", k, C);
   probe("att_v", v, C);
@@ -259,9 +272,10 @@ function head(g: GraphBuilder, ow: OnnxWeights, x: string): string {
 }
 
 function probeFn(g: GraphBuilder, enabled: boolean, l: number, n: number | string): Probe {
-  return (name, value, width) => {
+  const fn = (name: ProbeName, value: string, width: number) => {
     if (enabled) g.output(probeOut(l, name), value, DataType.FLOAT, [n, width]);
   };
+  return Object.assign(fn, { enabled });
 }
 
 function metadata(ow: OnnxWeights, kind: string, opts: RwkvGraphOptions): Record<string, string> {

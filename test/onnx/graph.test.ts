@@ -68,13 +68,27 @@ describe("ONNX graph structure", () => {
   it("initializers carry the weights bit-exactly (raw little-endian fp32, matrices transposed to (in, out))", () => {
     const m = decodeModel(buildRnnStepGraph(ow));
     const init = (name: string) => m.graph.initializer.find((t) => t.name === name)!;
-    const wk = init("blocks.1.att.key.weight_T");
-    expect(wk.dims).toEqual([SMALL.nEmbd, SMALL.nEmbd]);
-    const raw = wk.rawData!;
-    const vals = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
-    const src = ow.source.blocks[1].att.Wk; // (out, in)
     const C = SMALL.nEmbd;
-    expect(vals[3 * C + 5]).toBe(src[5 * C + 3]); // W^T[in=3, out=5] = W[out=5, in=3]
+    const F = SMALL.ffnSize;
+    const values = (name: string) => {
+      const raw = init(name).rawData!;
+      return new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    };
+    // stacked (3, C, C) = [Wk^T; Wv^T; Wr^T]: [j, in, out] = W_j[out, in]
+    const kvr = init("blocks.1.att.key_value_receptance.weight_T");
+    expect(kvr.dims).toEqual([3, C, C]);
+    const kvrVals = values("blocks.1.att.key_value_receptance.weight_T");
+    const att = ow.source.blocks[1].att;
+    [att.Wk, att.Wv, att.Wr].forEach((W, j) => {
+      for (const [i, o] of [
+        [3, 5],
+        [0, C - 1],
+        [C - 1, 2],
+      ])
+        expect(kvrVals[j * C * C + i * C + o]).toBe(W[o * C + i]);
+    });
+    const fk = values("blocks.0.ffn.key.weight_T"); // (C, F) from (F, C)
+    expect(fk[7 * F + 11]).toBe(ow.source.blocks[0].ffn.Wk[11 * C + 7]);
     const emb = init("emb.weight");
     expect(emb.dims).toEqual([SMALL.vocabSize, SMALL.nEmbd]);
   });
