@@ -69,6 +69,55 @@ export interface RunModesOptions {
   pause?: () => Promise<void>;
 }
 
+/**
+ * The same two modes on a runtime that keeps its own state, e.g. the onnxruntime-web worker client
+ * (src/runtime/client.ts: RwkvWorkerClient has exactly these methods): RNN mode = reset, then step(token) for each
+ * token (the RNN step graph); parallel mode = reset, then forward(tokens) (the parallel graph, built with
+ * parallelLogits "all" so it returns (T, V)). Structural type only: components never import the runtime.
+ */
+export interface StatefulRuntime {
+  /** where it runs, e.g. "webgpu" or "wasm" */
+  readonly ep: string;
+  reset(): Promise<void>;
+  step(token: number): Promise<{ logits: Float32Array }>;
+  forward(tokens: ArrayLike<number>): Promise<{ logits: Float32Array }>;
+}
+
+export function runtimeModes(rt: StatefulRuntime, V: number): LogitsMode[] {
+  return [
+    {
+      name: "rnn",
+      label: "RNN mode: step graph × T",
+      get backend() {
+        return `onnxruntime-web (${rt.ep})`;
+      },
+      async run(tokens) {
+        await rt.reset();
+        const out = new Float32Array(tokens.length * V);
+        for (let t = 0; t < tokens.length; t++) out.set((await rt.step(tokens[t])).logits, t * V);
+        return out;
+      },
+    },
+    {
+      name: "parallel",
+      label: "Parallel mode: parallel graph over all T tokens",
+      get backend() {
+        return `onnxruntime-web (${rt.ep})`;
+      },
+      async run(tokens) {
+        await rt.reset();
+        const { logits } = await rt.forward(tokens);
+        if (logits.length !== tokens.length * V) {
+          throw new RangeError(
+            `the parallel graph returned ${logits.length / V} rows of logits for ${tokens.length} tokens (build it with parallelLogits "all")`,
+          );
+        }
+        return logits;
+      },
+    },
+  ];
+}
+
 /** Runs each mode `repeat` times (after one untimed warm-up run unless warmup is false) and keeps the median time. */
 export async function runModes(
   modes: LogitsMode[],

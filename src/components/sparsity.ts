@@ -153,7 +153,7 @@ export function sparsityChart(
     .attr("y", 18)
     .attr("font-weight", 600)
     .attr("fill", "currentColor")
-    .text(`… per token (shade: ${pct(lo)} light → ${pct(hi)} dark)`);
+    .text(`… per token (faint = ${pct(lo)}, strong = ${pct(hi)})`);
 
   svg
     .append("g")

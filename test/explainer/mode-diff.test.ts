@@ -4,6 +4,7 @@ import {
   maxAbsDiffPerPosition,
   referenceModes,
   runModes,
+  runtimeModes,
 } from "../../src/components/mode-diff.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
@@ -50,5 +51,42 @@ describe("mode comparison (chapter 8)", () => {
     expect(calls).toBe(4);
     expect(r.times).toEqual([5, 9, 7]);
     expect(r.ms).toBe(7);
+  });
+});
+
+describe("runtime modes (the ONNX graphs' slot)", () => {
+  it("drive a stateful runtime: reset, then step per token (RNN) or one forward (parallel)", async () => {
+    const config = { nLayer: 2, nEmbd: 16, ffnSize: 64, vocabSize: 10, layerNormEps: 1e-5 };
+    const model = new RwkvModel(syntheticWeights(config, 4));
+    // a fake runtime backed by the reference model, recording its calls
+    const calls: string[] = [];
+    let state = model.initialState();
+    const rt = {
+      ep: "wasm",
+      reset: async () => {
+        calls.push("reset");
+        state = model.initialState();
+      },
+      step: async (t: number) => {
+        calls.push("step");
+        const r = model.step(t, state);
+        state = r.state;
+        return { logits: r.logits };
+      },
+      forward: async (tokens: ArrayLike<number>) => {
+        calls.push("forward");
+        const r = model.forward(Array.from(tokens), state);
+        state = r.state;
+        return { logits: r.logits };
+      },
+    };
+    const tokens = [1, 2, 3, 4, 5];
+    const runs = await runModes(runtimeModes(rt, 10), tokens, { repeat: 1, warmup: false });
+    expect(calls).toEqual(["reset", "step", "step", "step", "step", "step", "reset", "forward"]);
+    expect(runs.map((r) => r.backend)).toEqual(["onnxruntime-web (wasm)", "onnxruntime-web (wasm)"]);
+    expect(Math.max(...maxAbsDiffPerPosition(runs[0].logits, runs[1].logits, 5, 10))).toBeLessThan(1e-4);
+    // a parallel graph that returns only the last row is refused with a clear message
+    const lastOnly = { ...rt, forward: async () => ({ logits: new Float32Array(10) }) };
+    await expect(runtimeModes(lastOnly, 10)[1].run(tokens)).rejects.toThrow(/parallelLogits "all"/);
   });
 });
