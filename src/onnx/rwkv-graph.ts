@@ -321,23 +321,25 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
         shiftAtt: () => st.attX[l],
         shiftFfn: () => st.ffnX[l],
         wkv: (k, v) => {
-          const wInit = g.floatInit(`blocks.${l}.att.w`, [C], bw.att.w);
-          const uInit = g.floatInit(`blocks.${l}.att.u`, [C], bw.att.u);
-          const ww = g.op("Add", [uInit, k]); // u + k_t
-          const q = g.op("Max", [p, ww]);
-          const e1 = g.op("Exp", [g.op("Sub", [p, q])]);
-          const e2 = g.op("Exp", [g.op("Sub", [ww, q])]);
-          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]);
-          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]);
-          const wkv = g.op("Div", [num, den]);
-          // state update
-          const pw = g.op("Add", [p, wInit]); // p + w
-          const q2 = g.op("Max", [pw, k]);
-          const f1 = g.op("Exp", [g.op("Sub", [pw, q2])]);
-          const f2 = g.op("Exp", [g.op("Sub", [k, q2])]);
-          next.a.push(g.op("Add", [g.op("Mul", [f1, a]), g.op("Mul", [f2, v])]));
-          next.b.push(g.op("Add", [g.op("Mul", [f1, b]), f2]));
-          next.p.push(q2);
+          // the output (row 0) and the state update (row 1) have the same form, so both run stacked:
+          //   x1 = [p; p + w], x2 = [u + k; k], q = max(x1, x2), num = e^{x1-q} a + e^{x2-q} v, den = e^{x1-q} b + e^{x2-q}
+          // row 0: wkv = num / den;  row 1: a' = num, b' = den, p' = q  (6 nodes fewer than two separate halves)
+          const zw = new Float32Array(2 * C);
+          zw.set(bw.att.w, C);
+          const uz = new Float32Array(2 * C);
+          uz.set(bw.att.u, 0);
+          const x1 = g.op("Add", [p, g.floatInit(`blocks.${l}.att.zero_w`, [2, C], zw)]); // (2, C)
+          const x2 = g.op("Add", [k, g.floatInit(`blocks.${l}.att.u_zero`, [2, C], uz)]); // (2, C)
+          const q = g.op("Max", [x1, x2]);
+          const e1 = g.op("Exp", [g.op("Sub", [x1, q])]);
+          const e2 = g.op("Exp", [g.op("Sub", [x2, q])]);
+          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]); // (2, C)
+          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]); // (2, C)
+          const row = (t: string, i: number) => g.op("Gather", [t, g.constI([i])], { axis: 0 }); // (1, C)
+          const wkv = row(g.op("Div", [num, den]), 0);
+          next.a.push(row(num, 1));
+          next.b.push(row(den, 1));
+          next.p.push(row(q, 1));
           return wkv;
         },
       },
