@@ -104,6 +104,37 @@ export interface HeatmapPanel {
   name: string;
   /** hover-link name (data-sym) shared with the equations, e.g. "alpha" */
   sym?: string;
+  /** the cell colour as [r, g, b] for the bitmap (CSS variables cannot colour pixels); default the RWKV blue */
+  rgb?: [number, number, number];
+}
+
+const DEFAULT_RGB: [number, number, number] = [0x3b, 0x6f, 0xd9];
+
+/** A T x T PNG data URL of the weights (alpha = cellOpacity), or undefined where there is no canvas. */
+function cellImage(
+  A: Float32Array,
+  T: number,
+  [r, g, b]: [number, number, number],
+  scale: "log" | "linear",
+): string | undefined {
+  if (typeof document === "undefined") return undefined;
+  const canvas = document.createElement("canvas");
+  canvas.width = T;
+  canvas.height = T;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return undefined;
+  const img = ctx.createImageData(T, T);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i <= t; i++) {
+      const o = (t * T + i) * 4;
+      img.data[o] = r;
+      img.data[o + 1] = g;
+      img.data[o + 2] = b;
+      img.data[o + 3] = Math.round(255 * cellOpacity(A[t * T + i], scale));
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas.toDataURL("image/png");
 }
 
 export interface AttentionComparisonOptions {
@@ -224,19 +255,32 @@ export function attentionComparison(
       .attr("fill-opacity", 0.06)
       .append("title")
       .text("future tokens: masked (weight 0)");
-    const cells = g.append("g").attr("class", "cells").attr("fill", panel.color);
-    for (let t = 0; t < T; t++) {
-      for (let i = 0; i <= t; i++) {
-        const a = panel.matrix[t * T + i];
-        const op = cellOpacity(a, scale);
-        if (op === 0) continue;
-        cells
-          .append("rect")
-          .attr("x", i * cell)
-          .attr("y", t * cell)
-          .attr("width", cell + 0.3)
-          .attr("height", cell + 0.3)
-          .attr("fill-opacity", op.toFixed(3));
+    // the cells: one T x T image (one pixel per cell, scaled up without smoothing) instead of T²/2 SVG rects,
+    // so a 128-token prompt redraws in milliseconds; transparent pixels let the theme's background through
+    const href = cellImage(panel.matrix, T, panel.rgb ?? DEFAULT_RGB, scale);
+    if (href) {
+      g.append("image")
+        .attr("class", "cells")
+        .attr("href", href)
+        .attr("width", side)
+        .attr("height", side)
+        .attr("preserveAspectRatio", "none")
+        .style("image-rendering", "pixelated");
+    } else {
+      // no canvas (not a browser): SVG rects
+      const cells = g.append("g").attr("class", "cells").attr("fill", panel.color);
+      for (let t = 0; t < T; t++) {
+        for (let i = 0; i <= t; i++) {
+          const op = cellOpacity(panel.matrix[t * T + i], scale);
+          if (op === 0) continue;
+          cells
+            .append("rect")
+            .attr("x", i * cell)
+            .attr("y", t * cell)
+            .attr("width", cell + 0.3)
+            .attr("height", cell + 0.3)
+            .attr("fill-opacity", op.toFixed(3));
+        }
       }
     }
     // token labels: keys i along the bottom, queries t down the left
