@@ -70,14 +70,31 @@ export function readUrlState<S extends ViewState>(defaults: S): S {
   return parseViewState(globalThis.location?.search ?? "", defaults);
 }
 
-/** Page: write part of the view state into the URL without reloading (history.replaceState). */
+let pending: Record<string, ViewValue | undefined> = {};
+let pendingDefaults: ViewState = {};
+let timer: ReturnType<typeof setTimeout> | undefined;
+
+function flush(): void {
+  timer = undefined;
+  const loc = globalThis.location;
+  if (!loc || !globalThis.history) return;
+  const search = mergeSearch(loc.search, pending, pendingDefaults);
+  pending = {};
+  pendingDefaults = {};
+  if (search === loc.search) return;
+  globalThis.history.replaceState(globalThis.history.state, "", `${loc.pathname}${search}${loc.hash}`);
+}
+
+/**
+ * Page: write part of the view state into the URL without reloading (history.replaceState). Writes are batched
+ * for 100 ms (several cells write on one keystroke, and replaceState is not free).
+ */
 export function writeUrlState(
   partial: Record<string, ViewValue | undefined>,
   defaults: ViewState = {},
 ): void {
-  const loc = globalThis.location;
-  if (!loc || !globalThis.history) return;
-  const search = mergeSearch(loc.search, partial, defaults);
-  if (search === loc.search) return;
-  globalThis.history.replaceState(globalThis.history.state, "", `${loc.pathname}${search}${loc.hash}`);
+  if (!globalThis.location || !globalThis.history) return;
+  Object.assign(pending, partial);
+  Object.assign(pendingDefaults, defaults);
+  if (timer === undefined) timer = setTimeout(flush, 100);
 }

@@ -8,6 +8,8 @@
  *   overflowStats({w, u, k, v, T, C, scale}) -> {direct, stable, nonFiniteDirect, nonFiniteStable, maxDiff,
  *                                                 maxExponent, predictedScale}
  *   overflowSweep({w, u, k, v, T, C, scales}) -> [{scale, nonFiniteDirect, nonFiniteStable}]
+ *   overflowSweepAsync(input, isCancelled) -> Promise<... | null>   the same, one scale per macrotask (the
+ *                                  direct form is O(T² C): the page stays responsive), null if cancelled
  */
 import { P_EMPTY, emptyWkvState, wkvDirect, wkvScan } from "../rwkv/wkv.js";
 
@@ -82,7 +84,10 @@ export interface OverflowStats {
 }
 
 function scaled(k: Float32Array, s: number): Float32Array {
-  return s === 1 ? k : Float32Array.from(k, (x) => x * s);
+  if (s === 1) return k;
+  const out = new Float32Array(k.length);
+  for (let i = 0; i < k.length; i++) out[i] = k[i] * s;
+  return out;
 }
 
 export function overflowStats({ w, u, k, v, T, C, scale }: OverflowInput & { scale: number }): OverflowStats {
@@ -125,4 +130,18 @@ export function overflowSweep(
     const s = overflowStats({ ...input, scale });
     return { scale, nonFiniteDirect: s.nonFiniteDirect, nonFiniteStable: s.nonFiniteStable };
   });
+}
+
+export async function overflowSweepAsync(
+  input: OverflowInput & { scales: readonly number[] },
+  isCancelled: () => boolean,
+): Promise<{ scale: number; nonFiniteDirect: number; nonFiniteStable: number }[] | null> {
+  const out: { scale: number; nonFiniteDirect: number; nonFiniteStable: number }[] = [];
+  for (const scale of input.scales) {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (isCancelled()) return null;
+    const s = overflowStats({ ...input, scale });
+    out.push({ scale, nonFiniteDirect: s.nonFiniteDirect, nonFiniteStable: s.nonFiniteStable });
+  }
+  return out;
 }

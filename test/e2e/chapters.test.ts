@@ -239,7 +239,7 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
     // the seed is in the URL; another seed gives other text
     await page.fill('.explainer-try-it input[type="number"]', "7");
     await page.$eval('.explainer-try-it input[type="number"]', (i) => i.dispatchEvent(new Event("change")));
-    expect(new URL(page.url()).searchParams.get("seed")).toBe("7");
+    await page.waitForFunction(() => new URL(location.href).searchParams.get("seed") === "7");
     expect(await generate()).not.toBe(first);
     expect(problems).toEqual([]);
     await page.close();
