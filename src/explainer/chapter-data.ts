@@ -4,6 +4,7 @@
  *
  * API:
  *   gptAttention(model, tokens, meta) -> GptAttention        every layer's and head's (T, T) softmax weights
+ *   new GptAttentionCache(model).attention(tokens, meta)     the same, incremental while the reader types
  *   encodeGptAttention / decodeGptAttention                 JSON form (base64 fp32)
  *   attentionOf(att, layer, head) -> Float32Array (T, T)
  *   sparsitySummary(view) -> SparsitySummary                chapter 6's numbers from a trace (ffnAct, ffnK)
@@ -16,7 +17,7 @@ import type { ModeRun } from "../components/mode-diff.js";
 import { ffnSparsity, histogram, type Histogram, type SparsityLayer } from "../components/sparsity.js";
 import { countParameters } from "../rwkv/synthetic.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
-import type { GptModel } from "../transformer/gpt.js";
+import type { GptModel, KvCache } from "../transformer/gpt.js";
 import { TraceError, base64ToBytes, bytesToBase64, tensorOf, type TraceView } from "./trace.js";
 
 function f32ToBase64(a: Float32Array): string {
@@ -67,6 +68,54 @@ export function gptAttention(
     source: meta.source ?? "live",
     data,
   };
+}
+
+/**
+ * Incremental `gptAttention` for a page where the reader types: the positions shared with the previous prompt
+ * keep their rows (attention is causal: row t depends on tokens 0..t only), the KV cache is cut back to them, and
+ * only the new tokens run, one KV-cache step each. Equal to gptAttention (tests check it).
+ */
+export class GptAttentionCache {
+  private tokens: number[] = [];
+  /** rows[t][layer][head]: (t + 1) weights */
+  private rows: Float32Array[][][] = [];
+  private readonly cache: KvCache;
+  /** tokens actually run, over the cache's life (tests read it) */
+  tokensRun = 0;
+
+  constructor(private readonly model: GptModel) {
+    this.cache = model.newCache();
+  }
+
+  attention(tokens: readonly number[], meta: { text: string; synthetic: boolean }): GptAttention {
+    const T = tokens.length;
+    let p = 0;
+    while (p < T && p < this.tokens.length && tokens[p] === this.tokens[p]) p++;
+    this.cache.length = p;
+    this.rows.length = p;
+    for (let t = p; t < T; t++) {
+      this.rows.push(this.model.stepWithAttention(tokens[t], this.cache).attention);
+      this.tokensRun++;
+    }
+    this.tokens = [...tokens];
+    const { nLayer, nHead } = this.model.config;
+    const data = new Float32Array(nLayer * nHead * T * T);
+    for (let t = 0; t < T; t++) {
+      for (let l = 0; l < nLayer; l++) {
+        for (let h = 0; h < nHead; h++) data.set(this.rows[t][l][h], (l * nHead + h) * T * T + t * T);
+      }
+    }
+    return {
+      text: meta.text,
+      tokens: [...tokens],
+      T,
+      nLayer,
+      nHead,
+      synthetic: meta.synthetic,
+      source: "live",
+      data,
+    };
+  }
 }
 
 export function attentionOf(att: GptAttention, layer: number, head: number): Float32Array {

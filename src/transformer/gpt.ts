@@ -466,6 +466,23 @@ export class GptModel {
    * logits (V) for the next token. The position is cache.length.
    */
   step(token: number, cache: KvCache): Float32Array {
+    return this.decode(token, cache, false).logits;
+  }
+
+  /**
+   * `step`, also returning this token's attention row per layer and head: [layer][head] -> (pos + 1) weights over
+   * the positions 0..pos. Row pos of the full forward's (T, T) matrix, computed from the cache.
+   */
+  stepWithAttention(token: number, cache: KvCache): { logits: Float32Array; attention: Float32Array[][] } {
+    const r = this.decode(token, cache, true);
+    return { logits: r.logits, attention: r.attention! };
+  }
+
+  private decode(
+    token: number,
+    cache: KvCache,
+    keep: boolean,
+  ): { logits: Float32Array; attention?: Float32Array[][] } {
     this.checkToken(token);
     const {
       nEmbd: C,
@@ -489,7 +506,9 @@ export class GptModel {
     this.embed(token, pos, x, 0);
     const h = new Float32Array(C);
     const scores = new Float64Array(pos + 1);
+    const attention: Float32Array[][] | undefined = keep ? [] : undefined;
     for (let l = 0; l < W.blocks.length; l++) {
+      const rows: Float32Array[] = [];
       const blk = W.blocks[l];
       layerNormRow(x, 0, C, blk.ln1, eps, h, 0);
       const qkv = addBias(matVec(blk.qkv.weight, h, 3 * C, C), 1, blk.qkv.bias);
@@ -512,11 +531,15 @@ export class GptModel {
           scores[i] = Math.exp(scores[i] - max);
           sum += scores[i];
         }
+        const row = keep ? new Float32Array(pos + 1) : undefined;
         for (let i = 0; i <= pos; i++) {
           const a = scores[i] / sum;
+          if (row) row[i] = a;
           for (let d = 0; d < D; d++) y[hd * D + d] += a * Vc[i * C + hd * D + d];
         }
+        if (row) rows.push(row);
       }
+      if (attention) attention.push(rows);
       const o = addBias(matVec(blk.proj.weight, y, C, C), 1, blk.proj.bias);
       for (let c = 0; c < C; c++) x[c] += o[c];
       layerNormRow(x, 0, C, blk.ln2, eps, h, 0);
@@ -527,6 +550,7 @@ export class GptModel {
     }
     cache.length = pos + 1;
     layerNormRow(x, 0, C, W.lnF, eps, h, 0);
-    return matVec(W.head, h, V, C);
+    const logits = matVec(W.head, h, V, C);
+    return attention ? { logits, attention } : { logits };
   }
 }

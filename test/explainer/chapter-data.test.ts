@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { referenceModes, runModes } from "../../src/components/mode-diff.js";
 import {
+  GptAttentionCache,
   attentionOf,
   decodeGptAttention,
   decodeModes,
@@ -36,6 +37,31 @@ describe("chapter data (JSON written at build time, read by the pages)", () => {
     expect(() => attentionOf(back, 2, 0)).toThrow(/layers 0\.\.1/);
     expect(() => attentionOf(back, 0, 3)).toThrow(/heads 0\.\.2/);
     expect(() => decodeGptAttention({ format: "nope" })).toThrow(/gpt-attention\/1/);
+  });
+
+  it("GPT attention, incremental while typing: equal to the full forward after appends, edits and deletions", () => {
+    const shape = { nLayer: 2, nEmbd: 12, nHead: 3, vocabSize: 12, blockSize: 32 };
+    const gpt = new GptModel(gptWeightsFromTensors(syntheticGptTensors(shape, 5), { nHead: 3 }));
+    const cache = new GptAttentionCache(gpt);
+    const edits = [
+      [1, 2, 3],
+      [1, 2, 3, 4, 5], // append: 2 new tokens run
+      [1, 2, 7, 4, 5], // change in the middle: from position 2
+      [1, 2], // delete: nothing runs
+      [1, 2, 7, 4, 5, 6, 8, 9, 10, 11],
+    ];
+    const runs: number[] = [];
+    for (const toks of edits) {
+      const before = cache.tokensRun;
+      const inc = cache.attention(toks, { text: "", synthetic: true });
+      runs.push(cache.tokensRun - before);
+      const full = gptAttention(gpt, toks, { text: "", synthetic: true });
+      let worst = 0;
+      for (let i = 0; i < full.data.length; i++)
+        worst = Math.max(worst, Math.abs(inc.data[i] - full.data[i]));
+      expect(worst).toBeLessThan(1e-6);
+    }
+    expect(runs).toEqual([3, 2, 3, 0, 8]);
   });
 
   it("sparsity summary: JSON round trip, histogram over a range symmetric about 0 holding every value", () => {
