@@ -1,5 +1,5 @@
 /**
- * Chapter 7: the RWKV-4 architecture as one SVG (arXiv 2305.13048 v4, Fig. 2 and Sect. 3), left the whole
+ * Chapter 7: the RWKV-4 architecture as one SVG (arXiv 2305.13048, Fig. 2), left the whole
  * model (embedding, ln0, L blocks, ln_out, head), right one block opened up: LayerNorm, time mixing (token
  * shift, R/K/V, WKV with w and u, sigma(r) gate, W_o) and channel mixing (token shift, R'/K', squared ReLU,
  * W'_v, sigma(r') gate), each with its residual connection. Parts link to the chapter that explains them.

@@ -1,5 +1,5 @@
 /**
- * Chapter 8: the same prompt through RWKV's two modes (arXiv 2305.13048 v4, Sect. 4.2-4.3 and Appendix D):
+ * Chapter 8: the same prompt through RWKV's two modes (arXiv 2305.13048; the stable WKV of its Appendix D):
  *  - RNN ("time-sequential") mode: one token at a time, carrying the state (attX, a, b, p, ffnX) per layer;
  *  - parallel ("time-parallel", GPT-like) mode: all T tokens at once, matrices (T, C) x (C, C).
  * Both must give the same logits at every position. A mode is anything that maps tokens to (T, V) logits, so

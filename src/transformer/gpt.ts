@@ -1,6 +1,6 @@
 /**
  * The transformer baseline: a GPT-style decoder (pre-LN, causal softmax attention, learned positions, GELU MLP),
- * the model the explainer compares RWKV's WKV against (arXiv 2305.13048 v4, Sect. 2.2, Eq. 7-8).
+ * the model the explainer compares RWKV's WKV against (arXiv 2305.13048 v4, Eq. 7-8).
  *
  * Block (pre-LN, residual, as nanoGPT / GPT-2):
  *   x = wte[token] + wpe[position]
