@@ -146,6 +146,7 @@ export function sparsityChart(
     .attr("y", 18)
     .attr("font-weight", 600)
     .attr("fill", "currentColor")
+    .attr("data-sym", "act") // hover-linked with max(k'_t, 0)^2 in the equations
     .text("Zero activations, whole prompt");
   svg
     .append("text")
@@ -268,6 +269,7 @@ export function activationHistogram(
     .attr("y", 18)
     .attr("font-weight", 600)
     .attr("fill", "currentColor")
+    .attr("data-sym", "kp") // hover-linked with k'_t in the equations
     .text(title);
   svg
     .append("text")
