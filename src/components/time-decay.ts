@@ -141,9 +141,9 @@ export function decayOverview(
   figure
     .append("figcaption")
     .text(
-      "Each line is one layer: its channels sorted by the value shown. Left: the paper's Figure 10, the factor by " +
-        "which a channel's memory shrinks at every token. Middle: the same as the number of tokens after which an old " +
-        "token's weight has halved. Right: the extra weight u of the current token.",
+      "Each line is one layer, its channels sorted by the value shown. Decay per step (the paper's Figure 10): the " +
+        "factor by which a channel's memory shrinks at every token. Half-life: the same as the number of tokens after " +
+        "which an old token's weight has halved. Bonus u: the extra weight (in log space) of the current token.",
     );
   return figure.node() as HTMLElement;
 }

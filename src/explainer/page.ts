@@ -56,8 +56,8 @@ span[data-sym].sym-active, div[data-sym].sym-active { background: color-mix(in s
 svg [data-sym].sym-active { stroke: var(--theme-foreground-focus); stroke-width: 3px; }
 svg text[data-sym].sym-active { fill: var(--theme-foreground-focus); stroke: none; font-weight: 700; }
 figure[data-figure].sym-active { outline: 2px solid var(--theme-foreground-focus); outline-offset: 4px; }
-.explainer-fullscreen-backdrop { position: fixed; inset: 0; z-index: 999; background: var(--theme-background); }
-figure[data-figure].explainer-fullscreen { position: fixed; inset: 2vh 2vw; z-index: 1000; margin: 0; overflow: auto;
+html[data-fullscreen-figure] #observablehq-main { z-index: 1001; }
+figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 2vh 3vw; box-sizing: border-box; z-index: 1000; margin: 0; overflow: auto;
   background: var(--theme-background); display: flex; flex-direction: column; justify-content: center; }
 figure[data-figure].explainer-fullscreen > svg, figure[data-figure].explainer-fullscreen > canvas,
 figure[data-figure].explainer-fullscreen > div > svg { width: 100% !important; height: auto !important; max-height: 85vh; }
@@ -117,10 +117,6 @@ function figureNearestCenter(): HTMLElement | null {
 function enterFullscreen(fig: HTMLElement): void {
   exitFullscreen();
   fullscreenName = fig.dataset.figure ?? null;
-  const backdrop = document.createElement("div");
-  backdrop.className = "explainer-fullscreen-backdrop";
-  backdrop.addEventListener("click", exitFullscreen);
-  document.body.append(backdrop);
   fig.classList.add("explainer-fullscreen");
   document.documentElement.dataset.fullscreenFigure = fullscreenName ?? "";
 }
@@ -129,7 +125,6 @@ function exitFullscreen(): void {
   fullscreenName = null;
   for (const el of document.querySelectorAll(".explainer-fullscreen"))
     el.classList.remove("explainer-fullscreen");
-  for (const el of document.querySelectorAll(".explainer-fullscreen-backdrop")) el.remove();
   delete document.documentElement.dataset.fullscreenFigure;
 }
 
