@@ -92,3 +92,25 @@ describe("introspection outputs (probes) equal the reference model's trace", () 
     }
   });
 });
+
+describe("parallel graph with last-position logits (prompt ingestion)", () => {
+  it("returns the last row of the all-positions logits and the same state, across chunks", async () => {
+    const weights = syntheticWeights(SMALL, 5);
+    const tokens = [2, 7, 1, 8, 2, 8, 1, 8, 2, 8, 4];
+    const all = await createOrtRwkv(weights, { mode: "parallel", chunk: 4 });
+    const last = await createOrtRwkv(weights, { mode: "parallel", chunk: 4, parallelLogits: "last" });
+    const a = await all.forward(tokens);
+    const b = await last.forward(tokens);
+    const V = SMALL.vocabSize;
+    expect(b.logits.length).toBe(V);
+    expect(maxAbsDiff(b.logits, a.logits.subarray((tokens.length - 1) * V))).toBeLessThanOrEqual(1e-6);
+    const sa = await a.state.read();
+    const sb = await b.state.read();
+    for (let l = 0; l < SMALL.nLayer; l++) expect(maxAbsDiff(sa[l].p, sb[l].p)).toBe(0);
+    // and the reference model's last-position logits
+    const r = new RwkvModel(weights).forward(tokens, undefined, { lastOnly: true });
+    expect(maxAbsDiff(b.logits, r.logits)).toBeLessThanOrEqual(1e-4);
+    await all.dispose();
+    await last.dispose();
+  });
+});
