@@ -59,7 +59,8 @@ export function stateMeter(
   data: StateMeterData,
   { width, height = 220 }: { width: number; height?: number },
 ): HTMLElement {
-  const margin = { top: 64, right: 150, bottom: 44, left: 80 };
+  const margin = { top: 64, right: 150, bottom: 44, left: 60 };
+  const readoutSize = width < 560 ? 14 : 17;
   const w = Math.max(320, width);
   const maxT = Math.max(64, Math.ceil((data.T * 1.25) / 64) * 64);
   const x = scaleLinear()
@@ -77,6 +78,8 @@ export function stateMeter(
     .attr("width", w)
     .attr("height", H)
     .attr("viewBox", `0 0 ${w} ${H}`)
+    .style("max-width", "100%")
+    .style("height", "auto")
     .attr("role", "img")
     .attr(
       "aria-label",
@@ -85,23 +88,23 @@ export function stateMeter(
     );
   svg
     .append("text")
-    .attr("x", margin.left)
+    .attr("x", 4)
     .attr("y", 20)
     .attr("font-weight", 700)
-    .attr("font-size", 17)
+    .attr("font-size", readoutSize)
     .attr("fill", "var(--color-rwkv, #3b6fd9)")
     .attr("class", "readout-rwkv")
     .text(`RWKV state: ${fmtInt(data.rwkvNumbers)} numbers (${bytesLabel(data.rwkvNumbers)}), constant`);
   svg
     .append("text")
-    .attr("x", margin.left)
+    .attr("x", 4)
     .attr("y", 44)
     .attr("font-weight", 700)
-    .attr("font-size", 17)
+    .attr("font-size", readoutSize)
     .attr("fill", "var(--color-softmax, #e8590c)")
     .attr("class", "readout-kv")
     .text(
-      `Transformer KV cache after ${fmtInt(data.T)} tokens: ${fmtInt(data.kvNumbers)} numbers (${bytesLabel(data.kvNumbers)})`,
+      `Transformer KV cache at T = ${fmtInt(data.T)}: ${fmtInt(data.kvNumbers)} numbers (${bytesLabel(data.kvNumbers)})`,
     );
   svg
     .append("g")

@@ -109,9 +109,11 @@ export function tryIt({
   const meterSlot = document.createElement("div");
 
   let running: { stop: boolean } | null = null;
+  let lastMeter: [number, number | undefined] = [0, undefined];
   let model: LiveModel | null = null;
 
   const drawMeter = (T: number, measured?: number): void => {
+    lastMeter = [T, measured];
     const config = model?.config ?? shape;
     const w = width ?? (root.clientWidth || 720);
     meterSlot.replaceChildren(
@@ -211,5 +213,15 @@ export function tryIt({
     () => setButton(),
   );
   root.append(prompt, controls, message, output, speed, meterSlot);
+  // the box's width is known once it is on the page: redraw the meter at that width, and on resize
+  if (width === undefined && typeof ResizeObserver !== "undefined") {
+    let lastWidth = 0;
+    new ResizeObserver(() => {
+      if (root.clientWidth > 0 && root.clientWidth !== lastWidth) {
+        lastWidth = root.clientWidth;
+        drawMeter(...lastMeter);
+      }
+    }).observe(root);
+  }
   return root;
 }
