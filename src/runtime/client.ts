@@ -126,6 +126,14 @@ export class RwkvWorkerClient {
     await this.call({ type: "setState", state });
   }
 
+  /**
+   * Destroy the GPU device on purpose: the next call fails with a "device-lost" error, the worker rebuilds the
+   * model on wasm (state reset) and later calls run there. Resolves to false when no GPU device was in use.
+   */
+  async simulateDeviceLoss(): Promise<boolean> {
+    return (await this.call({ type: "simulateDeviceLoss" })) as boolean;
+  }
+
   async dispose(): Promise<void> {
     if (this.closed) return;
     try {

@@ -67,7 +67,9 @@ export type Request =
   | { id: number; type: "reset" }
   | { id: number; type: "getState" }
   | { id: number; type: "setState"; state: RwkvState }
-  | { id: number; type: "dispose" };
+  | { id: number; type: "dispose" }
+  /** destroy the GPU device on purpose (tests, and a presenter rehearsing the fallback); a no-op on wasm */
+  | { id: number; type: "simulateDeviceLoss" };
 
 export type Response =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };

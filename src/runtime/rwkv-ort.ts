@@ -270,6 +270,8 @@ export class OrtRwkv {
     try {
       out = await session.run(feeds);
     } catch (e) {
+      // a device lost during the run: its `lost` promise may settle just after the run fails
+      if (this.ep === "webgpu" && this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
       if (this.lost !== undefined) throw new DeviceLostError(this.lost);
       throw new OrtRwkvError("unsupported", `onnxruntime run failed on ${this.ep}: ${messageOf(e)}`, {
         cause: e,

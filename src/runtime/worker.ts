@@ -267,6 +267,13 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       state = next;
       return { result: null, transfer: [] };
     }
+    case "simulateDeviceLoss": {
+      const d = device;
+      if (!d) return { result: false, transfer: [] };
+      d.destroy();
+      await d.lost; // the handler registered in pickWebGpu has marked the model lost by now
+      return { result: true, transfer: [] };
+    }
     case "dispose": {
       state?.dispose();
       state = undefined;

@@ -14,6 +14,8 @@ export interface OrtPageRequest {
   ep: EpPreference;
   chunk: number;
   logSeverityLevel: 0 | 3;
+  /** simulate a lost GPU device at the end */
+  loseDevice?: boolean;
 }
 
 type PlainState = Record<string, number[]>[];
@@ -59,8 +61,22 @@ async function ortRun(req: OrtPageRequest) {
     }
     // still usable after the errors
     const after = Array.from((await m.step(1)).logits).length;
+    // a lost GPU device: the next call fails with a typed error, then the model runs on wasm from a reset state
+    let lost: { simulated: boolean; code?: unknown; epAfter?: string; logits?: number[] } | undefined;
+    if (req.loseDevice) {
+      const simulated = await m.simulateDeviceLoss();
+      let code: unknown;
+      try {
+        await m.step(req.tokens[0]);
+      } catch (e) {
+        code = (e as { code?: unknown }).code;
+      }
+      const r = await m.step(req.tokens[0]);
+      lost = { simulated, code, epAfter: r.ep, logits: Array.from(r.logits) };
+    }
     return {
       init: m.init,
+      lost,
       events,
       parEp: par.ep,
       parLogits: Array.from(par.logits),

@@ -39,6 +39,7 @@ interface RunOut {
   rnnState: Record<string, number[]>[];
   errors: { name: string; code: unknown; message: string }[];
   after: number;
+  lost?: { simulated: boolean; code?: unknown; epAfter?: string; logits?: number[] };
 }
 
 const ref = new RwkvModel(syntheticWeights(CONFIG, SEED));
@@ -114,19 +115,27 @@ describe.runIf(status.available)("onnxruntime-web in Chromium through the model 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("runs both graphs on the WebGPU EP, every node placed on WebGPU, parity <= 1e-3", async () => {
-    const { out, logs } = await runInPage(browser.context, { ep: "webgpu", chunk: 5, logSeverityLevel: 0 });
+  it("runs both graphs on the WebGPU EP, every node placed on WebGPU, parity <= 1e-3; survives a lost device on wasm", async () => {
+    const { out, logs } = await runInPage(browser.context, {
+      ep: "webgpu",
+      chunk: 5,
+      logSeverityLevel: 0,
+      loseDevice: true,
+    });
     expect(out.init.ep).toBe("webgpu");
     expect(out.init.fallbackReason).toBeUndefined();
     expect(out.init.stateLocation).toBe("gpu-buffer");
     expect(out.parEp).toBe("webgpu");
     expect(out.stepEps.every((e) => e === "webgpu")).toBe(true);
-    // ORT's verbose log: one placement summary per session, and nothing on the CPU EP
+    // ORT's verbose log: one placement summary per session. The two WebGPU sessions (RNN, parallel) have every
+    // node on WebGPU; the two after the simulated device loss are the wasm rebuild (ORT's CPU EP).
     const placements = logs.filter(
       (l) => l.includes("VerifyEachNodeIsAssignedToAnEp") && l.includes("placed on"),
     );
-    expect(placements.length).toBe(2);
-    for (const p of placements) expect(p).toMatch(/All nodes placed on \[WebGpuExecutionProvider\]/);
+    expect(placements.length).toBe(4);
+    for (const p of placements.slice(0, 2))
+      expect(p).toMatch(/All nodes placed on \[WebGpuExecutionProvider\]/);
+    for (const p of placements.slice(2)) expect(p).toMatch(/All nodes placed on \[CPUExecutionProvider\]/);
     const d = diffs(out);
     console.log(`WebGPU (${out.init.adapter?.architecture}) max |diff| vs reference:`, d);
     expect(d.parallel).toBeLessThanOrEqual(1e-3);
@@ -135,6 +144,13 @@ describe.runIf(status.available)("onnxruntime-web in Chromium through the model 
     // typed errors cross the worker boundary; the model keeps working
     expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
     expect(out.after).toBe(CONFIG.vocabSize);
+    // a lost device: a typed error for the call that meets it, a visible event, then wasm from a reset state
+    expect(out.lost?.simulated).toBe(true);
+    expect(out.lost?.code).toBe("device-lost");
+    expect(out.events.map((e) => e.kind)).toContain("device-lost");
+    expect(out.lost?.epAfter).toBe("wasm");
+    const first = ref.step(TOKENS[0]).logits;
+    expect(Math.max(...out.lost!.logits!.map((x, i) => Math.abs(x - first[i])))).toBeLessThanOrEqual(1e-4);
   });
 
   it("runs on the wasm EP when asked, parity <= 1e-4", async () => {
