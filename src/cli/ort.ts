@@ -1,8 +1,15 @@
 /**
  * `--backend ort` of the CLI: the ONNX graphs (src/onnx) on onnxruntime-web's wasm EP in Node (src/runtime).
  */
-import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
-import { createOrtRwkv, nodeRooflines, ortVersion } from "../runtime/node.js";
+import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
+import {
+  createOrtRwkv,
+  emptyOrtState,
+  nodeRooflines,
+  ortVersion,
+  type OrtRwkv,
+  type OrtState,
+} from "../runtime/node.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import { benchTokens, median } from "./bench-ref.js";
 
@@ -27,6 +34,49 @@ export async function ortLogits(
   } finally {
     await m.dispose();
   }
+}
+
+/**
+ * The reference model's calling pattern (src/rwkv/model.ts) on ORT, async: for the CLI's generate and eval.
+ * Sessions are built on first use (RNN step; parallel with all logits; parallel with last logits only) and share
+ * one transposed copy of the weights. States are opaque ORT states: pass them from one call to the next.
+ */
+export interface OrtModel {
+  initialState(): OrtState;
+  step(token: number, state?: OrtState): Promise<{ logits: Float32Array; state: OrtState }>;
+  forward(
+    tokens: ArrayLike<number>,
+    state?: OrtState,
+    opts?: { lastOnly?: boolean },
+  ): Promise<{ logits: Float32Array; state: OrtState }>;
+  dispose(): Promise<void>;
+}
+
+export function createOrtModel(weights: RwkvWeights, opts: { maxTokens?: number } = {}): OrtModel {
+  let ow: OnnxWeights | undefined;
+  const prepared = () => (ow ??= prepareOnnxWeights(weights));
+  const maxTokens = opts.maxTokens ?? Number.MAX_SAFE_INTEGER;
+  const sessions = new Map<string, Promise<OrtRwkv>>();
+  const get = (kind: "rnn" | "all" | "last") => {
+    let s = sessions.get(kind);
+    if (!s) {
+      s =
+        kind === "rnn"
+          ? createOrtRwkv(prepared(), { mode: "rnn" })
+          : createOrtRwkv(prepared(), { mode: "parallel", parallelLogits: kind, maxTokens });
+      sessions.set(kind, s);
+    }
+    return s;
+  };
+  return {
+    initialState: () => emptyOrtState(weights.config),
+    step: async (token, state) => (await get("rnn")).step(token, state),
+    forward: async (tokens, state, o = {}) => (await get(o.lastOnly ? "last" : "all")).forward(tokens, state),
+    async dispose() {
+      for (const s of sessions.values()) await (await s).dispose();
+      sessions.clear();
+    },
+  };
 }
 
 export interface OrtBenchOptions {

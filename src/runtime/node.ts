@@ -4,9 +4,10 @@
  */
 import * as ort from "onnxruntime-web";
 import type { OnnxWeights } from "../onnx/rwkv-graph.js";
-import type { RwkvWeights } from "../rwkv/weights.js";
+import { STATE_NAMES, type StateName } from "../onnx/names.js";
+import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
 import { measureRooflines, type Rooflines } from "./roofline.js";
-import { OrtRwkv, type OrtRwkvOptions } from "./rwkv-ort.js";
+import { OrtRwkv, OrtState, type OrtRwkvOptions } from "./rwkv-ort.js";
 
 export { OrtRwkv, OrtState } from "./rwkv-ort.js";
 export type { ForwardResult, GraphMode, OrtRwkvOptions, StepResult } from "./rwkv-ort.js";
@@ -36,6 +37,18 @@ export function nodeRooflines(
 ): Promise<Rooflines> {
   if (!configured) configureNodeOrt();
   return measureRooflines(ort, { ...opts, ep: "wasm" });
+}
+
+/** The empty state (attX = ffnX = a = b = 0, p = -1e38) as CPU ORT tensors, usable with any session. */
+export function emptyOrtState(config: RwkvConfig): OrtState {
+  const { nLayer: L, nEmbd: C } = config;
+  const t = {} as Record<StateName, ort.Tensor>;
+  for (const s of STATE_NAMES) {
+    const d = new Float32Array(L * C);
+    if (s === "p") d.fill(-1e38);
+    t[s] = new ort.Tensor("float32", d, [L, C]);
+  }
+  return new OrtState(t, config);
 }
 
 /** The ORT version in use (for reports). */
