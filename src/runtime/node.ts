@@ -6,10 +6,13 @@ import * as ort from "onnxruntime-web";
 import type { OnnxWeights } from "../onnx/rwkv-graph.js";
 import { STATE_NAMES, type StateName } from "../onnx/names.js";
 import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
+import type { GptWeights } from "../transformer/gpt.js";
+import { OrtGpt } from "./gpt-ort.js";
 import { measureRooflines, type Rooflines } from "./roofline.js";
 import { OrtRwkv, OrtState, type OrtRwkvOptions } from "./rwkv-ort.js";
 
 export { OrtRwkv, OrtState } from "./rwkv-ort.js";
+export { OrtGpt, type GptCache, type GptRunResult } from "./gpt-ort.js";
 export type { ForwardResult, GraphMode, OrtRwkvOptions, StepResult } from "./rwkv-ort.js";
 export * from "./errors.js";
 export type { Rooflines } from "./roofline.js";
@@ -49,6 +52,12 @@ export function emptyOrtState(config: RwkvConfig): OrtState {
     t[s] = new ort.Tensor("float32", d, [L, C]);
   }
   return new OrtState(t, config);
+}
+
+/** The transformer baseline's graph on the wasm EP, with a KV cache (see ./gpt-ort.ts). */
+export function createOrtGpt(weights: GptWeights, opts: { attention?: boolean } = {}): Promise<OrtGpt> {
+  if (!configured) configureNodeOrt();
+  return OrtGpt.create(ort, weights, { ...opts, ep: "wasm" });
 }
 
 /** The ORT version in use (for reports). */
