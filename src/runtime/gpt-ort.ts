@@ -46,7 +46,7 @@ export class OrtGpt {
   static async create(
     ort: typeof Ort,
     weights: GptWeights,
-    opts: { ep?: "wasm" | "webgpu"; attention?: boolean } = {},
+    opts: { ep?: "wasm" | "webgpu"; attention?: boolean; logSeverityLevel?: 0 | 1 | 2 | 3 | 4 } = {},
   ): Promise<OrtGpt> {
     const ep = opts.ep ?? "wasm";
     const bytes = buildGptGraph(weights, { attention: !!opts.attention });
@@ -55,6 +55,7 @@ export class OrtGpt {
       session = await ort.InferenceSession.create(bytes, {
         executionProviders: [ep],
         graphOptimizationLevel: "all",
+        logSeverityLevel: opts.logSeverityLevel ?? 3,
       });
     } catch (e) {
       throw new SessionBuildError(ep, e);
