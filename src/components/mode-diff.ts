@@ -196,6 +196,8 @@ export interface ModeDiffOptions {
   /** agreement tolerance drawn as a line (default 1e-4, the parity tolerance of the tests) */
   tolerance?: number;
   height?: number;
+  /** the figure's data-figure name (default "mode-diff") */
+  name?: string;
 }
 
 /**
@@ -206,7 +208,7 @@ export function modeDiffChart(
   runs: [ModeRun, ModeRun],
   tokens: string[],
   V: number,
-  { width, tolerance = 1e-4, height = 220 }: ModeDiffOptions,
+  { width, tolerance = 1e-4, height = 220, name = "mode-diff" }: ModeDiffOptions,
 ): HTMLElement {
   const T = tokens.length;
   const diffs = maxAbsDiffPerPosition(runs[0].logits, runs[1].logits, T, V);
@@ -219,7 +221,7 @@ export function modeDiffChart(
   const margin = { top: 48, right: 16, bottom: 40, left: 72 };
   const timeH = 32 * runs.length + 50;
   const H = margin.top + height + margin.bottom + timeH;
-  const figure = create("figure").attr("data-figure", "mode-diff").attr("data-max-diff", worst);
+  const figure = create("figure").attr("data-figure", name).attr("data-max-diff", worst);
   const svg = figure
     .append("svg")
     .attr("width", width)

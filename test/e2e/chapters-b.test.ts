@@ -280,6 +280,23 @@ describe.runIf(status.available)("chapters 2, 6, 7, 8 in Chromium", () => {
     }
   });
 
+  it("chapter 8: the two ONNX graphs (onnxruntime-web, wasm) agree with each other and with the reference", async () => {
+    const { page, problems } = await open("/08-rnn-and-parallel?ep=wasm");
+    try {
+      const fig = page.locator('[data-figure="mode-diff-onnx"]');
+      await fig.waitFor({ timeout: TIMEOUT });
+      expect(await fig.getAttribute("data-ep")).toBe("wasm");
+      expect(Number(await fig.getAttribute("data-max-diff"))).toBeLessThan(1e-4);
+      const text = (await page.locator("ul.checks").last().textContent()) ?? "";
+      const m = /reference's parallel mode: ([0-9.]+e[+-]?[0-9]+)/.exec(text);
+      expect(m, text).not.toBeNull();
+      expect(Number(m![1])).toBeLessThan(1e-4);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it.each(["light", "dark"] as const)("screenshots of chapters 2, 6, 7, 8 (%s theme)", async (scheme) => {
     for (const p of ["/02-attention", "/06-channel-mixing", "/07-whole-model", "/08-rnn-and-parallel"]) {
       const { page, problems } = await open(p, scheme);
