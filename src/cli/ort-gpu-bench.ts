@@ -8,7 +8,7 @@
  * (last-position logits + final state), for several chunk sizes. Prints one JSON line (BENCH_JSON ...).
  *
  * env: ORT_PATH (ort.webgpu.min.mjs), GPUINIT (gpuinit.mjs), SHAPE=pile169m|tiny, TOKENS=64,512 CHUNKS=64,128,256
- *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm)
+ *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm; > 1 loads NODESHIM, nodeshim.mjs)
  */
 import type * as Ort from "onnxruntime-web";
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     result.maxStorageBufferBindingSize = sum.limits.maxStorageBufferBindingSize;
     log("adapter", JSON.stringify(sum.info));
   }
+  // multi-threaded wasm in Node needs the gpu-kit's nodeshim (ORT fetches its own file: URL, Node refuses it)
+  if (EP === "wasm" && Number(env.THREADS ?? 1) > 1) await import(env.NODESHIM ?? "./nodeshim.mjs");
   const ort = (await import(env.ORT_PATH ?? "./nm/ort/ort.webgpu.min.mjs")) as typeof Ort;
   ort.env.wasm.numThreads = Number(env.THREADS ?? 1);
   ort.env.logLevel = "error";
