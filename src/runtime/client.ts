@@ -57,6 +57,8 @@ export class RwkvWorkerClient {
     const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
     const c = new RwkvWorkerClient(worker, opts.onEvent);
     const { workerUrl: _w, worker: _k, source, onEvent: _e, ...options } = opts;
+    // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
+    if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
     c.info = (await c.call({ type: "init", source, options: options as WorkerInitOptions })) as InitResult;
     c.ep = c.info.ep;
     c.fallbackReason = c.info.fallbackReason;

@@ -154,7 +154,8 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   initOptions = options;
   ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
   ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-  ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "warning";
+  // ORT writes its log through console.error: keep the page's console for real errors unless asked
+  ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   if ("weights" in src) {
     // prebuild the (in, out) matrices once for both graphs
     source = { ow: prepareOnnxWeights(src.weights), config: src.weights.config };
