@@ -9,6 +9,7 @@
 import { stateMeter, stateMeterData } from "../components/state-meter.js";
 import { promptInput, slider } from "./controls.js";
 import type { LiveModel, ModelHandle } from "./live-model.js";
+import type { OrtHandle } from "./ort-model.js";
 import { notice } from "./page.js";
 import { encodePrompt } from "./prompt.js";
 
@@ -29,6 +30,8 @@ export interface TryItOptions {
   /** width of the meter in pixels (default: the box's own width once on the page) */
   width?: number;
   onSettings?: (s: TryItSettings) => void;
+  /** the onnxruntime-web backend: generation switches to it once it is ready (the reference model until then) */
+  ort?: OrtHandle;
 }
 
 export function tryIt({
@@ -38,6 +41,7 @@ export function tryIt({
   config: shape,
   width,
   onSettings,
+  ort,
 }: TryItOptions): HTMLElement {
   const root = document.createElement("div");
   root.className = "explainer-try-it";
@@ -130,6 +134,24 @@ export function tryIt({
     s.seed = Math.max(0, Math.floor(Number(seed.value) || 0));
     onSettings?.({ ...s });
   };
+  const backendLine = document.createElement("div");
+  backendLine.className = "explainer-badge";
+  backendLine.dataset.backendLine = "";
+  const setBackend = (): void => {
+    root.dataset.backend = model?.backend ?? "";
+    const pill = (text: string, cls = ""): HTMLElement => {
+      const span = document.createElement("span");
+      span.className = `pill ${cls}`.trim();
+      span.textContent = text;
+      return span;
+    };
+    const parts: HTMLElement[] = [pill(`generation backend: ${model?.backend ?? "…"}`, "backend")];
+    if (ort?.status === "loading") parts.push(pill("starting onnxruntime-web…", "loading"));
+    if (ort?.status === "failed")
+      parts.push(pill(`onnxruntime-web failed, using the reference model: ${ort.error?.message}`, "failed"));
+    if (ort?.status === "ready" && ort.fallbackReason) parts.push(pill(`no WebGPU: ${ort.fallbackReason}`));
+    backendLine.replaceChildren(...parts);
+  };
   const setButton = (): void => {
     button.disabled = !model;
     button.textContent = !model
@@ -205,14 +227,40 @@ export function tryIt({
 
   setButton();
   drawMeter(encodePrompt(s.prompt, vocabulary, { maxTokens: maxPromptTokens }).tokens.length);
+  // the backend that generates: the reference model as soon as it is ready, then onnxruntime-web if it starts
+  let settledOrt = !ort || ort.status === "off";
+  const settle = (): void => {
+    root.dataset.backendSettled = String(settledOrt && handle.status !== "loading");
+    setButton();
+    setBackend();
+  };
   handle.ready.then(
     (m) => {
-      model = m;
-      setButton();
+      if (!model) model = m;
+      settle();
     },
-    () => setButton(),
+    () => settle(),
   );
-  root.append(prompt, controls, message, output, speed, meterSlot);
+  ort?.ready.then(
+    (m) => {
+      const swap = (): void => {
+        if (running)
+          setTimeout(swap, 50); // never switch in the middle of a generation
+        else {
+          model = m;
+          settledOrt = true;
+          settle();
+        }
+      };
+      swap();
+    },
+    () => {
+      settledOrt = true;
+      settle();
+    },
+  );
+  settle();
+  root.append(prompt, controls, backendLine, message, output, speed, meterSlot);
   // the box's width is known once it is on the page: redraw the meter at that width, and on resize
   if (width === undefined && typeof ResizeObserver !== "undefined") {
     let lastWidth = 0;
