@@ -1,0 +1,44 @@
+/**
+ * Framework caches data-loader output (src/.observablehq/cache/data/) and re-runs a loader only when the loader
+ * file itself changes, not when the files it reads change. The model loaders (tiny-rwkv*, tiny-gpt*, the
+ * chapters' precomputed traces in traces/) read data/models/: delete their cached output whenever a file in
+ * data/models/ (or src/rwkv/, src/explainer/ which compute the traces) is newer, so a newly trained model is
+ * picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
+ */
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const cache = path.join(root, "src", ".observablehq", "cache", "data");
+
+function newest(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+const inputs = Math.max(
+  newest(path.join(root, "data", "models")),
+  newest(path.join(root, "src", "rwkv")),
+  newest(path.join(root, "src", "explainer")),
+);
+const targets: string[] = [];
+if (existsSync(cache)) {
+  for (const name of readdirSync(cache))
+    if (/^tiny-(rwkv|gpt)/.test(name)) targets.push(path.join(cache, name));
+  const traces = path.join(cache, "traces");
+  if (existsSync(traces)) for (const name of readdirSync(traces)) targets.push(path.join(traces, name));
+}
+let removed = 0;
+for (const file of targets) {
+  if (statSync(file).mtimeMs < inputs) {
+    rmSync(file, { force: true });
+    removed++;
+  }
+}
+console.log(`refresh-model-cache: ${removed} stale cached model/trace outputs removed`);
