@@ -241,11 +241,11 @@ describe.runIf(status.available)("chapters 2, 6, 7, 8 in Chromium", () => {
     try {
       const calc = page.locator('[data-figure="flops-calculator"]');
       await calc.locator("table td").first().waitFor({ timeout: TIMEOUT });
-      // the loaded model first: counted tensors equal the formula (its hidden size is 4D)
-      const own = { L: weights.config.nLayer, D: C, V: weights.config.vocabSize };
+      // the loaded model first: counted tensors equal the formula (the paper's when its hidden size is 4D)
+      const own = { L: weights.config.nLayer, D: C, V: weights.config.vocabSize, F: weights.config.ffnSize };
       await expect
         .poll(() => calc.locator("tbody tr").first().textContent())
-        .toContain(paperParams(own).toLocaleString("en-US"));
+        .toContain(exactParams(own).toLocaleString("en-US"));
       expect(await calc.locator(".match").count()).toBe(2);
       await calc.locator("button", { hasText: "169M" }).click();
       const body = await calc.locator("tbody").textContent();
