@@ -340,6 +340,7 @@ def train_one(arch, args, name, text_info, device, steps_override=None):
     t_eval0 = time.time()
     tr0, va0 = estimate()
     eval_cost = time.time() - t_eval0
+    best = {"step": 0, "val": va0, "state": None}
     curve.append({"step": 0, "train_loss": round(tr0, 5), "val_loss": round(va0, 5)})
     log("[%s] step 0: train %.4f val %.4f (estimate took %.2fs)" % (name, tr0, va0, eval_cost))
     model.train()
@@ -398,6 +399,8 @@ def train_one(arch, args, name, text_info, device, steps_override=None):
             tr, va = estimate()
             curve.append({"step": step, "train_loss": round(tr, 5), "val_loss": round(va, 5)})
             log("[%s] step %d: train %.4f val %.4f" % (name, step, tr, va))
+            if args.keep_best and va < best["val"]:
+                best = {"step": step, "val": va, "state": {k: v.detach().clone() for k, v in model.state_dict().items()}}
             with open(Path(args.out) / (name + ".curve.json"), "w") as f:
                 json.dump(curve, f)
         if budget and time.time() - t0 > budget * 1.15 and step < total_steps:
@@ -413,6 +416,12 @@ def train_one(arch, args, name, text_info, device, steps_override=None):
     if running:
         last_loss = float(torch.stack(running).mean())
     log("[%s] trained %d steps in %.1fs" % (name, steps_done, train_time))
+    kept_best = None
+    if args.keep_best and best["state"] is not None:
+        kept_best = {"step": best["step"], "val_estimate": round(best["val"], 5), "how": "early stopping: the weights of the evaluation step with the lowest validation estimate were kept (the validation split chose the step, so the validation numbers below are slightly optimistic; there is no separate test split)"}
+        if best["step"] != steps_done:
+            model.load_state_dict(best["state"])
+        log("[%s] kept the weights of step %d (validation estimate %.4f)" % (name, best["step"], best["val"]))
 
     # ---------------- export: fp16 weights; every number below uses them (upcast to fp32) -------------
     model.eval()
@@ -549,6 +558,7 @@ def train_one(arch, args, name, text_info, device, steps_override=None):
             "steps_chosen_by_time_budget": chosen_by_budget,
             "time_budget_s": budget,
             "stopped_early_by_safety_stop": stopped_early,
+            "kept_best": kept_best,
             "batch_size": B,
             "ctx_len": T,
             "tokens_seen": steps_done * B * T,
@@ -606,6 +616,7 @@ def main(argv=None):
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--grad-clip", type=float, default=1.0)
     ap.add_argument("--no-l2wrap", action="store_true")
+    ap.add_argument("--keep-best", action="store_true", help="at the end, restore the weights of the evaluation step with the lowest validation estimate (early stopping)")
     ap.add_argument("--no-amp", action="store_true", help="no bf16 autocast on GPU")
     ap.add_argument("--compile", action="store_true", help="torch.compile (2.x; untested here)")
     ap.add_argument("--time-budget-s", type=float, default=None, help="after step 30, cut the step count so training fits this many seconds (then a safety stop at +15%%)")

@@ -64,8 +64,11 @@ function findTokenizer(
   card: Record<string, unknown> | undefined,
   explicit?: string,
 ): [Tokenizer | undefined, string] {
-  if (card && typeof card.vocabulary === "string") return [new CharTokenizer(card.vocabulary), "char (model card)"];
-  const candidates = explicit ? [explicit] : [join(dirname(path), "tokenizer.json"), join(SHARED_DATA, "20B_tokenizer.json")];
+  if (card && typeof card.vocabulary === "string")
+    return [new CharTokenizer(card.vocabulary), "char (model card)"];
+  const candidates = explicit
+    ? [explicit]
+    : [join(dirname(path), "tokenizer.json"), join(SHARED_DATA, "20B_tokenizer.json")];
   for (const c of candidates) {
     if (!existsSync(c)) {
       if (c === explicit) throw new CliError(`no such tokenizer file: ${c}`);
@@ -74,7 +77,8 @@ function findTokenizer(
     const tok = new NeoXTokenizer(readFileSync(c, "utf8"));
     // a tokenizer whose ids the model cannot embed is no tokenizer for it
     if (tok.vocabSize > vocabSize) {
-      if (c === explicit) throw new CliError(`tokenizer ${c} has ${tok.vocabSize} ids, the model only ${vocabSize}`);
+      if (c === explicit)
+        throw new CliError(`tokenizer ${c} has ${tok.vocabSize} ids, the model only ${vocabSize}`);
       continue;
     }
     return [tok, `GPT-NeoX BPE (${c})`];
@@ -104,7 +108,12 @@ export function loadModel(spec: string, opts: { tokenizer?: string; seed?: numbe
   const hfConfig = existsSync(configPath) ? readJson(configPath) : undefined;
   const loaded = loadRwkvCheckpoint(bytes, hfConfig ? { hfConfig } : {});
   const card = findCard(path);
-  const [tokenizer, tokenizerName] = findTokenizer(path, loaded.weights.config.vocabSize, card, opts.tokenizer);
+  const [tokenizer, tokenizerName] = findTokenizer(
+    path,
+    loaded.weights.config.vocabSize,
+    card,
+    opts.tokenizer,
+  );
   return {
     source: path,
     format: loaded.format,

@@ -59,16 +59,22 @@ function fail(message: string): never {
 
 function num(name: string, value: string | undefined, check: (x: number) => boolean): number {
   const x = Number(value);
-  if (value === undefined || !Number.isFinite(x) || !check(x)) fail(`--${name} has an invalid value: ${value}`);
+  if (value === undefined || !Number.isFinite(x) || !check(x))
+    fail(`--${name} has an invalid value: ${value}`);
   return x;
 }
 
 function mode(): "rnn" | "parallel" {
-  if (opts.mode !== "rnn" && opts.mode !== "parallel") fail(`--mode must be rnn or parallel, got ${opts.mode}`);
+  if (opts.mode !== "rnn" && opts.mode !== "parallel")
+    fail(`--mode must be rnn or parallel, got ${opts.mode}`);
   return opts.mode;
 }
 
-async function backendLogits(m: LoadedModel, tokens: number[], md: "rnn" | "parallel"): Promise<Float32Array> {
+async function backendLogits(
+  m: LoadedModel,
+  tokens: number[],
+  md: "rnn" | "parallel",
+): Promise<Float32Array> {
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
     return ort.ortLogits(m.weights, tokens, md);
@@ -110,13 +116,21 @@ function info(m: LoadedModel): void {
   }
   console.log(`model      ${result.source}`);
   console.log(`format     ${m.format} (${m.naming} names, ${m.dtype})`);
-  console.log(`config     L=${cfg.nLayer} D=${cfg.nEmbd} FFN=${cfg.ffnSize} V=${cfg.vocabSize} eps=${cfg.layerNormEps}`);
+  console.log(
+    `config     L=${cfg.nLayer} D=${cfg.nEmbd} FFN=${cfg.ffnSize} V=${cfg.vocabSize} eps=${cfg.layerNormEps}`,
+  );
   console.log(`parameters ${params.toLocaleString("en-US")}`);
   console.log(
     `paper      2VD + 13D^2 L + D(11L + 4) = ${formula.toLocaleString("en-US")} ` +
-      (result.formula_applies ? (result.formula_matches ? "(matches)" : "(DIFFERS)") : "(formula assumes FFN = 4D)"),
+      (result.formula_applies
+        ? result.formula_matches
+          ? "(matches)"
+          : "(DIFFERS)"
+        : "(formula assumes FFN = 4D)"),
   );
-  console.log(`state      5 x L x D = ${result.state_numbers.toLocaleString("en-US")} numbers, constant in T`);
+  console.log(
+    `state      5 x L x D = ${result.state_numbers.toLocaleString("en-US")} numbers, constant in T`,
+  );
   console.log(`tokenizer  ${m.tokenizerName}`);
 }
 
@@ -125,7 +139,8 @@ function parseTokens(m: LoadedModel): number[] {
   const ids = opts.tokens.split(",").map((s) => Number(s.trim()));
   const V = m.weights.config.vocabSize;
   ids.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= V) fail(`--tokens: item ${i} (${opts.tokens!.split(",")[i]}) is not a token id in 0..${V - 1}`);
+    if (!Number.isInteger(id) || id < 0 || id >= V)
+      fail(`--tokens: item ${i} (${opts.tokens!.split(",")[i]}) is not a token id in 0..${V - 1}`);
   });
   return ids;
 }
@@ -217,7 +232,8 @@ function evaluate(m: LoadedModel): void {
       const piece = ids.slice(s, Math.min(s + block, ids.length - 1));
       const r = m.model.forward(piece, state);
       state = r.state;
-      for (let t = 0; t < piece.length; t++) nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
+      for (let t = 0; t < piece.length; t++)
+        nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
     }
   }
   const predicted = ids.length - 1;
@@ -230,12 +246,17 @@ function evaluate(m: LoadedModel): void {
     seconds: (performance.now() - t0) / 1000,
   };
   if (opts.json) console.log(JSON.stringify(result));
-  else console.log(`${natsPerToken.toFixed(4)} nats/token (${result.bits_per_token.toFixed(4)} bits) over ${predicted} predicted tokens, ${md} mode`);
+  else
+    console.log(
+      `${natsPerToken.toFixed(4)} nats/token (${result.bits_per_token.toFixed(4)} bits) over ${predicted} predicted tokens, ${md} mode`,
+    );
 }
 
 async function bench(spec: string, m: LoadedModel): Promise<void> {
   const T = num("tokens", opts.tokens ?? "64", (x) => Number.isInteger(x) && x > 0);
-  const repeats = opts.repeats ? num("repeats", opts.repeats, (x) => Number.isInteger(x) && x > 0) : undefined;
+  const repeats = opts.repeats
+    ? num("repeats", opts.repeats, (x) => Number.isInteger(x) && x > 0)
+    : undefined;
   let result: Record<string, unknown>;
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
@@ -253,7 +274,8 @@ async function main(): Promise<void> {
     return;
   }
   const [cmd, spec] = positionals;
-  if (!["info", "logits", "generate", "eval", "bench"].includes(cmd)) fail(`unknown command '${cmd}'\n${USAGE}`);
+  if (!["info", "logits", "generate", "eval", "bench"].includes(cmd))
+    fail(`unknown command '${cmd}'\n${USAGE}`);
   if (!spec) fail(`${cmd} needs a model: a .safetensors/.pth/.bin file or synthetic-169m / synthetic-tiny`);
   const m = loadModel(spec, { tokenizer: opts.tokenizer, seed: Number(opts.seed) || 0 });
   if (cmd === "info") info(m);
@@ -265,6 +287,7 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   const err = e as Error;
-  const known = err instanceof CliError || err.name !== "Error" || /checkpoint|token|model/i.test(err.message);
+  const known =
+    err instanceof CliError || err.name !== "Error" || /checkpoint|token|model/i.test(err.message);
   fail(known ? err.message : `${err.name}: ${err.message}`);
 });
