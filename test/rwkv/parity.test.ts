@@ -14,7 +14,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
-import { RwkvModel, type RwkvState, type WkvMode } from "../../src/rwkv/model.js";
+import { RwkvModel, type WkvMode } from "../../src/rwkv/model.js";
+import type { RwkvState } from "../../src/rwkv/weights.js";
 
 const TOL = 1e-4;
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
