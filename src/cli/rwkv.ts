@@ -4,7 +4,8 @@
  *   npm run rwkv -- info <model>
  *   npm run rwkv -- logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
  *   npm run rwkv -- generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s]
- *   npm run rwkv -- eval <model> --text-file F [--mode rnn|parallel] --json
+ *                   [--backend ref|ort]
+ *   npm run rwkv -- eval <model> --text-file F [--mode rnn|parallel] [--backend ref|ort] --json
  *   npm run rwkv -- bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--json]
  *
  * <model>: a .safetensors, .pth or .bin file (config.json beside it for the Hugging Face format),
@@ -22,8 +23,8 @@ import { CharTokenizer } from "../rwkv/tokenizer.js";
 const USAGE = `usage: rwkv <info|logits|generate|eval|bench> <model> [options]
   info <model>                                   format, config, parameter count
   logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
-  generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s]
-  eval <model> --text-file F [--mode rnn|parallel] --json
+  generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s] [--backend ref|ort]
+  eval <model> --text-file F [--mode rnn|parallel] [--backend ref|ort] --json
   bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json`;
 
 const { values: opts, positionals } = (() => {
@@ -90,6 +91,43 @@ async function backendLogits(
     state = r.state;
   });
   return out;
+}
+
+/**
+ * The model behind generate and eval, whichever backend runs it: the reference model (src/rwkv/model.ts) or
+ * the ONNX graphs on onnxruntime-web's wasm EP (src/cli/ort.ts). States are opaque: pass them on unchanged.
+ */
+interface Runner {
+  initialState(): unknown;
+  step(token: number, state: unknown): Promise<{ logits: Float32Array; state: unknown }>;
+  forward(
+    tokens: number[],
+    state: unknown,
+    o?: { lastOnly?: boolean },
+  ): Promise<{ logits: Float32Array; state: unknown }>;
+  dispose(): Promise<void>;
+}
+
+async function runner(m: LoadedModel): Promise<Runner> {
+  if (opts.backend === "ort") {
+    const ort = await import("./ort.js");
+    const om = ort.createOrtModel(m.weights);
+    type S = ReturnType<typeof om.initialState>;
+    return {
+      initialState: () => om.initialState(),
+      step: (token, state) => om.step(token, state as S),
+      forward: (tokens, state, o) => om.forward(tokens, state as S, o),
+      dispose: () => om.dispose(),
+    };
+  }
+  if (opts.backend !== "ref") fail(`--backend must be ref or ort, got ${opts.backend}`);
+  type S = ReturnType<typeof m.model.initialState>;
+  return {
+    initialState: () => m.model.initialState(),
+    step: async (token, state) => m.model.step(token, state as S),
+    forward: async (tokens, state, o) => m.model.forward(tokens, state as S, o),
+    dispose: async () => {},
+  };
 }
 
 function info(m: LoadedModel): void {
@@ -172,7 +210,7 @@ function encodeOrFail(m: LoadedModel, text: string): number[] {
   return ids;
 }
 
-function generate(m: LoadedModel): void {
+async function generate(m: LoadedModel): Promise<void> {
   if (opts.prompt === undefined) fail('generate needs --prompt "..."');
   const maxTokens = num("max-tokens", opts["max-tokens"], (x) => Number.isInteger(x) && x >= 0);
   const temperature = num("temperature", opts.temperature, (x) => x >= 0);
@@ -181,8 +219,9 @@ function generate(m: LoadedModel): void {
   const tok = m.tokenizer;
   const prompt = encodeOrFail(m, opts.prompt);
   const sampler = new Sampler(seed);
+  const model = await runner(m);
   // ingest the prompt in parallel mode, then continue in RNN mode
-  const first = m.model.forward(prompt, undefined, { lastOnly: true });
+  const first = await model.forward(prompt, model.initialState(), { lastOnly: true });
   let state = first.state;
   let last = first.logits;
   process.stdout.write(opts.prompt);
@@ -197,14 +236,15 @@ function generate(m: LoadedModel): void {
       process.stdout.write(text.slice(printed.length));
       printed = text;
     }
-    const r = m.model.step(next, state);
+    const r = await model.step(next, state);
     state = r.state;
     last = r.logits;
   }
   process.stdout.write("\n");
+  await model.dispose();
 }
 
-function evaluate(m: LoadedModel): void {
+async function evaluate(m: LoadedModel): Promise<void> {
   const file = opts["text-file"];
   if (!file) fail("eval needs --text-file F");
   let text: string;
@@ -215,13 +255,14 @@ function evaluate(m: LoadedModel): void {
   }
   const ids = encodeOrFail(m, text);
   const md = mode();
+  const model = await runner(m);
   const t0 = performance.now();
   // Predict token t+1 from tokens 0..t, carrying the state over the whole file (no windows).
   let nll = 0;
-  let state = m.model.initialState();
+  let state = model.initialState();
   if (md === "rnn") {
     for (let t = 0; t + 1 < ids.length; t++) {
-      const r = m.model.step(ids[t], state);
+      const r = await model.step(ids[t], state);
       state = r.state;
       nll -= logSoftmaxAt(r.logits, ids[t + 1]);
     }
@@ -230,7 +271,7 @@ function evaluate(m: LoadedModel): void {
     const block = 256;
     for (let s = 0; s + 1 < ids.length; s += block) {
       const piece = ids.slice(s, Math.min(s + block, ids.length - 1));
-      const r = m.model.forward(piece, state);
+      const r = await model.forward(piece, state);
       state = r.state;
       for (let t = 0; t < piece.length; t++)
         nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
@@ -238,11 +279,13 @@ function evaluate(m: LoadedModel): void {
   }
   const predicted = ids.length - 1;
   const natsPerToken = nll / predicted;
+  await model.dispose();
   const result = {
     nats_per_token: natsPerToken,
     bits_per_token: natsPerToken / Math.LN2,
     tokens: predicted,
     mode: md,
+    backend: opts.backend,
     seconds: (performance.now() - t0) / 1000,
   };
   if (opts.json) console.log(JSON.stringify(result));
@@ -280,8 +323,8 @@ async function main(): Promise<void> {
   const m = loadModel(spec, { tokenizer: opts.tokenizer, seed: Number(opts.seed) || 0 });
   if (cmd === "info") info(m);
   else if (cmd === "logits") await logits(m);
-  else if (cmd === "generate") generate(m);
-  else if (cmd === "eval") evaluate(m);
+  else if (cmd === "generate") await generate(m);
+  else if (cmd === "eval") await evaluate(m);
   else await bench(spec, m);
 }
 
