@@ -3,32 +3,13 @@ import { RwkvModel, RwkvError } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { RwkvConfig } from "../../src/rwkv/weights.js";
 import { mulberry32 } from "../../src/rwkv/random.js";
+import { maxAbsDiff, rnnLogits } from "./helpers.js";
 
 const small: RwkvConfig = { nLayer: 3, nEmbd: 24, ffnSize: 96, vocabSize: 37, layerNormEps: 1e-5 };
 
 function randomTokens(n: number, V: number, seed: number): number[] {
   const r = mulberry32(seed);
   return Array.from({ length: n }, () => Math.floor(r() * V));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
-/** Runs RNN mode token by token and stacks the logits (T, V). */
-function rnnLogits(model: RwkvModel, tokens: number[]) {
-  const V = model.config.vocabSize;
-  const out = new Float32Array(tokens.length * V);
-  let state = model.initialState();
-  tokens.forEach((tok, t) => {
-    const r = model.step(tok, state);
-    out.set(r.logits, t * V);
-    state = r.state;
-  });
-  return { logits: out, state };
 }
 
 describe("RwkvModel: RNN mode equals parallel mode", () => {

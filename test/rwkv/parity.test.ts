@@ -16,34 +16,12 @@ import { describe, expect, it } from "vitest";
 import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
 import { RwkvModel, type WkvMode } from "../../src/rwkv/model.js";
 import type { RwkvState } from "../../src/rwkv/weights.js";
+import { maxAbsDiff, rnnLogits } from "./helpers.js";
 
 const TOL = 1e-4;
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const HF_DIR = path.join(ROOT, "test", "fixtures", "hf");
 const MODELS = path.join(ROOT, "data", "models");
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
-}
-
-/** logits of every position, token by token (RNN mode) */
-function stepAll(model: RwkvModel, tokens: number[]): { logits: Float32Array; state: RwkvState } {
-  const V = model.config.vocabSize;
-  const out = new Float32Array(tokens.length * V);
-  let state = model.initialState();
-  tokens.forEach((tok, t) => {
-    const r = model.step(tok, state);
-    out.set(r.logits, t * V);
-    state = r.state;
-  });
-  return { logits: out, state };
-}
 
 interface HfExpected {
   tokens: number[];
@@ -112,7 +90,7 @@ describe.runIf(hfNames.length > 0)("reference model vs Hugging Face transformers
         const e = ex();
         const model = load();
         const full = Float32Array.from(e.logits_full.flat());
-        const rnn = stepAll(model, e.tokens);
+        const rnn = rnnLogits(model, e.tokens);
         const dRnn = maxAbsDiff(rnn.logits, Float32Array.from(e.logits_step.flat()));
         const worst: Record<string, number> = { rnn: dRnn };
         expect(dRnn, "RNN mode").toBeLessThanOrEqual(TOL);
@@ -147,7 +125,7 @@ describe.runIf(tinyPresent)("tiny-rwkv vs the training script's PyTorch model", 
     const want = Float32Array.from(fx.logits.flat());
     const dPar = maxAbsDiff(model.forward(fx.tokens).logits, want);
     const dScan = maxAbsDiff(model.forward(fx.tokens, undefined, { wkv: "scan" }).logits, want);
-    const dRnn = maxAbsDiff(stepAll(model, fx.tokens).logits, want);
+    const dRnn = maxAbsDiff(rnnLogits(model, fx.tokens).logits, want);
     console.log(
       `tiny-rwkv vs PyTorch (${fx.tokens.length} characters): max |diff| parallel ${dPar.toExponential(2)}, ` +
         `scan ${dScan.toExponential(2)}, RNN ${dRnn.toExponential(2)}`,
