@@ -41,7 +41,7 @@ export function decayOverview(
     .attr("height", H)
     .attr("viewBox", `0 0 ${width} ${H}`)
     .attr("role", "img")
-    .attr("aria-label", "Per-layer decay e^w, half-life and bonus u of every channel, sorted");
+    .attr("aria-label", "Per-layer decay e^-w, half-life and bonus u of every channel, sorted");
   const legend = svg.append("g").attr("transform", `translate(${margin.left},16)`);
   layers.forEach((_, l) => {
     const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
@@ -64,7 +64,7 @@ export function decayOverview(
   const [uLo, uHi] = extent(bonuses.flatMap((b) => Array.from(b))) as [number, number];
   const panels = [
     {
-      title: "decay per step e^w (Fig. 10)",
+      title: "decay per step e⁻ʷ (Fig. 10)",
       sym: "w",
       data: decays,
       y: scaleLinear().domain([0, 1]),
@@ -72,7 +72,7 @@ export function decayOverview(
       fmt: undefined as undefined | string,
     },
     {
-      title: "half-life in tokens, ln ½ / w",
+      title: "half-life in tokens, ln 2 / w",
       sym: "halflife",
       data: halves.map((h) => h.map((x) => Math.min(x, hMax))),
       y: scaleLog().domain([Math.max(1e-3, hMin * 0.8), Math.max(hMax * 1.25, 2)]),
