@@ -100,6 +100,8 @@ export interface GptStepResult {
   cacheLength: number;
   /** milliseconds inside the worker (run and logits read back) */
   ms: number;
+  /** numbers held by the KV cache tensors (past_k + past_v) after this call, from their dims */
+  kvNumbers: number;
 }
 
 export interface RunResult {

@@ -367,7 +367,11 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       const t0 = performance.now();
       const r = await g.forward(req.tokens, gptCache);
       gptCache = r.cache;
-      const result: GptStepResult = { cacheLength: r.cache.length, ms: performance.now() - t0 };
+      const result: GptStepResult = {
+        cacheLength: r.cache.length,
+        ms: performance.now() - t0,
+        kvNumbers: r.cache.k.size + r.cache.v.size,
+      };
       return { result, transfer: [] };
     }
     case "gptReset":
