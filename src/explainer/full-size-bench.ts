@@ -10,7 +10,7 @@
  *   generation(rwkv, gpt, N, tokens, {...})      per-token time at positions 1..N, RWKV RNN step against the
  *                                                transformer's KV-cache step
  */
-import { cumulative, topK } from "./full-size.js";
+import { cumulative, median, topK } from "./full-size.js";
 
 export interface RwkvRuntime {
   readonly ep: string;
@@ -109,7 +109,13 @@ export async function prefill(
   rt: RwkvRuntime,
   Ts: readonly number[],
   tokens: readonly number[],
-  { pause, onPoint, cancelled, maxRnnT = Infinity }: SweepOptions & { maxRnnT?: number } = {},
+  {
+    pause,
+    onPoint,
+    cancelled,
+    maxRnnT = Infinity,
+    repeat = 1,
+  }: SweepOptions & { maxRnnT?: number; repeat?: number } = {},
 ): Promise<PrefillPoint[]> {
   const points: PrefillPoint[] = [];
   // warm-up: first runs compile shaders / allocate buffers
@@ -120,20 +126,26 @@ export async function prefill(
   for (const T of Ts) {
     if (cancelled?.()) break;
     if (T > tokens.length) throw new RangeError(`prefill: T = ${T} but only ${tokens.length} tokens`);
-    await rt.reset();
-    const par = await rt.forward(tokens.slice(0, T));
-    const point: PrefillPoint = { T, parallelMs: par.ms };
-    await pause?.();
-    if (T <= maxRnnT) {
+    // the median of `repeat` runs of each mode (a shared machine's noise)
+    const parTimes: number[] = [];
+    const rnnTimes: number[] = [];
+    for (let r = 0; r < repeat; r++) {
       await rt.reset();
-      let ms = 0;
-      for (let t = 0; t < T; t++) {
-        ms += (await rt.step(tokens[t])).ms;
-        if (t % 16 === 15) await pause?.();
-        if (cancelled?.()) return points;
+      parTimes.push((await rt.forward(tokens.slice(0, T))).ms);
+      await pause?.();
+      if (T <= maxRnnT) {
+        await rt.reset();
+        let ms = 0;
+        for (let t = 0; t < T; t++) {
+          ms += (await rt.step(tokens[t])).ms;
+          if (t % 16 === 15) await pause?.();
+          if (cancelled?.()) return points;
+        }
+        rnnTimes.push(ms);
       }
-      point.rnnMs = ms;
     }
+    const point: PrefillPoint = { T, parallelMs: median(parTimes) };
+    if (rnnTimes.length) point.rnnMs = median(rnnTimes);
     points.push(point);
     onPoint?.(points);
     await pause?.();
