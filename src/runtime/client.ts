@@ -12,6 +12,9 @@ import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
 import { fromSerialized } from "./errors.js";
 import type {
   EpPreference,
+  GptInitResult,
+  GptInitSource,
+  GptStepResult,
   InitResult,
   ModelSource,
   Request,
@@ -21,7 +24,17 @@ import type {
   WorkerInitOptions,
 } from "./protocol.js";
 
-export type { EpPreference, InitResult, ModelSource, RunResult, WorkerEvent } from "./protocol.js";
+export type {
+  EpPreference,
+  GptInitResult,
+  GptInitSource,
+  GptStepResult,
+  InitResult,
+  LoadedSummary,
+  ModelSource,
+  RunResult,
+  WorkerEvent,
+} from "./protocol.js";
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -45,7 +58,7 @@ export class RwkvWorkerClient {
   ep: "webgpu" | "wasm" = "wasm";
   fallbackReason: string | undefined;
 
-  private constructor(
+  protected constructor(
     private readonly worker: Worker,
     private readonly onEvent?: (e: WorkerEvent) => void,
   ) {
@@ -59,7 +72,18 @@ export class RwkvWorkerClient {
     const { workerUrl: _w, worker: _k, source, onEvent: _e, ...options } = opts;
     // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
     if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
-    c.info = (await c.call({ type: "init", source, options: options as WorkerInitOptions })) as InitResult;
+    // checkpoint bytes move to the worker (transferred, not copied): the caller must not use them afterwards
+    const transfer: Transferable[] = "checkpoint" in source ? [source.checkpoint.buffer as ArrayBuffer] : [];
+    try {
+      c.info = (await c.call(
+        { type: "init", source, options: options as WorkerInitOptions },
+        transfer,
+      )) as InitResult;
+    } catch (e) {
+      // a bad checkpoint or a failed build: nothing stays half-loaded
+      await c.dispose().catch(() => undefined);
+      throw e;
+    }
     c.ep = c.info.ep;
     c.fallbackReason = c.info.fallbackReason;
     return c;
@@ -91,7 +115,8 @@ export class RwkvWorkerClient {
     this.pending.clear();
   }
 
-  private call(body: RequestBody, transfer: Transferable[] = []): Promise<unknown> {
+  /** @internal the GPT client shares this plumbing */
+  call(body: RequestBody, transfer: Transferable[] = []): Promise<unknown> {
     if (this.closed) return Promise.reject(new Error("this model was disposed"));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -145,5 +170,58 @@ export class RwkvWorkerClient {
       this.worker.terminate();
       this.failAll(new Error("this model was disposed"));
     }
+  }
+}
+
+/**
+ * The transformer baseline (a synthetic GPT shape) in its own model worker (the same script): prompt and decoding
+ * with a KV cache that the worker keeps, for timing against RWKV's RNN mode.
+ *
+ *   const gpt = await GptWorkerClient.create({ workerUrl, wasmUrl, source: { nLayer: 12, nEmbd: 768, ... } });
+ *   await gpt.forward([token]);   // {cacheLength, ms}: one decoding step, the cache grows by one
+ */
+export class GptWorkerClient {
+  info!: GptInitResult;
+  private constructor(private readonly client: RwkvWorkerClient) {}
+
+  static async create(opts: {
+    workerUrl?: string | URL;
+    worker?: Worker;
+    wasmUrl: string;
+    source: GptInitSource;
+    ep?: EpPreference;
+  }): Promise<GptWorkerClient> {
+    const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
+    const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
+    const g = new GptWorkerClient(client);
+    const wasmUrl =
+      typeof location !== "undefined" ? new URL(opts.wasmUrl, location.href).href : String(opts.wasmUrl);
+    try {
+      g.info = (await client.call({
+        type: "gptInit",
+        source: opts.source,
+        options: { wasmUrl, ep: opts.ep ?? "auto" },
+      })) as GptInitResult;
+    } catch (e) {
+      await client.dispose().catch(() => undefined);
+      throw e;
+    }
+    return g;
+  }
+
+  get ep(): "webgpu" | "wasm" {
+    return this.info.ep;
+  }
+
+  forward(tokens: ArrayLike<number>): Promise<GptStepResult> {
+    return this.client.call({ type: "gptForward", tokens: Array.from(tokens) }) as Promise<GptStepResult>;
+  }
+
+  async reset(): Promise<void> {
+    await this.client.call({ type: "gptReset" });
+  }
+
+  dispose(): Promise<void> {
+    return this.client.dispose();
   }
 }

@@ -71,11 +71,16 @@ export interface SerializedError {
   name: string;
   code?: OrtRwkvErrorCode;
   message: string;
+  /** the `code` of another typed error (e.g. CheckpointError's "unsupported-architecture"), kept on the page side */
+  otherCode?: string;
 }
 
 export function serializeError(e: unknown): SerializedError {
   if (e instanceof OrtRwkvError) return { name: e.name, code: e.code, message: e.message };
-  if (e instanceof Error) return { name: e.name, message: e.message };
+  if (e instanceof Error) {
+    const code = (e as { code?: unknown }).code;
+    return { name: e.name, message: e.message, ...(typeof code === "string" ? { otherCode: code } : {}) };
+  }
   return { name: "Error", message: String(e) };
 }
 
@@ -84,6 +89,7 @@ export function fromSerialized(s: SerializedError): Error {
   if (!s.code) {
     const e = new Error(s.message);
     e.name = s.name;
+    if (s.otherCode) (e as Error & { code?: string }).code = s.otherCode;
     return e;
   }
   const e = new OrtRwkvError(s.code, s.message);

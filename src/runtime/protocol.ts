@@ -22,9 +22,34 @@ export interface WorkerInitOptions {
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
-/** Where the model comes from: weights (graphs are built in the worker) or prebuilt ONNX bytes. */
+/**
+ * Where the model comes from: weights (graphs are built in the worker), prebuilt ONNX bytes, checkpoint bytes
+ * (a .pth / .bin / .safetensors file, read and validated in the worker, so a 677 MB file never blocks the page), or
+ * a synthetic shape (deterministic random weights made in the worker, src/rwkv/synthetic.ts).
+ */
 export type ModelSource =
-  { weights: RwkvWeights } | { config: RwkvConfig; graphs: { rnn?: Uint8Array; parallel?: Uint8Array } };
+  | { weights: RwkvWeights }
+  | { config: RwkvConfig; graphs: { rnn?: Uint8Array; parallel?: Uint8Array } }
+  | { checkpoint: Uint8Array; hfConfig?: object }
+  | { synthetic: RwkvConfig; seed?: number };
+
+/** What the worker read from a checkpoint or made for a synthetic shape (for the page's figures and tables). */
+export interface LoadedSummary {
+  /** "safetensors" | "torch-zip" | "synthetic" */
+  format: string;
+  /** "blinkdl" | "hf" | "synthetic" */
+  naming: string;
+  /** stored dtype ("F32", "BF16", ...; "F32" for synthetic) */
+  dtype: string;
+  /** values stored in the file (every tensor) */
+  parameterCount: number;
+  /** per layer, the loaded decay w = -exp(time_decay) (C) */
+  w: Float32Array[];
+  /** per layer, the bonus u = time_first (C) */
+  u: Float32Array[];
+  /** milliseconds to read and validate the checkpoint (or make the synthetic weights) */
+  readMs: number;
+}
 
 export interface AdapterSummary {
   vendor: string;
@@ -48,6 +73,35 @@ export interface InitResult {
   ortVersion: string;
   /** where the recurrent state lives between calls: "gpu-buffer" (WebGPU) or "cpu" */
   stateLocation: string;
+  /** for checkpoint and synthetic sources */
+  loaded?: LoadedSummary;
+}
+
+/** The transformer baseline in the worker (a second Worker of the same script): a synthetic GPT shape. */
+export interface GptInitSource {
+  nLayer: number;
+  nEmbd: number;
+  nHead: number;
+  vocabSize: number;
+  blockSize: number;
+  seed?: number;
+}
+
+export interface GptInitResult {
+  ep: "webgpu" | "wasm";
+  fallbackReason?: string;
+  adapter?: AdapterSummary;
+  buildSeconds: number;
+  parameterCount: number;
+}
+
+export interface GptStepResult {
+  /** tokens in the KV cache after this call */
+  cacheLength: number;
+  /** milliseconds inside the worker (run and logits read back) */
+  ms: number;
+  /** numbers held by the KV cache tensors (past_k + past_v) after this call, from their dims */
+  kvNumbers: number;
 }
 
 export interface RunResult {
@@ -69,7 +123,11 @@ export type Request =
   | { id: number; type: "setState"; state: RwkvState }
   | { id: number; type: "dispose" }
   /** destroy the GPU device on purpose (tests, and a presenter rehearsing the fallback); a no-op on wasm */
-  | { id: number; type: "simulateDeviceLoss" };
+  | { id: number; type: "simulateDeviceLoss" }
+  | { id: number; type: "gptInit"; source: GptInitSource; options: WorkerInitOptions }
+  /** T tokens after the cached ones (the cache grows by T) */
+  | { id: number; type: "gptForward"; tokens: number[] }
+  | { id: number; type: "gptReset" };
 
 export type Response =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };

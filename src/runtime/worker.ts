@@ -10,11 +10,20 @@
  */
 import * as ort from "onnxruntime-web/webgpu";
 import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
-import type { RwkvConfig } from "../rwkv/weights.js";
+import { loadRwkvCheckpoint } from "../rwkv/checkpoint/index.js";
+import { countParameters, syntheticWeights } from "../rwkv/synthetic.js";
+import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
+import { gptWeightsFromTensors } from "../transformer/gpt.js";
+import { syntheticGptTensors } from "../transformer/synthetic.js";
+import { OrtGpt, type GptCache } from "./gpt-ort.js";
 import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeError } from "./errors.js";
 import type {
   AdapterSummary,
+  GptInitResult,
+  GptInitSource,
+  GptStepResult,
   InitResult,
+  LoadedSummary,
   ModelSource,
   Request,
   Response,
@@ -156,7 +165,34 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   // ORT writes its log through console.error: keep the page's console for real errors unless asked
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
-  if ("weights" in src) {
+  let loaded: LoadedSummary | undefined;
+  if ("checkpoint" in src || "synthetic" in src) {
+    // read and validate the file here, off the page's thread; a bad file throws CheckpointError before
+    // anything is built (nothing half-loaded)
+    const r0 = performance.now();
+    let weights: RwkvWeights;
+    let meta: Pick<LoadedSummary, "format" | "naming" | "dtype" | "parameterCount">;
+    if ("checkpoint" in src) {
+      const ck = loadRwkvCheckpoint(src.checkpoint, src.hfConfig ? { hfConfig: src.hfConfig } : {});
+      weights = ck.weights;
+      meta = { format: ck.format, naming: ck.naming, dtype: ck.dtype, parameterCount: ck.parameterCount };
+    } else {
+      weights = syntheticWeights(src.synthetic, src.seed ?? 0);
+      meta = {
+        format: "synthetic",
+        naming: "synthetic",
+        dtype: "F32",
+        parameterCount: countParameters(weights),
+      };
+    }
+    loaded = {
+      ...meta,
+      w: weights.blocks.map((b) => b.att.w.slice()),
+      u: weights.blocks.map((b) => b.att.u.slice()),
+      readMs: performance.now() - r0,
+    };
+    source = { ow: prepareOnnxWeights(weights), config: weights.config };
+  } else if ("weights" in src) {
     // prebuild the (in, out) matrices once for both graphs
     source = { ow: prepareOnnxWeights(src.weights), config: src.weights.config };
   } else {
@@ -191,7 +227,56 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     buildSeconds: (performance.now() - t0) / 1000,
     ortVersion: ort.env.versions.web ?? "unknown",
     stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
+    ...(loaded ? { loaded } : {}),
   };
+}
+
+/* The transformer baseline (a GPT of a synthetic shape), for timing against RWKV: a worker holds either. */
+let gpt: OrtGpt | undefined;
+let gptCache: GptCache | undefined;
+
+async function gptInit(src: GptInitSource, options: WorkerInitOptions): Promise<GptInitResult> {
+  if (gpt || model)
+    throw new OrtRwkvError("unsupported", "this worker already holds a model; dispose it first");
+  const t0 = performance.now();
+  ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
+  ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+  ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
+  const tensors = syntheticGptTensors({ ...src, bias: true }, src.seed ?? 0);
+  let parameterCount = 0;
+  for (const t of tensors.values()) parameterCount += t.data.length;
+  const weights = gptWeightsFromTensors(tensors, { nHead: src.nHead });
+  const want = options.ep ?? "auto";
+  let fallbackReason: string | undefined;
+  let adapter: AdapterSummary | undefined;
+  if (want !== "wasm") {
+    const pick = await pickWebGpu(weights.config as unknown as RwkvConfig);
+    adapter = pick.adapter;
+    if (pick.reason) fallbackReason = pick.reason;
+    else {
+      try {
+        gpt = await OrtGpt.create(ort, weights, { ep: "webgpu" });
+      } catch (e) {
+        if (!(e instanceof SessionBuildError)) throw e;
+        fallbackReason = e.message;
+      }
+    }
+    if (fallbackReason && want === "webgpu") throw new SessionBuildError("webgpu", fallbackReason);
+  }
+  if (!gpt) gpt = await OrtGpt.create(ort, weights, { ep: "wasm" });
+  gptCache = gpt.newCache();
+  return {
+    ep: gpt.ep,
+    ...(fallbackReason ? { fallbackReason } : {}),
+    ...(adapter ? { adapter } : {}),
+    buildSeconds: (performance.now() - t0) / 1000,
+    parameterCount,
+  };
+}
+
+function needGpt(): OrtGpt {
+  if (!gpt) throw new OrtRwkvError("unsupported", "the transformer is not loaded (send gptInit first)");
+  return gpt;
 }
 
 /** After a lost device: rebuild on wasm, reset the state, tell the page. */
@@ -275,7 +360,27 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       await d.lost; // the handler registered in pickWebGpu has marked the model lost by now
       return { result: true, transfer: [] };
     }
+    case "gptInit":
+      return { result: await gptInit(req.source, req.options), transfer: [] };
+    case "gptForward": {
+      const g = needGpt();
+      const t0 = performance.now();
+      const r = await g.forward(req.tokens, gptCache);
+      gptCache = r.cache;
+      const result: GptStepResult = {
+        cacheLength: r.cache.length,
+        ms: performance.now() - t0,
+        kvNumbers: r.cache.k.size + r.cache.v.size,
+      };
+      return { result, transfer: [] };
+    }
+    case "gptReset":
+      gptCache = needGpt().newCache();
+      return { result: null, transfer: [] };
     case "dispose": {
+      await gpt?.dispose();
+      gpt = undefined;
+      gptCache = undefined;
       state?.dispose();
       state = undefined;
       await model?.dispose();

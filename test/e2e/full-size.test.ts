@@ -1,0 +1,300 @@
+/**
+ * The full-size page (src/full-size.md) in Chromium:
+ *  - by default it runs synthetic-small (no download): both modes agree to <= 1e-3 and every chart fills in;
+ *  - the Hub path with a loopback "hub" (?hub=): small RWKV-4 checkpoints served at the catalogue's own paths, a
+ *    BlinkDL-style bf16 .pth and a Hugging Face pytorch_model.bin + config.json, each with a small tokenizer.json:
+ *    download -> Cache API -> read and convert in the worker -> compare; both modes agree to <= 1e-3; the second
+ *    load of a file makes no request; "Clear cached models" empties the cache and the next load downloads again;
+ *  - bad input: a truncated checkpoint and a GPT-2 checkpoint give a clear message, then a valid load works.
+ * The page runs on wasm here (SwiftShader is a software adapter: chooseEp picks wasm and says so).
+ */
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { serveStatic, type StaticServer } from "./helpers/server.js";
+import { distDir, ensureBuilt, isLoopback, repoRoot } from "./helpers/site.js";
+
+const status = browserStatus();
+const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
+if (status.available && !baseUrl) ensureBuilt();
+const TIMEOUT = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 90_000);
+
+const fx = (p: string) => readFileSync(path.join(repoRoot, "test/fixtures", p));
+const bf16Pth = fx("hf/blink/rwkv4-hf-bf16.pth"); // BlinkDL names, bf16, L=3 C=32 V=50
+const hfBin = fx("hf/hf/rwkv4-hf-plain/pytorch_model.bin"); // HF names, fp32, L=2 C=24 V=37
+const hfConfig = fx("hf/hf/rwkv4-hf-plain/config.json");
+
+/** A 32-token BPE tokenizer.json (characters and two merges): small enough for the fixtures' vocabularies. */
+function tinyTokenizer(): Buffer {
+  const vocab: Record<string, number> = {};
+  [..." abcdefghijklmnopqrstuvwxyz.,\n"].forEach((c, i) => (vocab[c] = i));
+  vocab["th"] = 30;
+  vocab["he"] = 31;
+  const json = {
+    version: "1.0",
+    truncation: null,
+    padding: null,
+    added_tokens: [],
+    normalizer: { type: "Lowercase" },
+    pre_tokenizer: null,
+    post_processor: null,
+    decoder: { type: "Fuse" },
+    model: {
+      type: "BPE",
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges: ["t h", "h e"],
+    },
+  };
+  return Buffer.from(JSON.stringify(json));
+}
+
+const HUB_FILES: Record<string, Buffer> = {
+  "/hub/BlinkDL/rwkv-4-pile-169m/resolve/main/RWKV-4-Pile-169M-20220807-8023.pth": bf16Pth,
+  "/hub/RWKV/rwkv-4-169m-pile/resolve/main/pytorch_model.bin": hfBin,
+  "/hub/RWKV/rwkv-4-169m-pile/resolve/main/config.json": hfConfig,
+  "/hub/RWKV/rwkv-4-169m-pile/resolve/main/tokenizer.json": tinyTokenizer(),
+  "/hub/bad/truncated.pth": bf16Pth.subarray(0, bf16Pth.length >> 1),
+  "/hub/bad/gpt2.pth": fx("checkpoints/gpt2-like.pth"),
+};
+
+/** A loopback stand-in for the Hugging Face Hub: the catalogue's paths, CORS, Content-Length, a request log. */
+async function serveHub(): Promise<{ origin: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const p = new URL(req.url ?? "/", "http://x").pathname;
+    requests.push(p);
+    const body = HUB_FILES[p];
+    res.setHeader("Access-Control-Allow-Origin", "*");
+    if (!body) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": body.length });
+    res.end(body);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+let site: StaticServer | undefined;
+let hub: Awaited<ReturnType<typeof serveHub>>;
+let origin: string;
+let browser: Browser;
+
+async function open(pagePath: string) {
+  const page = await browser.context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => problems.push(`uncaught exception: ${e.message}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await page.route("**/*", (route) => {
+    const url = route.request().url();
+    if (isLoopback(url)) return route.continue();
+    problems.push(`request to a non-loopback host: ${url}`);
+    return route.abort("blockedbyclient");
+  });
+  await page.goto(origin + pagePath, { waitUntil: "load" });
+  return { page, problems };
+}
+
+const status$ = (page: Page) => page.locator(".fs-status").first();
+
+/** Load requests made on each page (the page numbers them: data-seq). */
+const seqs = new WeakMap<Page, number>();
+
+/** Waits for the latest load to finish; returns the status box's data attributes. */
+async function waitLoaded(page: Page, phase: "ready" | "error" = "ready") {
+  const seq = String(seqs.get(page) ?? 0);
+  await expect
+    .poll(
+      async () =>
+        `${await status$(page).getAttribute("data-seq")} ${await status$(page).getAttribute("data-phase")}`,
+      {
+        timeout: TIMEOUT,
+      },
+    )
+    .toBe(`${seq} ${phase}`);
+  return {
+    origin: await status$(page).getAttribute("data-origin"),
+    dtype: await status$(page).getAttribute("data-dtype"),
+    ep: await status$(page).getAttribute("data-ep"),
+    text: (await status$(page).textContent()) ?? "",
+  };
+}
+
+/** Waits until the two modes have been compared for the model now loaded; returns the largest difference. */
+async function agreement(page: Page): Promise<number> {
+  const fig = page.locator('[data-figure="mode-agreement"]');
+  await expect
+    .poll(() => fig.getAttribute("data-seq"), { timeout: TIMEOUT })
+    .toBe(String(seqs.get(page) ?? 0));
+  return Number(await fig.getAttribute("data-max-diff"));
+}
+
+async function pointsOf(page: Page, name: string): Promise<number[]> {
+  const raw = await page.locator(`[data-figure="${name}"]`).getAttribute("data-points");
+  return (JSON.parse(raw ?? "[]") as { points: unknown[] }[]).map((s) => s.points.length);
+}
+
+async function load(page: Page, model: string, url?: string): Promise<void> {
+  await page.selectOption("form.fs-loader select[name=model]", model);
+  if (url) await page.fill("form.fs-loader input[name=url]", url);
+  await page.click("form.fs-loader button[name=load]");
+  seqs.set(page, (seqs.get(page) ?? 0) + 1);
+}
+
+describe.runIf(status.available)("the full-size page in Chromium", () => {
+  beforeAll(async () => {
+    if (baseUrl) origin = baseUrl;
+    else {
+      site = await serveStatic(distDir);
+      origin = site.origin;
+    }
+    hub = await serveHub();
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await site?.close();
+    await hub?.close();
+  });
+
+  it("by default runs synthetic-small (no download): both modes agree <= 1e-3 and every chart fills in", async () => {
+    const { page, problems } = await open("/full-size");
+    try {
+      const s = await waitLoaded(page);
+      expect(s.origin).toBe("synthetic");
+      expect(s.text).toContain("synthetic");
+      expect(["wasm", "webgpu"]).toContain(s.ep);
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      // prefill: both modes at T = 1..1024 (11 points each); generation: 512 positions of both models
+      await expect.poll(() => pointsOf(page, "prefill-time"), { timeout: TIMEOUT }).toEqual([11, 11]);
+      await expect.poll(() => pointsOf(page, "cumulative-time"), { timeout: TIMEOUT }).toEqual([512, 512]);
+      expect(await pointsOf(page, "token-latency")).toEqual([512, 512]);
+      // the memory numbers measured in the runtime equal 5LC and 2LTC for L = 4, C = 128, T = 512
+      const mem = (await page.locator("[data-memory]").textContent()) ?? "";
+      expect(mem).toContain(`holds ${(5 * 4 * 128).toLocaleString("en-US")} numbers`);
+      expect(mem).toContain(`hold ${(2 * 4 * 512 * 128).toLocaleString("en-US")} numbers`);
+      expect(await page.locator('[data-figure="time-decay"] svg path').count()).toBeGreaterThan(0);
+      expect(await page.locator('[data-figure="table-2"] td').first().textContent()).toContain(
+        "synthetic-small",
+      );
+      expect(await page.locator('[data-figure="top-5"] tbody tr').count()).toBe(5);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the Hub path on loopback: bf16 .pth and HF format load and agree, the cache round-trips, clearing works", async () => {
+    const { page, problems } = await open(`/full-size?hub=${encodeURIComponent(hub.origin + "/hub")}`);
+    try {
+      await waitLoaded(page); // the default synthetic model first
+      const pth = "/hub/BlinkDL/rwkv-4-pile-169m/resolve/main/RWKV-4-Pile-169M-20220807-8023.pth";
+      const bin = "/hub/RWKV/rwkv-4-169m-pile/resolve/main/pytorch_model.bin";
+      const count = (p: string) => hub.requests.filter((r) => r === p).length;
+      hub.requests.length = 0;
+
+      await load(page, "rwkv-4-pile-169m");
+      let s = await waitLoaded(page);
+      expect(s).toMatchObject({ origin: "download", dtype: "BF16" });
+      expect(s.text).toContain("3 layers × 32 channels");
+      expect(s.text).toContain("tokenizer.json (32 tokens)");
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      expect(count(pth)).toBe(1);
+      await expect.poll(() => pointsOf(page, "prefill-time"), { timeout: TIMEOUT }).toEqual([11, 11]);
+      // the top-5 table names tokens with the tokenizer (quoted text); ids past its 32 tokens stay "#id"
+      const cells = await page.locator('[data-figure="top-5"] tbody td:nth-child(2)').allTextContents();
+      expect(cells).toHaveLength(5);
+      for (const c of cells) expect(c).toMatch(/^".*"$|^#(3[2-9]|4\d)$/);
+
+      await load(page, "rwkv-4-169m-pile-hf");
+      s = await waitLoaded(page);
+      // the two 169M entries share the tokenizer.json, which now comes from the cache
+      expect(s).toMatchObject({ origin: "download and browser cache", dtype: "F32" });
+      expect(count("/hub/RWKV/rwkv-4-169m-pile/resolve/main/tokenizer.json")).toBe(1);
+      expect(s.text).toContain("2 layers × 24 channels");
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      expect(count(bin)).toBe(1);
+      expect(count("/hub/RWKV/rwkv-4-169m-pile/resolve/main/config.json")).toBe(1);
+
+      // second load of the .pth: from the Cache API, no request
+      await load(page, "rwkv-4-pile-169m");
+      s = await waitLoaded(page);
+      expect(s.origin).toBe("browser cache");
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      expect(count(pth)).toBe(1);
+      await expect.poll(() => page.locator(".fs-cache").getAttribute("data-files")).toBe("4");
+
+      // clear the cache: the next load downloads again
+      await page.click("form.fs-loader button[name=clear]");
+      await expect.poll(() => page.locator(".fs-cache").textContent()).toBe("Nothing cached.");
+      await load(page, "rwkv-4-pile-169m");
+      s = await waitLoaded(page);
+      expect(s.origin).toBe("download");
+      expect(count(pth)).toBe(2);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a truncated file and a GPT-2 checkpoint show a clear message; then a valid load works", async () => {
+    const { page, problems } = await open(`/full-size?hub=${encodeURIComponent(hub.origin + "/hub")}`);
+    try {
+      await waitLoaded(page);
+      await load(page, "url", `${hub.origin}/hub/bad/truncated.pth`);
+      let s = await waitLoaded(page, "error");
+      expect(s.text).toContain("damaged or incomplete");
+      expect(s.text).toContain("Nothing was loaded");
+      // the charts say so instead of going blank
+      await expect
+        .poll(() => page.locator('[data-figure="prefill-time"]').textContent())
+        .toContain("No model loaded");
+
+      await load(page, "url", `${hub.origin}/hub/bad/gpt2.pth`);
+      s = await waitLoaded(page, "error");
+      expect(s.text).toContain("Not an RWKV-4 checkpoint");
+      expect(s.text).toContain("GPT-2");
+
+      await load(page, "url", `${hub.origin}/hub/RWKV/rwkv-4-169m-pile/resolve/main/pytorch_model.bin`);
+      s = await waitLoaded(page);
+      expect(s.text).toContain("2 layers × 24 channels");
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+if (!status.available && !status.required) {
+  console.log(`SKIP browser tests: ${status.message}`);
+}
+
+if (!status.available && status.required) {
+  describe("browser required (CI=true or E2E_REQUIRED=1)", () => {
+    it("has Chromium", () => {
+      throw new Error(status.message);
+    });
+  });
+}
