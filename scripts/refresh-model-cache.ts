@@ -2,8 +2,8 @@
  * Framework caches data-loader output (src/.observablehq/cache/data/) and re-runs a loader only when the loader
  * file itself changes, not when the files it reads change. The model loaders (tiny-rwkv*, tiny-gpt*, the
  * chapters' precomputed traces in traces/) read data/models/: delete their cached output whenever a file in
- * data/models/ (or src/rwkv/, src/explainer/ which compute the traces) is newer, so a newly trained model is
- * picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
+ * data/models/ (or src/rwkv/, src/transformer/, src/explainer/, src/components/, whose code computes the traces)
+ * is newer, so a newly trained model is picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
@@ -22,10 +22,14 @@ function newest(dir: string): number {
   return t;
 }
 
+// Everything the model/trace loaders import: the models, the RWKV and GPT code, the explainer helpers, and the
+// components whose pure functions some loaders call (mode-diff, attention-heatmap, sparsity, flops-calculator).
 const inputs = Math.max(
   newest(path.join(root, "data", "models")),
   newest(path.join(root, "src", "rwkv")),
+  newest(path.join(root, "src", "transformer")),
   newest(path.join(root, "src", "explainer")),
+  newest(path.join(root, "src", "components")),
 );
 const targets: string[] = [];
 if (existsSync(cache)) {

@@ -142,8 +142,9 @@ export function decayOverview(
     .append("figcaption")
     .text(
       "Each line is one layer, its channels sorted by the value shown. Decay per step (the paper's Figure 10): the " +
-        "factor by which a channel's memory shrinks at every token. Half-life: the same as the number of tokens after " +
-        "which an old token's weight has halved. Bonus u: the extra weight (in log space) of the current token.",
+        "factor by which a channel's memory shrinks at every token. Half-life: the number of tokens after which an " +
+        "old token's weight has halved. Bonus u: added to the current token's key in Eq. 16 (below 0, the current " +
+        "token weighs less than the previous one would with the same key).",
     );
   return figure.node() as HTMLElement;
 }
