@@ -168,17 +168,25 @@ export function sliceTrace(view: TraceView, T: number): TraceView {
   return result;
 }
 
-function concatArrays(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** a's first `na` numbers followed by b, in a new array (one copy; neither input is aliased) */
+function concatArrays(a: Float32Array, b: Float32Array, na = a.length): Float32Array {
+  const out = new Float32Array(na + b.length);
+  out.set(na === a.length ? a : a.subarray(0, na));
+  out.set(b, na);
   return out;
 }
 
-/** The trace of tokens a ++ b, where b's trace was computed starting from the state after a. */
-export function concatTraces(a: TraceView, b: TraceView): TraceView {
+/**
+ * The trace of tokens a[0..aT) ++ b, where b's trace was computed starting from the state after a's first aT
+ * tokens. Equal to concatTraces(sliceTrace(a, aT), b) without the intermediate copy (typing edits the end of a
+ * prompt, so this runs on every keystroke).
+ */
+export function concatTraces(a: TraceView, b: TraceView, aT = a.T): TraceView {
   if (a.C !== b.C || a.F !== b.F || a.layers.length !== b.layers.length) {
     throw new TraceError("cannot join traces of different models");
+  }
+  if (!Number.isInteger(aT) || aT < 1 || aT > a.T) {
+    throw new TraceError(`cannot take ${aT} positions of a trace of ${a.T}`);
   }
   const layers = a.layers.map((la, l) => {
     const lb = b.layers[l];
@@ -187,19 +195,20 @@ export function concatTraces(a: TraceView, b: TraceView): TraceView {
       const da = la[name]!;
       const db = lb[name];
       if (!db) continue;
-      out[name] = STATIC_FIELDS.has(name) ? da : concatArrays(da, db);
+      out[name] = STATIC_FIELDS.has(name) ? da : concatArrays(da, db, aT * fieldWidth(a, name));
     }
     return out;
   });
+  const prefixText = aT === a.T || a.labels.length !== a.T ? a.text : [...a.text].slice(0, aT).join("");
   const result: TraceView = {
     ...b,
-    text: a.text + b.text,
-    tokens: [...a.tokens, ...b.tokens],
-    labels: [...a.labels, ...b.labels],
-    T: a.T + b.T,
+    text: prefixText + b.text,
+    tokens: [...a.tokens.slice(0, aT), ...b.tokens],
+    labels: [...a.labels.slice(0, aT), ...b.labels],
+    T: aT + b.T,
     layers,
   };
-  if (a.x0 && b.x0) result.x0 = concatArrays(a.x0, b.x0);
+  if (a.x0 && b.x0) result.x0 = concatArrays(a.x0, b.x0, aT * a.C);
   return result;
 }
 
@@ -433,10 +442,10 @@ export class TraceCache {
       const rest = tokens.slice(common);
       const res = this.model.forward(rest, stateAt(last, this.model.weights, common - 1), { trace: true });
       this.stats.tokensRun += rest.length;
-      const head = common === last.T ? last : sliceTrace(last, common);
       view = concatTraces(
-        head,
+        last,
         viewOfTrace(res.trace!, rest, { ...meta, labels: labels.slice(common), text: "" }),
+        common,
       );
     } else {
       const res = this.model.forward(tokens, undefined, { trace: true });

@@ -92,7 +92,18 @@ describe("TraceCache", () => {
     const edited = [1, 2, 3, 9, 5, 6, 7, 8];
     const view = cache.trace(edited, Array(8).fill("x"), "");
     expect(cache.stats.tokensRun - before).toBe(5);
-    expect(maxDiff(tensorOf(view, 1, "xOut"), tensorOf(fullView(edited), 1, "xOut"))).toBeLessThan(1e-5);
+    const direct = fullView(edited);
+    expect(view.T).toBe(8);
+    expect(view.tokens).toEqual(edited);
+    for (const name of ["xr", "k", "wkv", "a", "b", "p", "ffnAct", "xOut"] as const)
+      for (let l = 0; l < 2; l++)
+        expect(maxDiff(tensorOf(view, l, name), tensorOf(direct, l, name)), `${name}[${l}]`).toBeLessThan(
+          1e-5,
+        );
+    // the cached trace of the first prompt is not aliased: a second edit still matches a fresh run
+    const again = [1, 2, 3, 9, 5, 0];
+    const view2 = cache.trace(again, Array(6).fill("x"), "");
+    expect(maxDiff(tensorOf(view2, 1, "wkv"), tensorOf(fullView(again), 1, "wkv"))).toBeLessThan(1e-5);
   });
 
   it("backspace slices without running anything", () => {
