@@ -5,7 +5,8 @@
  *    BlinkDL-style bf16 .pth and a Hugging Face pytorch_model.bin + config.json, each with a small tokenizer.json:
  *    download -> Cache API -> read and convert in the worker -> compare; both modes agree to <= 1e-3; the second
  *    load of a file makes no request; "Clear cached models" empties the cache and the next load downloads again;
- *  - bad input: a truncated checkpoint and a GPT-2 checkpoint give a clear message, then a valid load works.
+ *  - bad input: a truncated checkpoint, a download cut off mid-way and a GPT-2 checkpoint give a clear message,
+ *    then a valid load works.
  * The page runs on wasm here (SwiftShader is a software adapter: chooseEp picks wasm and says so).
  */
 import { readFileSync } from "node:fs";
@@ -75,6 +76,12 @@ async function serveHub(): Promise<{ origin: string; requests: string[]; close()
     requests.push(p);
     const body = HUB_FILES[p];
     res.setHeader("Access-Control-Allow-Origin", "*");
+    if (p === "/hub/bad/interrupted.pth") {
+      // announces the whole file, sends half, then the connection drops
+      res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": bf16Pth.length });
+      res.write(bf16Pth.subarray(0, bf16Pth.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      return;
+    }
     if (!body) {
       res.writeHead(404).end();
       return;
@@ -258,7 +265,7 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
     }
   });
 
-  it("a truncated file and a GPT-2 checkpoint show a clear message; then a valid load works", async () => {
+  it("a truncated file, an interrupted download and a GPT-2 checkpoint show a clear message; then a valid load works", async () => {
     const { page, problems } = await open(`/full-size?hub=${encodeURIComponent(hub.origin + "/hub")}`);
     try {
       await waitLoaded(page);
@@ -270,6 +277,15 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
       await expect
         .poll(() => page.locator('[data-figure="prefill-time"]').textContent())
         .toContain("No model loaded");
+
+      await load(page, "url", `${hub.origin}/hub/bad/interrupted.pth`);
+      s = await waitLoaded(page, "error");
+      expect(s.text).toContain("The download failed");
+      expect(s.text).toContain("Nothing was loaded");
+      // Chromium itself logs the cut-off response; that one console line is expected here
+      const i = problems.indexOf("console error: Failed to load resource: net::ERR_CONTENT_LENGTH_MISMATCH");
+      expect(i).toBeGreaterThanOrEqual(0);
+      problems.splice(i, 1);
 
       await load(page, "url", `${hub.origin}/hub/bad/gpt2.pth`);
       s = await waitLoaded(page, "error");
