@@ -265,6 +265,24 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
     }
   });
 
+  it("on WebGPU (?ep=webgpu, SwiftShader here): the bf16 .pth's two modes agree <= 1e-3", async () => {
+    const { page, problems } = await open(
+      `/full-size?ep=webgpu&hub=${encodeURIComponent(hub.origin + "/hub")}`,
+    );
+    try {
+      // at once, while the default model is still being built (which the page then drops)
+      await load(page, "rwkv-4-pile-169m");
+      const s = await waitLoaded(page);
+      expect(s).toMatchObject({ ep: "webgpu", dtype: "BF16" });
+      const d = await agreement(page);
+      console.log(`full-size page on WebGPU (SwiftShader): bf16 .pth, max |RNN - parallel| = ${d}`);
+      expect(d).toBeLessThanOrEqual(1e-3);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("a truncated file, an interrupted download and a GPT-2 checkpoint show a clear message; then a valid load works", async () => {
     const { page, problems } = await open(`/full-size?hub=${encodeURIComponent(hub.origin + "/hub")}`);
     try {
