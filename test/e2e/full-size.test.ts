@@ -6,7 +6,8 @@
  *    download -> Cache API -> read and convert in the worker -> compare; both modes agree to <= 1e-3; the second
  *    load of a file makes no request; "Clear cached models" empties the cache and the next load downloads again;
  *  - bad input: a truncated checkpoint, a download cut off mid-way and a GPT-2 checkpoint give a clear message,
- *    then a valid load works.
+ *    then a valid load by URL and one from a local file work;
+ *  - ?ep=webgpu: the bf16 .pth's two modes agree <= 1e-3 on WebGPU (SwiftShader).
  * The page runs on wasm here (SwiftShader is a software adapter: chooseEp picks wasm and says so).
  */
 import { readFileSync } from "node:fs";
@@ -283,7 +284,7 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
     }
   });
 
-  it("a truncated file, an interrupted download and a GPT-2 checkpoint show a clear message; then a valid load works", async () => {
+  it("a truncated file, an interrupted download and a GPT-2 checkpoint show a clear message; then a valid URL and a local file load", async () => {
     const { page, problems } = await open(`/full-size?hub=${encodeURIComponent(hub.origin + "/hub")}`);
     try {
       await waitLoaded(page);
@@ -314,6 +315,21 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
       s = await waitLoaded(page);
       expect(s.text).toContain("2 layers × 24 channels");
       expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+
+      // a local file (the reader's pick): the bf16 .pth, no request
+      const before = hub.requests.length;
+      await page.selectOption("form.fs-loader select[name=model]", "file");
+      await page.setInputFiles("form.fs-loader input[name=files]", {
+        name: "RWKV-4-Pile-169M-20220807-8023.pth",
+        mimeType: "application/octet-stream",
+        buffer: bf16Pth,
+      });
+      await load(page, "file");
+      s = await waitLoaded(page);
+      expect(s).toMatchObject({ origin: "local file", dtype: "BF16" });
+      expect(s.text).toContain("3 layers × 32 channels");
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      expect(hub.requests.length).toBe(before);
       expect(problems).toEqual([]);
     } finally {
       await page.close();
