@@ -115,7 +115,8 @@ export async function prefill(
     cancelled,
     maxRnnT = Infinity,
     repeat = 1,
-  }: SweepOptions & { maxRnnT?: number; repeat?: number } = {},
+    repeatUpTo = Infinity,
+  }: SweepOptions & { maxRnnT?: number; repeat?: number; repeatUpTo?: number } = {},
 ): Promise<PrefillPoint[]> {
   const points: PrefillPoint[] = [];
   // warm-up: first runs compile shaders / allocate buffers
@@ -126,10 +127,10 @@ export async function prefill(
   for (const T of Ts) {
     if (cancelled?.()) break;
     if (T > tokens.length) throw new RangeError(`prefill: T = ${T} but only ${tokens.length} tokens`);
-    // the median of `repeat` runs of each mode (a shared machine's noise)
+    // the median of `repeat` runs of each mode (a shared machine's noise), for T <= repeatUpTo
     const parTimes: number[] = [];
     const rnnTimes: number[] = [];
-    for (let r = 0; r < repeat; r++) {
+    for (let r = 0; r < (T <= repeatUpTo ? repeat : 1); r++) {
       await rt.reset();
       parTimes.push((await rt.forward(tokens.slice(0, T))).ms);
       await pause?.();

@@ -96,7 +96,7 @@ export const MODELS: ModelEntry[] = [
   },
   {
     id: "rwkv-4-pile-430m",
-    label: "RWKV-4-Pile-430M (BlinkDL .pth, bf16, 862 MB)",
+    label: "RWKV-4-Pile-430M (BlinkDL .pth, bf16, ~0.86 GB)",
     files: [
       { role: "weights", path: "BlinkDL/rwkv-4-pile-430m/resolve/main/RWKV-4-Pile-430M-20220808-8066.pth" },
       { role: "tokenizer", path: NEOX_430 },

@@ -5,7 +5,9 @@
  *    BlinkDL-style bf16 .pth and a Hugging Face pytorch_model.bin + config.json, each with a small tokenizer.json:
  *    download -> Cache API -> read and convert in the worker -> compare; both modes agree to <= 1e-3; the second
  *    load of a file makes no request; "Clear cached models" empties the cache and the next load downloads again;
- *  - bad input: a truncated checkpoint and a GPT-2 checkpoint give a clear message, then a valid load works.
+ *  - bad input: a truncated checkpoint, a download cut off mid-way and a GPT-2 checkpoint give a clear message,
+ *    then a valid load by URL and one from a local file work;
+ *  - ?ep=webgpu: the bf16 .pth's two modes agree <= 1e-3 on WebGPU (SwiftShader).
  * The page runs on wasm here (SwiftShader is a software adapter: chooseEp picks wasm and says so).
  */
 import { readFileSync } from "node:fs";
@@ -75,6 +77,12 @@ async function serveHub(): Promise<{ origin: string; requests: string[]; close()
     requests.push(p);
     const body = HUB_FILES[p];
     res.setHeader("Access-Control-Allow-Origin", "*");
+    if (p === "/hub/bad/interrupted.pth") {
+      // announces the whole file, sends half, then the connection drops
+      res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": bf16Pth.length });
+      res.write(bf16Pth.subarray(0, bf16Pth.length >> 1), () => setTimeout(() => res.socket?.destroy(), 50));
+      return;
+    }
     if (!body) {
       res.writeHead(404).end();
       return;
@@ -258,7 +266,25 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
     }
   });
 
-  it("a truncated file and a GPT-2 checkpoint show a clear message; then a valid load works", async () => {
+  it("on WebGPU (?ep=webgpu, SwiftShader here): the bf16 .pth's two modes agree <= 1e-3", async () => {
+    const { page, problems } = await open(
+      `/full-size?ep=webgpu&hub=${encodeURIComponent(hub.origin + "/hub")}`,
+    );
+    try {
+      // at once, while the default model is still being built (which the page then drops)
+      await load(page, "rwkv-4-pile-169m");
+      const s = await waitLoaded(page);
+      expect(s).toMatchObject({ ep: "webgpu", dtype: "BF16" });
+      const d = await agreement(page);
+      console.log(`full-size page on WebGPU (SwiftShader): bf16 .pth, max |RNN - parallel| = ${d}`);
+      expect(d).toBeLessThanOrEqual(1e-3);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("a truncated file, an interrupted download and a GPT-2 checkpoint show a clear message; then a valid URL and a local file load", async () => {
     const { page, problems } = await open(`/full-size?hub=${encodeURIComponent(hub.origin + "/hub")}`);
     try {
       await waitLoaded(page);
@@ -271,6 +297,15 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
         .poll(() => page.locator('[data-figure="prefill-time"]').textContent())
         .toContain("No model loaded");
 
+      await load(page, "url", `${hub.origin}/hub/bad/interrupted.pth`);
+      s = await waitLoaded(page, "error");
+      expect(s.text).toContain("The download failed");
+      expect(s.text).toContain("Nothing was loaded");
+      // Chromium itself logs the cut-off response; that one console line is expected here
+      const i = problems.indexOf("console error: Failed to load resource: net::ERR_CONTENT_LENGTH_MISMATCH");
+      expect(i).toBeGreaterThanOrEqual(0);
+      problems.splice(i, 1);
+
       await load(page, "url", `${hub.origin}/hub/bad/gpt2.pth`);
       s = await waitLoaded(page, "error");
       expect(s.text).toContain("Not an RWKV-4 checkpoint");
@@ -280,6 +315,21 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
       s = await waitLoaded(page);
       expect(s.text).toContain("2 layers × 24 channels");
       expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+
+      // a local file (the reader's pick): the bf16 .pth, no request
+      const before = hub.requests.length;
+      await page.selectOption("form.fs-loader select[name=model]", "file");
+      await page.setInputFiles("form.fs-loader input[name=files]", {
+        name: "RWKV-4-Pile-169M-20220807-8023.pth",
+        mimeType: "application/octet-stream",
+        buffer: bf16Pth,
+      });
+      await load(page, "file");
+      s = await waitLoaded(page);
+      expect(s).toMatchObject({ origin: "local file", dtype: "BF16" });
+      expect(s.text).toContain("3 layers × 32 channels");
+      expect(await agreement(page)).toBeLessThanOrEqual(1e-3);
+      expect(hub.requests.length).toBe(before);
       expect(problems).toEqual([]);
     } finally {
       await page.close();
