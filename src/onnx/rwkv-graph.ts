@@ -20,6 +20,7 @@ import {
   LOGITS,
   PROBE_NAMES,
   STATE_NAMES,
+  type StateName,
   TOKEN,
   TOKENS,
   probeOut,
@@ -52,8 +53,9 @@ export interface OnnxWeights {
     ffnWkT: Float32Array; // (C, F)
     ffnWvT: Float32Array; // (F, C)
     ffnWrT: Float32Array; // (C, C)
-    ffnOneMinusMuK: Float32Array; // (C)
-    ffnOneMinusMuR: Float32Array; // (C)
+    /** channel-mix token-shift mixes stacked: [mu'_k; mu'_r] and 1 - mu' */
+    ffnMuKr: Float32Array; // (2, 1, C)
+    ffnOneMinusMuKr: Float32Array; // (2, 1, C)
     /** w clamped to >= -1e30 for the parallel form only (see buildParallelGraph) */
     wClamped: Float32Array; // (C)
   }[];
@@ -115,8 +117,8 @@ export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
     ffnWkT: transpose(b.ffn.Wk, F, C),
     ffnWvT: transpose(b.ffn.Wv, C, F),
     ffnWrT: transpose(b.ffn.Wr, C, C),
-    ffnOneMinusMuK: oneMinus(b.ffn.muK),
-    ffnOneMinusMuR: oneMinus(b.ffn.muR),
+    ffnMuKr: stack([b.ffn.muK, b.ffn.muR]),
+    ffnOneMinusMuKr: stack([oneMinus(b.ffn.muK), oneMinus(b.ffn.muR)]),
     wClamped: Float32Array.from(b.att.w, (w) => (w < W_MIN ? W_MIN : w)),
   }));
   return { source: weights, blocks, headT: transpose(weights.head, V, C) };
@@ -130,8 +132,13 @@ interface BlockIO {
   /** the token-shift inputs x_{t-1} for time mixing and channel mixing, given the LayerNorm outputs */
   shiftAtt: (xx: string) => string;
   shiftFfn: (xx: string) => string;
-  /** the WKV given k, v (each [N, C]) */
+  /** the WKV given k, v (rows of the stacked projections, see `rows`) */
   wkv: (k: string, v: string) => string;
+  /**
+   * The n rows of a stacked (n, N, C) tensor: the RNN step takes one Split node (rows stay (1, 1, C)), the
+   * parallel graph n Gathers (rows become (T, C), the rank its WKV is written for).
+   */
+  rows: (t: string, n: number) => string[];
 }
 
 /**
@@ -153,12 +160,7 @@ function block(
   const eps = { float: config.layerNormEps };
   const init = (name: string, dims: number[], data: Float32Array) =>
     g.floatInit(`blocks.${l}.${name}`, dims, data);
-  // token shift (Eq. 11-13 v4): mu * x_t + (1 - mu) * x_{t-1}
-  const mix = (xx: string, sx: string, mu: Float32Array, oneMinusMu: Float32Array, name: string) =>
-    g.op("Add", [
-      g.op("Mul", [xx, init(`${name}`, [C], mu)]),
-      g.op("Mul", [sx, init(`${name}.one_minus`, [C], oneMinusMu)]),
-    ]);
+  // token shift (Eq. 11-15 v4): mu * x_t + (1 - mu) * x_{t-1}, the (1 - mu) precomputed
 
   // ---- time mixing
   const xx = g.op(
@@ -177,18 +179,16 @@ function block(
     g.op("Mul", [sx, init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)]),
   ]); // (3, N, C): x_k, x_v, x_r
   const kvr = g.op("MatMul", [xs, init("att.key_value_receptance.weight_T", [3, C, C], tw.WkvrT)]); // (3, N, C)
-  const pick = (t: string, i: number) => g.op("Gather", [t, g.constI(i, true)], { axis: 0 }); // (N, C)
-  const k = pick(kvr, 0); // Eq. 12
-  const v = pick(kvr, 1); // Eq. 13
-  const r = pick(kvr, 2); // Eq. 11
+  const [k, v, r] = io.rows(kvr, 3); // Eq. 12, 13, 11
   const wkv = io.wkv(k, v); // (N, C)
   const gated = g.op("Mul", [g.op("Sigmoid", [r]), wkv]); // sigma(r_t) * wkv_t
   const att = g.op("MatMul", [gated, init("att.output.weight_T", [C, C], tw.WoT)]); // Eq. 17
   const x1 = g.op("Add", [io.x, att]);
   if (probe.enabled) {
-    probe("att_xr", pick(xs, 2), C);
-    probe("att_xk", pick(xs, 0), C);
-    probe("att_xv", pick(xs, 1), C);
+    const [pxk, pxv, pxr] = io.rows(xs, 3);
+    probe("att_xr", pxr, C);
+    probe("att_xk", pxk, C);
+    probe("att_xv", pxv, C);
   }
   probe("att_r", r, C);
   probe("att_k", k, C);
@@ -205,8 +205,12 @@ function block(
     },
   ); // (N, C)
   const sx2 = io.shiftFfn(xx2);
-  const fxk = mix(xx2, sx2, bw.ffn.muK, tw.ffnOneMinusMuK, "ffn.time_mix_k");
-  const fxr = mix(xx2, sx2, bw.ffn.muR, tw.ffnOneMinusMuR, "ffn.time_mix_r");
+  // both token-shift mixes of Eq. 14-15 as one stacked Mul/Mul/Add, as in time mixing
+  const fxs = g.op("Add", [
+    g.op("Mul", [xx2, init("ffn.time_mix_kr", [2, 1, C], tw.ffnMuKr)]),
+    g.op("Mul", [sx2, init("ffn.time_mix_kr.one_minus", [2, 1, C], tw.ffnOneMinusMuKr)]),
+  ]); // (2, N, C): x'_k, x'_r
+  const [fxk, fxr] = io.rows(fxs, 2);
   const fr = g.op("MatMul", [fxr, init("ffn.receptance.weight_T", [C, C], tw.ffnWrT)]); // (N, C) Eq. 14
   const fk = g.op("MatMul", [fxk, init("ffn.key.weight_T", [C, F], tw.ffnWkT)]); // (N, F) Eq. 15
   const kRelu = g.op("Relu", [fk]);
@@ -231,21 +235,19 @@ function splitStates(g: GraphBuilder, L: number, C: number): Record<(typeof STAT
   return out;
 }
 
-function concatStates(
-  g: GraphBuilder,
-  L: number,
-  C: number,
-  rows: Record<(typeof STATE_NAMES)[number], string[]>,
-): void {
-  for (const s of STATE_NAMES) {
-    const v = L === 1 ? rows[s][0] : g.op("Concat", rows[s], { axis: 0 });
-    g.output(stateOut(s), v, DataType.FLOAT, [L, C], `${s} per layer after`);
+/** One [L, C] state output from L rows [1, C] (Concat, named as the output: no Identity node). */
+function concatState(g: GraphBuilder, L: number, C: number, s: StateName, rows: string[]): void {
+  if (L === 1) g.output(stateOut(s), rows[0], DataType.FLOAT, [L, C], `${s} per layer after`);
+  else {
+    g.op("Concat", rows, { axis: 0 }, stateOut(s));
+    g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
   }
 }
 
-function embed(g: GraphBuilder, ow: OnnxWeights, ids: string): string {
-  const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
-  const e = g.op("Gather", [g.floatInit("emb.weight", [V, C], ow.source.emb), ids], { axis: 0 }); // (N, C)
+/** The embedding row(s) of `ids` after ln0; `emb` dims [V, C] (rows (N, C)) or [V, 1, C] (rows (N, 1, C)). */
+function embed(g: GraphBuilder, ow: OnnxWeights, ids: string, dims: readonly number[]): string {
+  const { nEmbd: C, layerNormEps } = ow.source.config;
+  const e = g.op("Gather", [g.floatInit("emb.weight", dims, ow.source.emb), ids], { axis: 0 });
   return g.op(
     "LayerNormalization",
     [
@@ -257,7 +259,7 @@ function embed(g: GraphBuilder, ow: OnnxWeights, ids: string): string {
   );
 }
 
-function head(g: GraphBuilder, ow: OnnxWeights, x: string): string {
+function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string): string {
   const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
   const xo = g.op(
     "LayerNormalization",
@@ -268,12 +270,15 @@ function head(g: GraphBuilder, ow: OnnxWeights, x: string): string {
     ],
     { axis: -1, epsilon: { float: layerNormEps } },
   );
-  return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)]); // (N, V)
+  return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)], {}, outName); // (..., V)
 }
 
-function probeFn(g: GraphBuilder, enabled: boolean, l: number, n: number | string): Probe {
+/** Probe outputs [n, width]; `reshape` for the RNN step, whose values are (1, 1, width). */
+function probeFn(g: GraphBuilder, enabled: boolean, l: number, n: number | string, reshape = false): Probe {
   const fn = (name: ProbeName, value: string, width: number) => {
-    if (enabled) g.output(probeOut(l, name), value, DataType.FLOAT, [n, width]);
+    if (!enabled) return;
+    const v = reshape ? g.op("Reshape", [value, g.constI([1, width])]) : value;
+    g.output(probeOut(l, name), v, DataType.FLOAT, [n, width]);
   };
   return Object.assign(fn, { enabled });
 }
@@ -293,20 +298,24 @@ function metadata(ow: OnnxWeights, kind: string, opts: RwkvGraphOptions): Record
  * WKV: the stable recurrence of Appendix D (v4) with the running maximum exponent p:
  *   q = max(p, u + k);  wkv = (e^{p-q} a + e^{u+k-q} v) / (e^{p-q} b + e^{u+k-q})
  *   q' = max(p + w, k); a' = e^{p+w-q'} a + e^{k-q'} v;  b' = e^{p+w-q'} b + e^{k-q'};  p' = q'
+ *
+ * Every node is a GPU dispatch with ORT's WebGPU EP (~50 us of CPU each, measured), so the graph is written for
+ * few nodes: the residual stream is (1, 1, C) (the embedding is stored [V, 1, C]), so the stacked projections
+ * split into rows with one Split; the WKV's output and state update run as one (1, 2, C) computation whose
+ * rows 1 are kept per layer and gathered for all layers at once at the end (one Concat + one Gather per state).
  */
 export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}): Uint8Array {
   const { nLayer: L, nEmbd: C, vocabSize: V } = ow.source.config;
   const g = new GraphBuilder();
   const token = g.input(TOKEN, DataType.INT64, [1], "token id");
-  const st = splitStates(g, L, C);
-  let x = embed(g, ow, token); // (1, C)
-  const next = {
-    attX: [] as string[],
-    a: [] as string[],
-    b: [] as string[],
-    p: [] as string[],
-    ffnX: [] as string[],
-  };
+  const st = splitStates(g, L, C); // rows (1, C)
+  let x = embed(g, ow, token, [V, 1, C]); // (1, 1, C)
+  const nums: string[] = [];
+  const dens: string[] = [];
+  const qs: string[] = [];
+  const attX: string[] = [];
+  const ffnX: string[] = [];
+  const rows = (t: string, n: number) => (n === 1 ? [t] : g.opN("Split", [t], n, { axis: 0 })); // (1, 1, C)
   for (let l = 0; l < L; l++) {
     const bw = ow.source.blocks[l];
     const a = st.a[l];
@@ -320,38 +329,51 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
         x,
         shiftAtt: () => st.attX[l],
         shiftFfn: () => st.ffnX[l],
+        rows,
         wkv: (k, v) => {
           // the output (row 0) and the state update (row 1) have the same form, so both run stacked:
           //   x1 = [p; p + w], x2 = [u + k; k], q = max(x1, x2), num = e^{x1-q} a + e^{x2-q} v, den = e^{x1-q} b + e^{x2-q}
-          // row 0: wkv = num / den;  row 1: a' = num, b' = den, p' = q  (6 nodes fewer than two separate halves)
+          // row 0: wkv = num / den;  row 1: a' = num, b' = den, p' = q
           const zw = new Float32Array(2 * C);
           zw.set(bw.att.w, C);
           const uz = new Float32Array(2 * C);
           uz.set(bw.att.u, 0);
           const x1 = g.op("Add", [p, g.floatInit(`blocks.${l}.att.zero_w`, [2, C], zw)]); // (2, C)
-          const x2 = g.op("Add", [k, g.floatInit(`blocks.${l}.att.u_zero`, [2, C], uz)]); // (2, C)
-          const q = g.op("Max", [x1, x2]);
+          const x2 = g.op("Add", [k, g.floatInit(`blocks.${l}.att.u_zero`, [2, C], uz)]); // (1, 2, C)
+          const q = g.op("Max", [x1, x2]); // (1, 2, C)
           const e1 = g.op("Exp", [g.op("Sub", [x1, q])]);
           const e2 = g.op("Exp", [g.op("Sub", [x2, q])]);
-          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]); // (2, C)
-          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]); // (2, C)
-          const row = (t: string, i: number) => g.op("Gather", [t, g.constI([i])], { axis: 0 }); // (1, C)
-          const wkv = row(g.op("Div", [num, den]), 0);
-          next.a.push(row(num, 1));
-          next.b.push(row(den, 1));
-          next.p.push(row(q, 1));
-          return wkv;
+          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]); // (1, 2, C)
+          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]); // (1, 2, C)
+          nums.push(num);
+          dens.push(den);
+          qs.push(q);
+          return g.op("Gather", [g.op("Div", [num, den]), g.constI(0, true)], { axis: 1 }); // (1, C): row 0
         },
       },
-      probeFn(g, !!opts.probes, l, 1),
+      probeFn(g, !!opts.probes, l, 1, true),
     );
     x = out.x;
-    next.attX.push(out.xxAtt);
-    next.ffnX.push(out.xxFfn);
+    attX.push(out.xxAtt);
+    ffnX.push(out.xxFfn);
   }
-  const logits = g.op("Reshape", [head(g, ow, x), g.constI([V])]); // (V)
-  g.output(LOGITS, logits, DataType.FLOAT, [V]);
-  concatStates(g, L, C, next);
+  g.op("Reshape", [head(g, ow, x), g.constI([V])], {}, LOGITS); // (V)
+  g.output(LOGITS, LOGITS, DataType.FLOAT, [V]);
+  // states: the LayerNorm outputs (1, 1, C) and rows 1 of the (1, 2, C) WKV tensors, all layers at once
+  const stacked = (parts: string[]) => (L === 1 ? parts[0] : g.op("Concat", parts, { axis: 0 }));
+  const flat = (s: StateName, parts: string[]) => {
+    g.op("Reshape", [stacked(parts), g.constI([L, C])], {}, stateOut(s)); // (L, 1, C) -> (L, C)
+    g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
+  };
+  const row1 = (s: StateName, parts: string[]) => {
+    g.op("Gather", [stacked(parts), g.constI(1, true)], { axis: 1 }, stateOut(s)); // (L, 2, C) -> (L, C)
+    g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
+  };
+  flat("attX", attX);
+  row1("a", nums);
+  row1("b", dens);
+  row1("p", qs);
+  flat("ffnX", ffnX);
   return g.encode("rwkv4_rnn_step", "RWKV-4 RNN step (arXiv 2305.13048 v4)", metadata(ow, "rnn", opts));
 }
 
@@ -409,7 +431,7 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T, T, 1): [i <= t]
   const rev = g.op("Sub", [g.op("Sub", [Tf, g.constF(1)]), ti]); // (T, 1): T-1-i
 
-  let x = embed(g, ow, tokens); // (T, C)
+  let x = embed(g, ow, tokens, [V, C]); // (T, C)
   const next = {
     attX: [] as string[],
     a: [] as string[],
@@ -435,6 +457,8 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
         x,
         shiftAtt: (xx) => shift(xx, st.attX[l]),
         shiftFfn: (xx) => shift(xx, st.ffnX[l]),
+        rows: (t, n) =>
+          Array.from({ length: n }, (_, i) => g.op("Gather", [t, g.constI(i, true)], { axis: 0 })), // (T, C)
         wkv: (k, v) => {
           const wc = ow.blocks[l].wClamped;
           const w = g.floatInit(`blocks.${l}.att.w_clamped`, [C], wc);
@@ -444,15 +468,14 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
           wu1.set(bw.att.u, C);
           wu1.fill(1, 2 * C);
           const bias = g.op("MatMul", [coef, g.floatInit(`blocks.${l}.att.wkv_bias_coef`, [3, C], wu1)]); // (T, T, C)
-          const s = g.op("Add", [g.op("Unsqueeze", [k, g.constI([0])]), bias]); // (T, T, C)
+          const s = g.op("Add", [k, bias]); // (T, T, C): k (T, C) broadcasts over t as k_i
           const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T, C): p0 + t w
           const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T, C)
           const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]); // (T, T, C), <= 0
           const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), causal]); // (T, T, C)
           const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T, C)
-          const vRow = g.op("Unsqueeze", [v, g.constI([0])]); // (1, T, C)
           const num = g.op("Add", [
-            g.op("ReduceSum", [g.op("Mul", [e, vRow]), g.constI([1])], { keepdims: 0 }),
+            g.op("ReduceSum", [g.op("Mul", [e, v]), g.constI([1])], { keepdims: 0 }), // v (T, C) as v_i
             g.op("Mul", [es, a0]),
           ]);
           const den = g.op("Add", [
@@ -486,8 +509,8 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
     next.ffnX.push(lastRow(out.xxFfn));
   }
   const last = opts.logits === "last";
-  const logits = head(g, ow, last ? lastRow(x) : x);
-  g.output(LOGITS, logits, DataType.FLOAT, [last ? 1 : "T", V]);
-  concatStates(g, L, C, next);
+  head(g, ow, last ? lastRow(x) : x, LOGITS);
+  g.output(LOGITS, LOGITS, DataType.FLOAT, [last ? 1 : "T", V]);
+  for (const s of STATE_NAMES) concatState(g, L, C, s, next[s]);
   return g.encode("rwkv4_parallel", "RWKV-4 parallel (arXiv 2305.13048 v4)", metadata(ow, "parallel", opts));
 }

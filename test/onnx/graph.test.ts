@@ -89,14 +89,58 @@ describe("ONNX graph structure", () => {
     });
     const fk = values("blocks.0.ffn.key.weight_T"); // (C, F) from (F, C)
     expect(fk[7 * F + 11]).toBe(ow.source.blocks[0].ffn.Wk[11 * C + 7]);
+    // the RNN step stores the embedding as [V, 1, C] (same values) so that its residual stream is (1, 1, C)
     const emb = init("emb.weight");
-    expect(emb.dims).toEqual([SMALL.vocabSize, SMALL.nEmbd]);
+    expect(emb.dims).toEqual([SMALL.vocabSize, 1, SMALL.nEmbd]);
+    const raw = emb.rawData!;
+    const embVals = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    expect(embVals).toEqual(ow.source.emb);
+    const par = decodeModel(buildParallelGraph(ow)).graph.initializer.find((t) => t.name === "emb.weight")!;
+    expect(par.dims).toEqual([SMALL.vocabSize, SMALL.nEmbd]);
   });
 
   it("transpose is a transpose", () => {
     const m = Float32Array.from([1, 2, 3, 4, 5, 6]); // (2, 3)
     expect([...transpose(m, 2, 3)]).toEqual([1, 4, 2, 5, 3, 6]);
   });
+});
+
+/**
+ * Node counts. Each node is one GPU dispatch on ORT's WebGPU EP, which costs ~50 us of CPU per node and run
+ * (measured on an H200, docs/benchmarks.md), so the count is the decode speed. Bounds derived from the graph:
+ *  RNN step, per layer 37 nodes: time mixing LN + stacked token shift (Mul, Mul, Add) + one (3, C, C) MatMul
+ *  + Split (k, v, r) + WKV 14 (Add, Add, Max, 2 Sub, 2 Exp, 3 Mul, 2 Add, Div, Gather of row 0) + Sigmoid, Mul,
+ *  MatMul (Wo), Add = 24; channel mixing LN + stacked token shift 3 + Split + 2 MatMul + Relu, Mul (square),
+ *  MatMul, Sigmoid, Mul, Add = 13. Fixed 20: 5 Splits of the state inputs, embedding Gather + ln0, ln_out +
+ *  head MatMul + Reshape, and 2 per state output (Concat over layers + Gather of row 1 or Reshape).
+ *  Parallel graph: 70 per layer + 38 fixed (positions and masks shared by all layers).
+ * Before this layout (per-layer Gathers of k/v/r and of the WKV rows, Identity renames): 549 and 920 nodes
+ * for 12 layers.
+ */
+describe("node counts (each node is a GPU dispatch)", () => {
+  const count = (bytes: Uint8Array) => {
+    const m = decodeModel(bytes);
+    const by: Record<string, number> = {};
+    for (const n of m.graph.node) by[n.opType] = (by[n.opType] ?? 0) + 1;
+    return { total: m.graph.node.length, by };
+  };
+  for (const L of [1, 2, 12]) {
+    it(`L = ${L}: RNN step <= 37 L + 20, parallel <= 70 L + 38, no Identity renames in the RNN step`, () => {
+      const o = prepareOnnxWeights(syntheticWeights({ ...SMALL, nLayer: L }, 3));
+      const rnn = count(buildRnnStepGraph(o));
+      const par = count(buildParallelGraph(o, { logits: "last" }));
+      expect(rnn.total).toBeLessThanOrEqual(37 * L + 20);
+      expect(par.total).toBeLessThanOrEqual(70 * L + 38);
+      expect(rnn.by.Identity ?? 0).toBe(0);
+      // one Gather per layer (the WKV output row) + the embedding + the three stacked WKV state rows
+      expect(rnn.by.Gather).toBeLessThanOrEqual(L + 4);
+      expect(rnn.by.MatMul).toBe(5 * L + 1);
+      if (L === 12) {
+        expect(rnn.total).toBeLessThan(549);
+        expect(par.total).toBeLessThan(920);
+      }
+    });
+  }
 });
 
 describe("the RWKV-4-Pile-169M shape", () => {
