@@ -259,9 +259,9 @@ function embed(g: GraphBuilder, ow: OnnxWeights, ids: string, dims: readonly num
   );
 }
 
-function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string): string {
+function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string, flat = false): string {
   const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
-  const xo = g.op(
+  const ln = g.op(
     "LayerNormalization",
     [
       x,
@@ -270,6 +270,8 @@ function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string): st
     ],
     { axis: -1, epsilon: { float: layerNormEps } },
   );
+  // flat: (C) @ (C, V) = (V) (the Reshape comes before the MatMul, so that a kernel writes the output)
+  const xo = flat ? g.op("Reshape", [ln, g.constI([C])]) : ln;
   return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)], {}, outName); // (..., V)
 }
 
@@ -357,12 +359,15 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
     attX.push(out.xxAtt);
     ffnX.push(out.xxFfn);
   }
-  g.op("Reshape", [head(g, ow, x), g.constI([V])], {}, LOGITS); // (V)
+  head(g, ow, x, LOGITS, true); // (V)
   g.output(LOGITS, LOGITS, DataType.FLOAT, [V]);
   // states: the LayerNorm outputs (1, 1, C) and rows 1 of the (1, 2, C) WKV tensors, all layers at once
   const stacked = (parts: string[]) => (L === 1 ? parts[0] : g.op("Concat", parts, { axis: 0 }));
+  // every output is written by a kernel (Gather), never by a Reshape: ORT would copy a Reshape's input into
+  // the output buffer outside the dispatches, which graph capture does not record (replayed steps then kept
+  // stale outputs, seen in Chromium)
   const flat = (s: StateName, parts: string[]) => {
-    g.op("Reshape", [stacked(parts), g.constI([L, C])], {}, stateOut(s)); // (L, 1, C) -> (L, C)
+    g.op("Gather", [stacked(parts), g.constI(0, true)], { axis: 1 }, stateOut(s)); // (L, 1, C) -> (L, C)
     g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
   };
   const row1 = (s: StateName, parts: string[]) => {

@@ -20,6 +20,8 @@ export interface WorkerInitOptions {
   parallelLogits?: "all" | "last";
   /** ORT log severity: 0 = verbose (node placement is logged), default 3 */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** WebGPU: run `step` through ORT graph capture where possible (default false; see rwkv-ort.ts) */
+  graphCapture?: boolean;
 }
 
 /** Where the model comes from: weights (graphs are built in the worker) or prebuilt ONNX bytes. */
@@ -48,6 +50,10 @@ export interface InitResult {
   ortVersion: string;
   /** where the recurrent state lives between calls: "gpu-buffer" (WebGPU) or "cpu" */
   stateLocation: string;
+  /** whether `step` runs through ORT graph capture (only when asked for with `graphCapture`) */
+  graphCapture?: boolean;
+  /** why graph capture was asked for but is not used */
+  graphCaptureFallback?: string;
 }
 
 export interface RunResult {

@@ -15,6 +15,7 @@ import {
   type OnnxWeights,
 } from "../onnx/rwkv-graph.js";
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
+import { CapturedStep, type GpuDeviceLike, type LiveTag } from "./capture.js";
 import {
   DeviceLostError,
   OrtRwkvError,
@@ -50,6 +51,12 @@ export interface OrtRwkvOptions {
   enableProfiling?: boolean;
   /** prebuilt graph bytes (e.g. served by a data loader) instead of building them from weights */
   graphs?: { rnn?: Uint8Array; parallel?: Uint8Array };
+  /**
+   * WebGPU only: run the RNN step through ORT graph capture (./capture.ts: fixed GPU buffers, the recorded
+   * dispatches replayed on every step). Where it cannot be used (wasm EP, probes, no GPUDevice, a session that
+   * does not build) the plain session is used and `graphCaptureFallback` says why. Default false.
+   */
+  graphCapture?: boolean;
 }
 
 /** The recurrent state as ORT tensors, each [L, C]; `location` says where they live. */
@@ -57,6 +64,8 @@ export class OrtState {
   constructor(
     readonly tensors: Record<StateName, Ort.Tensor>,
     private readonly config: RwkvConfig,
+    /** set for the state of a graph-captured step: a live view of the captured input buffers */
+    readonly live?: LiveTag,
   ) {}
 
   get location(): string {
@@ -65,6 +74,7 @@ export class OrtState {
 
   /** Read back to the CPU as the named per-layer state of src/rwkv (downloads from the GPU if needed). */
   async read(): Promise<RwkvState> {
+    this.live?.owner.checkLive(this.live);
     const { nLayer: L, nEmbd: C } = this.config;
     const data = {} as Record<StateName, Float32Array>;
     for (const s of STATE_NAMES) data[s] = (await this.tensors[s].getData()) as Float32Array;
@@ -79,6 +89,7 @@ export class OrtState {
 
   /** Release GPU buffers (a no-op for CPU tensors). Do not use the state afterwards. */
   dispose(): void {
+    if (this.live) return; // the captured step owns these buffers
     for (const s of STATE_NAMES) if (this.tensors[s].location === "gpu-buffer") this.tensors[s].dispose();
   }
 }
@@ -120,6 +131,9 @@ export class OrtRwkv {
     private readonly rnn: Ort.InferenceSession | undefined,
     private readonly parallel: Ort.InferenceSession | undefined,
     opts: OrtRwkvOptions,
+    private readonly captured: CapturedStep | undefined,
+    /** why graph capture was asked for but is not used (undefined when used or not asked for) */
+    readonly graphCaptureFallback: string | undefined,
   ) {
     this.config = config;
     this.maxTokens = opts.maxTokens ?? 1024;
@@ -171,8 +185,38 @@ export class OrtRwkv {
     };
     let rnn: Ort.InferenceSession | undefined;
     let par: Ort.InferenceSession | undefined;
+    let captured: CapturedStep | undefined;
+    let captureFallback: string | undefined;
     try {
-      if (mode !== "parallel") rnn = await build(opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts));
+      if (mode !== "parallel" && opts.graphCapture) {
+        const bytes = opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts);
+        if (ep !== "webgpu") captureFallback = `graph capture needs the WebGPU EP (this model runs on ${ep})`;
+        else if (opts.probes) captureFallback = "graph capture is not used with probes (their outputs vary)";
+        else {
+          try {
+            rnn = await ort.InferenceSession.create(bytes, {
+              ...sessionOpts,
+              // as an object: onnxruntime-web passes enableGraphCapture to the WebGPU EP only for an EP object
+              executionProviders: [{ name: "webgpu" }],
+              enableGraphCapture: true,
+              preferredOutputLocation: "gpu-buffer",
+            });
+            // ORT sets env.webgpu.device to the device its WebGPU EP runs on once a session exists
+            const device = (await (ort.env.webgpu as unknown as { device?: unknown }).device) as
+              GpuDeviceLike | undefined;
+            if (!device || typeof device.createBuffer !== "function") {
+              throw new Error("ORT exposes no GPUDevice (ort.env.webgpu.device)");
+            }
+            captured = await CapturedStep.create(ort, rnn, device, config, sessionOpts);
+          } catch (e) {
+            await rnn?.release();
+            rnn = undefined;
+            captured = undefined;
+            captureFallback = `graph capture unavailable: ${messageOf(e)}`;
+          }
+        }
+        if (!rnn) rnn = await build(bytes);
+      } else if (mode !== "parallel") rnn = await build(opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts));
       if (mode !== "rnn") {
         par = await build(
           opts.graphs?.parallel ??
@@ -180,15 +224,21 @@ export class OrtRwkv {
         );
       }
     } catch (e) {
+      await captured?.dispose();
       await rnn?.release();
       throw e;
     }
-    return new OrtRwkv(ort, ep, config, rnn, par, opts);
+    return new OrtRwkv(ort, ep, config, rnn, par, opts, captured, captureFallback);
   }
 
   /** Mark the instance unusable because its GPU device is gone (the worker then rebuilds on wasm). */
   markDeviceLost(reason: string): void {
     this.lost = reason;
+  }
+
+  /** whether `step` runs through ORT graph capture (see OrtRwkvOptions.graphCapture) */
+  get graphCapture(): boolean {
+    return !!this.captured;
   }
 
   get hasRnn(): boolean {
@@ -257,6 +307,7 @@ export class OrtRwkv {
         : state instanceof OrtState
           ? state
           : this.fromRwkvState(state);
+    if (s.live) s.live.owner.checkLive(s.live);
     const feeds: Record<string, Ort.Tensor> = {};
     for (const n of STATE_NAMES) feeds[stateIn(n)] = s.tensors[n];
     return feeds;
@@ -298,6 +349,24 @@ export class OrtRwkv {
       this.checkUsable();
       if (!this.rnn) throw new OrtRwkvError("unsupported", "this model was built without the RNN-step graph");
       const ids = this.checkTokens([token]);
+      const cap = this.captured;
+      if (cap) {
+        cap.load(
+          state === undefined ? "initial" : state instanceof OrtState ? state : this.fromRwkvState(state),
+        );
+        let logits: Float32Array;
+        try {
+          logits = await cap.step(ids[0]);
+        } catch (e) {
+          if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
+          if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+          throw new OrtRwkvError("unsupported", `graph-captured step failed: ${messageOf(e)}`, { cause: e });
+        }
+        return {
+          logits,
+          state: new OrtState(cap.stateTensors(), this.config, { owner: cap, version: cap.version }),
+        };
+      }
       const feeds = this.stateFeeds(state);
       feeds[TOKEN] = new this.ort.Tensor("int64", ids, [1]);
       return this.run(this.rnn, feeds);
@@ -347,6 +416,7 @@ export class OrtRwkv {
     if (this.disposed) return;
     await this.serial(async () => {
       this.disposed = true;
+      await this.captured?.dispose();
       await this.rnn?.release();
       await this.parallel?.release();
     });

@@ -144,6 +144,7 @@ async function build(ep: "webgpu" | "wasm"): Promise<OrtRwkv> {
     probes: o.probes,
     parallelLogits: o.parallelLogits,
     logSeverityLevel: o.logSeverityLevel,
+    graphCapture: ep === "webgpu" && !!o.graphCapture,
     ...(s.graphs ? { graphs: s.graphs } : {}),
   });
 }
@@ -191,6 +192,8 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     buildSeconds: (performance.now() - t0) / 1000,
     ortVersion: ort.env.versions.web ?? "unknown",
     stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
+    ...(options.graphCapture ? { graphCapture: model.graphCapture } : {}),
+    ...(model.graphCaptureFallback ? { graphCaptureFallback: model.graphCaptureFallback } : {}),
   };
 }
 
