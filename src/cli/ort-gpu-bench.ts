@@ -10,7 +10,8 @@
  * env: ORT_PATH (ort.webgpu.min.mjs), GPUINIT (gpuinit.mjs), SHAPE=pile169m|tiny, TOKENS=64,512 CHUNKS=64,128,256
  *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm; > 1 loads NODESHIM, nodeshim.mjs),
  *      GRAPH_CAPTURE=1 (default on WebGPU: generation also runs through ORT graph capture, reported as
- *      generationCaptured beside the plain generation, with its logits compared to the plain run's; 0 skips it)
+ *      generationCaptured beside the plain generation, and each ingestion row is repeated with graphCapture
+ *      "both" (full chunks captured); logits compared with the plain runs'; GRAPH_CAPTURE=0 skips all that)
  */
 import type * as Ort from "onnxruntime-web";
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
@@ -122,47 +123,62 @@ async function main(): Promise<void> {
   const chunks = (env.CHUNKS ?? "64,128,256").split(",").map(Number);
   const REPEATS = Number(env.REPEATS ?? 5);
   const ingestion: Record<string, unknown>[] = [];
+  const plainLast = new Map<number, Float32Array>(); // T -> last logits of the plain session (first chunk size)
   for (const chunk of chunks) {
-    t0 = performance.now();
-    let par: OrtRwkv;
-    try {
-      par = await OrtRwkv.create(ort, ow, {
-        ep: EP,
-        mode: "parallel",
-        parallelLogits: "last",
-        chunk,
-        maxTokens: Math.max(...Ts),
-      });
-    } catch (e) {
-      ingestion.push({ chunk, error: (e as Error).message });
-      continue;
-    }
-    const sessionSeconds = (performance.now() - t0) / 1000;
-    for (const T of Ts) {
-      const toks = tokensOf(T);
-      const times: number[] = [];
-      let firstMs = 0;
-      for (let i = 0; i < REPEATS + 1; i++) {
-        const s = performance.now();
-        const r = await par.forward(toks);
-        await r.state.tensors.p.getData(); // wait for the final state too
-        const ms = performance.now() - s;
-        r.state.dispose();
-        if (i === 0) firstMs = ms;
-        else times.push(ms);
+    for (const graphCapture of capture ? [false, true] : [false]) {
+      t0 = performance.now();
+      let par: OrtRwkv;
+      try {
+        par = await OrtRwkv.create(ort, ow, {
+          ep: EP,
+          mode: "parallel",
+          parallelLogits: "last",
+          chunk,
+          maxTokens: Math.max(...Ts),
+          graphCapture: graphCapture ? "both" : false,
+        });
+      } catch (e) {
+        ingestion.push({ chunk, graphCapture, error: (e as Error).message });
+        continue;
       }
-      const row = {
-        T,
-        chunk,
-        sessionSeconds,
-        firstMs,
-        msMedian: q(times, 0.5),
-        tokensPerSecond: (T / q(times, 0.5)) * 1000,
-      };
-      ingestion.push(row);
-      log("ingestion", JSON.stringify(row));
+      const sessionSeconds = (performance.now() - t0) / 1000;
+      for (const T of Ts) {
+        const toks = tokensOf(T);
+        const times: number[] = [];
+        let firstMs = 0;
+        let lastLogits: Float32Array | undefined;
+        for (let i = 0; i < REPEATS + 1; i++) {
+          const s = performance.now();
+          const r = await par.forward(toks);
+          await r.state.tensors.p.getData(); // wait for the final state too
+          const ms = performance.now() - s;
+          r.state.dispose();
+          lastLogits = r.logits;
+          if (i === 0) firstMs = ms;
+          else times.push(ms);
+        }
+        if (!graphCapture && !plainLast.has(T)) plainLast.set(T, lastLogits!);
+        const ref = plainLast.get(T);
+        const row = {
+          T,
+          chunk,
+          graphCapture: par.graphCaptureParallel,
+          ...(graphCapture && par.graphCaptureFallback
+            ? { graphCaptureFallback: par.graphCaptureFallback }
+            : {}),
+          ...(graphCapture && ref
+            ? { vsPlainMaxAbsDiff: Math.max(...lastLogits!.map((x, j) => Math.abs(x - ref[j]))) }
+            : {}),
+          sessionSeconds,
+          firstMs,
+          msMedian: q(times, 0.5),
+          tokensPerSecond: (T / q(times, 0.5)) * 1000,
+        };
+        ingestion.push(row);
+        log("ingestion", JSON.stringify(row));
+      }
+      await par.dispose();
     }
-    await par.dispose();
   }
   result.ingestion = ingestion;
   console.log("BENCH_JSON " + JSON.stringify(result));

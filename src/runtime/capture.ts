@@ -15,7 +15,7 @@
  */
 import type * as Ort from "onnxruntime-web";
 import { GraphBuilder } from "../onnx/builder.js";
-import { LOGITS, STATE_NAMES, TOKEN, stateIn, stateOut, type StateName } from "../onnx/names.js";
+import { LOGITS, STATE_NAMES, stateIn, stateOut, type StateName } from "../onnx/names.js";
 import { DataType } from "../onnx/proto.js";
 import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
 import { OrtRwkvError } from "./errors.js";
@@ -50,6 +50,18 @@ export interface LiveTag {
   readonly version: number;
 }
 
+/** What a captured graph takes and gives: `ids` int64 ids of `n` tokens in, `logitRows` rows of V logits out. */
+export interface CaptureShape {
+  /** the graph's token input name (names.ts TOKEN or TOKENS) */
+  ids: string;
+  /** tokens per run (1 for the RNN step, the chunk length for the parallel graph) */
+  n: number;
+  /** rows of logits per run (1 for the step and for the parallel graph's "last", else n) */
+  logitRows: number;
+  /** dims of the logits output as the graph declares them */
+  logitDims: number[];
+}
+
 export class CapturedStep {
   private readonly token: GpuBufferLike;
   private readonly ins: Record<StateName, GpuBufferLike>;
@@ -77,9 +89,11 @@ export class CapturedStep {
     device: GpuDeviceLike,
     config: RwkvConfig,
     sessionOptions: Ort.InferenceSession.SessionOptions,
+    shape: CaptureShape,
   ): Promise<CapturedStep> {
     const { nLayer: L, nEmbd: C, vocabSize: V } = config;
-    const sizes: Record<string, number> = { token: 2, logits: V }; // floats (the token is 8 bytes: int64)
+    // sizes in floats (int64 token ids take 2 each)
+    const sizes: Record<string, number> = { token: 2 * shape.n, logits: shape.logitRows * V };
     for (const s of STATE_NAMES) sizes[`in_${s}`] = sizes[`out_${s}`] = L * C;
     const g = new GraphBuilder();
     const seed = g.input("seed", DataType.FLOAT, [1]);
@@ -107,7 +121,7 @@ export class CapturedStep {
         ins[s] = b(`in_${s}`);
         outs[s] = b(`out_${s}`);
       }
-      return new CapturedStep(ort, session, device, config, {
+      return new CapturedStep(ort, session, device, config, shape, {
         token: b("token"),
         logits: b("logits"),
         ins,
@@ -127,9 +141,10 @@ export class CapturedStep {
 
   private constructor(
     private readonly ort: typeof Ort,
-    private readonly session: Ort.InferenceSession,
+    readonly session: Ort.InferenceSession,
     private readonly device: GpuDeviceLike,
     private readonly config: RwkvConfig,
+    readonly shape: CaptureShape,
     bufs: {
       token: GpuBufferLike;
       logits: GpuBufferLike;
@@ -145,13 +160,13 @@ export class CapturedStep {
     this.outs = bufs.outs;
     this.release = bufs.release;
     this.staging = device.createBuffer({
-      size: Math.ceil((4 * V) / 16) * 16,
+      size: Math.ceil((4 * V * shape.logitRows) / 16) * 16,
       usage: MAP_READ | COPY_DST,
       label: "rwkv.logits.read",
     });
     const t = (b: GpuBufferLike, type: "float32" | "int64", dims: number[]) => this.wrap(b, type, dims);
-    this.feeds = { [TOKEN]: t(this.token, "int64", [1]) };
-    this.fetches = { [LOGITS]: t(this.logits, "float32", [V]) };
+    this.feeds = { [shape.ids]: t(this.token, "int64", [shape.n]) };
+    this.fetches = { [LOGITS]: t(this.logits, "float32", shape.logitDims) };
     for (const s of STATE_NAMES) {
       this.feeds[stateIn(s)] = t(this.ins[s], "float32", [L, C]);
       this.fetches[stateOut(s)] = t(this.outs[s], "float32", [L, C]);
@@ -225,6 +240,7 @@ export class CapturedStep {
       if (st.live.version !== this.version) throw staleError();
       return; // already in place
     }
+    if (st.live) st.live.owner.checkLive(st.live); // another captured graph's current state: copied below
     let enc: ReturnType<GpuDeviceLike["createCommandEncoder"]> | undefined;
     for (const s of STATE_NAMES) {
       const t = st.tensors[s];
@@ -245,20 +261,23 @@ export class CapturedStep {
     if (enc) this.device.queue.submit([enc.finish()]);
   }
 
-  /** One step from the state in the input buffers; afterwards they hold the next state. */
-  async step(token: bigint): Promise<Float32Array> {
+  /** One run on `shape.n` tokens from the state in the input buffers; afterwards they hold the next state. */
+  async step(ids: BigInt64Array): Promise<Float32Array> {
     if (this.disposed) throw new OrtRwkvError("disposed", "this model was disposed");
-    this.device.queue.writeBuffer(this.token, 0, BigInt64Array.of(token));
+    if (ids.length !== this.shape.n)
+      throw new OrtRwkvError("unsupported", `captured graph takes ${this.shape.n} tokens, got ${ids.length}`);
+    this.device.queue.writeBuffer(this.token, 0, ids);
     await this.session.run(this.feeds, this.fetches);
     this.runs++;
     this.version++;
     const { nLayer: L, nEmbd: C, vocabSize: V } = this.config;
     const enc = this.device.createCommandEncoder();
     for (const s of STATE_NAMES) enc.copyBufferToBuffer(this.outs[s], 0, this.ins[s], 0, 4 * L * C);
-    enc.copyBufferToBuffer(this.logits, 0, this.staging, 0, 4 * V);
+    const bytes = 4 * V * this.shape.logitRows;
+    enc.copyBufferToBuffer(this.logits, 0, this.staging, 0, bytes);
     this.device.queue.submit([enc.finish()]);
     await this.staging.mapAsync(MAP_READ);
-    const logits = new Float32Array(this.staging.getMappedRange().slice(0, 4 * V));
+    const logits = new Float32Array(this.staging.getMappedRange().slice(0, bytes));
     this.staging.unmap();
     return logits;
   }

@@ -15,7 +15,7 @@ import {
   type OnnxWeights,
 } from "../onnx/rwkv-graph.js";
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
-import { CapturedStep, type GpuDeviceLike, type LiveTag } from "./capture.js";
+import { CapturedStep, type CaptureShape, type GpuDeviceLike, type LiveTag } from "./capture.js";
 import {
   DeviceLostError,
   OrtRwkvError,
@@ -55,8 +55,11 @@ export interface OrtRwkvOptions {
    * WebGPU only: run the RNN step through ORT graph capture (./capture.ts: fixed GPU buffers, the recorded
    * dispatches replayed on every step). Where it cannot be used (wasm EP, probes, no GPUDevice, a session that
    * does not build) the plain session is used and `graphCaptureFallback` says why. Default false.
+   * "both": also the parallel graph, for full chunks of exactly `chunk` tokens (shorter prompts and the last
+   * partial chunk run on a plain parallel session, which is built as well: twice the parallel graph's weights
+   * on the GPU). Not for 1-layer models (their state outputs would be Identity copies, which capture skips).
    */
-  graphCapture?: boolean;
+  graphCapture?: boolean | "both";
 }
 
 /** The recurrent state as ORT tensors, each [L, C]; `location` says where they live. */
@@ -132,6 +135,7 @@ export class OrtRwkv {
     private readonly parallel: Ort.InferenceSession | undefined,
     opts: OrtRwkvOptions,
     private readonly captured: CapturedStep | undefined,
+    private readonly capturedPar: CapturedStep | undefined,
     /** why graph capture was asked for but is not used (undefined when used or not asked for) */
     readonly graphCaptureFallback: string | undefined,
   ) {
@@ -186,49 +190,74 @@ export class OrtRwkv {
     let rnn: Ort.InferenceSession | undefined;
     let par: Ort.InferenceSession | undefined;
     let captured: CapturedStep | undefined;
-    let captureFallback: string | undefined;
-    try {
-      if (mode !== "parallel" && opts.graphCapture) {
-        const bytes = opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts);
-        if (ep !== "webgpu") captureFallback = `graph capture needs the WebGPU EP (this model runs on ${ep})`;
-        else if (opts.probes) captureFallback = "graph capture is not used with probes (their outputs vary)";
-        else {
-          try {
-            rnn = await ort.InferenceSession.create(bytes, {
-              ...sessionOpts,
-              // as an object: onnxruntime-web passes enableGraphCapture to the WebGPU EP only for an EP object
-              executionProviders: [{ name: "webgpu" }],
-              enableGraphCapture: true,
-              preferredOutputLocation: "gpu-buffer",
-            });
-            // ORT sets env.webgpu.device to the device its WebGPU EP runs on once a session exists
-            const device = (await (ort.env.webgpu as unknown as { device?: unknown }).device) as
-              GpuDeviceLike | undefined;
-            if (!device || typeof device.createBuffer !== "function") {
-              throw new Error("ORT exposes no GPUDevice (ort.env.webgpu.device)");
-            }
-            captured = await CapturedStep.create(ort, rnn, device, config, sessionOpts);
-          } catch (e) {
-            await rnn?.release();
-            rnn = undefined;
-            captured = undefined;
-            captureFallback = `graph capture unavailable: ${messageOf(e)}`;
-          }
+    let capturedPar: CapturedStep | undefined;
+    const fallbacks: string[] = [];
+    const captureReason = !opts.graphCapture
+      ? undefined
+      : ep !== "webgpu"
+        ? `graph capture needs the WebGPU EP (this model runs on ${ep})`
+        : opts.probes
+          ? "graph capture is not used with probes"
+          : undefined;
+    if (captureReason) fallbacks.push(captureReason);
+    const V = config.vocabSize;
+    // a session with graph capture and its fixed buffers, or the reason why not
+    const tryCapture = async (bytes: Uint8Array, shape: CaptureShape, what: string) => {
+      let session: Ort.InferenceSession | undefined;
+      try {
+        session = await ort.InferenceSession.create(bytes, {
+          ...sessionOpts,
+          // as an object: onnxruntime-web passes enableGraphCapture to the WebGPU EP only for an EP object
+          executionProviders: [{ name: "webgpu" }],
+          enableGraphCapture: true,
+          preferredOutputLocation: "gpu-buffer",
+        });
+        // ORT sets env.webgpu.device to the device its WebGPU EP runs on once a session exists
+        const device = (await (ort.env.webgpu as unknown as { device?: unknown }).device) as
+          GpuDeviceLike | undefined;
+        if (!device || typeof device.createBuffer !== "function") {
+          throw new Error("ORT exposes no GPUDevice (ort.env.webgpu.device)");
         }
-        if (!rnn) rnn = await build(bytes);
-      } else if (mode !== "parallel") rnn = await build(opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts));
+        return await CapturedStep.create(ort, session, device, config, sessionOpts, shape);
+      } catch (e) {
+        await session?.release();
+        fallbacks.push(`graph capture of the ${what} unavailable: ${messageOf(e)}`);
+        return undefined;
+      }
+    };
+    try {
+      if (mode !== "parallel") {
+        const bytes = opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts);
+        if (opts.graphCapture && !captureReason) {
+          captured = await tryCapture(bytes, { ids: TOKEN, n: 1, logitRows: 1, logitDims: [V] }, "RNN step");
+          rnn = captured?.session;
+        }
+        rnn ??= await build(bytes);
+      }
       if (mode !== "rnn") {
-        par = await build(
-          opts.graphs?.parallel ??
-            buildParallelGraph(prep(), { ...gopts, logits: opts.parallelLogits === "last" ? "last" : "all" }),
-        );
+        const last = opts.parallelLogits === "last";
+        const bytes =
+          opts.graphs?.parallel ?? buildParallelGraph(prep(), { ...gopts, logits: last ? "last" : "all" });
+        if (opts.graphCapture === "both" && !captureReason && config.nLayer > 1) {
+          const rows = last ? 1 : chunk;
+          capturedPar = await tryCapture(
+            bytes,
+            { ids: TOKENS, n: chunk, logitRows: rows, logitDims: [rows, V] },
+            "parallel graph",
+          );
+        }
+        // the plain session too: prompts shorter than a chunk and the last partial chunk
+        par = await build(bytes);
       }
     } catch (e) {
       await captured?.dispose();
+      await capturedPar?.dispose();
+      await capturedPar?.session.release();
       await rnn?.release();
       throw e;
     }
-    return new OrtRwkv(ort, ep, config, rnn, par, opts, captured, captureFallback);
+    const captureFallback = fallbacks.length ? fallbacks.join("; ") : undefined;
+    return new OrtRwkv(ort, ep, config, rnn, par, opts, captured, capturedPar, captureFallback);
   }
 
   /** Mark the instance unusable because its GPU device is gone (the worker then rebuilds on wasm). */
@@ -239,6 +268,10 @@ export class OrtRwkv {
   /** whether `step` runs through ORT graph capture (see OrtRwkvOptions.graphCapture) */
   get graphCapture(): boolean {
     return !!this.captured;
+  }
+  /** whether `forward` runs its full chunks through ORT graph capture (graphCapture: "both") */
+  get graphCaptureParallel(): boolean {
+    return !!this.capturedPar;
   }
 
   get hasRnn(): boolean {
@@ -356,7 +389,7 @@ export class OrtRwkv {
         );
         let logits: Float32Array;
         try {
-          logits = await cap.step(ids[0]);
+          logits = await cap.step(ids);
         } catch (e) {
           if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
           if (this.lost !== undefined) throw new DeviceLostError(this.lost);
@@ -388,20 +421,39 @@ export class OrtRwkv {
       if (T > this.maxTokens) throw new PromptTooLongError(T, this.maxTokens);
       const ids = this.checkTokens(tokens);
       const V = this.config.vocabSize;
-      let feeds = this.stateFeeds(state);
       const logitParts: Float32Array[] = [];
       const probeParts: Record<string, Float32Array[]> = {};
       let last: Awaited<ReturnType<OrtRwkv["run"]>> | undefined;
+      let cur: OrtState | RwkvState | undefined = state;
+      const cp = this.capturedPar;
       for (let t0 = 0; t0 < T; t0 += this.chunk) {
         const part = ids.subarray(t0, Math.min(T, t0 + this.chunk));
-        feeds[TOKENS] = new this.ort.Tensor("int64", part, [part.length]);
         const prev = last;
-        last = await this.run(this.parallel, feeds);
+        if (cp && part.length === this.chunk) {
+          cp.load(cur === undefined ? "initial" : cur instanceof OrtState ? cur : this.fromRwkvState(cur));
+          let logits: Float32Array;
+          try {
+            logits = await cp.step(part);
+          } catch (e) {
+            if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
+            if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+            throw new OrtRwkvError("unsupported", `graph-captured forward failed: ${messageOf(e)}`, {
+              cause: e,
+            });
+          }
+          last = {
+            logits,
+            state: new OrtState(cp.stateTensors(), this.config, { owner: cp, version: cp.version }),
+          };
+        } else {
+          const feeds = this.stateFeeds(cur);
+          feeds[TOKENS] = new this.ort.Tensor("int64", part, [part.length]);
+          last = await this.run(this.parallel, feeds);
+        }
         if (prev && prev.state.location === "gpu-buffer") prev.state.dispose(); // intermediate chunk states
         if (this.parallelLogits === "all") logitParts.push(last.logits);
         for (const [k, v] of Object.entries(last.probes ?? {})) (probeParts[k] ??= []).push(v);
-        feeds = {};
-        for (const n of STATE_NAMES) feeds[stateIn(n)] = last.state.tensors[n];
+        cur = last.state;
       }
       const res = last!;
       const logits = this.parallelLogits === "all" ? concat(logitParts, T * V) : res.logits;
@@ -417,6 +469,8 @@ export class OrtRwkv {
     await this.serial(async () => {
       this.disposed = true;
       await this.captured?.dispose();
+      await this.capturedPar?.dispose();
+      await this.capturedPar?.session.release();
       await this.rnn?.release();
       await this.parallel?.release();
     });

@@ -16,8 +16,8 @@ export interface OrtPageRequest {
   logSeverityLevel: 0 | 3;
   /** simulate a lost GPU device at the end */
   loseDevice?: boolean;
-  /** ask for ORT graph capture of the RNN step */
-  graphCapture?: boolean;
+  /** ask for ORT graph capture of the RNN step ("both": of full parallel chunks too) */
+  graphCapture?: boolean | "both";
 }
 
 type PlainState = Record<string, number[]>[];
@@ -37,7 +37,7 @@ async function ortRun(req: OrtPageRequest) {
     ep: req.ep,
     chunk: req.chunk,
     logSeverityLevel: req.logSeverityLevel,
-    graphCapture: !!req.graphCapture,
+    graphCapture: req.graphCapture ?? false,
     onEvent: (e) => events.push(e),
   });
   try {

@@ -35,6 +35,7 @@ interface RunOut {
     adapter?: { architecture: string };
     stateLocation: string;
     graphCapture?: boolean;
+    graphCaptureParallel?: boolean;
     graphCaptureFallback?: string;
   };
   events: { kind: string; message: string }[];
@@ -192,6 +193,33 @@ describe.runIf(status.available)("onnxruntime-web in Chromium through the model 
     expect(d.parallel).toBeLessThanOrEqual(1e-3);
     expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
     expect(out.after).toBe(CONFIG.vocabSize);
+  });
+
+  it('graph capture "both": full parallel chunks captured too (13 tokens in chunks of 5), parity <= 1e-3', async () => {
+    const { out, logs } = await runInPage(browser.context, {
+      ep: "webgpu",
+      chunk: 5,
+      logSeverityLevel: 0,
+      graphCapture: "both",
+    });
+    expect(out.init.graphCaptureFallback).toBeUndefined();
+    expect(out.init.graphCapture).toBe(true);
+    expect(out.init.graphCaptureParallel).toBe(true);
+    // two sessions capture: the RNN step and the parallel graph
+    expect(logs.filter((l) => l.includes("CaptureBegin")).length).toBe(2);
+    // forward of 13 tokens: 2 captured chunks (the first captures, the second replays) + a plain one of 3;
+    // the mixed run's forward of 5 tokens replays once more; the steps replay as before
+    const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
+    expect(replays).toBeGreaterThanOrEqual(TOKENS.length + 2);
+    const d = diffs(out);
+    console.log(
+      `WebGPU graph capture "both" (${out.init.adapter?.architecture}) max |diff| vs reference:`,
+      d,
+    );
+    expect(d.parallel).toBeLessThanOrEqual(1e-3);
+    expect(d.rnn).toBeLessThanOrEqual(1e-3);
+    expect(d.state).toBeLessThanOrEqual(1e-3);
+    expect(d.mixed).toBeLessThanOrEqual(1e-3);
   });
 
   it("graph capture asked for on the wasm EP: plain steps, the reason reported, parity <= 1e-4", async () => {
