@@ -403,7 +403,10 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
  *
  * The final state is the same sums at t = T without the bonus term:
  *   p_T = max(max_i (T-1-i) w + k_i, p0 + T w),  a_T = sum_i e^{(T-1-i) w + k_i - p_T} v_i + e^{p0 + T w - p_T} a0,
- * which is exactly the p the recurrence max(p + w, k) reaches (max distributes over +).
+ * which is exactly the p the recurrence max(p + w, k) reaches (max distributes over +). So the graph computes
+ * rows t = 0..T (one extra row, whose coefficients are all "past": i < T): rows 0..T-1 give wkv, row T gives
+ * (a_T, b_T, p_T) = (numerator, denominator, m) with no separate final-state computation (13 nodes fewer per
+ * layer; each node is a GPU dispatch).
  *
  * Memory: the (T, T, C) intermediates take 4 T^2 C bytes each (T = 32, C = 768: 3.1 MB; T = 64: 12.6 MB;
  * T = 1024: 3.2 GB), hence the runtime's chunking of long prompts.
@@ -420,21 +423,21 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   const ones = g.op("Gather", [g.floatInit("ones_v", [V], new Float32Array(V).fill(1)), tokens], { axis: 0 }); // (T)
   const tf = g.op("Sub", [g.op("CumSum", [ones, g.constI(0, true)]), g.constF(1)]); // (T): 0..T-1
   const Tf = g.op("ReduceSum", [ones, g.constI([0])], { keepdims: 1 }); // [1]: T
-  const ti = g.op("Unsqueeze", [tf, g.constI([1])]); // (T, 1) row t
+  // rows t = 0..T: rows 0..T-1 give wkv_t, the extra row t = T the final state (see buildParallelGraph)
+  const ti = g.op("Unsqueeze", [g.op("Concat", [tf, Tf], { axis: 0 }), g.constI([1])]); // (T+1, 1) row t
   const tj = g.op("Unsqueeze", [tf, g.constI([0])]); // (1, T) column i
   // per (t, i) coefficients of the WKV log-weights, float only (no bool masks: Where is slow on wasm):
   //   dPast = t-1-i for i < t else 0,  diag = [i = t],  future = [i > t]
-  const dti = g.op("Sub", [ti, tj]); // (T, T): t - i
-  const dPast = g.op("Relu", [g.op("Sub", [dti, g.constF(1)])]); // (T, T)
-  const diag = g.op("Relu", [g.op("Sub", [g.constF(1), g.op("Abs", [dti])])]); // (T, T)
-  const future = g.op("Clip", [g.op("Neg", [dti]), g.constF(0), g.constF(1)]); // (T, T)
+  const dti = g.op("Sub", [ti, tj]); // (T+1, T): t - i
+  const dPast = g.op("Relu", [g.op("Sub", [dti, g.constF(1)])]); // (T+1, T)
+  const diag = g.op("Relu", [g.op("Sub", [g.constF(1), g.op("Abs", [dti])])]); // (T+1, T)
+  const future = g.op("Clip", [g.op("Neg", [dti]), g.constF(0), g.constF(1)]); // (T+1, T)
   const unsq2 = (x: string) => g.op("Unsqueeze", [x, g.constI([2])]);
   // (T, T, 3) @ (3, C) per layer gives the bias of every log-weight in one MatMul (see buildParallelGraph)
   const coef = g.op("Concat", [unsq2(dPast), unsq2(diag), unsq2(g.op("Mul", [future, g.constF(MASKED)]))], {
     axis: 2,
   });
-  const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T, T, 1): [i <= t]
-  const rev = g.op("Sub", [g.op("Sub", [Tf, g.constF(1)]), ti]); // (T, 1): T-1-i
+  const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T+1, T, 1): [i <= t]
 
   let x = embed(g, ow, tokens, [V, C]); // (T, C)
   const next = {
@@ -472,37 +475,26 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
           wu1.set(wc, 0);
           wu1.set(bw.att.u, C);
           wu1.fill(1, 2 * C);
-          const bias = g.op("MatMul", [coef, g.floatInit(`blocks.${l}.att.wkv_bias_coef`, [3, C], wu1)]); // (T, T, C)
-          const s = g.op("Add", [k, bias]); // (T, T, C): k (T, C) broadcasts over t as k_i
-          const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T, C): p0 + t w
-          const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T, C)
-          const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]); // (T, T, C), <= 0
-          const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), causal]); // (T, T, C)
-          const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T, C)
+          const bias = g.op("MatMul", [coef, g.floatInit(`blocks.${l}.att.wkv_bias_coef`, [3, C], wu1)]); // (T+1, T, C)
+          const s = g.op("Add", [k, bias]); // (T+1, T, C): k (T, C) broadcasts over t as k_i
+          const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T+1, C): p0 + t w
+          const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T+1, C)
+          const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]); // (T+1, T, C), <= 0
+          const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), causal]); // (T+1, T, C)
+          const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T+1, C)
           const num = g.op("Add", [
             g.op("ReduceSum", [g.op("Mul", [e, v]), g.constI([1])], { keepdims: 0 }), // v (T, C) as v_i
             g.op("Mul", [es, a0]),
-          ]);
+          ]); // (T+1, C)
           const den = g.op("Add", [
             g.op("ReduceSum", [e, g.constI([1])], { keepdims: 0 }),
             g.op("Mul", [es, b0]),
-          ]);
-          const wkv = g.op("Div", [num, den]); // (T, C)
-          // final state
-          const q = g.op("Add", [k, g.op("Mul", [rev, w])]); // (T, C): (T-1-i) w + k_i
-          const spT = g.op("Add", [p0, g.op("Mul", [Tf, w])]); // (1, C): p0 + T w
-          const pT = g.op("Max", [g.op("ReduceMax", [q], { axes: [0], keepdims: 1 }), spT]); // (1, C)
-          const eq = g.op("Exp", [g.op("Sub", [q, pT])]); // (T, C)
-          const eT = g.op("Exp", [g.op("Sub", [spT, pT])]); // (1, C)
-          next.a.push(
-            g.op("Add", [
-              g.op("ReduceSum", [g.op("Mul", [eq, v]), g.constI([0])], { keepdims: 1 }),
-              g.op("Mul", [eT, a0]),
-            ]),
-          );
-          next.b.push(
-            g.op("Add", [g.op("ReduceSum", [eq, g.constI([0])], { keepdims: 1 }), g.op("Mul", [eT, b0])]),
-          );
+          ]); // (T+1, C)
+          const wkv = g.op("Slice", [g.op("Div", [num, den]), g.constI([0]), g.constI([-1]), g.constI([0])]); // (T, C)
+          // final state: row T (no bonus term, every i < T), m = p_T
+          next.a.push(lastRow(num));
+          next.b.push(lastRow(den));
+          const pT = lastRow(m);
           next.p.push(pT);
           return wkv;
         },
