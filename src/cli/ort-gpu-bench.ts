@@ -163,6 +163,8 @@ async function main(): Promise<void> {
           T,
           chunk,
           graphCapture: par.graphCaptureParallel,
+          // chunks that ran captured (full chunks only; the rest on the plain parallel session)
+          capturedChunks: par.graphCaptureParallel ? Math.floor(T / chunk) : 0,
           ...(graphCapture && par.graphCaptureFallback
             ? { graphCaptureFallback: par.graphCaptureFallback }
             : {}),
