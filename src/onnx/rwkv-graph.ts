@@ -129,9 +129,13 @@ type Probe = ((name: ProbeName, value: string, width: number) => void) & { enabl
 interface BlockIO {
   /** residual stream in, [N, C] */
   x: string;
-  /** the token-shift inputs x_{t-1} for time mixing and channel mixing, given the LayerNorm outputs */
-  shiftAtt: (xx: string) => string;
-  shiftFfn: (xx: string) => string;
+  /**
+   * The token-shift terms (1 - mu) * x_{t-1} of time mixing (stacked (3, N, C) for k, v, r) and channel mixing
+   * ((2, N, C) for k', r'), given the LayerNorm output and the (1 - mu) initializer (made on demand: the RNN step
+   * precomputes these terms for all layers at once from its state inputs)
+   */
+  shiftTermAtt: (xx: string, oneMinusMu: () => string) => string;
+  shiftTermFfn: (xx: string, oneMinusMu: () => string) => string;
   /** the WKV given k, v (rows of the stacked projections, see `rows`) */
   wkv: (k: string, v: string) => string;
   /**
@@ -171,12 +175,11 @@ function block(
       epsilon: eps,
     },
   ); // (N, C)
-  const sx = io.shiftAtt(xx); // (N, C)
-  // the three token-shift mixes and projections of Eq. 11-13 as one stacked Mul/Mul/Add and one batched MatMul
+  // the three token-shift mixes and projections of Eq. 11-13 as one stacked Mul/Add and one batched MatMul
   // (fewer nodes: each node costs a dispatch on WebGPU)
   const xs = g.op("Add", [
     g.op("Mul", [xx, init("att.time_mix_kvr", [3, 1, C], tw.muKvr)]),
-    g.op("Mul", [sx, init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)]),
+    io.shiftTermAtt(xx, () => init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)),
   ]); // (3, N, C): x_k, x_v, x_r
   const kvr = g.op("MatMul", [xs, init("att.key_value_receptance.weight_T", [3, C, C], tw.WkvrT)]); // (3, N, C)
   const [k, v, r] = io.rows(kvr, 3); // Eq. 12, 13, 11
@@ -204,11 +207,10 @@ function block(
       epsilon: eps,
     },
   ); // (N, C)
-  const sx2 = io.shiftFfn(xx2);
-  // both token-shift mixes of Eq. 14-15 as one stacked Mul/Mul/Add, as in time mixing
+  // both token-shift mixes of Eq. 14-15 as one stacked Mul/Add, as in time mixing
   const fxs = g.op("Add", [
     g.op("Mul", [xx2, init("ffn.time_mix_kr", [2, 1, C], tw.ffnMuKr)]),
-    g.op("Mul", [sx2, init("ffn.time_mix_kr.one_minus", [2, 1, C], tw.ffnOneMinusMuKr)]),
+    io.shiftTermFfn(xx2, () => init("ffn.time_mix_kr.one_minus", [2, 1, C], tw.ffnOneMinusMuKr)),
   ]); // (2, N, C): x'_k, x'_r
   const [fxk, fxr] = io.rows(fxs, 2);
   const fr = g.op("MatMul", [fxr, init("ffn.receptance.weight_T", [C, C], tw.ffnWrT)]); // (N, C) Eq. 14
@@ -303,14 +305,52 @@ function metadata(ow: OnnxWeights, kind: string, opts: RwkvGraphOptions): Record
  *
  * Every node is a GPU dispatch with ORT's WebGPU EP (~50 us of CPU each, measured), so the graph is written for
  * few nodes: the residual stream is (1, 1, C) (the embedding is stored [V, 1, C]), so the stacked projections
- * split into rows with one Split; the WKV's output and state update run as one (1, 2, C) computation whose
- * rows 1 are kept per layer and gathered for all layers at once at the end (one Concat + one Gather per state).
+ * split into rows with one Split; what depends on the state inputs alone is computed for all layers at once
+ * (rnnStates); the WKV's output and state update run as one (1, 2, C) computation whose rows 1 are kept per
+ * layer and gathered for all layers at once at the end (one Concat + one Gather per state).
  */
+/**
+ * The RNN step's state inputs, per layer. Everything that depends on the state alone is computed for all layers
+ * in one node before the layers run (one node instead of L): the token-shift terms (1 - mu) * x_{t-1} (stacked as
+ * the blocks use them) and x1 = [p; p + w] of the WKV; a and b are split into rows.
+ */
+function rnnStates(
+  g: GraphBuilder,
+  ow: OnnxWeights,
+): { attTerm: string[]; a: string[]; b: string[]; x1: string[]; ffnTerm: string[] } {
+  const { nLayer: L, nEmbd: C } = ow.source.config;
+  const inp = {} as Record<StateName, string>;
+  for (const s of STATE_NAMES) inp[s] = g.input(stateIn(s), DataType.FLOAT, [L, C], `${s} per layer before`);
+  const split = (t: string, n: number) =>
+    L === 1 ? [t] : g.opN("Split", [t, g.constI(new Array<number>(L).fill(n))], L, { axis: 0 });
+  const rowsOf = (t: string) => split(t, 1); // (1, C) each
+  // (L, C) state times (L, n, C) per-layer rows, as L tensors (n, 1, C)
+  const perLayer = (s: StateName, n: number, name: string, row: (l: number) => Float32Array) => {
+    const all = new Float32Array(L * n * C);
+    for (let l = 0; l < L; l++) all.set(row(l), l * n * C);
+    const prod = g.op("Mul", [g.op("Unsqueeze", [inp[s], g.constI([1])]), g.floatInit(name, [L, n, C], all)]);
+    return split(g.op("Reshape", [prod, g.constI([L * n, 1, C])]), n); // (n, 1, C) each
+  };
+  const zw = new Float32Array(L * 2 * C); // per layer [0; w]
+  for (let l = 0; l < L; l++) zw.set(ow.source.blocks[l].att.w, (2 * l + 1) * C);
+  const x1All = g.op("Add", [
+    g.op("Unsqueeze", [inp.p, g.constI([1])]),
+    g.floatInit("att.zero_w", [L, 2, C], zw),
+  ]); // (L, 2, C): [p; p + w] per layer
+  return {
+    attTerm: perLayer("attX", 3, "att.time_mix_kvr.one_minus", (l) => ow.blocks[l].oneMinusMuKvr),
+    a: rowsOf(inp.a),
+    b: rowsOf(inp.b),
+    x1: split(x1All, 1), // (1, 2, C) each
+    ffnTerm: perLayer("ffnX", 2, "ffn.time_mix_kr.one_minus", (l) => ow.blocks[l].ffnOneMinusMuKr),
+  };
+}
+
 export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}): Uint8Array {
   const { nLayer: L, nEmbd: C, vocabSize: V } = ow.source.config;
   const g = new GraphBuilder();
   const token = g.input(TOKEN, DataType.INT64, [1], "token id");
-  const st = splitStates(g, L, C); // rows (1, C)
+  const st = rnnStates(g, ow); // per layer
   let x = embed(g, ow, token, [V, 1, C]); // (1, 1, C)
   const nums: string[] = [];
   const dens: string[] = [];
@@ -322,25 +362,22 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
     const bw = ow.source.blocks[l];
     const a = st.a[l];
     const b = st.b[l];
-    const p = st.p[l];
+    const x1 = st.x1[l];
     const out = block(
       g,
       ow,
       l,
       {
         x,
-        shiftAtt: () => st.attX[l],
-        shiftFfn: () => st.ffnX[l],
+        shiftTermAtt: () => st.attTerm[l],
+        shiftTermFfn: () => st.ffnTerm[l],
         rows,
         wkv: (k, v) => {
           // the output (row 0) and the state update (row 1) have the same form, so both run stacked:
           //   x1 = [p; p + w], x2 = [u + k; k], q = max(x1, x2), num = e^{x1-q} a + e^{x2-q} v, den = e^{x1-q} b + e^{x2-q}
           // row 0: wkv = num / den;  row 1: a' = num, b' = den, p' = q
-          const zw = new Float32Array(2 * C);
-          zw.set(bw.att.w, C);
           const uz = new Float32Array(2 * C);
           uz.set(bw.att.u, 0);
-          const x1 = g.op("Add", [p, g.floatInit(`blocks.${l}.att.zero_w`, [2, C], zw)]); // (2, C)
           const x2 = g.op("Add", [k, g.floatInit(`blocks.${l}.att.u_zero`, [2, C], uz)]); // (1, 2, C)
           const q = g.op("Max", [x1, x2]); // (1, 2, C)
           const e1 = g.op("Exp", [g.op("Sub", [x1, q])]);
@@ -463,8 +500,8 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
       l,
       {
         x,
-        shiftAtt: (xx) => shift(xx, st.attX[l]),
-        shiftFfn: (xx) => shift(xx, st.ffnX[l]),
+        shiftTermAtt: (xx, omm) => g.op("Mul", [shift(xx, st.attX[l]), omm()]),
+        shiftTermFfn: (xx, omm) => g.op("Mul", [shift(xx, st.ffnX[l]), omm()]),
         rows: (t, n) =>
           Array.from({ length: n }, (_, i) => g.op("Gather", [t, g.constI(i, true)], { axis: 0 })), // (T, C)
         wkv: (k, v) => {
