@@ -8,7 +8,10 @@
  * (last-position logits + final state), for several chunk sizes. Prints one JSON line (BENCH_JSON ...).
  *
  * env: ORT_PATH (ort.webgpu.min.mjs), GPUINIT (gpuinit.mjs), SHAPE=pile169m|tiny, TOKENS=64,512 CHUNKS=64,128,256
- *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm; > 1 loads NODESHIM, nodeshim.mjs)
+ *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm; > 1 loads NODESHIM, nodeshim.mjs),
+ *      GRAPH_CAPTURE=1 (default on WebGPU: generation also runs through ORT graph capture, reported as
+ *      generationCaptured beside the plain generation, and each ingestion row is repeated with graphCapture
+ *      "both" (full chunks captured); logits compared with the plain runs'; GRAPH_CAPTURE=0 skips all that)
  */
 import type * as Ort from "onnxruntime-web";
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
@@ -57,81 +60,127 @@ async function main(): Promise<void> {
   const V = shape.vocabSize;
   const tokensOf = (T: number) => Array.from({ length: T }, (_, i) => (i * 7919 + 13) % V);
 
-  // ---- generation: RNN step graph, state on the GPU between steps
+  // ---- generation: RNN step graph, state on the GPU between steps; without and (WebGPU) with graph capture
   const GEN = Number(env.GEN ?? 100);
-  t0 = performance.now();
-  const rnn = await OrtRwkv.create(ort, ow, { ep: EP, mode: "rnn" });
-  result.rnnSessionSeconds = (performance.now() - t0) / 1000;
-  let state: OrtState = rnn.initialState();
-  const stepMs: number[] = [];
-  let token = 1;
-  for (let i = 0; i < GEN + 5; i++) {
-    const s = performance.now();
-    const r = await rnn.step(token, state);
-    if (i >= 5) stepMs.push(performance.now() - s);
+  const capture = EP === "webgpu" && env.GRAPH_CAPTURE !== "0";
+  const gen = async (graphCapture: boolean) => {
+    t0 = performance.now();
+    const rnn = await OrtRwkv.create(ort, ow, { ep: EP, mode: "rnn", graphCapture });
+    const sessionSeconds = (performance.now() - t0) / 1000;
+    let state: OrtState = rnn.initialState();
+    const stepMs: number[] = [];
+    const tokens: number[] = [];
+    const firstLogits: Float32Array[] = [];
+    let token = 1;
+    for (let i = 0; i < GEN + 5; i++) {
+      const s = performance.now();
+      const r = await rnn.step(token, state);
+      if (i >= 5) stepMs.push(performance.now() - s);
+      state.dispose();
+      state = r.state;
+      if (i < 8) firstLogits.push(r.logits);
+      let best = 0;
+      for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j; // greedy
+      token = best;
+      tokens.push(token);
+    }
+    const row = {
+      graphCapture: rnn.graphCapture,
+      ...(rnn.graphCaptureFallback ? { graphCaptureFallback: rnn.graphCaptureFallback } : {}),
+      sessionSeconds,
+      stateLocation: state.location,
+      steps: GEN,
+      msPerTokenMedian: q(stepMs, 0.5),
+      msPerTokenP95: q(stepMs, 0.95),
+      tokensPerSecond: 1000 / q(stepMs, 0.5),
+    };
     state.dispose();
-    state = r.state;
-    let best = 0;
-    for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j; // greedy
-    token = best;
-  }
-  result.stateLocation = state.location;
-  result.generation = {
-    steps: GEN,
-    msPerTokenMedian: q(stepMs, 0.5),
-    msPerTokenP95: q(stepMs, 0.95),
-    tokensPerSecond: 1000 / q(stepMs, 0.5),
+    await rnn.dispose();
+    return { row, tokens, firstLogits };
   };
-  log("generation", JSON.stringify(result.generation));
-  // RNN-mode ingestion for the ratio (T steps, no readback of intermediate logits needed but done by run())
-  await rnn.dispose();
+  const plain = await gen(false);
+  result.stateLocation = plain.row.stateLocation;
+  result.generation = plain.row;
+  log("generation", JSON.stringify(plain.row));
+  if (capture) {
+    const cap = await gen(true);
+    // same greedy tokens and logits as the plain session (a check of the captured path on this GPU)
+    let maxDiff = 0;
+    cap.firstLogits.forEach((l, i) =>
+      l.forEach((x, j) => (maxDiff = Math.max(maxDiff, Math.abs(x - plain.firstLogits[i][j])))),
+    );
+    const sameTokens = cap.tokens.every((t, i) => t === plain.tokens[i]);
+    result.generationCaptured = {
+      ...cap.row,
+      vsPlainMaxAbsDiffFirst8: maxDiff,
+      sameGreedyTokens: sameTokens,
+    };
+    log("generation (graph capture)", JSON.stringify(result.generationCaptured));
+  }
 
   // ---- ingestion: parallel graph, last-position logits, several chunk sizes
   const Ts = (env.TOKENS ?? "64,512").split(",").map(Number);
   const chunks = (env.CHUNKS ?? "64,128,256").split(",").map(Number);
   const REPEATS = Number(env.REPEATS ?? 5);
   const ingestion: Record<string, unknown>[] = [];
+  const plainLast = new Map<number, Float32Array>(); // T -> last logits of the plain session (first chunk size)
   for (const chunk of chunks) {
-    t0 = performance.now();
-    let par: OrtRwkv;
-    try {
-      par = await OrtRwkv.create(ort, ow, {
-        ep: EP,
-        mode: "parallel",
-        parallelLogits: "last",
-        chunk,
-        maxTokens: Math.max(...Ts),
-      });
-    } catch (e) {
-      ingestion.push({ chunk, error: (e as Error).message });
-      continue;
-    }
-    const sessionSeconds = (performance.now() - t0) / 1000;
-    for (const T of Ts) {
-      const toks = tokensOf(T);
-      const times: number[] = [];
-      let firstMs = 0;
-      for (let i = 0; i < REPEATS + 1; i++) {
-        const s = performance.now();
-        const r = await par.forward(toks);
-        await r.state.tensors.p.getData(); // wait for the final state too
-        const ms = performance.now() - s;
-        r.state.dispose();
-        if (i === 0) firstMs = ms;
-        else times.push(ms);
+    for (const graphCapture of capture ? [false, true] : [false]) {
+      t0 = performance.now();
+      let par: OrtRwkv;
+      try {
+        par = await OrtRwkv.create(ort, ow, {
+          ep: EP,
+          mode: "parallel",
+          parallelLogits: "last",
+          chunk,
+          maxTokens: Math.max(...Ts),
+          graphCapture: graphCapture ? "both" : false,
+        });
+      } catch (e) {
+        ingestion.push({ chunk, graphCapture, error: (e as Error).message });
+        continue;
       }
-      const row = {
-        T,
-        chunk,
-        sessionSeconds,
-        firstMs,
-        msMedian: q(times, 0.5),
-        tokensPerSecond: (T / q(times, 0.5)) * 1000,
-      };
-      ingestion.push(row);
-      log("ingestion", JSON.stringify(row));
+      const sessionSeconds = (performance.now() - t0) / 1000;
+      for (const T of Ts) {
+        const toks = tokensOf(T);
+        const times: number[] = [];
+        let firstMs = 0;
+        let lastLogits: Float32Array | undefined;
+        for (let i = 0; i < REPEATS + 1; i++) {
+          const s = performance.now();
+          const r = await par.forward(toks);
+          await r.state.tensors.p.getData(); // wait for the final state too
+          const ms = performance.now() - s;
+          r.state.dispose();
+          lastLogits = r.logits;
+          if (i === 0) firstMs = ms;
+          else times.push(ms);
+        }
+        if (!graphCapture && !plainLast.has(T)) plainLast.set(T, lastLogits!);
+        const ref = plainLast.get(T);
+        const row = {
+          T,
+          chunk,
+          graphCapture: par.graphCaptureParallel,
+          // chunks that ran captured (full chunks only; the rest on the plain parallel session)
+          capturedChunks: par.graphCaptureParallel ? Math.floor(T / chunk) : 0,
+          ...(graphCapture && par.graphCaptureFallback
+            ? { graphCaptureFallback: par.graphCaptureFallback }
+            : {}),
+          ...(graphCapture && ref
+            ? { vsPlainMaxAbsDiff: Math.max(...lastLogits!.map((x, j) => Math.abs(x - ref[j]))) }
+            : {}),
+          sessionSeconds,
+          firstMs,
+          msMedian: q(times, 0.5),
+          tokensPerSecond: (T / q(times, 0.5)) * 1000,
+        };
+        ingestion.push(row);
+        log("ingestion", JSON.stringify(row));
+      }
+      await par.dispose();
     }
-    await par.dispose();
   }
   result.ingestion = ingestion;
   console.log("BENCH_JSON " + JSON.stringify(result));

@@ -20,6 +20,7 @@ import {
   LOGITS,
   PROBE_NAMES,
   STATE_NAMES,
+  type StateName,
   TOKEN,
   TOKENS,
   probeOut,
@@ -52,8 +53,9 @@ export interface OnnxWeights {
     ffnWkT: Float32Array; // (C, F)
     ffnWvT: Float32Array; // (F, C)
     ffnWrT: Float32Array; // (C, C)
-    ffnOneMinusMuK: Float32Array; // (C)
-    ffnOneMinusMuR: Float32Array; // (C)
+    /** channel-mix token-shift mixes stacked: [mu'_k; mu'_r] and 1 - mu' */
+    ffnMuKr: Float32Array; // (2, 1, C)
+    ffnOneMinusMuKr: Float32Array; // (2, 1, C)
     /** w clamped to >= -1e30 for the parallel form only (see buildParallelGraph) */
     wClamped: Float32Array; // (C)
   }[];
@@ -115,8 +117,8 @@ export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
     ffnWkT: transpose(b.ffn.Wk, F, C),
     ffnWvT: transpose(b.ffn.Wv, C, F),
     ffnWrT: transpose(b.ffn.Wr, C, C),
-    ffnOneMinusMuK: oneMinus(b.ffn.muK),
-    ffnOneMinusMuR: oneMinus(b.ffn.muR),
+    ffnMuKr: stack([b.ffn.muK, b.ffn.muR]),
+    ffnOneMinusMuKr: stack([oneMinus(b.ffn.muK), oneMinus(b.ffn.muR)]),
     wClamped: Float32Array.from(b.att.w, (w) => (w < W_MIN ? W_MIN : w)),
   }));
   return { source: weights, blocks, headT: transpose(weights.head, V, C) };
@@ -127,11 +129,20 @@ type Probe = ((name: ProbeName, value: string, width: number) => void) & { enabl
 interface BlockIO {
   /** residual stream in, [N, C] */
   x: string;
-  /** the token-shift inputs x_{t-1} for time mixing and channel mixing, given the LayerNorm outputs */
-  shiftAtt: (xx: string) => string;
-  shiftFfn: (xx: string) => string;
-  /** the WKV given k, v (each [N, C]) */
+  /**
+   * The token-shift terms (1 - mu) * x_{t-1} of time mixing (stacked (3, N, C) for k, v, r) and channel mixing
+   * ((2, N, C) for k', r'), given the LayerNorm output and the (1 - mu) initializer (made on demand: the RNN step
+   * precomputes these terms for all layers at once from its state inputs)
+   */
+  shiftTermAtt: (xx: string, oneMinusMu: () => string) => string;
+  shiftTermFfn: (xx: string, oneMinusMu: () => string) => string;
+  /** the WKV given k, v (rows of the stacked projections, see `rows`) */
   wkv: (k: string, v: string) => string;
+  /**
+   * The n rows of a stacked (n, N, C) tensor: the RNN step takes one Split node (rows stay (1, 1, C)), the
+   * parallel graph n Gathers (rows become (T, C), the rank its WKV is written for).
+   */
+  rows: (t: string, n: number) => string[];
 }
 
 /**
@@ -153,12 +164,7 @@ function block(
   const eps = { float: config.layerNormEps };
   const init = (name: string, dims: number[], data: Float32Array) =>
     g.floatInit(`blocks.${l}.${name}`, dims, data);
-  // token shift (Eq. 11-13 v4): mu * x_t + (1 - mu) * x_{t-1}
-  const mix = (xx: string, sx: string, mu: Float32Array, oneMinusMu: Float32Array, name: string) =>
-    g.op("Add", [
-      g.op("Mul", [xx, init(`${name}`, [C], mu)]),
-      g.op("Mul", [sx, init(`${name}.one_minus`, [C], oneMinusMu)]),
-    ]);
+  // token shift (Eq. 11-15 v4): mu * x_t + (1 - mu) * x_{t-1}, the (1 - mu) precomputed
 
   // ---- time mixing
   const xx = g.op(
@@ -169,26 +175,23 @@ function block(
       epsilon: eps,
     },
   ); // (N, C)
-  const sx = io.shiftAtt(xx); // (N, C)
-  // the three token-shift mixes and projections of Eq. 11-13 as one stacked Mul/Mul/Add and one batched MatMul
+  // the three token-shift mixes and projections of Eq. 11-13 as one stacked Mul/Add and one batched MatMul
   // (fewer nodes: each node costs a dispatch on WebGPU)
   const xs = g.op("Add", [
     g.op("Mul", [xx, init("att.time_mix_kvr", [3, 1, C], tw.muKvr)]),
-    g.op("Mul", [sx, init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)]),
+    io.shiftTermAtt(xx, () => init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)),
   ]); // (3, N, C): x_k, x_v, x_r
   const kvr = g.op("MatMul", [xs, init("att.key_value_receptance.weight_T", [3, C, C], tw.WkvrT)]); // (3, N, C)
-  const pick = (t: string, i: number) => g.op("Gather", [t, g.constI(i, true)], { axis: 0 }); // (N, C)
-  const k = pick(kvr, 0); // Eq. 12
-  const v = pick(kvr, 1); // Eq. 13
-  const r = pick(kvr, 2); // Eq. 11
+  const [k, v, r] = io.rows(kvr, 3); // Eq. 12, 13, 11
   const wkv = io.wkv(k, v); // (N, C)
   const gated = g.op("Mul", [g.op("Sigmoid", [r]), wkv]); // sigma(r_t) * wkv_t
   const att = g.op("MatMul", [gated, init("att.output.weight_T", [C, C], tw.WoT)]); // Eq. 17
   const x1 = g.op("Add", [io.x, att]);
   if (probe.enabled) {
-    probe("att_xr", pick(xs, 2), C);
-    probe("att_xk", pick(xs, 0), C);
-    probe("att_xv", pick(xs, 1), C);
+    const [pxk, pxv, pxr] = io.rows(xs, 3);
+    probe("att_xr", pxr, C);
+    probe("att_xk", pxk, C);
+    probe("att_xv", pxv, C);
   }
   probe("att_r", r, C);
   probe("att_k", k, C);
@@ -204,9 +207,12 @@ function block(
       epsilon: eps,
     },
   ); // (N, C)
-  const sx2 = io.shiftFfn(xx2);
-  const fxk = mix(xx2, sx2, bw.ffn.muK, tw.ffnOneMinusMuK, "ffn.time_mix_k");
-  const fxr = mix(xx2, sx2, bw.ffn.muR, tw.ffnOneMinusMuR, "ffn.time_mix_r");
+  // both token-shift mixes of Eq. 14-15 as one stacked Mul/Add, as in time mixing
+  const fxs = g.op("Add", [
+    g.op("Mul", [xx2, init("ffn.time_mix_kr", [2, 1, C], tw.ffnMuKr)]),
+    io.shiftTermFfn(xx2, () => init("ffn.time_mix_kr.one_minus", [2, 1, C], tw.ffnOneMinusMuKr)),
+  ]); // (2, N, C): x'_k, x'_r
+  const [fxk, fxr] = io.rows(fxs, 2);
   const fr = g.op("MatMul", [fxr, init("ffn.receptance.weight_T", [C, C], tw.ffnWrT)]); // (N, C) Eq. 14
   const fk = g.op("MatMul", [fxk, init("ffn.key.weight_T", [C, F], tw.ffnWkT)]); // (N, F) Eq. 15
   const kRelu = g.op("Relu", [fk]);
@@ -231,21 +237,19 @@ function splitStates(g: GraphBuilder, L: number, C: number): Record<(typeof STAT
   return out;
 }
 
-function concatStates(
-  g: GraphBuilder,
-  L: number,
-  C: number,
-  rows: Record<(typeof STATE_NAMES)[number], string[]>,
-): void {
-  for (const s of STATE_NAMES) {
-    const v = L === 1 ? rows[s][0] : g.op("Concat", rows[s], { axis: 0 });
-    g.output(stateOut(s), v, DataType.FLOAT, [L, C], `${s} per layer after`);
+/** One [L, C] state output from L rows [1, C] (Concat, named as the output: no Identity node). */
+function concatState(g: GraphBuilder, L: number, C: number, s: StateName, rows: string[]): void {
+  if (L === 1) g.output(stateOut(s), rows[0], DataType.FLOAT, [L, C], `${s} per layer after`);
+  else {
+    g.op("Concat", rows, { axis: 0 }, stateOut(s));
+    g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
   }
 }
 
-function embed(g: GraphBuilder, ow: OnnxWeights, ids: string): string {
-  const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
-  const e = g.op("Gather", [g.floatInit("emb.weight", [V, C], ow.source.emb), ids], { axis: 0 }); // (N, C)
+/** The embedding row(s) of `ids` after ln0; `emb` dims [V, C] (rows (N, C)) or [V, 1, C] (rows (N, 1, C)). */
+function embed(g: GraphBuilder, ow: OnnxWeights, ids: string, dims: readonly number[]): string {
+  const { nEmbd: C, layerNormEps } = ow.source.config;
+  const e = g.op("Gather", [g.floatInit("emb.weight", dims, ow.source.emb), ids], { axis: 0 });
   return g.op(
     "LayerNormalization",
     [
@@ -257,9 +261,9 @@ function embed(g: GraphBuilder, ow: OnnxWeights, ids: string): string {
   );
 }
 
-function head(g: GraphBuilder, ow: OnnxWeights, x: string): string {
+function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string, flat = false): string {
   const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
-  const xo = g.op(
+  const ln = g.op(
     "LayerNormalization",
     [
       x,
@@ -268,12 +272,17 @@ function head(g: GraphBuilder, ow: OnnxWeights, x: string): string {
     ],
     { axis: -1, epsilon: { float: layerNormEps } },
   );
-  return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)]); // (N, V)
+  // flat: (C) @ (C, V) = (V) (the Reshape comes before the MatMul, so that a kernel writes the output)
+  const xo = flat ? g.op("Reshape", [ln, g.constI([C])]) : ln;
+  return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)], {}, outName); // (..., V)
 }
 
-function probeFn(g: GraphBuilder, enabled: boolean, l: number, n: number | string): Probe {
+/** Probe outputs [n, width]; `reshape` for the RNN step, whose values are (1, 1, width). */
+function probeFn(g: GraphBuilder, enabled: boolean, l: number, n: number | string, reshape = false): Probe {
   const fn = (name: ProbeName, value: string, width: number) => {
-    if (enabled) g.output(probeOut(l, name), value, DataType.FLOAT, [n, width]);
+    if (!enabled) return;
+    const v = reshape ? g.op("Reshape", [value, g.constI([1, width])]) : value;
+    g.output(probeOut(l, name), v, DataType.FLOAT, [n, width]);
   };
   return Object.assign(fn, { enabled });
 }
@@ -293,65 +302,120 @@ function metadata(ow: OnnxWeights, kind: string, opts: RwkvGraphOptions): Record
  * WKV: the stable recurrence of Appendix D (v4) with the running maximum exponent p:
  *   q = max(p, u + k);  wkv = (e^{p-q} a + e^{u+k-q} v) / (e^{p-q} b + e^{u+k-q})
  *   q' = max(p + w, k); a' = e^{p+w-q'} a + e^{k-q'} v;  b' = e^{p+w-q'} b + e^{k-q'};  p' = q'
+ *
+ * Every node is a GPU dispatch with ORT's WebGPU EP (~50 us of CPU each, measured), so the graph is written for
+ * few nodes: the residual stream is (1, 1, C) (the embedding is stored [V, 1, C]), so the stacked projections
+ * split into rows with one Split; what depends on the state inputs alone is computed for all layers at once
+ * (rnnStates); the WKV's output and state update run as one (1, 2, C) computation whose rows 1 are kept per
+ * layer and gathered for all layers at once at the end (one Concat + one Gather per state).
  */
+/**
+ * The RNN step's state inputs, per layer. Everything that depends on the state alone is computed for all layers
+ * in one node before the layers run (one node instead of L): the token-shift terms (1 - mu) * x_{t-1} (stacked as
+ * the blocks use them) and x1 = [p; p + w] of the WKV; a and b are split into rows.
+ */
+function rnnStates(
+  g: GraphBuilder,
+  ow: OnnxWeights,
+): { attTerm: string[]; a: string[]; b: string[]; x1: string[]; ffnTerm: string[] } {
+  const { nLayer: L, nEmbd: C } = ow.source.config;
+  const inp = {} as Record<StateName, string>;
+  for (const s of STATE_NAMES) inp[s] = g.input(stateIn(s), DataType.FLOAT, [L, C], `${s} per layer before`);
+  const split = (t: string, n: number) =>
+    L === 1 ? [t] : g.opN("Split", [t, g.constI(new Array<number>(L).fill(n))], L, { axis: 0 });
+  const rowsOf = (t: string) => split(t, 1); // (1, C) each
+  // (L, C) state times (L, n, C) per-layer rows, as L tensors (n, 1, C)
+  const perLayer = (s: StateName, n: number, name: string, row: (l: number) => Float32Array) => {
+    const all = new Float32Array(L * n * C);
+    for (let l = 0; l < L; l++) all.set(row(l), l * n * C);
+    const prod = g.op("Mul", [g.op("Unsqueeze", [inp[s], g.constI([1])]), g.floatInit(name, [L, n, C], all)]);
+    return split(g.op("Reshape", [prod, g.constI([L * n, 1, C])]), n); // (n, 1, C) each
+  };
+  const zw = new Float32Array(L * 2 * C); // per layer [0; w]
+  for (let l = 0; l < L; l++) zw.set(ow.source.blocks[l].att.w, (2 * l + 1) * C);
+  const x1All = g.op("Add", [
+    g.op("Unsqueeze", [inp.p, g.constI([1])]),
+    g.floatInit("att.zero_w", [L, 2, C], zw),
+  ]); // (L, 2, C): [p; p + w] per layer
+  return {
+    attTerm: perLayer("attX", 3, "att.time_mix_kvr.one_minus", (l) => ow.blocks[l].oneMinusMuKvr),
+    a: rowsOf(inp.a),
+    b: rowsOf(inp.b),
+    x1: split(x1All, 1), // (1, 2, C) each
+    ffnTerm: perLayer("ffnX", 2, "ffn.time_mix_kr.one_minus", (l) => ow.blocks[l].ffnOneMinusMuKr),
+  };
+}
+
 export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}): Uint8Array {
   const { nLayer: L, nEmbd: C, vocabSize: V } = ow.source.config;
   const g = new GraphBuilder();
   const token = g.input(TOKEN, DataType.INT64, [1], "token id");
-  const st = splitStates(g, L, C);
-  let x = embed(g, ow, token); // (1, C)
-  const next = {
-    attX: [] as string[],
-    a: [] as string[],
-    b: [] as string[],
-    p: [] as string[],
-    ffnX: [] as string[],
-  };
+  const st = rnnStates(g, ow); // per layer
+  let x = embed(g, ow, token, [V, 1, C]); // (1, 1, C)
+  const nums: string[] = [];
+  const dens: string[] = [];
+  const qs: string[] = [];
+  const attX: string[] = [];
+  const ffnX: string[] = [];
+  const rows = (t: string, n: number) => (n === 1 ? [t] : g.opN("Split", [t], n, { axis: 0 })); // (1, 1, C)
   for (let l = 0; l < L; l++) {
     const bw = ow.source.blocks[l];
     const a = st.a[l];
     const b = st.b[l];
-    const p = st.p[l];
+    const x1 = st.x1[l];
     const out = block(
       g,
       ow,
       l,
       {
         x,
-        shiftAtt: () => st.attX[l],
-        shiftFfn: () => st.ffnX[l],
+        shiftTermAtt: () => st.attTerm[l],
+        shiftTermFfn: () => st.ffnTerm[l],
+        rows,
         wkv: (k, v) => {
           // the output (row 0) and the state update (row 1) have the same form, so both run stacked:
           //   x1 = [p; p + w], x2 = [u + k; k], q = max(x1, x2), num = e^{x1-q} a + e^{x2-q} v, den = e^{x1-q} b + e^{x2-q}
-          // row 0: wkv = num / den;  row 1: a' = num, b' = den, p' = q  (6 nodes fewer than two separate halves)
-          const zw = new Float32Array(2 * C);
-          zw.set(bw.att.w, C);
+          // row 0: wkv = num / den;  row 1: a' = num, b' = den, p' = q
           const uz = new Float32Array(2 * C);
           uz.set(bw.att.u, 0);
-          const x1 = g.op("Add", [p, g.floatInit(`blocks.${l}.att.zero_w`, [2, C], zw)]); // (2, C)
-          const x2 = g.op("Add", [k, g.floatInit(`blocks.${l}.att.u_zero`, [2, C], uz)]); // (2, C)
-          const q = g.op("Max", [x1, x2]);
+          const x2 = g.op("Add", [k, g.floatInit(`blocks.${l}.att.u_zero`, [2, C], uz)]); // (1, 2, C)
+          const q = g.op("Max", [x1, x2]); // (1, 2, C)
           const e1 = g.op("Exp", [g.op("Sub", [x1, q])]);
           const e2 = g.op("Exp", [g.op("Sub", [x2, q])]);
-          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]); // (2, C)
-          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]); // (2, C)
-          const row = (t: string, i: number) => g.op("Gather", [t, g.constI([i])], { axis: 0 }); // (1, C)
-          const wkv = row(g.op("Div", [num, den]), 0);
-          next.a.push(row(num, 1));
-          next.b.push(row(den, 1));
-          next.p.push(row(q, 1));
-          return wkv;
+          const num = g.op("Add", [g.op("Mul", [e1, a]), g.op("Mul", [e2, v])]); // (1, 2, C)
+          const den = g.op("Add", [g.op("Mul", [e1, b]), e2]); // (1, 2, C)
+          nums.push(num);
+          dens.push(den);
+          qs.push(q);
+          return g.op("Gather", [g.op("Div", [num, den]), g.constI(0, true)], { axis: 1 }); // (1, C): row 0
         },
       },
-      probeFn(g, !!opts.probes, l, 1),
+      probeFn(g, !!opts.probes, l, 1, true),
     );
     x = out.x;
-    next.attX.push(out.xxAtt);
-    next.ffnX.push(out.xxFfn);
+    attX.push(out.xxAtt);
+    ffnX.push(out.xxFfn);
   }
-  const logits = g.op("Reshape", [head(g, ow, x), g.constI([V])]); // (V)
-  g.output(LOGITS, logits, DataType.FLOAT, [V]);
-  concatStates(g, L, C, next);
+  head(g, ow, x, LOGITS, true); // (V)
+  g.output(LOGITS, LOGITS, DataType.FLOAT, [V]);
+  // states: the LayerNorm outputs (1, 1, C) and rows 1 of the (1, 2, C) WKV tensors, all layers at once
+  const stacked = (parts: string[]) => (L === 1 ? parts[0] : g.op("Concat", parts, { axis: 0 }));
+  // every output is written by a kernel (Gather), never by a Reshape: ORT would copy a Reshape's input into
+  // the output buffer outside the dispatches, which graph capture does not record (replayed steps then kept
+  // stale outputs, seen in Chromium)
+  const flat = (s: StateName, parts: string[]) => {
+    g.op("Gather", [stacked(parts), g.constI(0, true)], { axis: 1 }, stateOut(s)); // (L, 1, C) -> (L, C)
+    g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
+  };
+  const row1 = (s: StateName, parts: string[]) => {
+    g.op("Gather", [stacked(parts), g.constI(1, true)], { axis: 1 }, stateOut(s)); // (L, 2, C) -> (L, C)
+    g.output(stateOut(s), stateOut(s), DataType.FLOAT, [L, C], `${s} per layer after`);
+  };
+  flat("attX", attX);
+  row1("a", nums);
+  row1("b", dens);
+  row1("p", qs);
+  flat("ffnX", ffnX);
   return g.encode("rwkv4_rnn_step", "RWKV-4 RNN step (arXiv 2305.13048 v4)", metadata(ow, "rnn", opts));
 }
 
@@ -376,7 +440,10 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
  *
  * The final state is the same sums at t = T without the bonus term:
  *   p_T = max(max_i (T-1-i) w + k_i, p0 + T w),  a_T = sum_i e^{(T-1-i) w + k_i - p_T} v_i + e^{p0 + T w - p_T} a0,
- * which is exactly the p the recurrence max(p + w, k) reaches (max distributes over +).
+ * which is exactly the p the recurrence max(p + w, k) reaches (max distributes over +). So the graph computes
+ * rows t = 0..T (one extra row, whose coefficients are all "past": i < T): rows 0..T-1 give wkv, row T gives
+ * (a_T, b_T, p_T) = (numerator, denominator, m) with no separate final-state computation (13 nodes fewer per
+ * layer; each node is a GPU dispatch).
  *
  * Memory: the (T, T, C) intermediates take 4 T^2 C bytes each (T = 32, C = 768: 3.1 MB; T = 64: 12.6 MB;
  * T = 1024: 3.2 GB), hence the runtime's chunking of long prompts.
@@ -393,23 +460,23 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   const ones = g.op("Gather", [g.floatInit("ones_v", [V], new Float32Array(V).fill(1)), tokens], { axis: 0 }); // (T)
   const tf = g.op("Sub", [g.op("CumSum", [ones, g.constI(0, true)]), g.constF(1)]); // (T): 0..T-1
   const Tf = g.op("ReduceSum", [ones, g.constI([0])], { keepdims: 1 }); // [1]: T
-  const ti = g.op("Unsqueeze", [tf, g.constI([1])]); // (T, 1) row t
+  // rows t = 0..T: rows 0..T-1 give wkv_t, the extra row t = T the final state (see buildParallelGraph)
+  const ti = g.op("Unsqueeze", [g.op("Concat", [tf, Tf], { axis: 0 }), g.constI([1])]); // (T+1, 1) row t
   const tj = g.op("Unsqueeze", [tf, g.constI([0])]); // (1, T) column i
   // per (t, i) coefficients of the WKV log-weights, float only (no bool masks: Where is slow on wasm):
   //   dPast = t-1-i for i < t else 0,  diag = [i = t],  future = [i > t]
-  const dti = g.op("Sub", [ti, tj]); // (T, T): t - i
-  const dPast = g.op("Relu", [g.op("Sub", [dti, g.constF(1)])]); // (T, T)
-  const diag = g.op("Relu", [g.op("Sub", [g.constF(1), g.op("Abs", [dti])])]); // (T, T)
-  const future = g.op("Clip", [g.op("Neg", [dti]), g.constF(0), g.constF(1)]); // (T, T)
+  const dti = g.op("Sub", [ti, tj]); // (T+1, T): t - i
+  const dPast = g.op("Relu", [g.op("Sub", [dti, g.constF(1)])]); // (T+1, T)
+  const diag = g.op("Relu", [g.op("Sub", [g.constF(1), g.op("Abs", [dti])])]); // (T+1, T)
+  const future = g.op("Clip", [g.op("Neg", [dti]), g.constF(0), g.constF(1)]); // (T+1, T)
   const unsq2 = (x: string) => g.op("Unsqueeze", [x, g.constI([2])]);
   // (T, T, 3) @ (3, C) per layer gives the bias of every log-weight in one MatMul (see buildParallelGraph)
   const coef = g.op("Concat", [unsq2(dPast), unsq2(diag), unsq2(g.op("Mul", [future, g.constF(MASKED)]))], {
     axis: 2,
   });
-  const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T, T, 1): [i <= t]
-  const rev = g.op("Sub", [g.op("Sub", [Tf, g.constF(1)]), ti]); // (T, 1): T-1-i
+  const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T+1, T, 1): [i <= t]
 
-  let x = embed(g, ow, tokens); // (T, C)
+  let x = embed(g, ow, tokens, [V, C]); // (T, C)
   const next = {
     attX: [] as string[],
     a: [] as string[],
@@ -433,8 +500,10 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
       l,
       {
         x,
-        shiftAtt: (xx) => shift(xx, st.attX[l]),
-        shiftFfn: (xx) => shift(xx, st.ffnX[l]),
+        shiftTermAtt: (xx, omm) => g.op("Mul", [shift(xx, st.attX[l]), omm()]),
+        shiftTermFfn: (xx, omm) => g.op("Mul", [shift(xx, st.ffnX[l]), omm()]),
+        rows: (t, n) =>
+          Array.from({ length: n }, (_, i) => g.op("Gather", [t, g.constI(i, true)], { axis: 0 })), // (T, C)
         wkv: (k, v) => {
           const wc = ow.blocks[l].wClamped;
           const w = g.floatInit(`blocks.${l}.att.w_clamped`, [C], wc);
@@ -443,38 +512,26 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
           wu1.set(wc, 0);
           wu1.set(bw.att.u, C);
           wu1.fill(1, 2 * C);
-          const bias = g.op("MatMul", [coef, g.floatInit(`blocks.${l}.att.wkv_bias_coef`, [3, C], wu1)]); // (T, T, C)
-          const s = g.op("Add", [g.op("Unsqueeze", [k, g.constI([0])]), bias]); // (T, T, C)
-          const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T, C): p0 + t w
-          const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T, C)
-          const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]); // (T, T, C), <= 0
-          const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), causal]); // (T, T, C)
-          const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T, C)
-          const vRow = g.op("Unsqueeze", [v, g.constI([0])]); // (1, T, C)
+          const bias = g.op("MatMul", [coef, g.floatInit(`blocks.${l}.att.wkv_bias_coef`, [3, C], wu1)]); // (T+1, T, C)
+          const s = g.op("Add", [k, bias]); // (T+1, T, C): k (T, C) broadcasts over t as k_i
+          const sp = g.op("Add", [p0, g.op("Mul", [ti, w])]); // (T+1, C): p0 + t w
+          const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), sp]); // (T+1, C)
+          const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]); // (T+1, T, C), <= 0
+          const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), causal]); // (T+1, T, C)
+          const es = g.op("Exp", [g.op("Sub", [sp, m])]); // (T+1, C)
           const num = g.op("Add", [
-            g.op("ReduceSum", [g.op("Mul", [e, vRow]), g.constI([1])], { keepdims: 0 }),
+            g.op("ReduceSum", [g.op("Mul", [e, v]), g.constI([1])], { keepdims: 0 }), // v (T, C) as v_i
             g.op("Mul", [es, a0]),
-          ]);
+          ]); // (T+1, C)
           const den = g.op("Add", [
             g.op("ReduceSum", [e, g.constI([1])], { keepdims: 0 }),
             g.op("Mul", [es, b0]),
-          ]);
-          const wkv = g.op("Div", [num, den]); // (T, C)
-          // final state
-          const q = g.op("Add", [k, g.op("Mul", [rev, w])]); // (T, C): (T-1-i) w + k_i
-          const spT = g.op("Add", [p0, g.op("Mul", [Tf, w])]); // (1, C): p0 + T w
-          const pT = g.op("Max", [g.op("ReduceMax", [q], { axes: [0], keepdims: 1 }), spT]); // (1, C)
-          const eq = g.op("Exp", [g.op("Sub", [q, pT])]); // (T, C)
-          const eT = g.op("Exp", [g.op("Sub", [spT, pT])]); // (1, C)
-          next.a.push(
-            g.op("Add", [
-              g.op("ReduceSum", [g.op("Mul", [eq, v]), g.constI([0])], { keepdims: 1 }),
-              g.op("Mul", [eT, a0]),
-            ]),
-          );
-          next.b.push(
-            g.op("Add", [g.op("ReduceSum", [eq, g.constI([0])], { keepdims: 1 }), g.op("Mul", [eT, b0])]),
-          );
+          ]); // (T+1, C)
+          const wkv = g.op("Slice", [g.op("Div", [num, den]), g.constI([0]), g.constI([-1]), g.constI([0])]); // (T, C)
+          // final state: row T (no bonus term, every i < T), m = p_T
+          next.a.push(lastRow(num));
+          next.b.push(lastRow(den));
+          const pT = lastRow(m);
           next.p.push(pT);
           return wkv;
         },
@@ -486,8 +543,8 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
     next.ffnX.push(lastRow(out.xxFfn));
   }
   const last = opts.logits === "last";
-  const logits = head(g, ow, last ? lastRow(x) : x);
-  g.output(LOGITS, logits, DataType.FLOAT, [last ? 1 : "T", V]);
-  concatStates(g, L, C, next);
+  head(g, ow, last ? lastRow(x) : x, LOGITS);
+  g.output(LOGITS, LOGITS, DataType.FLOAT, [last ? 1 : "T", V]);
+  for (const s of STATE_NAMES) concatState(g, L, C, s, next[s]);
   return g.encode("rwkv4_parallel", "RWKV-4 parallel (arXiv 2305.13048 v4)", metadata(ow, "parallel", opts));
 }

@@ -20,6 +20,11 @@ export interface WorkerInitOptions {
   parallelLogits?: "all" | "last";
   /** ORT log severity: 0 = verbose (node placement is logged), default 3 */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /**
+   * WebGPU: run `step` through ORT graph capture where possible (default false; see rwkv-ort.ts); "both":
+   * full chunks of `forward` too
+   */
+  graphCapture?: boolean | "both";
 }
 
 /**
@@ -75,6 +80,12 @@ export interface InitResult {
   stateLocation: string;
   /** for checkpoint and synthetic sources */
   loaded?: LoadedSummary;
+  /** whether `step` runs through ORT graph capture (only when asked for with `graphCapture`) */
+  graphCapture?: boolean;
+  /** whether full chunks of `forward` run through ORT graph capture (only when asked for with "both") */
+  graphCaptureParallel?: boolean;
+  /** why graph capture was asked for but is not used */
+  graphCaptureFallback?: string;
 }
 
 /** The transformer baseline in the worker (a second Worker of the same script): a synthetic GPT shape. */

@@ -15,6 +15,7 @@ import {
   type OnnxWeights,
 } from "../onnx/rwkv-graph.js";
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
+import { CapturedStep, type CaptureShape, type GpuDeviceLike, type LiveTag } from "./capture.js";
 import {
   DeviceLostError,
   OrtRwkvError,
@@ -50,6 +51,15 @@ export interface OrtRwkvOptions {
   enableProfiling?: boolean;
   /** prebuilt graph bytes (e.g. served by a data loader) instead of building them from weights */
   graphs?: { rnn?: Uint8Array; parallel?: Uint8Array };
+  /**
+   * WebGPU only: run the RNN step through ORT graph capture (./capture.ts: fixed GPU buffers, the recorded
+   * dispatches replayed on every step). Where it cannot be used (wasm EP, probes, no GPUDevice, a session that
+   * does not build) the plain session is used and `graphCaptureFallback` says why. Default false.
+   * "both": also the parallel graph, for full chunks of exactly `chunk` tokens (shorter prompts and the last
+   * partial chunk run on a plain parallel session, which is built as well: twice the parallel graph's weights
+   * on the GPU). Not for 1-layer models (their state outputs would be Identity copies, which capture skips).
+   */
+  graphCapture?: boolean | "both";
 }
 
 /** The recurrent state as ORT tensors, each [L, C]; `location` says where they live. */
@@ -57,6 +67,8 @@ export class OrtState {
   constructor(
     readonly tensors: Record<StateName, Ort.Tensor>,
     private readonly config: RwkvConfig,
+    /** set for the state of a graph-captured step: a live view of the captured input buffers */
+    readonly live?: LiveTag,
   ) {}
 
   get location(): string {
@@ -65,6 +77,7 @@ export class OrtState {
 
   /** Read back to the CPU as the named per-layer state of src/rwkv (downloads from the GPU if needed). */
   async read(): Promise<RwkvState> {
+    this.live?.owner.checkLive(this.live);
     const { nLayer: L, nEmbd: C } = this.config;
     const data = {} as Record<StateName, Float32Array>;
     for (const s of STATE_NAMES) data[s] = (await this.tensors[s].getData()) as Float32Array;
@@ -79,6 +92,7 @@ export class OrtState {
 
   /** Release GPU buffers (a no-op for CPU tensors). Do not use the state afterwards. */
   dispose(): void {
+    if (this.live) return; // the captured step owns these buffers
     for (const s of STATE_NAMES) if (this.tensors[s].location === "gpu-buffer") this.tensors[s].dispose();
   }
 }
@@ -120,6 +134,10 @@ export class OrtRwkv {
     private readonly rnn: Ort.InferenceSession | undefined,
     private readonly parallel: Ort.InferenceSession | undefined,
     opts: OrtRwkvOptions,
+    private readonly captured: CapturedStep | undefined,
+    private readonly capturedPar: CapturedStep | undefined,
+    /** why graph capture was asked for but is not used (undefined when used or not asked for) */
+    readonly graphCaptureFallback: string | undefined,
   ) {
     this.config = config;
     this.maxTokens = opts.maxTokens ?? 1024;
@@ -171,24 +189,89 @@ export class OrtRwkv {
     };
     let rnn: Ort.InferenceSession | undefined;
     let par: Ort.InferenceSession | undefined;
+    let captured: CapturedStep | undefined;
+    let capturedPar: CapturedStep | undefined;
+    const fallbacks: string[] = [];
+    const captureReason = !opts.graphCapture
+      ? undefined
+      : ep !== "webgpu"
+        ? `graph capture needs the WebGPU EP (this model runs on ${ep})`
+        : opts.probes
+          ? "graph capture is not used with probes"
+          : undefined;
+    if (captureReason) fallbacks.push(captureReason);
+    const V = config.vocabSize;
+    // a session with graph capture and its fixed buffers, or the reason why not
+    const tryCapture = async (bytes: Uint8Array, shape: CaptureShape, what: string) => {
+      let session: Ort.InferenceSession | undefined;
+      try {
+        session = await ort.InferenceSession.create(bytes, {
+          ...sessionOpts,
+          // as an object: onnxruntime-web passes enableGraphCapture to the WebGPU EP only for an EP object
+          executionProviders: [{ name: "webgpu" }],
+          enableGraphCapture: true,
+          preferredOutputLocation: "gpu-buffer",
+        });
+        // ORT sets env.webgpu.device to the device its WebGPU EP runs on once a session exists
+        const device = (await (ort.env.webgpu as unknown as { device?: unknown }).device) as
+          GpuDeviceLike | undefined;
+        if (!device || typeof device.createBuffer !== "function") {
+          throw new Error("ORT exposes no GPUDevice (ort.env.webgpu.device)");
+        }
+        return await CapturedStep.create(ort, session, device, config, sessionOpts, shape);
+      } catch (e) {
+        await session?.release();
+        fallbacks.push(`graph capture of the ${what} unavailable: ${messageOf(e)}`);
+        return undefined;
+      }
+    };
     try {
-      if (mode !== "parallel") rnn = await build(opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts));
+      if (mode !== "parallel") {
+        const bytes = opts.graphs?.rnn ?? buildRnnStepGraph(prep(), gopts);
+        if (opts.graphCapture && !captureReason) {
+          captured = await tryCapture(bytes, { ids: TOKEN, n: 1, logitRows: 1, logitDims: [V] }, "RNN step");
+          rnn = captured?.session;
+        }
+        rnn ??= await build(bytes);
+      }
       if (mode !== "rnn") {
-        par = await build(
-          opts.graphs?.parallel ??
-            buildParallelGraph(prep(), { ...gopts, logits: opts.parallelLogits === "last" ? "last" : "all" }),
-        );
+        const last = opts.parallelLogits === "last";
+        const bytes =
+          opts.graphs?.parallel ?? buildParallelGraph(prep(), { ...gopts, logits: last ? "last" : "all" });
+        if (opts.graphCapture === "both" && !captureReason && config.nLayer > 1) {
+          const rows = last ? 1 : chunk;
+          capturedPar = await tryCapture(
+            bytes,
+            { ids: TOKENS, n: chunk, logitRows: rows, logitDims: [rows, V] },
+            "parallel graph",
+          );
+        }
+        // the plain session too: prompts shorter than a chunk and the last partial chunk
+        par = await build(bytes);
       }
     } catch (e) {
+      await captured?.dispose();
+      await capturedPar?.dispose();
+      await capturedPar?.session.release();
       await rnn?.release();
       throw e;
     }
-    return new OrtRwkv(ort, ep, config, rnn, par, opts);
+    const captureFallback = fallbacks.length ? fallbacks.join("; ") : undefined;
+    return new OrtRwkv(ort, ep, config, rnn, par, opts, captured, capturedPar, captureFallback);
   }
 
   /** Mark the instance unusable because its GPU device is gone (the worker then rebuilds on wasm). */
   markDeviceLost(reason: string): void {
     this.lost = reason;
+  }
+
+  /** whether `step` runs through ORT graph capture (see OrtRwkvOptions.graphCapture) */
+  get graphCapture(): boolean {
+    return !!this.captured;
+  }
+  /** whether `forward` runs its full chunks through ORT graph capture (graphCapture: "both") */
+  get graphCaptureParallel(): boolean {
+    return !!this.capturedPar;
   }
 
   get hasRnn(): boolean {
@@ -257,6 +340,7 @@ export class OrtRwkv {
         : state instanceof OrtState
           ? state
           : this.fromRwkvState(state);
+    if (s.live) s.live.owner.checkLive(s.live);
     const feeds: Record<string, Ort.Tensor> = {};
     for (const n of STATE_NAMES) feeds[stateIn(n)] = s.tensors[n];
     return feeds;
@@ -298,6 +382,24 @@ export class OrtRwkv {
       this.checkUsable();
       if (!this.rnn) throw new OrtRwkvError("unsupported", "this model was built without the RNN-step graph");
       const ids = this.checkTokens([token]);
+      const cap = this.captured;
+      if (cap) {
+        cap.load(
+          state === undefined ? "initial" : state instanceof OrtState ? state : this.fromRwkvState(state),
+        );
+        let logits: Float32Array;
+        try {
+          logits = await cap.step(ids);
+        } catch (e) {
+          if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
+          if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+          throw new OrtRwkvError("unsupported", `graph-captured step failed: ${messageOf(e)}`, { cause: e });
+        }
+        return {
+          logits,
+          state: new OrtState(cap.stateTensors(), this.config, { owner: cap, version: cap.version }),
+        };
+      }
       const feeds = this.stateFeeds(state);
       feeds[TOKEN] = new this.ort.Tensor("int64", ids, [1]);
       return this.run(this.rnn, feeds);
@@ -319,20 +421,39 @@ export class OrtRwkv {
       if (T > this.maxTokens) throw new PromptTooLongError(T, this.maxTokens);
       const ids = this.checkTokens(tokens);
       const V = this.config.vocabSize;
-      let feeds = this.stateFeeds(state);
       const logitParts: Float32Array[] = [];
       const probeParts: Record<string, Float32Array[]> = {};
       let last: Awaited<ReturnType<OrtRwkv["run"]>> | undefined;
+      let cur: OrtState | RwkvState | undefined = state;
+      const cp = this.capturedPar;
       for (let t0 = 0; t0 < T; t0 += this.chunk) {
         const part = ids.subarray(t0, Math.min(T, t0 + this.chunk));
-        feeds[TOKENS] = new this.ort.Tensor("int64", part, [part.length]);
         const prev = last;
-        last = await this.run(this.parallel, feeds);
+        if (cp && part.length === this.chunk) {
+          cp.load(cur === undefined ? "initial" : cur instanceof OrtState ? cur : this.fromRwkvState(cur));
+          let logits: Float32Array;
+          try {
+            logits = await cp.step(part);
+          } catch (e) {
+            if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
+            if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+            throw new OrtRwkvError("unsupported", `graph-captured forward failed: ${messageOf(e)}`, {
+              cause: e,
+            });
+          }
+          last = {
+            logits,
+            state: new OrtState(cp.stateTensors(), this.config, { owner: cp, version: cp.version }),
+          };
+        } else {
+          const feeds = this.stateFeeds(cur);
+          feeds[TOKENS] = new this.ort.Tensor("int64", part, [part.length]);
+          last = await this.run(this.parallel, feeds);
+        }
         if (prev && prev.state.location === "gpu-buffer") prev.state.dispose(); // intermediate chunk states
         if (this.parallelLogits === "all") logitParts.push(last.logits);
         for (const [k, v] of Object.entries(last.probes ?? {})) (probeParts[k] ??= []).push(v);
-        feeds = {};
-        for (const n of STATE_NAMES) feeds[stateIn(n)] = last.state.tensors[n];
+        cur = last.state;
       }
       const res = last!;
       const logits = this.parallelLogits === "all" ? concat(logitParts, T * V) : res.logits;
@@ -347,6 +468,9 @@ export class OrtRwkv {
     if (this.disposed) return;
     await this.serial(async () => {
       this.disposed = true;
+      await this.captured?.dispose();
+      await this.capturedPar?.dispose();
+      await this.capturedPar?.session.release();
       await this.rnn?.release();
       await this.parallel?.release();
     });

@@ -153,6 +153,7 @@ async function build(ep: "webgpu" | "wasm"): Promise<OrtRwkv> {
     probes: o.probes,
     parallelLogits: o.parallelLogits,
     logSeverityLevel: o.logSeverityLevel,
+    graphCapture: ep === "webgpu" ? (o.graphCapture ?? false) : false,
     ...(s.graphs ? { graphs: s.graphs } : {}),
   });
 }
@@ -228,6 +229,9 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     ortVersion: ort.env.versions.web ?? "unknown",
     stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
     ...(loaded ? { loaded } : {}),
+    ...(options.graphCapture ? { graphCapture: model.graphCapture } : {}),
+    ...(options.graphCapture === "both" ? { graphCaptureParallel: model.graphCaptureParallel } : {}),
+    ...(model.graphCaptureFallback ? { graphCaptureFallback: model.graphCaptureFallback } : {}),
   };
 }
 

@@ -16,6 +16,8 @@ export interface OrtPageRequest {
   logSeverityLevel: 0 | 3;
   /** simulate a lost GPU device at the end */
   loseDevice?: boolean;
+  /** ask for ORT graph capture of the RNN step ("both": of full parallel chunks too) */
+  graphCapture?: boolean | "both";
 }
 
 type PlainState = Record<string, number[]>[];
@@ -35,6 +37,7 @@ async function ortRun(req: OrtPageRequest) {
     ep: req.ep,
     chunk: req.chunk,
     logSeverityLevel: req.logSeverityLevel,
+    graphCapture: req.graphCapture ?? false,
     onEvent: (e) => events.push(e),
   });
   try {
@@ -49,6 +52,17 @@ async function ortRun(req: OrtPageRequest) {
       stepEps.push(r.ep);
     }
     const rnnState = plain(await m.getState());
+    // steps, then a parallel forward from the steps' state, then steps from the forward's state: logits of
+    // every position in order (with graph capture: live captured state -> parallel session -> captured step)
+    await m.reset();
+    const mixed: number[][] = [];
+    const cut1 = Math.floor(req.tokens.length / 2);
+    const cut2 = req.tokens.length - 2;
+    for (const t of req.tokens.slice(0, cut1)) mixed.push(Array.from((await m.step(t)).logits));
+    const mid = await m.forward(req.tokens.slice(cut1, cut2));
+    const V = req.config.vocabSize;
+    for (let i = 0; i < cut2 - cut1; i++) mixed.push(Array.from(mid.logits.subarray(i * V, (i + 1) * V)));
+    for (const t of req.tokens.slice(cut2)) mixed.push(Array.from((await m.step(t)).logits));
     const errors: { name: string; code: unknown; message: string }[] = [];
     for (const bad of [() => m.step(req.config.vocabSize), () => m.forward([])]) {
       try {
@@ -84,6 +98,7 @@ async function ortRun(req: OrtPageRequest) {
       steps,
       stepEps,
       rnnState,
+      mixed,
       errors,
       after,
     };

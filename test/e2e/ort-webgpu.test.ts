@@ -29,7 +29,15 @@ const SEED = 1;
 const KEYS = ["attX", "a", "b", "p", "ffnX"] as const;
 
 interface RunOut {
-  init: { ep: string; fallbackReason?: string; adapter?: { architecture: string }; stateLocation: string };
+  init: {
+    ep: string;
+    fallbackReason?: string;
+    adapter?: { architecture: string };
+    stateLocation: string;
+    graphCapture?: boolean;
+    graphCaptureParallel?: boolean;
+    graphCaptureFallback?: string;
+  };
   events: { kind: string; message: string }[];
   parEp: string;
   parLogits: number[];
@@ -37,6 +45,7 @@ interface RunOut {
   steps: number[][];
   stepEps: string[];
   rnnState: Record<string, number[]>[];
+  mixed: number[][];
   errors: { name: string; code: unknown; message: string }[];
   after: number;
   lost?: { simulated: boolean; code?: unknown; epAfter?: string; logits?: number[] };
@@ -45,7 +54,7 @@ interface RunOut {
 const ref = new RwkvModel(syntheticWeights(CONFIG, SEED));
 const expected = ref.forward(TOKENS, undefined, { wkv: "scan" });
 
-function diffs(r: RunOut): { parallel: number; rnn: number; state: number } {
+function diffs(r: RunOut): { parallel: number; rnn: number; state: number; mixed: number } {
   const V = CONFIG.vocabSize;
   let parallel = 0;
   r.parLogits.forEach((x, i) => (parallel = Math.max(parallel, Math.abs(x - expected.logits[i]))));
@@ -60,9 +69,14 @@ function diffs(r: RunOut): { parallel: number; rnn: number; state: number } {
         l[k].forEach((x, c) => (state = Math.max(state, Math.abs(x - expected.state[li][k][c]))));
     });
   }
+  let mixed = 0;
+  r.mixed.forEach((row, t) =>
+    row.forEach((x, i) => (mixed = Math.max(mixed, Math.abs(x - expected.logits[t * V + i])))),
+  );
   expect(r.parLogits.length).toBe(TOKENS.length * V);
   expect(r.steps.length).toBe(TOKENS.length);
-  return { parallel, rnn, state };
+  expect(r.mixed.length).toBe(TOKENS.length);
+  return { parallel, rnn, state, mixed };
 }
 
 let dir: string;
@@ -141,6 +155,9 @@ describe.runIf(status.available)("onnxruntime-web in Chromium through the model 
     expect(d.parallel).toBeLessThanOrEqual(1e-3);
     expect(d.rnn).toBeLessThanOrEqual(1e-3);
     expect(d.state).toBeLessThanOrEqual(1e-3);
+    expect(d.mixed).toBeLessThanOrEqual(1e-3);
+    expect(out.init.graphCapture).toBeUndefined(); // not asked for
+    expect(logs.some((l) => l.includes("Replaying the captured"))).toBe(false);
     // typed errors cross the worker boundary; the model keeps working
     expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
     expect(out.after).toBe(CONFIG.vocabSize);
@@ -151,6 +168,72 @@ describe.runIf(status.available)("onnxruntime-web in Chromium through the model 
     expect(out.lost?.epAfter).toBe("wasm");
     const first = ref.step(TOKENS[0]).logits;
     expect(Math.max(...out.lost!.logits!.map((x, i) => Math.abs(x - first[i])))).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("runs the RNN step through ORT graph capture on WebGPU (replayed, not re-dispatched), parity <= 1e-3", async () => {
+    const { out, logs } = await runInPage(browser.context, {
+      ep: "webgpu",
+      chunk: 5,
+      logSeverityLevel: 0,
+      graphCapture: true,
+    });
+    expect(out.init.ep).toBe("webgpu");
+    expect(out.init.graphCaptureFallback).toBeUndefined();
+    expect(out.init.graphCapture).toBe(true);
+    // ORT's session log says so on every run that replays the captured graph instead of running the kernels
+    const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
+    console.log(`graph capture: ${replays} replayed runs in the log`);
+    // 13 steps + 1 after the errors + 4 in the mixed run, all but the first (captured) replayed at least
+    expect(replays).toBeGreaterThanOrEqual(TOKENS.length);
+    const d = diffs(out);
+    console.log(`WebGPU graph capture (${out.init.adapter?.architecture}) max |diff| vs reference:`, d);
+    expect(d.rnn).toBeLessThanOrEqual(1e-3);
+    expect(d.state).toBeLessThanOrEqual(1e-3);
+    expect(d.mixed).toBeLessThanOrEqual(1e-3);
+    expect(d.parallel).toBeLessThanOrEqual(1e-3);
+    expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
+    expect(out.after).toBe(CONFIG.vocabSize);
+  });
+
+  it('graph capture "both": full parallel chunks captured too (13 tokens in chunks of 5), parity <= 1e-3', async () => {
+    const { out, logs } = await runInPage(browser.context, {
+      ep: "webgpu",
+      chunk: 5,
+      logSeverityLevel: 0,
+      graphCapture: "both",
+    });
+    expect(out.init.graphCaptureFallback).toBeUndefined();
+    expect(out.init.graphCapture).toBe(true);
+    expect(out.init.graphCaptureParallel).toBe(true);
+    // two sessions capture: the RNN step and the parallel graph
+    expect(logs.filter((l) => l.includes("CaptureBegin")).length).toBe(2);
+    // forward of 13 tokens: 2 captured chunks (the first captures, the second replays) + a plain one of 3;
+    // the mixed run's forward of 5 tokens replays once more; the steps replay as before
+    const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
+    expect(replays).toBeGreaterThanOrEqual(TOKENS.length + 2);
+    const d = diffs(out);
+    console.log(
+      `WebGPU graph capture "both" (${out.init.adapter?.architecture}) max |diff| vs reference:`,
+      d,
+    );
+    expect(d.parallel).toBeLessThanOrEqual(1e-3);
+    expect(d.rnn).toBeLessThanOrEqual(1e-3);
+    expect(d.state).toBeLessThanOrEqual(1e-3);
+    expect(d.mixed).toBeLessThanOrEqual(1e-3);
+  });
+
+  it("graph capture asked for on the wasm EP: plain steps, the reason reported, parity <= 1e-4", async () => {
+    const { out } = await runInPage(browser.context, {
+      ep: "wasm",
+      chunk: 4,
+      logSeverityLevel: 3,
+      graphCapture: true,
+    });
+    expect(out.init.ep).toBe("wasm");
+    expect(out.init.graphCapture).toBe(false);
+    const d = diffs(out);
+    expect(d.rnn).toBeLessThanOrEqual(1e-4);
+    expect(d.mixed).toBeLessThanOrEqual(1e-4);
   });
 
   it("runs on the wasm EP when asked, parity <= 1e-4", async () => {

@@ -114,3 +114,35 @@ describe("parallel graph with last-position logits (prompt ingestion)", () => {
     await last.dispose();
   });
 });
+
+describe("graph capture asked for where it cannot run (wasm EP in Node)", () => {
+  it("falls back to the plain sessions with the reason, and the results equal the reference model's", async () => {
+    const w = syntheticWeights(SMALL, 5);
+    const m = await createOrtRwkv(w, { graphCapture: "both", chunk: 3 });
+    try {
+      expect(m.graphCapture).toBe(false);
+      expect(m.graphCaptureParallel).toBe(false);
+      expect(m.graphCaptureFallback).toMatch(/WebGPU/);
+      const toks = [3, 1, 4, 1, 5, 9, 2];
+      const ref = new RwkvModel(w).forward(toks);
+      const par = await m.forward(toks);
+      expect(maxAbsDiff(par.logits, ref.logits)).toBeLessThanOrEqual(1e-4);
+      let state = m.initialState();
+      for (let t = 0; t < toks.length; t++) {
+        const r = await m.step(toks[t], state);
+        const V = SMALL.vocabSize;
+        expect(maxAbsDiff(r.logits, ref.logits.subarray(t * V, (t + 1) * V))).toBeLessThanOrEqual(1e-4);
+        state = r.state;
+      }
+    } finally {
+      await m.dispose();
+    }
+  });
+
+  it("without the option there is no fallback reason", async () => {
+    const m = await createOrtRwkv(syntheticWeights(SMALL, 5), { mode: "rnn" });
+    expect(m.graphCapture).toBe(false);
+    expect(m.graphCaptureFallback).toBeUndefined();
+    await m.dispose();
+  });
+});
