@@ -18,6 +18,9 @@ echo '{"type":"module"}' > "$D/pkg/package.json"
 # the benchmark itself: the project's graphs and runtime, bundled (onnxruntime-web and Dawn load at run time)
 npx esbuild "$ROOT/src/cli/ort-gpu-bench.ts" --bundle --platform=node --format=esm --log-level=warning \
   --outfile="$D/pkg/bench.mjs"
+# the full-size page's own measurements (src/explainer/full-size-bench.ts) on the same runtime
+npx esbuild "$ROOT/src/cli/full-size-gpu.ts" --bundle --platform=node --format=esm --log-level=warning \
+  --outfile="$D/pkg/full-size.mjs"
 
 strip --strip-all -o "$D/pkg/bin/node" "$(readlink -f "$(command -v node)")"
 xz -T2 -6 -f "$D/pkg/bin/node"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Runs on the NVIDIA machine: unpacks what scripts/bench-gpu/pack.sh packed, then the roofline kernels and the
 # ONNX benchmark (synthetic-169m: RNN-step generation and parallel-graph ingestion) on ORT's WebGPU EP through
-# Dawn's Vulkan backend, and writes $OUT/bench-gpu.json. env: TOKENS, CHUNKS, GEN, REPEATS (see ort-gpu-bench.ts).
+# Dawn's Vulkan backend, then the full-size page's measurements (src/cli/full-size-gpu.ts), and writes
+# $OUT/bench-gpu.json. env: STEPS="roofline bench fullsize" (a subset to skip some); TOKENS, CHUNKS, GEN, REPEATS
+# (see ort-gpu-bench.ts); FULLSIZE_GEN, PREFILL_TS (see full-size-gpu.ts).
 set -uo pipefail
 G=$(cd "$(dirname "$0")" && pwd)
 W=/tmp/gpubench
@@ -20,14 +22,20 @@ export XDG_RUNTIME_DIR=/tmp
 cd "$W"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 ./bin/node --version
-timeout 120 ./bin/node roofline.mjs 2>&1 | tee "$OUT/roofline.log"
+STEPS=${STEPS:-roofline bench fullsize}
+touch "$OUT/roofline.log" "$OUT/bench.log" "$OUT/full-size.log"
+case " $STEPS " in *" roofline "*) timeout 120 ./bin/node roofline.mjs 2>&1 | tee "$OUT/roofline.log" ;; esac
 # --liftoff-only: V8's optimising compiler otherwise stalls ~30 s on ORT's wasm
-TOKENS=${TOKENS:-64,256,512,1024} CHUNKS=${CHUNKS:-32,64,128} ORT_PATH=./nm/ort/ort.webgpu.min.mjs \
-  timeout ${BENCH_TIMEOUT:-400} ./bin/node --liftoff-only bench.mjs 2>&1 | tee "$OUT/bench.log"
+case " $STEPS " in *" bench "*)
+  TOKENS=${TOKENS:-64,256,512,1024} CHUNKS=${CHUNKS:-32,64,128} ORT_PATH=./nm/ort/ort.webgpu.min.mjs \
+    timeout ${BENCH_TIMEOUT:-400} ./bin/node --liftoff-only bench.mjs 2>&1 | tee "$OUT/bench.log" ;; esac
+case " $STEPS " in *" fullsize "*)
+  GEN=${FULLSIZE_GEN:-512} ORT_PATH=./nm/ort/ort.webgpu.min.mjs \
+    timeout ${FULLSIZE_TIMEOUT:-400} ./bin/node --liftoff-only full-size.mjs 2>&1 | tee "$OUT/full-size.log" | grep -v FULLSIZE_JSON ;; esac
 ./bin/node -e '
 const fs = require("fs");
 const pick = (f, tag) => { const l = fs.readFileSync(f, "utf8").split("\n").find((x) => x.startsWith(tag + " ")); return l ? JSON.parse(l.slice(tag.length + 1)) : null; };
-const r = { roofline: pick(process.argv[1], "ROOFLINE_JSON"), bench: pick(process.argv[2], "BENCH_JSON") };
-fs.writeFileSync(process.argv[3], JSON.stringify(r, null, 1));
-console.log("wrote", process.argv[3]);
-' "$OUT/roofline.log" "$OUT/bench.log" "$OUT/bench-gpu.json"
+const r = { roofline: pick(process.argv[1], "ROOFLINE_JSON"), bench: pick(process.argv[2], "BENCH_JSON"), fullSize: pick(process.argv[3], "FULLSIZE_JSON") };
+fs.writeFileSync(process.argv[4], JSON.stringify(r, null, 1));
+console.log("wrote", process.argv[4]);
+' "$OUT/roofline.log" "$OUT/bench.log" "$OUT/full-size.log" "$OUT/bench-gpu.json"

@@ -1,0 +1,142 @@
+/**
+ * The full-size page's own measurements (src/explainer/full-size-bench.ts: RNN vs parallel agreement, prefill
+ * against T, per-token generation against a same-size transformer with a KV cache) on synthetic-169m, run on
+ * onnxruntime-web's WebGPU EP in Node through Dawn, for the NVIDIA machine. Packed by scripts/bench-gpu/pack.sh
+ * and run by its run.sh. The runtimes are built as the page's worker builds them (src/runtime/worker.ts: plain
+ * sessions, default chunk, all-position logits), and timed the same way (each call's own run and read-back).
+ *
+ * env: ORT_PATH, GPUINIT (as ort-gpu-bench.ts), PREFILL_TS=1,2,...,1024, GEN=512. Prints FULLSIZE_JSON {...}.
+ */
+import type * as Ort from "onnxruntime-web";
+import { equivalence, generation, prefill, timingTokens } from "../explainer/full-size-bench.js";
+import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
+import { OrtGpt, type GptCache } from "../runtime/gpt-ort.js";
+import { OrtRwkv, type OrtState } from "../runtime/rwkv-ort.js";
+import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
+import { gptWeightsFromTensors } from "../transformer/gpt.js";
+import { syntheticGptTensors } from "../transformer/synthetic.js";
+
+const env = process.env;
+
+/** Dawn for Node as navigator.gpu (the gpu-kit recipe); returns the adapter's description */
+async function webgpu(): Promise<unknown> {
+  const gi = (await import(env.GPUINIT ?? "./gpuinit.mjs")) as {
+    patchSAB(): void;
+    makeGPU(): { requestAdapter(o: object): Promise<{ info: Record<string, unknown> } | null> };
+    adapterSummary(a: unknown): { info: unknown };
+  };
+  gi.patchSAB();
+  const gpu = gi.makeGPU();
+  const nav = ((globalThis as { navigator?: object }).navigator ??= {});
+  Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
+  const ad = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!ad) throw new Error("no WebGPU adapter");
+  return gi.adapterSummary(ad).info;
+}
+
+async function main(): Promise<void> {
+  const EP = (env.EP ?? "webgpu") as "webgpu" | "wasm"; // wasm: a local smoke run of the same code
+  const adapter = EP === "webgpu" ? await webgpu() : null;
+  const ort = (await import(env.ORT_PATH ?? "./nm/ort/ort.webgpu.min.mjs")) as typeof Ort;
+  ort.env.logLevel = "error";
+  const shape = env.SHAPE === "tiny" ? SHAPES.tiny : SHAPES.pile169m;
+  const out: Record<string, unknown> = {
+    model: env.SHAPE === "tiny" ? "synthetic-tiny" : "synthetic-169m",
+    ep: EP,
+    adapter,
+    ortVersion: ort.env.versions.web,
+  };
+  const V = shape.vocabSize;
+  const m = await OrtRwkv.create(ort, prepareOnnxWeights(syntheticWeights(shape, 0)), { ep: EP });
+  let state: OrtState = m.initialState();
+  const keep = (s: OrtState) => {
+    if (s !== state) state.dispose();
+    state = s;
+  };
+  const rwkv = {
+    ep: m.ep,
+    reset: async () => keep(m.initialState()),
+    step: async (token: number) => {
+      const t0 = performance.now();
+      const r = await m.step(token, state);
+      keep(r.state);
+      return { logits: r.logits, ms: performance.now() - t0 };
+    },
+    forward: async (tokens: ArrayLike<number>) => {
+      const t0 = performance.now();
+      const r = await m.forward(tokens, state);
+      keep(r.state);
+      return { logits: r.logits, ms: performance.now() - t0 };
+    },
+  };
+
+  // the transformer baseline the page builds: same L x C x V, 64-wide heads, context 1024, random weights
+  const gw = gptWeightsFromTensors(
+    syntheticGptTensors(
+      {
+        nLayer: shape.nLayer,
+        nEmbd: shape.nEmbd,
+        nHead: Math.max(1, shape.nEmbd / 64),
+        vocabSize: V,
+        blockSize: 1024,
+        bias: true,
+      },
+      1,
+    ),
+    { nHead: Math.max(1, shape.nEmbd / 64) },
+  );
+  const g = await OrtGpt.create(ort, gw, { ep: EP });
+  let cache: GptCache = g.newCache();
+  const gpt = {
+    ep: g.ep,
+    reset: async () => {
+      cache = g.newCache();
+    },
+    forward: async (tokens: ArrayLike<number>) => {
+      const t0 = performance.now();
+      const r = await g.forward(tokens, cache);
+      cache = r.cache;
+      return {
+        ms: performance.now() - t0,
+        cacheLength: r.cache.length,
+        kvNumbers: r.cache.k.size + r.cache.v.size,
+      };
+    },
+  };
+
+  const tokens = timingTokens(1024, V);
+  const eq = await equivalence(rwkv, tokens.slice(0, 24), V);
+  out.equivalence = eq;
+  console.log("equivalence", JSON.stringify({ T: eq.T, worst: eq.worst, scale: eq.scale }));
+  const Ts = (env.PREFILL_TS ?? "1,2,4,8,16,32,64,128,256,512,1024").split(",").map(Number);
+  out.prefill = await prefill(rwkv, Ts, tokens, { repeat: 3, repeatUpTo: 128 });
+  console.log("prefill", JSON.stringify(out.prefill));
+  const gen = await generation(rwkv, gpt, Number(env.GEN ?? 512), tokens);
+  const q = (xs: number[], a: number, b: number) => {
+    const s = xs.slice(Math.floor(a * xs.length), Math.floor(b * xs.length)).sort((x, y) => x - y);
+    return s[Math.floor(s.length / 2)];
+  };
+  out.generation = {
+    N: gen.positions.length,
+    rwkvMsFirstQuarterMedian: q(gen.rwkvMs, 0, 0.25),
+    rwkvMsLastQuarterMedian: q(gen.rwkvMs, 0.75, 1),
+    gptMsFirstQuarterMedian: q(gen.gptMs, 0, 0.25),
+    gptMsLastQuarterMedian: q(gen.gptMs, 0.75, 1),
+    rwkvTotalMs: gen.rwkvCumulative.at(-1),
+    gptTotalMs: gen.gptCumulative.at(-1),
+    kvNumbers: gen.kvNumbers,
+    rwkvMs: gen.rwkvMs.map((x) => +x.toFixed(3)),
+    gptMs: gen.gptMs.map((x) => +x.toFixed(3)),
+  };
+  console.log(
+    "generation",
+    JSON.stringify({ ...(out.generation as object), rwkvMs: undefined, gptMs: undefined }),
+  );
+  console.log("FULLSIZE_JSON " + JSON.stringify(out));
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  console.error("FULLSIZE_FAIL", e instanceof Error ? e.stack : String(e));
+  process.exit(1);
+});
