@@ -15,6 +15,8 @@
  *   TraceCache                 incremental live tracing: typing at the end runs only the new tokens
  *
  * Shapes: every per-layer tensor is row-major (T, C), except ffnK and ffnAct (T, F), and decay (C).
+ * A view's arrays are read-only: views share storage (a prefix is a subarray of the longer trace, and typing at
+ * the end appends in place into spare capacity that no view has ever shown).
  */
 import type { LayerTrace, RwkvModel, Trace } from "../rwkv/model.js";
 import { layerNormRow } from "../rwkv/ops.js";
@@ -152,7 +154,7 @@ export function sliceTrace(view: TraceView, T: number): TraceView {
     const out: Partial<LayerTrace> = {};
     for (const name of Object.keys(lt) as TraceField[]) {
       const data = lt[name]!;
-      out[name] = STATIC_FIELDS.has(name) ? data : data.slice(0, T * fieldWidth(view, name));
+      out[name] = STATIC_FIELDS.has(name) ? data : shown(data.subarray(0, T * fieldWidth(view, name)));
     }
     return out;
   });
@@ -164,16 +166,44 @@ export function sliceTrace(view: TraceView, T: number): TraceView {
     T,
     layers,
   };
-  if (view.x0) result.x0 = view.x0.slice(0, T * view.C);
+  if (view.x0) result.x0 = shown(view.x0.subarray(0, T * view.C));
   return result;
 }
 
-/** a's first `na` numbers followed by b, in a new array (one copy; neither input is aliased) */
+/**
+ * The buffers this module allocated for growing traces, each with how far into it some view has ever reached (in
+ * numbers). Writing beyond that mark cannot change anything a view shows, so a trace can grow into its buffer's
+ * spare capacity in place. Buffers from elsewhere (the model, decoded traces, which may pack several fields into
+ * one buffer) are never written.
+ */
+const highWater = new WeakMap<ArrayBufferLike, number>();
+
+function shown(arr: Float32Array): Float32Array {
+  const mark = highWater.get(arr.buffer);
+  const end = arr.byteOffset / 4 + arr.length;
+  if (mark !== undefined && mark < end) highWater.set(arr.buffer, end);
+  return arr;
+}
+
+/**
+ * a's first `na` numbers followed by b. In place when a starts a buffer of ours with room, and no view has ever
+ * shown anything past a's first `na` numbers (typing at the end of a prompt); otherwise one copy into a new
+ * buffer with some room, so that the next appends are in place.
+ */
 function concatArrays(a: Float32Array, b: Float32Array, na = a.length): Float32Array {
-  const out = new Float32Array(na + b.length);
+  const need = na + b.length;
+  const mark = highWater.get(a.buffer);
+  if (mark !== undefined && mark <= na && a.byteOffset === 0 && a.buffer.byteLength / 4 >= need) {
+    const grown = new Float32Array(a.buffer, 0, need);
+    grown.set(b, na);
+    return shown(grown);
+  }
+  // room for eight more appends of b's size (typing adds a token at a time), at most half again as much
+  const out = new Float32Array(Math.min(Math.ceil(need * 1.5), need + 8 * b.length));
   out.set(na === a.length ? a : a.subarray(0, na));
   out.set(b, na);
-  return out;
+  highWater.set(out.buffer, 0);
+  return shown(out.subarray(0, need));
 }
 
 /**

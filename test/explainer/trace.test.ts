@@ -85,6 +85,43 @@ describe("TraceCache", () => {
     }
   });
 
+  it("views share storage safely: typing, deleting and retyping never changes a view already returned", () => {
+    const cache = new TraceCache(model, meta);
+    const base = [1, 2, 3, 4, 5, 6];
+    const seqs = [
+      base,
+      [...base, 7],
+      [...base, 7, 8],
+      [...base, 7],
+      base,
+      [...base, 9],
+      [...base, 9, 10],
+      [3],
+    ];
+    const fields = ["xr", "k", "wkv", "a", "p", "ffnAct", "xOut"] as const;
+    const snap = (v: TraceView) => fields.map((f) => [0, 1].map((l) => Float32Array.from(tensorOf(v, l, f))));
+    const views = seqs.map((toks) => cache.trace(toks, Array(toks.length).fill("x"), ""));
+    const atReturn: ReturnType<typeof snap>[] = [];
+    // replay with snapshots taken the moment each view is returned
+    const cache2 = new TraceCache(model, meta);
+    const views2 = seqs.map((toks) => {
+      const v = cache2.trace(toks, Array(toks.length).fill("x"), "");
+      atReturn.push(snap(v));
+      return v;
+    });
+    views2.forEach((v, i) => {
+      const now = snap(v);
+      const fresh = snap(fullView(seqs[i]));
+      now.forEach((byLayer, f) =>
+        byLayer.forEach((arr, l) => {
+          expect(maxDiff(arr, atReturn[i][f][l]), `view ${i} ${fields[f]}[${l}] changed later`).toBe(0);
+          expect(maxDiff(arr, fresh[f][l]), `view ${i} ${fields[f]}[${l}] vs a fresh run`).toBeLessThan(1e-5);
+        }),
+      );
+    });
+    expect(views.map((v) => v.T)).toEqual(seqs.map((t) => t.length));
+  });
+
   it("an edit in the middle reruns from the first changed token only", () => {
     const cache = new TraceCache(model, meta);
     cache.trace([1, 2, 3, 4, 5, 6, 7, 8], Array(8).fill("x"), "");
