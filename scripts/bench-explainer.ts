@@ -75,6 +75,8 @@ const server = await serveStatic(distDir);
 const browser = await launchChromium();
 const results: Record<string, { firstFigure: number[]; live: number[] }> = {};
 let keystrokes: number[] = [];
+let appends: number[] = [];
+let deletes: number[] = [];
 try {
   await browser.context.addInitScript(PROBE);
   for (let run = 0; run < RUNS; run++) {
@@ -123,6 +125,9 @@ try {
       })`)) as number,
     );
   }
+  // edits alternate: even ones add a character (127 -> 128), odd ones delete it again
+  appends = keystrokes.filter((_, i) => i % 2 === 0).sort((a, b) => a - b);
+  deletes = keystrokes.filter((_, i) => i % 2 === 1).sort((a, b) => a - b);
   keystrokes = keystrokes.sort((a, b) => a - b);
   await page.close();
 } finally {
@@ -141,5 +146,7 @@ for (const [name, r] of Object.entries(results))
   console.log(`| ${name} | ${median(r.firstFigure).toFixed(0)} | ${median(r.live).toFixed(0)} |`);
 console.log(
   `\nKeystroke -> chapter 5 heatmaps, 128 characters: median ${median(keystrokes).toFixed(1)} ms ` +
-    `(min ${keystrokes[0].toFixed(1)}, max ${keystrokes[keystrokes.length - 1].toFixed(1)}, ${keystrokes.length} edits)`,
+    `(min ${keystrokes[0].toFixed(1)}, max ${keystrokes[keystrokes.length - 1].toFixed(1)}, ${keystrokes.length} edits); ` +
+    `adding a character: median ${median(appends).toFixed(1)} ms (${appends.length}), deleting it: ` +
+    `median ${median(deletes).toFixed(1)} ms (${deletes.length})`,
 );
