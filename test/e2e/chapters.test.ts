@@ -205,11 +205,17 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
     await page.close();
   });
 
-  it("hovering an equation symbol highlights the matching figure panel", async () => {
+  it("hovering an equation symbol highlights the matching figure panel, and the reverse", async () => {
     const { page, problems } = await open("/03-token-shift");
     await page.waitForSelector('[data-figure="mu-profiles"]');
     await page.hover('.katex [data-sym="mu_v"] >> nth=0');
     await page.waitForSelector('[data-figure="mu-profiles"] g.panel[data-sym="mu_v"].sym-active');
+    // and the reverse: hovering the figure's panel highlights the symbol in the equation
+    await page.mouse.move(0, 0);
+    await page.waitForSelector('.katex [data-sym="mu_k"].sym-active', { state: "detached" });
+    await page.hover('[data-figure="mu-profiles"] g.panel[data-sym="mu_k"]');
+    await page.waitForSelector('.katex [data-sym="mu_k"].sym-active');
+    expect(await page.locator('.katex [data-sym="mu_v"].sym-active').count()).toBe(0);
     expect(problems).toEqual([]);
     await page.close();
   });
