@@ -15,21 +15,14 @@
 import os from "node:os";
 import { parseArgs } from "node:util";
 import { launchChromium } from "../test/e2e/helpers/chromium.js";
+import { chapters } from "../observablehq.config.js";
 import { serveStatic } from "../test/e2e/helpers/server.js";
 import { distDir, ensureBuilt } from "../test/e2e/helpers/site.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "3" } } });
 const RUNS = Math.max(1, Number(values.runs) || 3);
-const PAGES = [
-  "01-overview",
-  "02-attention",
-  "03-token-shift",
-  "04-time-decay",
-  "05-wkv",
-  "06-channel-mixing",
-  "07-whole-model",
-  "08-rnn-and-parallel",
-];
+// the numbered chapters of observablehq.config.ts (the full-size page downloads nothing here but times models)
+const PAGES = chapters.map((c) => c.path.slice(1)).filter((p) => /^\d\d-/.test(p));
 
 // Records, in page time (ms since navigation start), when the first figure is drawn and when the badge goes live.
 const PROBE = `(() => {

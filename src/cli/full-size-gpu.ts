@@ -10,6 +10,7 @@
 import type * as Ort from "onnxruntime-web";
 import { equivalence, generation, prefill, timingTokens } from "../explainer/full-size-bench.js";
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
+import { installDawnWebGpu } from "./dawn.js";
 import { OrtGpt, type GptCache } from "../runtime/gpt-ort.js";
 import { OrtRwkv, type OrtState } from "../runtime/rwkv-ort.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
@@ -18,25 +19,9 @@ import { syntheticGptTensors } from "../transformer/synthetic.js";
 
 const env = process.env;
 
-/** Dawn for Node as navigator.gpu (the gpu-kit recipe); returns the adapter's description */
-async function webgpu(): Promise<unknown> {
-  const gi = (await import(env.GPUINIT ?? "./gpuinit.mjs")) as {
-    patchSAB(): void;
-    makeGPU(): { requestAdapter(o: object): Promise<{ info: Record<string, unknown> } | null> };
-    adapterSummary(a: unknown): { info: unknown };
-  };
-  gi.patchSAB();
-  const gpu = gi.makeGPU();
-  const nav = ((globalThis as { navigator?: object }).navigator ??= {});
-  Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
-  const ad = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!ad) throw new Error("no WebGPU adapter");
-  return gi.adapterSummary(ad).info;
-}
-
 async function main(): Promise<void> {
   const EP = (env.EP ?? "webgpu") as "webgpu" | "wasm"; // wasm: a local smoke run of the same code
-  const adapter = EP === "webgpu" ? await webgpu() : null;
+  const adapter = EP === "webgpu" ? (await installDawnWebGpu()).info : null;
   const ort = (await import(env.ORT_PATH ?? "./nm/ort/ort.webgpu.min.mjs")) as typeof Ort;
   ort.env.logLevel = "error";
   const shape = env.SHAPE === "tiny" ? SHAPES.tiny : SHAPES.pile169m;

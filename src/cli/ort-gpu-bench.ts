@@ -15,6 +15,7 @@
  */
 import type * as Ort from "onnxruntime-web";
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
+import { installDawnWebGpu } from "./dawn.js";
 import { OrtRwkv, type OrtState } from "../runtime/rwkv-ort.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
 
@@ -29,18 +30,7 @@ async function main(): Promise<void> {
   const EP = (env.EP ?? "webgpu") as "webgpu" | "wasm";
   const result: Record<string, unknown> = { ep: EP, node: process.version };
   if (EP === "webgpu") {
-    const gi = (await import(env.GPUINIT ?? "./gpuinit.mjs")) as {
-      patchSAB(): void;
-      makeGPU(): { requestAdapter(o: object): Promise<{ info: Record<string, unknown> } | null> };
-      adapterSummary(a: unknown): { info: unknown; limits: Record<string, number>; features: string[] };
-    };
-    gi.patchSAB();
-    const gpu = gi.makeGPU();
-    const nav = ((globalThis as { navigator?: object }).navigator ??= {});
-    Object.defineProperty(nav, "gpu", { value: gpu, configurable: true });
-    const ad = await gpu.requestAdapter({ powerPreference: "high-performance" });
-    if (!ad) throw new Error("no WebGPU adapter");
-    const sum = gi.adapterSummary(ad);
+    const sum = await installDawnWebGpu();
     result.adapter = sum.info;
     result.maxStorageBufferBindingSize = sum.limits.maxStorageBufferBindingSize;
     log("adapter", JSON.stringify(sum.info));

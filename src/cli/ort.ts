@@ -13,31 +13,8 @@ import {
 import type { RwkvWeights } from "../rwkv/weights.js";
 import { benchTokens, median } from "./bench-ref.js";
 
-/** Logits (T, V) of `tokens` from the empty state, through the RNN-step graph (T runs) or the parallel graph. */
-export async function ortLogits(
-  weights: RwkvWeights,
-  tokens: number[],
-  mode: "rnn" | "parallel",
-): Promise<Float32Array> {
-  const m = await createOrtRwkv(weights, { mode, maxTokens: Math.max(1024, tokens.length) });
-  try {
-    if (mode === "parallel") return (await m.forward(tokens)).logits;
-    const V = weights.config.vocabSize;
-    const out = new Float32Array(tokens.length * V);
-    let state = m.initialState();
-    for (let t = 0; t < tokens.length; t++) {
-      const r = await m.step(tokens[t], state);
-      out.set(r.logits, t * V);
-      state = r.state;
-    }
-    return out;
-  } finally {
-    await m.dispose();
-  }
-}
-
 /**
- * The reference model's calling pattern (src/rwkv/model.ts) on ORT, async: for the CLI's generate and eval.
+ * The reference model's calling pattern (src/rwkv/model.ts) on ORT, async: for the CLI's logits, generate and eval.
  * Sessions are built on first use (RNN step; parallel with all logits; parallel with last logits only) and share
  * one transposed copy of the weights. States are opaque ORT states: pass them from one call to the next.
  */

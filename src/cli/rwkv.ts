@@ -71,28 +71,6 @@ function mode(): "rnn" | "parallel" {
   return opts.mode;
 }
 
-async function backendLogits(
-  m: LoadedModel,
-  tokens: number[],
-  md: "rnn" | "parallel",
-): Promise<Float32Array> {
-  if (opts.backend === "ort") {
-    const ort = await import("./ort.js");
-    return ort.ortLogits(m.weights, tokens, md);
-  }
-  if (opts.backend !== "ref") fail(`--backend must be ref or ort, got ${opts.backend}`);
-  if (md === "parallel") return m.model.forward(tokens).logits;
-  const V = m.model.config.vocabSize;
-  const out = new Float32Array(tokens.length * V);
-  let state = m.model.initialState();
-  tokens.forEach((tok, t) => {
-    const r = m.model.step(tok, state);
-    out.set(r.logits, t * V);
-    state = r.state;
-  });
-  return out;
-}
-
 /**
  * The model behind generate and eval, whichever backend runs it: the reference model (src/rwkv/model.ts) or
  * the ONNX graphs on onnxruntime-web's wasm EP (src/cli/ort.ts). States are opaque: pass them on unchanged.
@@ -128,6 +106,29 @@ async function runner(m: LoadedModel): Promise<Runner> {
     forward: async (tokens, state, o) => m.model.forward(tokens, state as S, o),
     dispose: async () => {},
   };
+}
+
+/** Logits (T, V) of `tokens` from the empty state, through parallel mode or T steps of RNN mode. */
+async function backendLogits(
+  m: LoadedModel,
+  tokens: number[],
+  md: "rnn" | "parallel",
+): Promise<Float32Array> {
+  const model = await runner(m);
+  try {
+    if (md === "parallel") return (await model.forward(tokens, model.initialState())).logits;
+    const V = m.weights.config.vocabSize;
+    const out = new Float32Array(tokens.length * V);
+    let state = model.initialState();
+    for (let t = 0; t < tokens.length; t++) {
+      const r = await model.step(tokens[t], state);
+      out.set(r.logits, t * V);
+      state = r.state;
+    }
+    return out;
+  } finally {
+    await model.dispose();
+  }
 }
 
 function info(m: LoadedModel): void {

@@ -17,8 +17,9 @@ import { CHAPTER_PROMPTS } from "../../src/explainer/defaults.js";
 import { loadBuildGpt } from "../../src/explainer/gpt-build.js";
 import { encodePrompt } from "../../src/explainer/prompt.js";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { openWatchedPage } from "./helpers/open-page.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt, isLoopback, repoRoot } from "./helpers/site.js";
+import { distDir, ensureBuilt, repoRoot } from "./helpers/site.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -30,25 +31,8 @@ let server: StaticServer | undefined;
 let origin: string;
 let browser: Browser;
 
-async function open(pagePath: string, colorScheme: "light" | "dark" = "light") {
-  const page = await browser.context.newPage();
-  await page.emulateMedia({ colorScheme });
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`uncaught exception: ${e.message}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  await page.route("**/*", (route) => {
-    const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
-    problems.push(`request to a non-loopback host: ${url}`);
-    return route.abort("blockedbyclient");
-  });
-  await page.goto(origin + pagePath, { waitUntil: "load" });
-  return { page, problems };
+function open(pagePath: string, colorScheme: "light" | "dark" = "light") {
+  return openWatchedPage(browser, origin + pagePath, { colorScheme });
 }
 
 /** Waits until the page's model badge says its figures come from the live model. */

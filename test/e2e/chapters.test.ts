@@ -11,8 +11,9 @@ import { loadBuildModel } from "../../src/explainer/build-model.js";
 import { encodePrompt } from "../../src/explainer/prompt.js";
 import { Sampler } from "../../src/rwkv/sampling.js";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { openWatchedPage } from "./helpers/open-page.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt, isLoopback } from "./helpers/site.js";
+import { distDir, ensureBuilt } from "./helpers/site.js";
 
 const status = browserStatus();
 if (status.available) ensureBuilt();
@@ -22,21 +23,8 @@ let server: StaticServer | undefined;
 let origin: string;
 let browser: Browser;
 
-async function open(path: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.context.newPage();
-  const problems: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
-  await page.route("**/*", (route) => {
-    const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
-    problems.push(`request to a non-loopback host: ${url}`);
-    return route.abort("blockedbyclient");
-  });
-  await page.goto(origin + path, { waitUntil: "load" });
-  return { page, problems };
+function open(path: string): Promise<{ page: Page; problems: string[] }> {
+  return openWatchedPage(browser, origin + path, { httpErrors: false });
 }
 
 /** Wait until the chapter's badge says the figures come from the live model. */

@@ -17,8 +17,9 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { openWatchedPage } from "./helpers/open-page.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt, isLoopback, repoRoot } from "./helpers/site.js";
+import { distDir, ensureBuilt, repoRoot } from "./helpers/site.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -104,24 +105,8 @@ let hub: Awaited<ReturnType<typeof serveHub>>;
 let origin: string;
 let browser: Browser;
 
-async function open(pagePath: string) {
-  const page = await browser.context.newPage();
-  const problems: string[] = [];
-  page.on("console", (m) => {
-    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-  });
-  page.on("pageerror", (e) => problems.push(`uncaught exception: ${e.message}`));
-  page.on("response", (r) => {
-    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-  });
-  await page.route("**/*", (route) => {
-    const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
-    problems.push(`request to a non-loopback host: ${url}`);
-    return route.abort("blockedbyclient");
-  });
-  await page.goto(origin + pagePath, { waitUntil: "load" });
-  return { page, problems };
+function open(pagePath: string) {
+  return openWatchedPage(browser, origin + pagePath);
 }
 
 const status$ = (page: Page) => page.locator(".fs-status").first();

@@ -8,9 +8,10 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { openWatchedPage } from "./helpers/open-page.js";
 import { PAGE_READY, PAGE_REPORT, WEBGPU_PROBE, type PageReport } from "./helpers/page-checks.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt, findPages, isLoopback, repoRoot } from "./helpers/site.js";
+import { distDir, ensureBuilt, findPages, repoRoot } from "./helpers/site.js";
 
 const status = browserStatus();
 if (status.available) ensureBuilt();
@@ -27,28 +28,8 @@ let origin: string;
 let browser: Browser;
 
 /** Opens a page and records everything that went wrong while it loaded and ran. */
-async function openPage(pagePath: string): Promise<{ page: Page; problems: string[] }> {
-  const page = await browser.context.newPage();
-  const problems: string[] = [];
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`console error: ${msg.text()}`);
-  });
-  page.on("pageerror", (error) => problems.push(`uncaught exception: ${error.message}`));
-  page.on("requestfailed", (request) => {
-    if (isLoopback(request.url()))
-      problems.push(`failed request: ${request.url()} (${request.failure()?.errorText})`);
-  });
-  page.on("response", (response) => {
-    if (response.status() >= 400) problems.push(`HTTP ${response.status()}: ${response.url()}`);
-  });
-  await page.route("**/*", (route) => {
-    const url = route.request().url();
-    if (isLoopback(url)) return route.continue();
-    problems.push(`request to a non-loopback host: ${url}`);
-    return route.abort("blockedbyclient");
-  });
-  await page.goto(origin + pagePath, { waitUntil: "load" });
-  return { page, problems };
+function openPage(pagePath: string): Promise<{ page: Page; problems: string[] }> {
+  return openWatchedPage(browser, origin + pagePath, { failedRequests: true });
 }
 
 function describeReport(report: PageReport): string {
