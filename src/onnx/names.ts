@@ -1,3 +1,5 @@
+import type { LayerTrace } from "../rwkv/model.js";
+
 /**
  * Names of the graph inputs and outputs, defined once and shared by the graph builder, the runtime and the
  * figures (they read introspection outputs by these names).
@@ -50,9 +52,50 @@ export const PROBES = {
   ffn_k: "channel-mix key k'_t",
   /** squared-ReLU activations max(k'_t, 0)^2 (Eq. 18), [N, F] */
   ffn_act: "max(k'_t, 0)^2",
+  /** time-mixing output o_t = W_o (sigmoid(r_t) * wkv_t) (Eq. 17) */
+  att_o: "time-mix output o_t",
+  /** residual stream after time mixing, x_t + o_t */
+  x_att: "residual after time mixing",
+  /** channel-mixing output sigmoid(r'_t) * (W'_v max(k'_t, 0)^2) (Eq. 18) */
+  ffn_o: "channel-mix output o'_t",
+  /** residual stream after the block */
+  x_block: "residual after the block",
+  /** the WKV state after token t, relative to the running maximum (Appendix D): a_t, b_t and p_t */
+  att_a: "WKV state a_t",
+  att_b: "WKV state b_t",
+  att_p: "WKV state p_t (running maximum exponent)",
 } as const;
 export type ProbeName = keyof typeof PROBES;
 export const PROBE_NAMES = Object.keys(PROBES) as ProbeName[];
+
+/**
+ * The reference model's trace field (src/rwkv/model.ts LayerTrace) each probe equals, so that a trace read from
+ * the graphs and one from the reference model are the same object (the figures cannot tell them apart). The
+ * channel-mix token-shift mixes (ffn_xr, ffn_xk) have no trace field. `decay` (e^w per channel) is a function of
+ * the weights alone, not an output.
+ */
+export const PROBE_FIELD: Readonly<Partial<Record<ProbeName, Exclude<keyof LayerTrace, "decay">>>> = {
+  att_xr: "xr",
+  att_xk: "xk",
+  att_xv: "xv",
+  att_r: "r",
+  att_k: "k",
+  att_v: "v",
+  att_wkv: "wkv",
+  ffn_r: "ffnR",
+  ffn_k: "ffnK",
+  ffn_act: "ffnAct",
+  att_o: "att",
+  x_att: "xAfterAtt",
+  ffn_o: "ffn",
+  x_block: "xOut",
+  att_a: "a",
+  att_b: "b",
+  att_p: "p",
+};
+
+/** Probe output of the whole graph (not per layer): the embedding after ln0, [N, C] (the trace's x0). */
+export const X0 = "x0";
 
 /** Output name of one probe of one layer, e.g. `layer3.att_wkv`. */
 export function probeOut(layer: number, probe: ProbeName): string {

@@ -23,6 +23,7 @@ import {
   type StateName,
   TOKEN,
   TOKENS,
+  X0,
   probeOut,
   stateIn,
   stateOut,
@@ -218,7 +219,12 @@ function block(
   const kRelu = g.op("Relu", [fk]);
   const act = g.op("Mul", [kRelu, kRelu]); // max(k', 0)^2
   const kv = g.op("MatMul", [act, init("ffn.value.weight_T", [F, C], tw.ffnWvT)]); // (N, C)
-  const x2 = g.op("Add", [x1, g.op("Mul", [g.op("Sigmoid", [fr]), kv])]); // Eq. 18
+  const ffnOut = g.op("Mul", [g.op("Sigmoid", [fr]), kv]); // Eq. 18
+  const x2 = g.op("Add", [x1, ffnOut]);
+  probe("att_o", att, C);
+  probe("x_att", x1, C);
+  probe("ffn_o", ffnOut, C);
+  probe("x_block", x2, C);
   probe("ffn_xr", fxr, C);
   probe("ffn_xk", fxk, C);
   probe("ffn_r", fr, C);
@@ -352,6 +358,7 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
   const token = g.input(TOKEN, DataType.INT64, [1], "token id");
   const st = rnnStates(g, ow); // per layer
   let x = embed(g, ow, token, [V, 1, C]); // (1, 1, C)
+  if (opts.probes) g.output(X0, g.op("Reshape", [x, g.constI([1, C])]), DataType.FLOAT, [1, C]);
   const nums: string[] = [];
   const dens: string[] = [];
   const qs: string[] = [];
@@ -363,6 +370,7 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
     const a = st.a[l];
     const b = st.b[l];
     const x1 = st.x1[l];
+    const probe = probeFn(g, !!opts.probes, l, 1, true);
     const out = block(
       g,
       ow,
@@ -387,10 +395,16 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
           nums.push(num);
           dens.push(den);
           qs.push(q);
+          if (probe.enabled) {
+            const row1 = (t: string) => g.op("Gather", [t, g.constI(1, true)], { axis: 1 }); // (1, C)
+            probe("att_a", row1(num), C);
+            probe("att_b", row1(den), C);
+            probe("att_p", row1(q), C);
+          }
           return g.op("Gather", [g.op("Div", [num, den]), g.constI(0, true)], { axis: 1 }); // (1, C): row 0
         },
       },
-      probeFn(g, !!opts.probes, l, 1, true),
+      probe,
     );
     x = out.x;
     attX.push(out.xxAtt);
@@ -477,6 +491,8 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   const causal = unsq2(g.op("Sub", [g.constF(1), future])); // (T+1, T, 1): [i <= t]
 
   let x = embed(g, ow, tokens, [V, C]); // (T, C)
+  if (opts.probes) g.output(X0, x, DataType.FLOAT, ["T", C]);
+  const stateProbe = opts.probes ? stateProbeTensors(g, dPast, diag, future) : undefined;
   const next = {
     attX: [] as string[],
     a: [] as string[],
@@ -494,6 +510,7 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
     const a0 = st.a[l];
     const b0 = st.b[l];
     const p0 = st.p[l];
+    const probe = probeFn(g, !!opts.probes, l, "T");
     const out = block(
       g,
       ow,
@@ -533,10 +550,16 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
           next.b.push(lastRow(den));
           const pT = lastRow(m);
           next.p.push(pT);
+          if (stateProbe) {
+            const sa = statesAfterEachToken(g, stateProbe, l, wc, k, v, sp, a0, b0);
+            probe("att_a", sa.a, C);
+            probe("att_b", sa.b, C);
+            probe("att_p", sa.p, C);
+          }
           return wkv;
         },
       },
-      probeFn(g, !!opts.probes, l, "T"),
+      probe,
     );
     x = out.x;
     next.attX.push(lastRow(out.xxAtt));
@@ -547,4 +570,68 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
   g.output(LOGITS, LOGITS, DataType.FLOAT, [last ? 1 : "T", V]);
   for (const s of STATE_NAMES) concatState(g, L, C, s, next[s]);
   return g.encode("rwkv4_parallel", "RWKV-4 parallel (arXiv 2305.13048 v4)", metadata(ow, "parallel", opts));
+}
+
+/** Per-(t, i) tensors shared by every layer's state probes (see statesAfterEachToken). */
+interface StateProbeTensors {
+  /** (T, T, 2): [t - i if i <= t else 0, MASKED if i > t else 0] */
+  coef: string;
+  /** (T, T, 1): [i <= t] */
+  causal: string;
+}
+
+/**
+ * The coefficients of the state after token t (rows t = 0..T-1), from the WKV's (T+1, T) tensors: row t+1 of
+ * dPast is t - i for i <= t, and the state has no bonus term, so the diagonal of row t+1 (i = t+1) is masked
+ * like the future.
+ */
+function stateProbeTensors(g: GraphBuilder, dPast: string, diag: string, future: string): StateProbeTensors {
+  const rowsFrom1 = (x: string) =>
+    g.op("Slice", [x, g.constI([1]), g.constI([Number.MAX_SAFE_INTEGER]), g.constI([0])]); // (T, T)
+  const later = rowsFrom1(g.op("Add", [diag, future])); // (T, T): [i > t]
+  const unsq2 = (x: string) => g.op("Unsqueeze", [x, g.constI([2])]);
+  return {
+    coef: g.op("Concat", [unsq2(rowsFrom1(dPast)), unsq2(g.op("Mul", [later, g.constF(MASKED)]))], {
+      axis: 2,
+    }),
+    causal: unsq2(g.op("Sub", [g.constF(1), later])),
+  };
+}
+
+/**
+ * Introspection only (probes): the WKV state (a_t, b_t, p_t) after every token t = 0..T-1, as the RNN's
+ * recurrence q' = max(p + w, k), a' = e^{p+w-q'} a + e^{k-q'} v, b' = e^{p+w-q'} b + e^{k-q'} leaves it (Appendix D),
+ * in the same stable parallel form as the WKV (see buildParallelGraph) without the bonus term:
+ *   p_t = max(max_{i<=t} (t-i) w + k_i, p0 + (t+1) w),  a_t = sum_{i<=t} e^{(t-i) w + k_i - p_t} v_i + e^{p0 + (t+1) w - p_t} a0
+ * (b_t the same with v_i -> 1, a0 -> b0). `sp` is the WKV's (T+1, C) tensor p0 + t w, whose rows 1..T are
+ * p0 + (t+1) w. One more (T, T, C) computation per layer, so only graphs built with probes have it.
+ */
+function statesAfterEachToken(
+  g: GraphBuilder,
+  t: StateProbeTensors,
+  l: number,
+  wClamped: Float32Array,
+  k: string,
+  v: string,
+  sp: string,
+  a0: string,
+  b0: string,
+): { a: string; b: string; p: string } {
+  const C = wClamped.length;
+  const w1 = new Float32Array(2 * C); // rows w, 1 (coefficients of t - i and of the mask)
+  w1.set(wClamped, 0);
+  w1.fill(1, C);
+  const bias = g.op("MatMul", [t.coef, g.floatInit(`blocks.${l}.att.state_probe_coef`, [2, C], w1)]); // (T, T, C)
+  const s = g.op("Add", [k, bias]); // (T, T, C): (t - i) w + k_i, or MASKED
+  const spNext = g.op("Slice", [sp, g.constI([1]), g.constI([Number.MAX_SAFE_INTEGER]), g.constI([0])]); // (T, C)
+  const m = g.op("Max", [g.op("ReduceMax", [s], { axes: [1], keepdims: 0 }), spNext]); // (T, C): p_t
+  const diff = g.op("Sub", [s, g.op("Unsqueeze", [m, g.constI([1])])]);
+  const e = g.op("Mul", [g.op("Exp", [g.op("Max", [diff, g.constF(EXP_FLOOR)])]), t.causal]); // (T, T, C)
+  const es = g.op("Exp", [g.op("Sub", [spNext, m])]); // (T, C)
+  const a = g.op("Add", [
+    g.op("ReduceSum", [g.op("Mul", [e, v]), g.constI([1])], { keepdims: 0 }),
+    g.op("Mul", [es, a0]),
+  ]);
+  const b = g.op("Add", [g.op("ReduceSum", [e, g.constI([1])], { keepdims: 0 }), g.op("Mul", [es, b0])]);
+  return { a, b, p: m };
 }

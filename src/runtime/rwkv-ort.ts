@@ -25,6 +25,9 @@ import {
   messageOf,
 } from "./errors.js";
 
+
+/** Graph outputs that are state, not probes. */
+const STATE_OUTPUTS: ReadonlySet<string> = new Set(STATE_NAMES.map(stateOut));
 export type OrtModule = typeof Ort;
 export type ExecutionProvider = "wasm" | "webgpu";
 export type GraphMode = "rnn" | "parallel" | "both";
@@ -366,7 +369,7 @@ export class OrtRwkv {
     const logits = (await out[LOGITS].getData()) as Float32Array;
     let probes: Record<string, Float32Array> | undefined;
     for (const name of session.outputNames) {
-      if (name === LOGITS || name.endsWith("_out")) continue;
+      if (name === LOGITS || STATE_OUTPUTS.has(name)) continue;
       probes ??= {};
       probes[name] = (await out[name].getData()) as Float32Array;
     }

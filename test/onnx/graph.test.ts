@@ -3,7 +3,7 @@
  * Loop/Scan, the named inputs/outputs of src/onnx/names.ts, and introspection outputs only when asked.
  */
 import { describe, expect, it } from "vitest";
-import { PROBE_NAMES, STATE_NAMES, probeOut, stateOut } from "../../src/onnx/names.js";
+import { PROBE_NAMES, STATE_NAMES, X0, probeOut, stateOut } from "../../src/onnx/names.js";
 import { decodeModel } from "../../src/onnx/proto.js";
 import {
   buildParallelGraph,
@@ -62,7 +62,11 @@ describe("ONNX graph structure", () => {
     const names = probed.graph.output.map((v) => v.name);
     for (let l = 0; l < SMALL.nLayer; l++)
       for (const p of PROBE_NAMES) expect(names).toContain(probeOut(l, p));
-    expect(names.length).toBe(1 + STATE_NAMES.length + SMALL.nLayer * PROBE_NAMES.length);
+    expect(names).toContain(X0);
+    expect(names.length).toBe(1 + STATE_NAMES.length + 1 + SMALL.nLayer * PROBE_NAMES.length);
+    // the plain parallel graph has none of the state probes' extra (T, T, C) work
+    const plainPar = decodeModel(buildParallelGraph(ow));
+    expect(plainPar.graph.initializer.some((t) => t.name.includes("state_probe"))).toBe(false);
   });
 
   it("initializers carry the weights bit-exactly (raw little-endian fp32, matrices transposed to (in, out))", () => {

@@ -3,15 +3,16 @@
  * the reference model's trace, and state objects that do not alias.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROBE_NAMES, probeOut } from "../../src/onnx/names.js";
+import { PROBE_FIELD, PROBE_NAMES, X0, probeOut } from "../../src/onnx/names.js";
 import {
   OrtRwkvError,
   PromptTooLongError,
   TokenOutOfRangeError,
   createOrtRwkv,
   type OrtRwkv,
+  type OrtState,
 } from "../../src/runtime/node.js";
-import { RwkvModel } from "../../src/rwkv/model.js";
+import { RwkvModel, type Trace } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { RwkvWeights } from "../../src/rwkv/weights.js";
 import { SMALL, maxAbsDiff } from "../onnx/helpers.js";
@@ -64,31 +65,62 @@ describe("runtime errors and contract (Node, wasm)", () => {
 });
 
 describe("introspection outputs (probes) equal the reference model's trace", () => {
-  it("parallel graph probes, all layers, 7 tokens in chunks of 3", async () => {
-    const weights = syntheticWeights(SMALL, 4);
-    const tokens = [3, 1, 4, 1, 5, 9, 2];
-    const tr = new RwkvModel(weights).forward(tokens, undefined, { trace: true }).trace!;
-    const m = await createOrtRwkv(weights, { mode: "parallel", probes: true, chunk: 3 });
-    const o = await m.forward(tokens);
-    await m.dispose();
-    const ref: Record<string, keyof (typeof tr.layers)[number]> = {
-      att_xr: "xr",
-      att_xk: "xk",
-      att_xv: "xv",
-      att_r: "r",
-      att_k: "k",
-      att_v: "v",
-      att_wkv: "wkv",
-      ffn_r: "ffnR",
-      ffn_k: "ffnK",
-      ffn_act: "ffnAct",
-    };
+  // every probe with a trace field, x0, and the per-token WKV state (a_t, b_t, p_t), against the reference
+  // model's trace (src/rwkv/model.ts, its own scan); the state probes of the parallel graph are a separate
+  // parallel computation, so this checks them against the recurrence
+  const tokens = [3, 1, 4, 1, 5, 9, 2];
+  const check = (probes: Record<string, Float32Array>, tr: Trace, from: number, n: number) => {
+    const C = SMALL.nEmbd;
+    expect(maxAbsDiff(probes[X0], tr.x0.subarray(from * C, (from + n) * C)), X0).toBeLessThanOrEqual(1e-5);
     for (let l = 0; l < SMALL.nLayer; l++) {
       for (const p of PROBE_NAMES) {
-        const got = o.probes![probeOut(l, p)];
+        const got = probes[probeOut(l, p)];
         expect(got, probeOut(l, p)).toBeDefined();
-        if (p in ref) expect(maxAbsDiff(got, tr.layers[l][ref[p]])).toBeLessThanOrEqual(1e-4);
+        const field = PROBE_FIELD[p];
+        if (!field) continue;
+        const width = got.length / n;
+        const want = tr.layers[l][field].subarray(from * width, (from + n) * width);
+        expect(got.length, probeOut(l, p)).toBe(want.length);
+        expect(maxAbsDiff(got, want), probeOut(l, p)).toBeLessThanOrEqual(1e-4);
       }
+    }
+  };
+
+  it("parallel graph: all layers, 7 tokens in chunks of 3, from the initial state and from a later one", async () => {
+    const weights = syntheticWeights(SMALL, 4);
+    const tr = new RwkvModel(weights).forward(tokens, undefined, { trace: true }).trace!;
+    const m = await createOrtRwkv(weights, { mode: "parallel", probes: true, chunk: 3 });
+    try {
+      const o = await m.forward(tokens);
+      check(o.probes!, tr, 0, tokens.length);
+      // the last token's state probes are the graph's final state
+      const s = await o.state.read();
+      const C = SMALL.nEmbd;
+      for (let l = 0; l < SMALL.nLayer; l++) {
+        expect(maxAbsDiff(o.probes![probeOut(l, "att_p")].subarray(6 * C), s[l].p)).toBeLessThanOrEqual(1e-6);
+      }
+      // tokens 4.. from the reference state after token 3 (how the explainer extends a trace)
+      const head = new RwkvModel(weights).forward(tokens.slice(0, 4));
+      const rest = await m.forward(tokens.slice(4), head.state);
+      check(rest.probes!, tr, 4, 3);
+    } finally {
+      await m.dispose();
+    }
+  });
+
+  it("RNN-step graph: every step's probes, the state ones equal to the step's new state", async () => {
+    const weights = syntheticWeights(SMALL, 4);
+    const tr = new RwkvModel(weights).forward(tokens, undefined, { trace: true }).trace!;
+    const m = await createOrtRwkv(weights, { mode: "rnn", probes: true });
+    try {
+      let state: OrtState | undefined;
+      for (let t = 0; t < tokens.length; t++) {
+        const o = await m.step(tokens[t], state);
+        check(o.probes!, tr, t, 1);
+        state = o.state;
+      }
+    } finally {
+      await m.dispose();
     }
   });
 });
