@@ -18,7 +18,7 @@ import { ffnSparsity, histogram, type Histogram, type SparsityLayer } from "../c
 import { countParameters } from "../rwkv/synthetic.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import type { GptModel, KvCache } from "../transformer/gpt.js";
-import { TraceError, base64ToBytes, bytesToBase64, tensorOf, type TraceView } from "./trace.js";
+import { TraceError, base64ToBytes, bytesToBase64, tensorOf, type Backend, type TraceView } from "./trace.js";
 
 function f32ToBase64(a: Float32Array): string {
   return bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
@@ -181,6 +181,8 @@ export interface SparsitySummary {
   /** histogram of k' per layer, K_BINS bins over symmetricRange of that layer's k' */
   histograms: Histogram[];
   source: "precomputed" | "live";
+  /** what ran the model: "webgpu" | "wasm" (the ONNX graphs) or "reference (JS)" */
+  backend: Backend;
   synthetic: boolean;
 }
 
@@ -198,6 +200,7 @@ export function sparsitySummary(view: TraceView): SparsitySummary {
       return histogram(k, K_BINS, symmetricRange(k));
     }),
     source: view.source,
+    backend: view.backend,
     synthetic: view.synthetic,
   };
 }
@@ -223,6 +226,7 @@ export function decodeSparsity(json: unknown): SparsitySummary {
     layers: e.layers.map((l) => ({ ...l, perToken: Float64Array.from(l.perToken) })),
     histograms: e.histograms,
     source: "precomputed",
+    backend: e.backend ?? "reference (JS)",
     synthetic: e.synthetic,
   };
 }

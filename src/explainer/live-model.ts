@@ -9,8 +9,9 @@
  *                        generate(tokens, opts): AsyncGenerator<GeneratedToken>}
  *   referenceModel(card, weights) -> LiveModel        the reference model (src/rwkv/model.ts), incremental traces
  *   interface ModelHandle {card, status, ready: Promise<LiveModel>, error?}
- *   openModel(card, loadBytes) -> ModelHandle         starts loading; pages keep the handle (not a promise) in a
- *                                                     cell so figures do not wait for it
+ *   openModel(card, loadBytes, {runtime?}) -> ModelHandle   starts loading; pages keep the handle (not a promise)
+ *                                                     in a cell so figures do not wait for it; with `runtime` the
+ *                                                     traces run on the ONNX graphs (onnxruntime-web worker)
  *   traceStream({prompt, precomputed, handle})        async generator for a page cell: yields the precomputed trace
  *                                                     at once when it matches the prompt, then the live one
  *   stateSizeNumbers(config) / kvCacheNumbers(config, T)   5·L·C and 2·L·T·C (chapter 1's meter)
@@ -20,8 +21,17 @@ import { Sampler } from "../rwkv/sampling.js";
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
 import type { ModelCard } from "./model-source.js";
 import { weightsFromCard } from "./model-source.js";
+import { openOrtTracer, type RuntimeUrls } from "./ort-trace.js";
 import type { EncodedPrompt } from "./prompt.js";
-import { TraceCache, TraceError, tokenLabel, type Backend, type TraceView } from "./trace.js";
+import {
+  TraceCache,
+  TraceError,
+  referenceTracer,
+  tokenLabel,
+  type Backend,
+  type Tracer,
+  type TraceView,
+} from "./trace.js";
 
 export interface GenerateOptions {
   /** 0 = greedy */
@@ -64,12 +74,27 @@ export interface LiveModel {
 
 const nextFrame = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
 
-export function referenceModel(card: ModelCard, weights: RwkvWeights): LiveModel {
+/**
+ * The reference model (src/rwkv/model.ts, main thread). With `tracer`, the traces come from it instead (the ONNX
+ * graphs in the runtime's worker: src/explainer/ort-trace.ts) and `backend` says which EP ran them; generation
+ * stays on the reference model (chapter 1 generates through src/explainer/ort-model.ts).
+ */
+export function referenceModel(
+  card: ModelCard,
+  weights: RwkvWeights,
+  traced?: { tracer: Tracer; backend: () => Backend },
+): LiveModel {
   const model = new RwkvModel(weights);
-  const cache = new TraceCache(model, { backend: "reference (JS)", synthetic: card.synthetic });
+  const backend = traced?.backend ?? (() => "reference (JS)" as const);
+  const cache = new TraceCache(traced?.tracer ?? referenceTracer(model), weights, {
+    backend,
+    synthetic: card.synthetic,
+  });
   const chars = [...card.vocabulary];
   return {
-    backend: "reference (JS)",
+    get backend() {
+      return backend();
+    },
     card,
     weights,
     config: weights.config,
@@ -123,10 +148,27 @@ export interface ModelHandle {
   ready: Promise<LiveModel>;
   /** milliseconds from openModel to ready */
   loadMs?: number;
+  /**
+   * Why the traces do not run where they were meant to: the reason for wasm instead of WebGPU, or for the
+   * reference model instead of onnxruntime-web (shown by the badge: a fallback is never silent)
+   */
+  readonly fallbackReason?: string;
+}
+
+export interface OpenModelOptions {
+  /**
+   * Run the figures' traces on onnxruntime-web (WebGPU, else wasm) in the runtime's worker. Without it, or if the
+   * worker cannot start, they run on the reference model in the page (the badge says so).
+   */
+  runtime?: RuntimeUrls;
 }
 
 /** Start loading the weights (bytes fetched lazily, only for a trained model) and build the live model. */
-export function openModel(card: ModelCard, loadBytes: () => Promise<ArrayBuffer>): ModelHandle {
+export function openModel(
+  card: ModelCard,
+  loadBytes: () => Promise<ArrayBuffer>,
+  opts: OpenModelOptions = {},
+): ModelHandle {
   const t0 = performance.now();
   const handle: ModelHandle = { card, status: "loading", ready: Promise.resolve(undefined as never) };
   if (liveDisabledByUrl()) {
@@ -138,7 +180,24 @@ export function openModel(card: ModelCard, loadBytes: () => Promise<ArrayBuffer>
     try {
       await nextFrame(); // let the precomputed figures paint first
       const bytes = card.synthetic ? null : new Uint8Array(await loadBytes());
-      const model = referenceModel(card, weightsFromCard(card, bytes));
+      const weights = weightsFromCard(card, bytes);
+      let model: LiveModel;
+      if (opts.runtime) {
+        try {
+          const ort = await openOrtTracer(weights, opts.runtime);
+          Object.defineProperty(handle, "fallbackReason", {
+            get: () => ort.fallbackReason,
+            configurable: true,
+          });
+          model = referenceModel(card, weights, ort);
+        } catch (error) {
+          // the figures still work, on the reference model; the badge shows why
+          const reason = `onnxruntime-web could not start (${error instanceof Error ? error.message : String(error)}); the figures use the reference model in JavaScript`;
+          Object.defineProperty(handle, "fallbackReason", { value: reason, configurable: true });
+          console.warn(reason);
+          model = referenceModel(card, weights);
+        }
+      } else model = referenceModel(card, weights);
       handle.status = "ready";
       handle.loadMs = performance.now() - t0;
       return model;

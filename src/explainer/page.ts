@@ -43,6 +43,7 @@ const STYLE = `
 .explainer-badge .pill.live { border-color: #2f9e44; color: #2f9e44; font-weight: 600; }
 .explainer-badge .pill.precomputed { border-color: #e8590c; color: #e8590c; font-weight: 600; }
 .explainer-badge .pill.synthetic { background: #e8590c; color: white; border-color: #e8590c; font-weight: 600; }
+.explainer-badge .pill.fallback { border-style: dashed; }
 .explainer-badge .pill.failed { background: #c92a2a; color: white; border-color: #c92a2a; }
 .explainer-notice { font: 15px var(--sans-serif); padding: .5rem .75rem; border-radius: 6px; margin: .5rem 0;
   border-left: 4px solid var(--theme-foreground-focus); background: var(--theme-background-alt); max-width: 720px; }
@@ -226,7 +227,17 @@ export function modelBadge({ view, handle }: BadgeInfo): HTMLElement {
     }
     const backend = view?.backend ?? "reference (JS)";
     root.dataset.backend = backend;
-    pill(`backend: ${backend}`, "backend", "which implementation ran the model");
+    pill(
+      `backend: ${backend}`,
+      "backend",
+      backend === "reference (JS)"
+        ? "the project's reference implementation in JavaScript ran the model"
+        : `the ONNX graphs ran in onnxruntime-web's ${backend === "webgpu" ? "WebGPU" : "WebAssembly"} execution provider, in a worker`,
+    );
+    if (handle.fallbackReason) {
+      pill(`fallback: ${handle.fallbackReason}`, "fallback", "why the model does not run on WebGPU here");
+      root.dataset.fallback = handle.fallbackReason;
+    }
     if (handle.status === "loading") pill("loading model…", "loading");
     if (handle.status === "off") pill("live model off (?live=0)", "off");
     if (handle.status === "failed")

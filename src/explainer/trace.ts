@@ -12,7 +12,8 @@
  *   sliceTrace(view, T')       the first T' positions (causal: a prefix's trace is a prefix of the trace)
  *   concatTraces(a, b)         trace of tokens a ++ b when b was run from the state after a
  *   encodeTrace / decodeTrace  compact JSON form (selected fields/layers as base64 fp32), for data loaders
- *   TraceCache                 incremental live tracing: typing at the end runs only the new tokens
+ *   Tracer, referenceTracer    tokens + state -> Trace (the reference model; src/explainer/ort-trace.ts: the graphs)
+ *   TraceCache(tracer, weights, meta)   incremental live tracing: typing at the end runs only the new tokens
  *
  * Shapes: every per-layer tensor is row-major (T, C), except ffnK and ffnAct (T, F), and decay (C).
  * A view's arrays are read-only: views share storage (a prefix is a subarray of the longer trace, and typing at
@@ -442,20 +443,44 @@ export function stateAt(view: TraceView, weights: RwkvWeights, t: number): RwkvS
 }
 
 /**
- * Runs `model.forward(tokens, state, {trace: true})` incrementally: the positions shared with the last prompt
- * are reused (their trace is exact: the model is causal) and only the tokens after the first change run, from
- * the state rebuilt at that point (stateAt). `stats.tokensRun` counts the tokens actually run (tests read it).
+ * Runs a model with tracing on: the tokens from the given state (undefined: the empty state) -> the Trace of those
+ * tokens. The reference model (`referenceTracer`) or the ONNX graphs in the runtime's worker (src/explainer/
+ * ort-trace.ts); both give the same fields.
+ */
+export type Tracer = (tokens: readonly number[], state: RwkvState | undefined) => Trace | Promise<Trace>;
+
+export function referenceTracer(model: RwkvModel): Tracer {
+  return (tokens, state) => model.forward(tokens, state, { trace: true }).trace!;
+}
+
+/**
+ * Traces prompts incrementally: the positions shared with the last prompt are reused (their trace is exact: the
+ * model is causal) and only the tokens after the first change run, from the state rebuilt at that point
+ * (stateAt). Calls run one after another, so a burst of keystrokes extends each other's traces.
+ * `stats.tokensRun` counts the tokens actually run (tests read it).
  */
 export class TraceCache {
   private view: TraceView | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
   readonly stats = { tokensRun: 0, calls: 0 };
 
   constructor(
-    private readonly model: RwkvModel,
-    private readonly meta: { backend: Backend; synthetic: boolean },
+    private readonly tracer: Tracer,
+    private readonly weights: RwkvWeights,
+    private readonly meta: { backend: Backend | (() => Backend); synthetic: boolean },
   ) {}
 
-  trace(tokens: readonly number[], labels: readonly string[], text: string): TraceView {
+  trace(tokens: readonly number[], labels: readonly string[], text: string): Promise<TraceView> {
+    const run = this.queue.then(() => this.traceNow(tokens, labels, text));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async traceNow(
+    tokens: readonly number[],
+    labels: readonly string[],
+    text: string,
+  ): Promise<TraceView> {
     if (tokens.length === 0) throw new TraceError("the prompt is empty: type at least one character");
     if (labels.length !== tokens.length) throw new TraceError("one label per token is needed");
     this.stats.calls++;
@@ -464,23 +489,24 @@ export class TraceCache {
     if (last) {
       while (common < tokens.length && common < last.T && tokens[common] === last.tokens[common]) common++;
     }
-    const meta = { ...this.meta, labels: [...labels], text };
+    const backend = typeof this.meta.backend === "function" ? this.meta.backend() : this.meta.backend;
+    const meta = { backend, synthetic: this.meta.synthetic, labels: [...labels], text };
     let view: TraceView;
     if (last && common === tokens.length) {
       view = common === last.T ? last : sliceTrace(last, common);
     } else if (last && common > 0) {
       const rest = tokens.slice(common);
-      const res = this.model.forward(rest, stateAt(last, this.model.weights, common - 1), { trace: true });
+      const trace = await this.tracer(rest, stateAt(last, this.weights, common - 1));
       this.stats.tokensRun += rest.length;
       view = concatTraces(
         last,
-        viewOfTrace(res.trace!, rest, { ...meta, labels: labels.slice(common), text: "" }),
+        viewOfTrace(trace, rest, { ...meta, labels: labels.slice(common), text: "" }),
         common,
       );
     } else {
-      const res = this.model.forward(tokens, undefined, { trace: true });
+      const trace = await this.tracer(tokens, undefined);
       this.stats.tokensRun += tokens.length;
-      view = viewOfTrace(res.trace!, tokens, meta);
+      view = viewOfTrace(trace, tokens, meta);
     }
     view = { ...view, labels: [...labels], text };
     this.view = view;

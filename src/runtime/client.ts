@@ -132,9 +132,17 @@ export class RwkvWorkerClient {
     return r;
   }
 
-  /** Ingest tokens with the parallel graph from the kept state (which advances). Logits (T, V) or (1, V). */
-  async forward(tokens: ArrayLike<number>): Promise<RunResult> {
-    const r = (await this.call({ type: "forward", tokens: Array.from(tokens) })) as RunResult;
+  /**
+   * Ingest tokens with the parallel graph from the kept state (which advances), or from `from` (a state, or
+   * "initial"; the kept state then becomes the state after these tokens). Logits (T, V) or (1, V); probes when
+   * the model was built with them.
+   */
+  async forward(tokens: ArrayLike<number>, from?: RwkvState | "initial"): Promise<RunResult> {
+    const r = (await this.call({
+      type: "forward",
+      tokens: Array.from(tokens),
+      ...(from ? { from } : {}),
+    })) as RunResult;
     this.ep = r.ep;
     return r;
   }

@@ -128,7 +128,11 @@ export interface RunResult {
 export type Request =
   | { id: number; type: "init"; source: ModelSource; options: WorkerInitOptions }
   | { id: number; type: "step"; token: number }
-  | { id: number; type: "forward"; tokens: number[] }
+  /**
+   * `from`: run from this state ("initial": the empty one) instead of the kept state; the kept state becomes the
+   * state after these tokens either way (traces set it on each call instead of a separate setState round trip)
+   */
+  | { id: number; type: "forward"; tokens: number[]; from?: RwkvState | "initial" }
   | { id: number; type: "reset" }
   | { id: number; type: "getState" }
   | { id: number; type: "setState"; state: RwkvState }

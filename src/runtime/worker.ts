@@ -336,6 +336,12 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       return { result: await init(req.source, req.options), transfer: [] };
     case "step":
     case "forward": {
+      if (req.type === "forward" && req.from) {
+        const m = need();
+        const next = req.from === "initial" ? m.initialState() : m.fromRwkvState(req.from);
+        state?.dispose();
+        state = next;
+      }
       const r = await run(req.type, req.type === "step" ? req.token : req.tokens);
       const transfer: Transferable[] = [r.logits.buffer as ArrayBuffer];
       for (const p of Object.values(r.probes ?? {})) transfer.push(p.buffer as ArrayBuffer);
