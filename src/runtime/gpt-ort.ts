@@ -46,14 +46,20 @@ export class OrtGpt {
   static async create(
     ort: typeof Ort,
     weights: GptWeights,
-    opts: { ep?: "wasm" | "webgpu"; attention?: boolean; logSeverityLevel?: 0 | 1 | 2 | 3 | 4 } = {},
+    opts: {
+      ep?: "wasm" | "webgpu";
+      attention?: boolean;
+      logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+      /** WebGPU: the GPUDevice to run on (see OrtRwkvOptions.device) */
+      device?: unknown;
+    } = {},
   ): Promise<OrtGpt> {
     const ep = opts.ep ?? "wasm";
     const bytes = buildGptGraph(weights, { attention: !!opts.attention });
     let session: Ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [ep],
+        executionProviders: [ep === "webgpu" && opts.device ? { name: "webgpu", device: opts.device } : ep],
         graphOptimizationLevel: "all",
         logSeverityLevel: opts.logSeverityLevel ?? 3,
       });

@@ -78,6 +78,11 @@ export interface InitResult {
   ortVersion: string;
   /** where the recurrent state lives between calls: "gpu-buffer" (WebGPU) or "cpu" */
   stateLocation: string;
+  /**
+   * WebGPU: whether ORT's sessions run on the worker's own GPUDevice (the one whose loss it watches, with the
+   * adapter's buffer limits), read back from ort.env.webgpu.device after the sessions were built
+   */
+  sessionsOnWorkerDevice?: boolean;
   /** for checkpoint and synthetic sources */
   loaded?: LoadedSummary;
   /** whether `step` runs through ORT graph capture (only when asked for with `graphCapture`) */

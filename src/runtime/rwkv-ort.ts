@@ -25,7 +25,6 @@ import {
   messageOf,
 } from "./errors.js";
 
-
 /** Graph outputs that are state, not probes. */
 const STATE_OUTPUTS: ReadonlySet<string> = new Set(STATE_NAMES.map(stateOut));
 export type OrtModule = typeof Ort;
@@ -37,6 +36,12 @@ export interface OrtRwkvOptions {
   mode?: GraphMode;
   /** execution provider (default "wasm"); there is no silent fallback here: see createWithFallback */
   ep?: ExecutionProvider;
+  /**
+   * WebGPU: the GPUDevice the sessions must run on (passed to ORT in the EP options, the only place ORT 1.30
+   * takes a custom device: setting ort.env.webgpu.device is overwritten by the device ORT creates itself).
+   * Without it ORT requests its own device.
+   */
+  device?: unknown;
   /** longest token sequence `forward` accepts (default 1024, the Pile models' context) */
   maxTokens?: number;
   /**
@@ -171,8 +176,10 @@ export class OrtRwkv {
       return (prepared = prepareOnnxWeights(weights));
     };
     const gopts = { probes: !!opts.probes };
+    const epOption: Ort.InferenceSession.ExecutionProviderConfig =
+      ep === "webgpu" && opts.device ? { name: "webgpu", device: opts.device } : ep;
     const sessionOpts: Ort.InferenceSession.SessionOptions = {
-      executionProviders: [ep],
+      executionProviders: [epOption],
       graphOptimizationLevel: "all",
       logSeverityLevel: opts.logSeverityLevel ?? 3,
       enableProfiling: !!opts.enableProfiling,
@@ -211,12 +218,12 @@ export class OrtRwkv {
         session = await ort.InferenceSession.create(bytes, {
           ...sessionOpts,
           // as an object: onnxruntime-web passes enableGraphCapture to the WebGPU EP only for an EP object
-          executionProviders: [{ name: "webgpu" }],
+          executionProviders: [{ name: "webgpu", ...(opts.device ? { device: opts.device } : {}) }],
           enableGraphCapture: true,
           preferredOutputLocation: "gpu-buffer",
         });
-        // ORT sets env.webgpu.device to the device its WebGPU EP runs on once a session exists
-        const device = (await (ort.env.webgpu as unknown as { device?: unknown }).device) as
+        // the device given, else the one ORT made (it sets env.webgpu.device to it once a session exists)
+        const device = (opts.device ?? (await (ort.env.webgpu as unknown as { device?: unknown }).device)) as
           GpuDeviceLike | undefined;
         if (!device || typeof device.createBuffer !== "function") {
           throw new Error("ORT exposes no GPUDevice (ort.env.webgpu.device)");

@@ -133,6 +133,9 @@ async function pickWebGpu(config: RwkvConfig): Promise<{ adapter?: AdapterSummar
   } catch (e) {
     return { adapter: summary, reason: `requestDevice failed: ${messageOf(e)}` };
   }
+  // the sessions get this device through their EP options (build() below): ORT 1.30 does not take it from
+  // ort.env.webgpu.device, and without the option it creates a device of its own (whose loss nobody would see)
+  // and overwrites ort.env.webgpu.device with that one, which init() checks afterwards
   (ort.env.webgpu as unknown as { device: GpuDevice }).device = device;
   const mine = device;
   void mine.lost.then((info) => {
@@ -154,6 +157,7 @@ async function build(ep: "webgpu" | "wasm"): Promise<OrtRwkv> {
     parallelLogits: o.parallelLogits,
     logSeverityLevel: o.logSeverityLevel,
     graphCapture: ep === "webgpu" ? (o.graphCapture ?? false) : false,
+    ...(ep === "webgpu" && device ? { device } : {}),
     ...(s.graphs ? { graphs: s.graphs } : {}),
   });
 }
@@ -228,6 +232,12 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     buildSeconds: (performance.now() - t0) / 1000,
     ortVersion: ort.env.versions.web ?? "unknown",
     stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
+    ...(model.ep === "webgpu"
+      ? {
+          sessionsOnWorkerDevice:
+            (await (ort.env.webgpu as unknown as { device: unknown }).device) === device,
+        }
+      : {}),
     ...(loaded ? { loaded } : {}),
     ...(options.graphCapture ? { graphCapture: model.graphCapture } : {}),
     ...(options.graphCapture === "both" ? { graphCaptureParallel: model.graphCaptureParallel } : {}),
@@ -259,7 +269,7 @@ async function gptInit(src: GptInitSource, options: WorkerInitOptions): Promise<
     if (pick.reason) fallbackReason = pick.reason;
     else {
       try {
-        gpt = await OrtGpt.create(ort, weights, { ep: "webgpu" });
+        gpt = await OrtGpt.create(ort, weights, { ep: "webgpu", ...(device ? { device } : {}) });
       } catch (e) {
         if (!(e instanceof SessionBuildError)) throw e;
         fallbackReason = e.message;

@@ -34,6 +34,7 @@ interface RunOut {
     fallbackReason?: string;
     adapter?: { architecture: string };
     stateLocation: string;
+    sessionsOnWorkerDevice?: boolean;
     graphCapture?: boolean;
     graphCaptureParallel?: boolean;
     graphCaptureFallback?: string;
@@ -139,6 +140,8 @@ describe.runIf(status.available)("onnxruntime-web in Chromium through the model 
     expect(out.init.ep).toBe("webgpu");
     expect(out.init.fallbackReason).toBeUndefined();
     expect(out.init.stateLocation).toBe("gpu-buffer");
+    // ORT runs on the worker's device (so its loss is seen), not on one ORT made itself
+    expect(out.init.sessionsOnWorkerDevice).toBe(true);
     expect(out.parEp).toBe("webgpu");
     expect(out.stepEps.every((e) => e === "webgpu")).toBe(true);
     // ORT's verbose log: one placement summary per session. The two WebGPU sessions (RNN, parallel) have every
