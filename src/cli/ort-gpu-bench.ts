@@ -9,6 +9,7 @@
  *
  * env: ORT_PATH (ort.webgpu.min.mjs), GPUINIT (gpuinit.mjs), SHAPE=pile169m|tiny, TOKENS=64,512 CHUNKS=64,128,256
  *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm; > 1 loads NODESHIM, nodeshim.mjs),
+ *      VALIDATION=basic|wgpuOnly|disabled (ORT's WebGPU validation mode), DAWN_OPTS (Dawn toggles, gpuinit.mjs),
  *      GRAPH_CAPTURE=1 (default on WebGPU: generation also runs through ORT graph capture, reported as
  *      generationCaptured beside the plain generation, and each ingestion row is repeated with graphCapture
  *      "both" (full chunks captured); logits compared with the plain runs'; GRAPH_CAPTURE=0 skips all that)
@@ -52,10 +53,16 @@ async function main(): Promise<void> {
 
   // ---- generation: RNN step graph, state on the GPU between steps; without and (WebGPU) with graph capture
   const GEN = Number(env.GEN ?? 100);
+  // ORT's WebGPU validation mode (VALIDATION=basic|wgpuOnly|disabled; ORT's default is basic)
+  const validation = env.VALIDATION
+    ? { validationMode: env.VALIDATION as "basic" | "wgpuOnly" | "disabled" }
+    : {};
+  result.validationMode = env.VALIDATION ?? "basic (default)";
+  result.dawnToggles = env.DAWN_OPTS ?? "";
   const capture = EP === "webgpu" && env.GRAPH_CAPTURE !== "0";
   const gen = async (graphCapture: boolean) => {
     t0 = performance.now();
-    const rnn = await OrtRwkv.create(ort, ow, { ep: EP, mode: "rnn", graphCapture });
+    const rnn = await OrtRwkv.create(ort, ow, { ep: EP, mode: "rnn", graphCapture, ...validation });
     const sessionSeconds = (performance.now() - t0) / 1000;
     let state: OrtState = rnn.initialState();
     const stepMs: number[] = [];
@@ -126,6 +133,7 @@ async function main(): Promise<void> {
           chunk,
           maxTokens: Math.max(...Ts),
           graphCapture: graphCapture ? "both" : false,
+          ...validation,
         });
       } catch (e) {
         ingestion.push({ chunk, graphCapture, error: (e as Error).message });

@@ -78,6 +78,8 @@ export function openOrtModel(reference: ModelHandle, opts: OrtOptions): OrtHandl
         ep: choice.ep,
         mode: "both",
         parallelLogits: "last",
+        // WebGPU: each generated token replays one recorded sequence of GPU dispatches (wasm ignores it)
+        graphCapture: true,
         source: { weights: ref.weights },
       });
       handle.fallbackReason = client.fallbackReason ?? (client.ep === "wasm" ? choice.reason : undefined);

@@ -42,6 +42,11 @@ export interface OrtRwkvOptions {
    * Without it ORT requests its own device.
    */
   device?: unknown;
+  /**
+   * WebGPU: ORT's validation mode (its EP option): "basic" (ORT's default: its own checks plus WebGPU's),
+   * "wgpuOnly" (WebGPU's only), "disabled" (in a browser the same as "wgpuOnly"), "full" (debugging)
+   */
+  validationMode?: "basic" | "wgpuOnly" | "disabled" | "full";
   /** longest token sequence `forward` accepts (default 1024, the Pile models' context) */
   maxTokens?: number;
   /**
@@ -176,8 +181,13 @@ export class OrtRwkv {
       return (prepared = prepareOnnxWeights(weights));
     };
     const gopts = { probes: !!opts.probes };
+    const webgpuOption = {
+      name: "webgpu" as const,
+      ...(opts.device ? { device: opts.device } : {}),
+      ...(opts.validationMode ? { validationMode: opts.validationMode } : {}),
+    };
     const epOption: Ort.InferenceSession.ExecutionProviderConfig =
-      ep === "webgpu" && opts.device ? { name: "webgpu", device: opts.device } : ep;
+      ep === "webgpu" && (opts.device || opts.validationMode) ? webgpuOption : ep;
     const sessionOpts: Ort.InferenceSession.SessionOptions = {
       executionProviders: [epOption],
       graphOptimizationLevel: "all",
@@ -218,7 +228,7 @@ export class OrtRwkv {
         session = await ort.InferenceSession.create(bytes, {
           ...sessionOpts,
           // as an object: onnxruntime-web passes enableGraphCapture to the WebGPU EP only for an EP object
-          executionProviders: [{ name: "webgpu", ...(opts.device ? { device: opts.device } : {}) }],
+          executionProviders: [webgpuOption],
           enableGraphCapture: true,
           preferredOutputLocation: "gpu-buffer",
         });

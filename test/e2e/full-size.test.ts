@@ -130,6 +130,7 @@ async function waitLoaded(page: Page, phase: "ready" | "error" = "ready") {
     origin: await status$(page).getAttribute("data-origin"),
     dtype: await status$(page).getAttribute("data-dtype"),
     ep: await status$(page).getAttribute("data-ep"),
+    graphCapture: await status$(page).getAttribute("data-graph-capture"),
     text: (await status$(page).textContent()) ?? "",
   };
 }
@@ -259,7 +260,8 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
       // at once, while the default model is still being built (which the page then drops)
       await load(page, "rwkv-4-pile-169m");
       const s = await waitLoaded(page);
-      expect(s).toMatchObject({ ep: "webgpu", dtype: "BF16" });
+      // RNN mode's steps replay ORT's captured graph
+      expect(s).toMatchObject({ ep: "webgpu", dtype: "BF16", graphCapture: "true" });
       const d = await agreement(page);
       console.log(`full-size page on WebGPU (SwiftShader): bf16 .pth, max |RNN - parallel| = ${d}`);
       expect(d).toBeLessThanOrEqual(1e-3);
