@@ -32,7 +32,11 @@ async function main(): Promise<void> {
     ortVersion: ort.env.versions.web,
   };
   const V = shape.vocabSize;
-  const m = await OrtRwkv.create(ort, prepareOnnxWeights(syntheticWeights(shape, 0)), { ep: EP });
+  // as the page builds it: RNN steps through graph capture on WebGPU
+  const m = await OrtRwkv.create(ort, prepareOnnxWeights(syntheticWeights(shape, 0)), {
+    ep: EP,
+    graphCapture: EP === "webgpu",
+  });
   let state: OrtState = m.initialState();
   const keep = (s: OrtState) => {
     if (s !== state) state.dispose();
@@ -47,6 +51,12 @@ async function main(): Promise<void> {
       keep(r.state);
       return { logits: r.logits, ms: performance.now() - t0 };
     },
+    steps: async (tokens: ArrayLike<number>) => {
+      const t0 = performance.now();
+      const r = await m.steps(tokens, state);
+      keep(r.state);
+      return { logits: r.logits, ms: performance.now() - t0 };
+    },
     forward: async (tokens: ArrayLike<number>) => {
       const t0 = performance.now();
       const r = await m.forward(tokens, state);
@@ -54,6 +64,7 @@ async function main(): Promise<void> {
       return { logits: r.logits, ms: performance.now() - t0 };
     },
   };
+  out.graphCapture = m.graphCapture;
 
   // the transformer baseline the page builds: same L x C x V, 64-wide heads, context 1024, random weights
   const gw = gptWeightsFromTensors(

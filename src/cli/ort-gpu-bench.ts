@@ -9,6 +9,7 @@
  *
  * env: ORT_PATH (ort.webgpu.min.mjs), GPUINIT (gpuinit.mjs), SHAPE=pile169m|tiny, TOKENS=64,512 CHUNKS=64,128,256
  *      GEN=100 (generation steps), REPEATS=5, EP=webgpu|wasm, THREADS (wasm; > 1 loads NODESHIM, nodeshim.mjs),
+ *      RNN_TOKENS=64,512 (RNN-mode ingestion through steps(), "" to skip),
  *      VALIDATION=basic|wgpuOnly|disabled (ORT's WebGPU validation mode), DAWN_OPTS (Dawn toggles, gpuinit.mjs),
  *      GRAPH_CAPTURE=1 (default on WebGPU: generation also runs through ORT graph capture, reported as
  *      generationCaptured beside the plain generation, and each ingestion row is repeated with graphCapture
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
   result.validationMode = env.VALIDATION ?? "basic (default)";
   result.dawnToggles = env.DAWN_OPTS ?? "";
   const capture = EP === "webgpu" && env.GRAPH_CAPTURE !== "0";
+  const RNN_TOKENS = (env.RNN_TOKENS ?? "64,512").split(",").filter(Boolean).map(Number);
   const gen = async (graphCapture: boolean) => {
     t0 = performance.now();
     const rnn = await OrtRwkv.create(ort, ow, { ep: EP, mode: "rnn", graphCapture, ...validation });
@@ -69,10 +71,16 @@ async function main(): Promise<void> {
     const tokens: number[] = [];
     const firstLogits: Float32Array[] = [];
     let token = 1;
+    const runMs: number[] = [];
+    const readMs: number[] = [];
     for (let i = 0; i < GEN + 5; i++) {
       const s = performance.now();
       const r = await rnn.step(token, state);
       if (i >= 5) stepMs.push(performance.now() - s);
+      if (i >= 5 && rnn.captureTiming) {
+        runMs.push(rnn.captureTiming.runMs);
+        readMs.push(rnn.captureTiming.readMs);
+      }
       state.dispose();
       state = r.state;
       if (i < 8) firstLogits.push(r.logits);
@@ -90,8 +98,24 @@ async function main(): Promise<void> {
       msPerTokenMedian: q(stepMs, 0.5),
       msPerTokenP95: q(stepMs, 0.95),
       tokensPerSecond: 1000 / q(stepMs, 0.5),
+      // with capture: median ms in ORT's session.run (the replay's CPU side) and waiting for the logits
+      ...(runMs.length ? { replayRunMsMedian: q(runMs, 0.5), readBackMsMedian: q(readMs, 0.5) } : {}),
+      // RNN-mode ingestion: steps() over T tokens, last logits only (captured: queued without read-backs)
+      rnnIngestion: [] as Record<string, unknown>[],
     };
     state.dispose();
+    for (const T of RNN_TOKENS) {
+      const toks = tokensOf(T);
+      const times: number[] = [];
+      for (let i = 0; i < (graphCapture ? 4 : 2); i++) {
+        const s = performance.now();
+        const r = await rnn.steps(toks);
+        await r.state.read();
+        if (i > 0) times.push(performance.now() - s);
+        r.state.dispose();
+      }
+      row.rnnIngestion.push({ T, msMedian: q(times, 0.5), tokensPerSecond: (T / q(times, 0.5)) * 1000 });
+    }
     await rnn.dispose();
     return { row, tokens, firstLogits };
   };

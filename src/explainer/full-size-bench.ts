@@ -16,6 +16,8 @@ export interface RwkvRuntime {
   readonly ep: string;
   reset(): Promise<void>;
   step(token: number): Promise<{ logits: Float32Array; ms: number }>;
+  /** RNN mode over several tokens, the last one's logits only (prompt ingestion the RNN way) */
+  steps?(tokens: ArrayLike<number>): Promise<{ logits: Float32Array; ms: number }>;
   forward(tokens: ArrayLike<number>): Promise<{ logits: Float32Array; ms: number }>;
 }
 
@@ -137,9 +139,12 @@ export async function prefill(
       if (T <= maxRnnT) {
         await rt.reset();
         let ms = 0;
-        for (let t = 0; t < T; t++) {
-          ms += (await rt.step(tokens[t])).ms;
-          if (t % 16 === 15) await pause?.();
+        // blocks of 16 tokens (RNN-mode ingestion: no logits but the block's last), a pause between blocks
+        for (let t = 0; t < T; t += 16) {
+          const block = tokens.slice(t, Math.min(T, t + 16));
+          if (rt.steps) ms += (await rt.steps(block)).ms;
+          else for (const tok of block) ms += (await rt.step(tok)).ms;
+          await pause?.();
           if (cancelled?.()) return points;
         }
         rnnTimes.push(ms);

@@ -261,24 +261,43 @@ export class CapturedStep {
     if (enc) this.device.queue.submit([enc.finish()]);
   }
 
-  /** One run on `shape.n` tokens from the state in the input buffers; afterwards they hold the next state. */
-  async step(ids: BigInt64Array): Promise<Float32Array> {
+  /**
+   * Where the last step with read-back spent its time (benchmarks): `runMs` in ORT's session.run (the replay,
+   * CPU side), `readMs` from then until the logits were on the CPU (the GPU finishing, the copy, the map)
+   */
+  lastTiming: { runMs: number; readMs: number } | undefined;
+
+  /**
+   * One run on `shape.n` tokens from the state in the input buffers; afterwards they hold the next state.
+   * The logits are read back (a wait for the GPU) unless `readLogits` is false: RNN-mode prompt ingestion needs
+   * only the last token's, so earlier steps are queued without waiting.
+   */
+  async step(ids: BigInt64Array, readLogits: false): Promise<undefined>;
+  async step(ids: BigInt64Array, readLogits?: true): Promise<Float32Array>;
+  async step(ids: BigInt64Array, readLogits = true): Promise<Float32Array | undefined> {
     if (this.disposed) throw new OrtRwkvError("disposed", "this model was disposed");
     if (ids.length !== this.shape.n)
       throw new OrtRwkvError("unsupported", `captured graph takes ${this.shape.n} tokens, got ${ids.length}`);
+    const t0 = performance.now();
     this.device.queue.writeBuffer(this.token, 0, ids);
     await this.session.run(this.feeds, this.fetches);
+    const t1 = performance.now();
     this.runs++;
     this.version++;
     const { nLayer: L, nEmbd: C, vocabSize: V } = this.config;
     const enc = this.device.createCommandEncoder();
     for (const s of STATE_NAMES) enc.copyBufferToBuffer(this.outs[s], 0, this.ins[s], 0, 4 * L * C);
     const bytes = 4 * V * this.shape.logitRows;
+    if (!readLogits) {
+      this.device.queue.submit([enc.finish()]);
+      return undefined;
+    }
     enc.copyBufferToBuffer(this.logits, 0, this.staging, 0, bytes);
     this.device.queue.submit([enc.finish()]);
     await this.staging.mapAsync(MAP_READ);
     const logits = new Float32Array(this.staging.getMappedRange().slice(0, bytes));
     this.staging.unmap();
+    this.lastTiming = { runMs: t1 - t0, readMs: performance.now() - t1 };
     return logits;
   }
 

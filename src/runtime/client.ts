@@ -133,6 +133,16 @@ export class RwkvWorkerClient {
   }
 
   /**
+   * RNN mode over several tokens from the kept state (which advances): logits (V) of the last token only. With
+   * graph capture on WebGPU the steps are queued without waiting for each one's logits.
+   */
+  async steps(tokens: ArrayLike<number>): Promise<RunResult> {
+    const r = (await this.call({ type: "steps", tokens: Array.from(tokens) })) as RunResult;
+    this.ep = r.ep;
+    return r;
+  }
+
+  /**
    * Ingest tokens with the parallel graph from the kept state (which advances), or from `from` (a state, or
    * "initial"; the kept state then becomes the state after these tokens). Logits (T, V) or (1, V); probes when
    * the model was built with them.

@@ -133,6 +133,8 @@ export interface RunResult {
 export type Request =
   | { id: number; type: "init"; source: ModelSource; options: WorkerInitOptions }
   | { id: number; type: "step"; token: number }
+  /** RNN mode over several tokens from the kept state (which advances); logits of the last one only */
+  | { id: number; type: "steps"; tokens: number[] }
   /**
    * `from`: run from this state ("initial": the empty one) instead of the kept state; the kept state becomes the
    * state after these tokens either way (traces set it on each call instead of a separate setState round trip)

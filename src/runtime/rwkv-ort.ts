@@ -289,6 +289,11 @@ export class OrtRwkv {
   get graphCapture(): boolean {
     return !!this.captured;
   }
+  /** the captured step's last timing split (see CapturedStep.lastTiming); undefined without capture */
+  get captureTiming(): { runMs: number; readMs: number } | undefined {
+    return this.captured?.lastTiming;
+  }
+
   /** whether `forward` runs its full chunks through ORT graph capture (graphCapture: "both") */
   get graphCaptureParallel(): boolean {
     return !!this.capturedPar;
@@ -423,6 +428,53 @@ export class OrtRwkv {
       const feeds = this.stateFeeds(state);
       feeds[TOKEN] = new this.ort.Tensor("int64", ids, [1]);
       return this.run(this.rnn, feeds);
+    });
+  }
+
+  /**
+   * RNN mode over a sequence: one step per token from `state`, the last token's logits (V) and the state after
+   * it (prompt ingestion the RNN way). With graph capture the steps are queued on the GPU and only the last
+   * one's logits are read back; without it each step is a plain run.
+   */
+  steps(tokens: ArrayLike<number>, state?: OrtState | RwkvState): Promise<StepResult> {
+    return this.serial(async () => {
+      this.checkUsable();
+      if (!this.rnn) throw new OrtRwkvError("unsupported", "this model was built without the RNN-step graph");
+      if (tokens.length === 0) throw new OrtRwkvError("empty-prompt", "steps needs at least one token");
+      const ids = this.checkTokens(tokens);
+      const cap = this.captured;
+      if (cap) {
+        cap.load(
+          state === undefined ? "initial" : state instanceof OrtState ? state : this.fromRwkvState(state),
+        );
+        let logits: Float32Array | undefined;
+        try {
+          for (let t = 0; t < ids.length; t++) {
+            const one = ids.subarray(t, t + 1);
+            if (t < ids.length - 1) await cap.step(one, false);
+            else logits = await cap.step(one);
+          }
+        } catch (e) {
+          if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
+          if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+          throw new OrtRwkvError("unsupported", `graph-captured step failed: ${messageOf(e)}`, { cause: e });
+        }
+        return {
+          logits: logits!,
+          state: new OrtState(cap.stateTensors(), this.config, { owner: cap, version: cap.version }),
+        };
+      }
+      let last: StepResult | undefined;
+      let current: OrtState | RwkvState | undefined = state;
+      for (let t = 0; t < ids.length; t++) {
+        const feeds = this.stateFeeds(current);
+        feeds[TOKEN] = new this.ort.Tensor("int64", ids.subarray(t, t + 1), [1]);
+        const r = await this.run(this.rnn, feeds);
+        if (last) last.state.dispose();
+        last = r;
+        current = r.state;
+      }
+      return last!;
     });
   }
 

@@ -319,12 +319,16 @@ function need(): OrtRwkv {
   return model;
 }
 
-async function run(kind: "step" | "forward", input: number | number[]): Promise<RunResult> {
+async function run(kind: "step" | "steps" | "forward", input: number | number[]): Promise<RunResult> {
   const m = need();
   const t0 = performance.now();
   try {
     const r =
-      kind === "step" ? await m.step(input as number, state) : await m.forward(input as number[], state);
+      kind === "step"
+        ? await m.step(input as number, state)
+        : kind === "steps"
+          ? await m.steps(input as number[], state)
+          : await m.forward(input as number[], state);
     const old = state;
     state = r.state;
     if (old && old !== state) old.dispose();
@@ -345,6 +349,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
     case "init":
       return { result: await init(req.source, req.options), transfer: [] };
     case "step":
+    case "steps":
     case "forward": {
       if (req.type === "forward" && req.from) {
         const m = need();

@@ -52,6 +52,10 @@ async function ortRun(req: OrtPageRequest) {
       stepEps.push(r.ep);
     }
     const rnnState = plain(await m.getState());
+    // RNN mode over the whole prompt in one call (with capture: steps queued, only the last logits read back)
+    await m.reset();
+    const stepsLogits = Array.from((await m.steps(req.tokens)).logits);
+    const stepsState = plain(await m.getState());
     // steps, then a parallel forward from the steps' state, then steps from the forward's state: logits of
     // every position in order (with graph capture: live captured state -> parallel session -> captured step)
     await m.reset();
@@ -98,6 +102,8 @@ async function ortRun(req: OrtPageRequest) {
       steps,
       stepEps,
       rnnState,
+      stepsLogits,
+      stepsState,
       mixed,
       errors,
       after,

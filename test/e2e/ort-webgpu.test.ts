@@ -49,6 +49,8 @@ interface RunOut {
   mixed: number[][];
   errors: { name: string; code: unknown; message: string }[];
   after: number;
+  stepsLogits: number[];
+  stepsState: Record<string, number[]>[];
   lost?: { simulated: boolean; code?: unknown; epAfter?: string; logits?: number[] };
 }
 
@@ -64,12 +66,17 @@ function diffs(r: RunOut): { parallel: number; rnn: number; state: number; mixed
     row.forEach((x, i) => (rnn = Math.max(rnn, Math.abs(x - expected.logits[t * V + i])))),
   );
   let state = 0;
-  for (const s of [r.parState, r.rnnState]) {
+  for (const s of [r.parState, r.rnnState, r.stepsState]) {
     s.forEach((l, li) => {
       for (const k of KEYS)
         l[k].forEach((x, c) => (state = Math.max(state, Math.abs(x - expected.state[li][k][c]))));
     });
   }
+  // steps(): the last token's logits
+  r.stepsLogits.forEach(
+    (x, i) => (rnn = Math.max(rnn, Math.abs(x - expected.logits[(TOKENS.length - 1) * V + i]))),
+  );
+  expect(r.stepsLogits.length).toBe(V);
   let mixed = 0;
   r.mixed.forEach((row, t) =>
     row.forEach((x, i) => (mixed = Math.max(mixed, Math.abs(x - expected.logits[t * V + i])))),

@@ -125,6 +125,33 @@ describe("introspection outputs (probes) equal the reference model's trace", () 
   });
 });
 
+describe("steps(): RNN mode over a sequence", () => {
+  it("gives the reference model's last logits and final state, from a given state too; empty -> typed error", async () => {
+    const weights = syntheticWeights(SMALL, 6);
+    const tokens = [4, 8, 15, 16, 2, 19];
+    const ref = new RwkvModel(weights);
+    const m = await createOrtRwkv(weights, { mode: "rnn" });
+    try {
+      const r = await m.steps(tokens);
+      const want = ref.forward(tokens, undefined, { lastOnly: true });
+      expect(r.logits.length).toBe(SMALL.vocabSize);
+      expect(maxAbsDiff(r.logits, want.logits)).toBeLessThanOrEqual(1e-4);
+      const s = await r.state.read();
+      for (let l = 0; l < SMALL.nLayer; l++)
+        for (const k of ["attX", "a", "b", "p", "ffnX"] as const)
+          expect(maxAbsDiff(s[l][k], want.state[l][k]), `${k}[${l}]`).toBeLessThanOrEqual(1e-4);
+      // the last two tokens from the state after the first four
+      const head = ref.forward(tokens.slice(0, 4));
+      const tail = await m.steps(tokens.slice(4), head.state);
+      expect(maxAbsDiff(tail.logits, want.logits)).toBeLessThanOrEqual(1e-4);
+      await expect(m.steps([])).rejects.toMatchObject({ code: "empty-prompt" });
+      await expect(m.steps([1, SMALL.vocabSize])).rejects.toBeInstanceOf(TokenOutOfRangeError);
+    } finally {
+      await m.dispose();
+    }
+  });
+});
+
 describe("parallel graph with last-position logits (prompt ingestion)", () => {
   it("returns the last row of the all-positions logits and the same state, across chunks", async () => {
     const weights = syntheticWeights(SMALL, 5);
