@@ -44,6 +44,8 @@ export interface GptAttention {
   synthetic: boolean;
   /** "precomputed" (build time) or "live" (this browser) */
   source: "precomputed" | "live";
+  /** what ran the transformer: "webgpu" | "wasm" (its ONNX graph) or "reference (JS)"; absent when precomputed */
+  backend?: Backend;
   /** (nLayer, nHead, T, T) row-major */
   data: Float32Array;
 }
@@ -98,24 +100,39 @@ export class GptAttentionCache {
       this.tokensRun++;
     }
     this.tokens = [...tokens];
-    const { nLayer, nHead } = this.model.config;
-    const data = new Float32Array(nLayer * nHead * T * T);
-    for (let t = 0; t < T; t++) {
-      for (let l = 0; l < nLayer; l++) {
-        for (let h = 0; h < nHead; h++) data.set(this.rows[t][l][h], (l * nHead + h) * T * T + t * T);
-      }
-    }
-    return {
-      text: meta.text,
-      tokens: [...tokens],
-      T,
-      nLayer,
-      nHead,
-      synthetic: meta.synthetic,
-      source: "live",
-      data,
-    };
+    return attentionFromRows(this.rows, tokens, this.model.config, { ...meta, backend: "reference (JS)" });
   }
+}
+
+/**
+ * A live GptAttention from per-token rows: rows[t][layer][head] holds query t's (t + 1) softmax weights over keys
+ * 0..t (causal), however they were computed (the JS model step by step, or the ONNX graph's attention outputs).
+ */
+export function attentionFromRows(
+  rows: readonly (readonly (readonly Float32Array[])[])[],
+  tokens: readonly number[],
+  shape: { nLayer: number; nHead: number },
+  meta: { text: string; synthetic: boolean; backend: Backend },
+): GptAttention {
+  const T = tokens.length;
+  const { nLayer, nHead } = shape;
+  const data = new Float32Array(nLayer * nHead * T * T);
+  for (let t = 0; t < T; t++) {
+    for (let l = 0; l < nLayer; l++) {
+      for (let h = 0; h < nHead; h++) data.set(rows[t][l][h], (l * nHead + h) * T * T + t * T);
+    }
+  }
+  return {
+    text: meta.text,
+    tokens: [...tokens],
+    T,
+    nLayer,
+    nHead,
+    synthetic: meta.synthetic,
+    source: "live",
+    backend: meta.backend,
+    data,
+  };
 }
 
 export function attentionOf(att: GptAttention, layer: number, head: number): Float32Array {

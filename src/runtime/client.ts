@@ -208,6 +208,8 @@ export class GptWorkerClient {
     wasmUrl: string;
     source: GptInitSource;
     ep?: EpPreference;
+    /** build the graph with its attention-weight outputs: `forward` then returns them */
+    attention?: boolean;
   }): Promise<GptWorkerClient> {
     const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
     const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
@@ -218,7 +220,7 @@ export class GptWorkerClient {
       g.info = (await client.call({
         type: "gptInit",
         source: opts.source,
-        options: { wasmUrl, ep: opts.ep ?? "auto" },
+        options: { wasmUrl, ep: opts.ep ?? "auto", attention: !!opts.attention },
       })) as GptInitResult;
     } catch (e) {
       await client.dispose().catch(() => undefined);

@@ -3,6 +3,7 @@
  * (structured clone); typed arrays are transferred where possible.
  */
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
+import type { GptWeights } from "../transformer/gpt.js";
 import type { SerializedError } from "./errors.js";
 
 export type EpPreference = "auto" | "webgpu" | "wasm";
@@ -93,8 +94,13 @@ export interface InitResult {
   graphCaptureFallback?: string;
 }
 
-/** The transformer baseline in the worker (a second Worker of the same script): a synthetic GPT shape. */
-export interface GptInitSource {
+/**
+ * The transformer baseline in the worker (a second Worker of the same script): a synthetic GPT shape, or loaded
+ * weights (`{weights}`, e.g. the project's trained tiny GPT).
+ */
+export type GptInitSource = GptSyntheticShape | { weights: GptWeights };
+
+export interface GptSyntheticShape {
   nLayer: number;
   nEmbd: number;
   nHead: number;
@@ -114,6 +120,11 @@ export interface GptInitResult {
 export interface GptStepResult {
   /** tokens in the KV cache after this call */
   cacheLength: number;
+  /**
+   * with gptInit's `attention` option: per layer, the softmax weights (H, T, P+T) row-major of the T new query
+   * positions over all P+T keys
+   */
+  attention?: Float32Array[];
   /** milliseconds inside the worker (run and logits read back) */
   ms: number;
   /** numbers held by the KV cache tensors (past_k + past_v) after this call, from their dims */
@@ -146,7 +157,13 @@ export type Request =
   | { id: number; type: "dispose" }
   /** destroy the GPU device on purpose (tests, and a presenter rehearsing the fallback); a no-op on wasm */
   | { id: number; type: "simulateDeviceLoss" }
-  | { id: number; type: "gptInit"; source: GptInitSource; options: WorkerInitOptions }
+  | {
+      id: number;
+      type: "gptInit";
+      source: GptInitSource;
+      /** `attention`: build the graph with its attention-weight outputs (chapter 2's softmax figure) */
+      options: WorkerInitOptions & { attention?: boolean };
+    }
   /** T tokens after the cached ones (the cache grows by T) */
   | { id: number; type: "gptForward"; tokens: number[] }
   | { id: number; type: "gptReset" };

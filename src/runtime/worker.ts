@@ -13,7 +13,7 @@ import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
 import { loadRwkvCheckpoint } from "../rwkv/checkpoint/index.js";
 import { countParameters, syntheticWeights } from "../rwkv/synthetic.js";
 import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
-import { gptWeightsFromTensors } from "../transformer/gpt.js";
+import { countGptParameters, gptWeightsFromTensors, type GptWeights } from "../transformer/gpt.js";
 import { syntheticGptTensors } from "../transformer/synthetic.js";
 import { OrtGpt, type GptCache } from "./gpt-ort.js";
 import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeError } from "./errors.js";
@@ -249,17 +249,27 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
 let gpt: OrtGpt | undefined;
 let gptCache: GptCache | undefined;
 
-async function gptInit(src: GptInitSource, options: WorkerInitOptions): Promise<GptInitResult> {
+async function gptInit(
+  src: GptInitSource,
+  options: WorkerInitOptions & { attention?: boolean },
+): Promise<GptInitResult> {
   if (gpt || model)
     throw new OrtRwkvError("unsupported", "this worker already holds a model; dispose it first");
   const t0 = performance.now();
   ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
   ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
-  const tensors = syntheticGptTensors({ ...src, bias: true }, src.seed ?? 0);
+  let weights: GptWeights;
   let parameterCount = 0;
-  for (const t of tensors.values()) parameterCount += t.data.length;
-  const weights = gptWeightsFromTensors(tensors, { nHead: src.nHead });
+  if ("weights" in src) {
+    weights = src.weights;
+    parameterCount = countGptParameters(weights);
+  } else {
+    const tensors = syntheticGptTensors({ ...src, bias: true }, src.seed ?? 0);
+    for (const t of tensors.values()) parameterCount += t.data.length;
+    weights = gptWeightsFromTensors(tensors, { nHead: src.nHead });
+  }
+  const attention = !!options.attention;
   const want = options.ep ?? "auto";
   let fallbackReason: string | undefined;
   let adapter: AdapterSummary | undefined;
@@ -269,7 +279,7 @@ async function gptInit(src: GptInitSource, options: WorkerInitOptions): Promise<
     if (pick.reason) fallbackReason = pick.reason;
     else {
       try {
-        gpt = await OrtGpt.create(ort, weights, { ep: "webgpu", ...(device ? { device } : {}) });
+        gpt = await OrtGpt.create(ort, weights, { ep: "webgpu", attention, ...(device ? { device } : {}) });
       } catch (e) {
         if (!(e instanceof SessionBuildError)) throw e;
         fallbackReason = e.message;
@@ -277,7 +287,7 @@ async function gptInit(src: GptInitSource, options: WorkerInitOptions): Promise<
     }
     if (fallbackReason && want === "webgpu") throw new SessionBuildError("webgpu", fallbackReason);
   }
-  if (!gpt) gpt = await OrtGpt.create(ort, weights, { ep: "wasm" });
+  if (!gpt) gpt = await OrtGpt.create(ort, weights, { ep: "wasm", attention });
   gptCache = gpt.newCache();
   return {
     ep: gpt.ep,
@@ -396,8 +406,9 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
         cacheLength: r.cache.length,
         ms: performance.now() - t0,
         kvNumbers: r.cache.k.size + r.cache.v.size,
+        ...(r.attention ? { attention: r.attention } : {}),
       };
-      return { result, transfer: [] };
+      return { result, transfer: (r.attention ?? []).map((a) => a.buffer as ArrayBuffer) };
     }
     case "gptReset":
       gptCache = needGpt().newCache();

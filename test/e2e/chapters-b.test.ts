@@ -113,6 +113,10 @@ describe.runIf(status.available)("chapters 2, 6, 7, 8 in Chromium", () => {
       const before = await check(CHAPTER_PROMPTS.attention.prompt, 1, Math.floor(C / 2));
       await setPrompt(page, "ROMEO:\nWherefore art thou");
       const after = await check("ROMEO:\nWherefore art thou", 1, Math.floor(C / 2));
+      // both live panels ran on onnxruntime-web (wasm: SwiftShader is a software adapter): the RWKV's probes and
+      // the transformer's attention outputs, each against its JS reference above
+      expect(await fig.getAttribute("data-wkv-backend")).toBe("wasm");
+      expect(await fig.getAttribute("data-softmax-backend")).toBe("wasm");
       expect(after).not.toEqual(before);
       // the view is in the URL
       expect(page.url()).toContain("prompt=ROMEO");
