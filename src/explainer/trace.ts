@@ -154,8 +154,14 @@ export function sliceTrace(view: TraceView, T: number): TraceView {
   const layers = view.layers.map((lt) => {
     const out: Partial<LayerTrace> = {};
     for (const name of Object.keys(lt) as TraceField[]) {
-      const data = lt[name]!;
-      out[name] = STATIC_FIELDS.has(name) ? data : shown(data.subarray(0, T * fieldWidth(view, name)));
+      if (STATIC_FIELDS.has(name)) out[name] = lt[name];
+      else {
+        const slice = () => shown(lt[name]!.subarray(0, T * fieldWidth(view, name)));
+        // a field not joined yet (see joinField) stays unjoined until read
+        if (isLazy(lt, name) && lazyDepth(lt, name) < MAX_LAZY_DEPTH)
+          lazyField(out, name, slice, lazyDepth(lt, name) + 1);
+        else out[name] = slice();
+      }
     }
     return out;
   });
@@ -208,6 +214,59 @@ function concatArrays(a: Float32Array, b: Float32Array, na = a.length): Float32A
 }
 
 /**
+ * out[name] = a's first `na` numbers followed by b. In place (at once: it only writes b's numbers) when
+ * concatArrays can; otherwise the copy is made the first time the field is read, so fields no figure reads are
+ * never copied (a chapter reads a few of a trace's 18 fields). Deferring is safe: a's first `na` numbers never
+ * change (in-place appends only write past every view's end) and b is this trace's own.
+ */
+function joinField(
+  out: Partial<LayerTrace>,
+  name: TraceField,
+  a: Float32Array,
+  b: Float32Array,
+  na: number,
+): void {
+  const mark = highWater.get(a.buffer);
+  if (mark !== undefined && mark <= na && a.byteOffset === 0 && a.buffer.byteLength / 4 >= na + b.length) {
+    out[name] = concatArrays(a, b, na);
+    return;
+  }
+  lazyField(out, name, () => concatArrays(a, b, na));
+}
+
+/**
+ * How many deferred joins/slices a lazy field waits on (each keystroke that reads nothing adds one); past
+ * MAX_LAZY_DEPTH the field is computed at once, which bounds the chain's length and the recursion when it is read.
+ */
+const lazyDepths = new WeakMap<Partial<LayerTrace>, Map<TraceField, number>>();
+const MAX_LAZY_DEPTH = 32;
+
+function isLazy(layer: Partial<LayerTrace>, name: TraceField): boolean {
+  return !!Object.getOwnPropertyDescriptor(layer, name)?.get;
+}
+
+function lazyDepth(layer: Partial<LayerTrace>, name: TraceField): number {
+  return lazyDepths.get(layer)?.get(name) ?? 0;
+}
+
+/** out[name] computed on first read, then kept as a plain property. */
+function lazyField(out: Partial<LayerTrace>, name: TraceField, compute: () => Float32Array, depth = 1): void {
+  let depths = lazyDepths.get(out);
+  if (!depths) lazyDepths.set(out, (depths = new Map()));
+  depths.set(name, depth);
+  Object.defineProperty(out, name, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      const value = compute();
+      Object.defineProperty(out, name, { value, enumerable: true, configurable: true, writable: true });
+      depths.delete(name);
+      return value;
+    },
+  });
+}
+
+/**
  * The trace of tokens a[0..aT) ++ b, where b's trace was computed starting from the state after a's first aT
  * tokens. Equal to concatTraces(sliceTrace(a, aT), b) without the intermediate copy (typing edits the end of a
  * prompt, so this runs on every keystroke).
@@ -223,10 +282,14 @@ export function concatTraces(a: TraceView, b: TraceView, aT = a.T): TraceView {
     const lb = b.layers[l];
     const out: Partial<LayerTrace> = {};
     for (const name of Object.keys(la) as TraceField[]) {
-      const da = la[name]!;
       const db = lb[name];
       if (!db) continue;
-      out[name] = STATIC_FIELDS.has(name) ? da : concatArrays(da, db, aT * fieldWidth(a, name));
+      const na = aT * fieldWidth(a, name);
+      if (STATIC_FIELDS.has(name)) out[name] = la[name];
+      // a's field not computed yet: this one waits for it too (up to a depth, then it is computed now)
+      else if (isLazy(la, name) && lazyDepth(la, name) < MAX_LAZY_DEPTH)
+        lazyField(out, name, () => concatArrays(la[name]!, db, na), lazyDepth(la, name) + 1);
+      else joinField(out, name, la[name]!, db, na);
     }
     return out;
   });

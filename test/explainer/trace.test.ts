@@ -125,6 +125,23 @@ describe("TraceCache", () => {
     expect(views.map((v) => v.T)).toEqual(seqs.map((t) => t.length));
   });
 
+  it("a field joined lazily (typing after a deletion) reads correctly even after later edits", async () => {
+    const cache = new TraceCache(referenceTracer(model), weights, meta);
+    const base = [1, 2, 3, 4, 5, 6];
+    await cache.trace([...base, 7], Array(7).fill("x"), "");
+    await cache.trace(base, Array(6).fill("x"), ""); // delete
+    const retyped = await cache.trace([...base, 9], Array(7).fill("x"), ""); // append after a deletion
+    // its ffnAct (read by no one yet) must not change when later keystrokes append in place
+    await cache.trace([...base, 9, 10], Array(8).fill("x"), "");
+    await cache.trace([...base, 9, 10, 0], Array(9).fill("x"), "");
+    const fresh = fullView([...base, 9]);
+    for (const name of ["ffnAct", "xr", "p", "xOut"] as const)
+      for (let l = 0; l < 2; l++)
+        expect(maxDiff(tensorOf(retyped, l, name), tensorOf(fresh, l, name)), `${name}[${l}]`).toBeLessThan(
+          1e-5,
+        );
+  });
+
   it("an edit in the middle reruns from the first changed token only", async () => {
     const cache = new TraceCache(referenceTracer(model), weights, meta);
     await cache.trace([1, 2, 3, 4, 5, 6, 7, 8], Array(8).fill("x"), "");
