@@ -2,6 +2,7 @@
  * A small helper to write ONNX graphs as code: each call adds one node and returns its output name.
  * Only standard ONNX operators (default domain, opset 17).
  */
+import { f32ToF16Bits } from "./half.js";
 import {
   AttributeType,
   DataType,
@@ -82,6 +83,23 @@ export class GraphBuilder {
       throw new Error(`initializer ${prefix}: [${dims}] needs ${n} values, got ${data.length}`);
     const name = this.name(prefix);
     this.initializers.push({ name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytesOf(data) });
+    return name;
+  }
+
+  /** An fp16 initializer from fp32 values (rounded to nearest, ties to even: ./half.ts). */
+  halfInit(prefix: string, dims: readonly number[], data: Float32Array): string {
+    let n = 1;
+    for (const d of dims) n *= d;
+    if (data.length !== n)
+      throw new Error(`initializer ${prefix}: [${dims}] needs ${n} values, got ${data.length}`);
+    const name = this.name(prefix);
+    const bits = f32ToF16Bits(data);
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType: DataType.FLOAT16,
+      rawData: new Uint8Array(bits.buffer, bits.byteOffset, bits.byteLength),
+    });
     return name;
   }
 

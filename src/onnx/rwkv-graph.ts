@@ -36,6 +36,31 @@ export interface RwkvGraphOptions {
   probes?: boolean;
   /** parallel graph only: logits for all T positions ("all", [T, V]) or the last one only ("last", [1, V]) */
   logits?: "all" | "last";
+  /**
+   * the matrices' storage: "fp32" (default) or "fp16" (half the bytes; each MatMul then casts its input to fp16
+   * and its output back, so the WKV, LayerNorms and the state stay fp32). fp16 MatMuls on WebGPU need the adapter's
+   * shader-f16; the wasm EP computes them in fp32 from the fp16 values.
+   */
+  weights?: "fp32" | "fp16";
+}
+
+/**
+ * x @ W for a weight matrix in the graph's storage type (see RwkvGraphOptions.weights): one MatMul on fp32
+ * weights, Cast -> MatMul -> Cast on fp16 ones.
+ */
+function linear(
+  g: GraphBuilder,
+  weights: "fp32" | "fp16",
+  x: string,
+  name: string,
+  dims: number[],
+  data: Float32Array,
+  outName?: string,
+): string {
+  if (weights === "fp32") return g.op("MatMul", [x, g.floatInit(name, dims, data)], {}, outName);
+  const x16 = g.op("Cast", [x], { to: DataType.FLOAT16 });
+  const y16 = g.op("MatMul", [x16, g.halfInit(name, dims, data)]);
+  return g.op("Cast", [y16], { to: DataType.FLOAT }, outName);
 }
 
 /**
@@ -156,6 +181,7 @@ function block(
   l: number,
   io: BlockIO,
   probe: Probe,
+  weights: "fp32" | "fp16" = "fp32",
 ): { x: string; xxAtt: string; xxFfn: string } {
   const { config } = ow.source;
   const C = config.nEmbd;
@@ -182,11 +208,13 @@ function block(
     g.op("Mul", [xx, init("att.time_mix_kvr", [3, 1, C], tw.muKvr)]),
     io.shiftTermAtt(xx, () => init("att.time_mix_kvr.one_minus", [3, 1, C], tw.oneMinusMuKvr)),
   ]); // (3, N, C): x_k, x_v, x_r
-  const kvr = g.op("MatMul", [xs, init("att.key_value_receptance.weight_T", [3, C, C], tw.WkvrT)]); // (3, N, C)
+  const lin = (x: string, name: string, dims: number[], data: Float32Array) =>
+    linear(g, weights, x, `blocks.${l}.${name}`, dims, data);
+  const kvr = lin(xs, "att.key_value_receptance.weight_T", [3, C, C], tw.WkvrT); // (3, N, C)
   const [k, v, r] = io.rows(kvr, 3); // Eq. 12, 13, 11
   const wkv = io.wkv(k, v); // (N, C)
   const gated = g.op("Mul", [g.op("Sigmoid", [r]), wkv]); // sigma(r_t) * wkv_t
-  const att = g.op("MatMul", [gated, init("att.output.weight_T", [C, C], tw.WoT)]); // Eq. 17
+  const att = lin(gated, "att.output.weight_T", [C, C], tw.WoT); // Eq. 17
   const x1 = g.op("Add", [io.x, att]);
   if (probe.enabled) {
     const [pxk, pxv, pxr] = io.rows(xs, 3);
@@ -214,11 +242,11 @@ function block(
     io.shiftTermFfn(xx2, () => init("ffn.time_mix_kr.one_minus", [2, 1, C], tw.ffnOneMinusMuKr)),
   ]); // (2, N, C): x'_k, x'_r
   const [fxk, fxr] = io.rows(fxs, 2);
-  const fr = g.op("MatMul", [fxr, init("ffn.receptance.weight_T", [C, C], tw.ffnWrT)]); // (N, C) Eq. 14
-  const fk = g.op("MatMul", [fxk, init("ffn.key.weight_T", [C, F], tw.ffnWkT)]); // (N, F) Eq. 15
+  const fr = lin(fxr, "ffn.receptance.weight_T", [C, C], tw.ffnWrT); // (N, C) Eq. 14
+  const fk = lin(fxk, "ffn.key.weight_T", [C, F], tw.ffnWkT); // (N, F) Eq. 15
   const kRelu = g.op("Relu", [fk]);
   const act = g.op("Mul", [kRelu, kRelu]); // max(k', 0)^2
-  const kv = g.op("MatMul", [act, init("ffn.value.weight_T", [F, C], tw.ffnWvT)]); // (N, C)
+  const kv = lin(act, "ffn.value.weight_T", [F, C], tw.ffnWvT); // (N, C)
   const ffnOut = g.op("Mul", [g.op("Sigmoid", [fr]), kv]); // Eq. 18
   const x2 = g.op("Add", [x1, ffnOut]);
   probe("att_o", att, C);
@@ -267,7 +295,14 @@ function embed(g: GraphBuilder, ow: OnnxWeights, ids: string, dims: readonly num
   );
 }
 
-function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string, flat = false): string {
+function head(
+  g: GraphBuilder,
+  ow: OnnxWeights,
+  x: string,
+  outName?: string,
+  flat = false,
+  weights: "fp32" | "fp16" = "fp32",
+): string {
   const { vocabSize: V, nEmbd: C, layerNormEps } = ow.source.config;
   const ln = g.op(
     "LayerNormalization",
@@ -280,7 +315,7 @@ function head(g: GraphBuilder, ow: OnnxWeights, x: string, outName?: string, fla
   );
   // flat: (C) @ (C, V) = (V) (the Reshape comes before the MatMul, so that a kernel writes the output)
   const xo = flat ? g.op("Reshape", [ln, g.constI([C])]) : ln;
-  return g.op("MatMul", [xo, g.floatInit("head.weight_T", [C, V], ow.headT)], {}, outName); // (..., V)
+  return linear(g, weights, xo, "head.weight_T", [C, V], ow.headT, outName); // (..., V)
 }
 
 /** Probe outputs [n, width]; `reshape` for the RNN step, whose values are (1, 1, width). */
@@ -299,6 +334,7 @@ function metadata(ow: OnnxWeights, kind: string, opts: RwkvGraphOptions): Record
     "rwkv.graph": kind,
     "rwkv.config": JSON.stringify(c),
     "rwkv.probes": String(!!opts.probes),
+    "rwkv.weights": opts.weights ?? "fp32",
     "rwkv.probe_names": opts.probes ? PROBE_NAMES.join(",") : "",
   };
 }
@@ -405,12 +441,13 @@ export function buildRnnStepGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {}):
         },
       },
       probe,
+      opts.weights,
     );
     x = out.x;
     attX.push(out.xxAtt);
     ffnX.push(out.xxFfn);
   }
-  head(g, ow, x, LOGITS, true); // (V)
+  head(g, ow, x, LOGITS, true, opts.weights); // (V)
   g.output(LOGITS, LOGITS, DataType.FLOAT, [V]);
   // states: the LayerNorm outputs (1, 1, C) and rows 1 of the (1, 2, C) WKV tensors, all layers at once
   const stacked = (parts: string[]) => (L === 1 ? parts[0] : g.op("Concat", parts, { axis: 0 }));
@@ -560,13 +597,14 @@ export function buildParallelGraph(ow: OnnxWeights, opts: RwkvGraphOptions = {})
         },
       },
       probe,
+      opts.weights,
     );
     x = out.x;
     next.attX.push(lastRow(out.xxAtt));
     next.ffnX.push(lastRow(out.xxFfn));
   }
   const last = opts.logits === "last";
-  head(g, ow, last ? lastRow(x) : x, LOGITS);
+  head(g, ow, last ? lastRow(x) : x, LOGITS, false, opts.weights);
   g.output(LOGITS, LOGITS, DataType.FLOAT, [last ? 1 : "T", V]);
   for (const s of STATE_NAMES) concatState(g, L, C, s, next[s]);
   return g.encode("rwkv4_parallel", "RWKV-4 parallel (arXiv 2305.13048 v4)", metadata(ow, "parallel", opts));

@@ -19,6 +19,11 @@ export interface WorkerInitOptions {
   chunk?: number;
   probes?: boolean;
   parallelLogits?: "all" | "last";
+  /**
+   * matrix storage: "fp32" (default) or "fp16" (half the bytes; on WebGPU only where the adapter has shader-f16,
+   * else fp32 with InitResult.weightsNote saying why)
+   */
+  weights?: "fp32" | "fp16";
   /** ORT log severity: 0 = verbose (node placement is logged), default 3 */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
   /**
@@ -79,6 +84,10 @@ export interface InitResult {
   ortVersion: string;
   /** where the recurrent state lives between calls: "gpu-buffer" (WebGPU) or "cpu" */
   stateLocation: string;
+  /** the matrices' storage the sessions were built with */
+  weights: "fp32" | "fp16";
+  /** why fp16 was asked for but not used */
+  weightsNote?: string;
   /**
    * WebGPU: whether ORT's sessions run on the worker's own GPUDevice (the one whose loss it watches, with the
    * adapter's buffer limits), read back from ort.env.webgpu.device after the sessions were built

@@ -56,6 +56,11 @@ export interface OrtRwkvOptions {
   chunk?: number;
   /** parallel graph: logits of every position ("all", default) or of the last one only ("last") */
   parallelLogits?: "all" | "last";
+  /**
+   * how the graphs store their matrices: "fp32" (default) or "fp16" (half the bytes; on WebGPU it needs the
+   * adapter's shader-f16, which the worker checks before asking for it)
+   */
+  weights?: "fp32" | "fp16";
   /** build the graphs with introspection outputs (names.ts PROBES) */
   probes?: boolean;
   /** ORT log severity (0 verbose .. 4 fatal); default 3 */
@@ -136,6 +141,8 @@ export class OrtRwkv {
   readonly maxTokens: number;
   readonly chunk: number;
   readonly parallelLogits: "all" | "last";
+  /** the matrices' storage the graphs were built with (prebuilt graphs: "fp32" unless told) */
+  readonly weights: "fp32" | "fp16";
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private lost: string | undefined;
@@ -156,6 +163,7 @@ export class OrtRwkv {
     this.maxTokens = opts.maxTokens ?? 1024;
     this.chunk = opts.chunk ?? defaultChunk(ep);
     this.parallelLogits = opts.parallelLogits ?? "all";
+    this.weights = opts.weights ?? "fp32";
   }
 
   /**
@@ -180,7 +188,7 @@ export class OrtRwkv {
         throw new OrtRwkvError("unsupported", "no weights and no prebuilt graph for this mode");
       return (prepared = prepareOnnxWeights(weights));
     };
-    const gopts = { probes: !!opts.probes };
+    const gopts = { probes: !!opts.probes, weights: opts.weights ?? "fp32" };
     const webgpuOption = {
       name: "webgpu" as const,
       ...(opts.device ? { device: opts.device } : {}),

@@ -145,11 +145,28 @@ async function pickWebGpu(config: RwkvConfig): Promise<{ adapter?: AdapterSummar
   return { adapter: summary };
 }
 
+/** The adapter of the last init (its shader-f16 decides whether fp16 weights can run on WebGPU). */
+let initAdapter: AdapterSummary | undefined;
+/** Why fp16 weights were asked for but fp32 ones built (shown beside the EP). */
+let weightsNote: string | undefined;
+
+/** The weight storage to build for `ep`: fp16 only where asked and runnable (WebGPU needs shader-f16). */
+function weightsFor(ep: "webgpu" | "wasm"): "fp32" | "fp16" {
+  weightsNote = undefined;
+  if ((initOptions?.weights ?? "fp32") !== "fp16") return "fp32";
+  if (ep === "webgpu" && !initAdapter?.shaderF16) {
+    weightsNote = "fp16 weights need the adapter's shader-f16, which this one lacks: fp32 weights";
+    return "fp32";
+  }
+  return "fp16";
+}
+
 async function build(ep: "webgpu" | "wasm"): Promise<OrtRwkv> {
   const o = initOptions!;
   const s = source!;
   return OrtRwkv.create(ort, s.ow ?? { config: s.config }, {
     ep,
+    weights: weightsFor(ep),
     mode: o.mode,
     maxTokens: o.maxTokens,
     chunk: o.chunk,
@@ -207,9 +224,11 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   const want = options.ep ?? "auto";
   let fallbackReason: string | undefined;
   let adapter: AdapterSummary | undefined;
+  initAdapter = undefined;
   if (want !== "wasm") {
     const pick = await pickWebGpu(config);
     adapter = pick.adapter;
+    initAdapter = adapter;
     if (pick.reason) fallbackReason = pick.reason;
     else {
       try {
@@ -232,6 +251,8 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     buildSeconds: (performance.now() - t0) / 1000,
     ortVersion: ort.env.versions.web ?? "unknown",
     stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
+    weights: model.weights,
+    ...(weightsNote ? { weightsNote } : {}),
     ...(model.ep === "webgpu"
       ? {
           sessionsOnWorkerDevice:

@@ -131,6 +131,7 @@ async function waitLoaded(page: Page, phase: "ready" | "error" = "ready") {
     dtype: await status$(page).getAttribute("data-dtype"),
     ep: await status$(page).getAttribute("data-ep"),
     graphCapture: await status$(page).getAttribute("data-graph-capture"),
+    weights: await status$(page).getAttribute("data-weights"),
     text: (await status$(page).textContent()) ?? "",
   };
 }
@@ -249,6 +250,27 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
       expect(problems).toEqual([]);
     } finally {
       await page.close();
+    }
+  });
+
+  it("?weights=fp16: fp16 matrices on wasm, both modes agree <= 1e-3; on an adapter without shader-f16, fp32 and why", async () => {
+    const a = await open("/full-size?weights=fp16&ep=wasm");
+    try {
+      const s = await waitLoaded(a.page);
+      expect(s).toMatchObject({ ep: "wasm", weights: "fp16" });
+      expect(await agreement(a.page)).toBeLessThanOrEqual(1e-3);
+      expect(a.problems).toEqual([]);
+    } finally {
+      await a.page.close();
+    }
+    const b = await open("/full-size?weights=fp16&ep=webgpu");
+    try {
+      const s = await waitLoaded(b.page);
+      expect(s).toMatchObject({ ep: "webgpu", weights: "fp32" });
+      expect(s.text).toContain("shader-f16");
+      expect(b.problems).toEqual([]);
+    } finally {
+      await b.page.close();
     }
   });
 
