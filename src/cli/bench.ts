@@ -2,7 +2,9 @@
  * `npm run bench -- ref [--tokens T]`: prompt-ingestion throughput of the reference model in RNN and
  * parallel mode, for the RWKV-4-Pile-169M shape and the tiny model's shape (deterministic random
  * weights made in process), written into docs/benchmarks.md with the machine it ran on.
- * Later backends add their own sections (`npm run bench -- ort`).
+ * `npm run bench -- ort`: the ONNX graphs on ORT wasm in Node (src/cli/ort.ts ortSuite): ingestion at T = 64, 256,
+ * 1024 in both modes and generation, beside rooflines measured in the same runtime. `npm run bench` runs both;
+ * `npm run bench:gpu` is the WebGPU counterpart (it needs the NVIDIA machine).
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -17,9 +19,9 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { tokens: { type: "string", default: "64" }, "no-write": { type: "boolean", default: false } },
 });
-const which = positionals[0] ?? "ref";
-if (which !== "ref") {
-  process.stderr.write(`bench: unknown suite '${which}' (available: ref)\n`);
+const which = positionals[0] ?? "all";
+if (!["ref", "ort", "all"].includes(which)) {
+  process.stderr.write(`bench: unknown suite '${which}' (available: ref, ort, all)\n`);
   process.exit(1);
 }
 const T = Number(values.tokens);
@@ -29,43 +31,100 @@ export function machine(): string {
   return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
 }
 
-const rows: string[] = [];
-const results: Record<string, unknown>[] = [];
-for (const [name, shape] of [
-  ["synthetic-tiny", SHAPES.tiny],
-  ["synthetic-169m", SHAPES.pile169m],
-] as const) {
-  const model = new RwkvModel(syntheticWeights(shape, 0));
-  const r = benchRef(model, { tokens: T });
-  results.push({ model: name, backend: "ref", tokens: T, ...r });
-  rows.push(
-    `| ${name} | L=${shape.nLayer} D=${shape.nEmbd} V=${shape.vocabSize} | ${T} | ${r.rnn_tokens_per_second.toFixed(1)} | ${r.parallel_tokens_per_second.toFixed(1)} | ${r.parallel_over_rnn.toFixed(2)}x | ${r.repeats} |`,
-  );
-  console.log(JSON.stringify(results[results.length - 1]));
-}
-
-const section = [
-  "<!-- bench:ref:start -->",
-  "## Reference model (TypeScript, `npm run bench -- ref`)",
-  "",
-  `Prompt ingestion of T random tokens: RNN mode (T steps of \`step\`) against parallel mode (one \`forward\`, last-position logits and the final state). Medians over repeats after a warm-up run. Single-threaded JavaScript.`,
-  "",
-  `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
-  "",
-  "| model | shape | T | RNN tokens/s | parallel tokens/s | parallel / RNN | repeats |",
-  "| --- | --- | --- | --- | --- | --- | --- |",
-  ...rows,
-  "<!-- bench:ref:end -->",
-].join("\n");
-
-if (!values["no-write"]) {
+function writeSection(key: string, section: string): void {
+  if (values["no-write"]) return;
   const file = join(REPO_ROOT, "docs/benchmarks.md");
   let doc = existsSync(file)
     ? readFileSync(file, "utf8")
     : "# Benchmarks\n\nSpeed targets are checked here, not by timed tests. Each section names the machine it ran on.\n\n";
-  doc = /<!-- bench:ref:start -->[\s\S]*<!-- bench:ref:end -->/.test(doc)
-    ? doc.replace(/<!-- bench:ref:start -->[\s\S]*<!-- bench:ref:end -->/, section)
-    : doc.trimEnd() + "\n\n" + section + "\n";
+  const re = new RegExp(`<!-- bench:${key}:start -->[\\s\\S]*<!-- bench:${key}:end -->`);
+  doc = re.test(doc) ? doc.replace(re, () => section) : doc.trimEnd() + "\n\n" + section + "\n";
   writeFileSync(file, doc);
-  console.log(`wrote ${file}`);
+  console.log(`wrote ${file} (${key})`);
 }
+
+function runRef(): void {
+  const rows: string[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (const [name, shape] of [
+    ["synthetic-tiny", SHAPES.tiny],
+    ["synthetic-169m", SHAPES.pile169m],
+  ] as const) {
+    const model = new RwkvModel(syntheticWeights(shape, 0));
+    const r = benchRef(model, { tokens: T });
+    results.push({ model: name, backend: "ref", tokens: T, ...r });
+    rows.push(
+      `| ${name} | L=${shape.nLayer} D=${shape.nEmbd} V=${shape.vocabSize} | ${T} | ${r.rnn_tokens_per_second.toFixed(1)} | ${r.parallel_tokens_per_second.toFixed(1)} | ${r.parallel_over_rnn.toFixed(2)}x | ${r.repeats} |`,
+    );
+    console.log(JSON.stringify(results[results.length - 1]));
+  }
+
+  const section = [
+    "<!-- bench:ref:start -->",
+    "## Reference model (TypeScript, `npm run bench -- ref`)",
+    "",
+    `Prompt ingestion of T random tokens: RNN mode (T steps of \`step\`) against parallel mode (one \`forward\`, last-position logits and the final state). Medians over repeats after a warm-up run. Single-threaded JavaScript.`,
+    "",
+    `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
+    "",
+    "| model | shape | T | RNN tokens/s | parallel tokens/s | parallel / RNN | repeats |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+    "<!-- bench:ref:end -->",
+  ].join("\n");
+  writeSection("ref", section);
+}
+
+async function runOrt(): Promise<void> {
+  const { ortSuite } = await import("./ort.js");
+  const out: Awaited<ReturnType<typeof ortSuite>>[] = [];
+  const { loadBuildModel } = await import("../explainer/build-model.js");
+  for (const [name, weights, gen, big] of [
+    ["tiny-rwkv (trained)", loadBuildModel().weights, 200, false],
+    ["synthetic-169m", syntheticWeights(SHAPES.pile169m, 0), 32, true],
+  ] as const) {
+    const r = await ortSuite(name, weights, {
+      Ts: [64, 256, 1024],
+      gen,
+      repeats: (T) => (big ? (T >= 1024 ? 1 : 2) : T >= 1024 ? 2 : 5),
+    });
+    console.log(JSON.stringify(r));
+    out.push(r);
+  }
+  const f = (x: number, d = 1) => x.toFixed(d);
+  const lines = [
+    "<!-- bench:ort:start -->",
+    "## ONNX graphs on onnxruntime-web wasm in Node (`npm run bench -- ort`)",
+    "",
+    `Prompt ingestion of T random tokens in both modes (parallel: the parallel graph, chunks of ${out[0].chunk}, last-position logits and the final state; RNN: \`steps()\`, one run of the step graph per token) and generation (RNN steps with the logits read every token, greedy), medians after a warm-up run. Rooflines measured in the same runtime (src/runtime/roofline.ts): a (chunk, C) x (C, F) MatMul for the matmul rate, a 64 MiB matrix-vector product for the streaming-read bandwidth. ${out[0].runtime}, as in a page without cross-origin isolation.`,
+    "",
+    `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
+    "",
+    "| model | shape | roofline matmul GFLOP/s | roofline read GB/s |",
+    "| --- | --- | --- | --- |",
+    ...out.map(
+      (r) => `| ${r.model} | ${r.shape} | ${f(r.roofline.matmulGflops)} | ${f(r.roofline.bandwidthGBs)} |`,
+    ),
+    "",
+    "| model | T | RNN tokens/s | parallel tokens/s | parallel / RNN | parallel matmul efficiency | repeats |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
+    ...out.flatMap((r) =>
+      r.ingestion.map(
+        (i) =>
+          `| ${r.model} | ${i.T} | ${f(i.rnnTokensPerSecond)} | ${f(i.parallelTokensPerSecond)} | ${f(i.parallelOverRnn, 2)}x | ${f(100 * i.parallelEfficiency)}% | ${i.repeats} |`,
+      ),
+    ),
+    "",
+    "| model | generated tokens | ms/token median | p95 | bandwidth bound ms/token | median / bound |",
+    "| --- | --- | --- | --- | --- | --- |",
+    ...out.map(
+      (r) =>
+        `| ${r.model} | ${r.generation.tokens} | ${f(r.generation.msPerTokenMedian, 2)} | ${f(r.generation.msPerTokenP95, 2)} | ${f(r.generation.boundMs, 3)} | ${f(r.generation.msPerTokenMedian / r.generation.boundMs, 1)}x |`,
+    ),
+    "<!-- bench:ort:end -->",
+  ];
+  writeSection("ort", lines.join("\n"));
+}
+
+if (which === "ref" || which === "all") runRef();
+if (which === "ort" || which === "all") await runOrt();

@@ -9,6 +9,7 @@ import {
   ortVersion,
   type OrtRwkv,
   type OrtState,
+  type Rooflines,
 } from "../runtime/node.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import { benchTokens, median } from "./bench-ref.js";
@@ -145,5 +146,95 @@ export async function ortBench(
     parallel_efficiency: parallelGflops / roof.matmulGflops,
     rnn_weight_read_gbs: rnnGBs,
     rnn_efficiency: rnnGBs / roof.bandwidthGBs,
+  };
+}
+
+export interface OrtSuiteResult {
+  model: string;
+  shape: string;
+  runtime: string;
+  roofline: Rooflines;
+  chunk: number;
+  /** per T: both modes' prompt ingestion (last-position logits and the final state out) */
+  ingestion: {
+    T: number;
+    repeats: number;
+    rnnTokensPerSecond: number;
+    parallelTokensPerSecond: number;
+    parallelOverRnn: number;
+    /** achieved matmul rate of the parallel graph over the measured matmul roofline */
+    parallelEfficiency: number;
+  }[];
+  /** RNN steps with the logits read each token (as sampling needs), greedy */
+  generation: {
+    tokens: number;
+    msPerTokenMedian: number;
+    msPerTokenP95: number;
+    /** ms a token would take reading every weight once at the measured bandwidth */
+    boundMs: number;
+  };
+}
+
+/**
+ * `npm run bench -- ort`: both workloads on ORT wasm in Node (one thread, as a page without cross-origin isolation
+ * runs), with rooflines measured in the same runtime. Ingestion: T tokens through the parallel graph (`forward`,
+ * last-position logits) and through RNN mode (`steps`, one step graph run per token); generation: `gen` RNN steps.
+ */
+export async function ortSuite(
+  name: string,
+  weights: RwkvWeights,
+  opts: { Ts: number[]; gen: number; repeats: (T: number) => number },
+): Promise<OrtSuiteResult> {
+  const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = weights.config;
+  const ow = prepareOnnxWeights(weights);
+  const maxT = Math.max(...opts.Ts);
+  const rnn = await createOrtRwkv(ow, { mode: "rnn" });
+  const par = await createOrtRwkv(ow, { mode: "parallel", parallelLogits: "last", maxTokens: maxT });
+  const roofline = await nodeRooflines({ T: par.chunk, C, F });
+  const matmulParams = L * (5 * C * C + 2 * C * F);
+  const ingestion: OrtSuiteResult["ingestion"] = [];
+  for (const T of opts.Ts) {
+    const tokens = benchTokens(T, V);
+    const repeats = opts.repeats(T);
+    const parS = median(await timeIt(async () => void (await par.forward(tokens)), repeats));
+    const rnnS = median(await timeIt(async () => void (await rnn.steps(tokens)), repeats));
+    const gflops = (2 * matmulParams * T + 2 * C * V) / parS / 1e9;
+    ingestion.push({
+      T,
+      repeats,
+      rnnTokensPerSecond: T / rnnS,
+      parallelTokensPerSecond: T / parS,
+      parallelOverRnn: rnnS / parS,
+      parallelEfficiency: gflops / roofline.matmulGflops,
+    });
+  }
+  const ms: number[] = [];
+  let state = rnn.initialState();
+  let token = 1;
+  for (let i = 0; i < opts.gen + 3; i++) {
+    const t0 = performance.now();
+    const r = await rnn.step(token, state);
+    let best = 0;
+    for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j;
+    if (i >= 3) ms.push(performance.now() - t0);
+    state = r.state;
+    token = best;
+  }
+  ms.sort((a, b) => a - b);
+  await rnn.dispose();
+  await par.dispose();
+  return {
+    model: name,
+    shape: `L=${L} D=${C} F=${F} V=${V}`,
+    runtime: `onnxruntime-web ${ortVersion} wasm EP, 1 thread, Node ${process.version}`,
+    roofline,
+    chunk: par.chunk,
+    ingestion,
+    generation: {
+      tokens: opts.gen,
+      msPerTokenMedian: median(ms),
+      msPerTokenP95: ms[Math.min(ms.length - 1, Math.floor(0.95 * ms.length))],
+      boundMs: ((4 * (matmulParams + C * V)) / (roofline.bandwidthGBs * 1e9)) * 1000,
+    },
   };
 }
