@@ -96,7 +96,7 @@ async function runOrt(): Promise<void> {
     "<!-- bench:ort:start -->",
     "## ONNX graphs on onnxruntime-web wasm in Node (`npm run bench -- ort`)",
     "",
-    `Prompt ingestion of T random tokens in both modes (parallel: the parallel graph, chunks of ${out[0].chunk}, last-position logits and the final state; RNN: \`steps()\`, one run of the step graph per token) and generation (RNN steps with the logits read every token, greedy), medians after a warm-up run. Rooflines measured in the same runtime (src/runtime/roofline.ts): a (chunk, C) x (C, F) MatMul for the matmul rate, a 64 MiB matrix-vector product for the streaming-read bandwidth. ${out[0].runtime}, as in a page without cross-origin isolation.`,
+    `Prompt ingestion of T random tokens in both modes (parallel: the parallel graph, chunks of ${out[0].chunk}, last-position logits and the final state; RNN: \`steps()\`, one run of the step graph per token) and generation (RNN steps with the logits read every token, greedy), medians after a warm-up run. Rooflines measured in the same runtime (src/runtime/roofline.ts): a (chunk, C) x (C, F) MatMul for the matmul rate, a matrix-vector product over as many bytes as one token's weights (at least 64 MiB: this machine's L3 cache is 260 MiB) for the streaming-read bandwidth. ${out[0].runtime}, as in a page without cross-origin isolation.`,
     "",
     `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     "",

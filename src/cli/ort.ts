@@ -124,7 +124,12 @@ export async function ortBench(
   // efficiency against rooflines measured in the same runtime
   const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = weights.config;
   const matmulParams = L * (5 * C * C + 2 * C * F); // per token: Wk Wv Wr Wo, ffn Wr; ffn Wk Wv
-  const roof = await nodeRooflines({ T: Math.min(T, chunkOf(parModel.chunk, T)), C, F });
+  const roof = await nodeRooflines({
+    T: Math.min(T, chunkOf(parModel.chunk, T)),
+    C,
+    F,
+    bandwidthBytes: Math.max(64 * 2 ** 20, 4 * (matmulParams + C * V)),
+  });
   const parallelGflops = (2 * matmulParams * T + 2 * C * V) / parS / 1e9; // + one head row
   const rnnGBs = (4 * (matmulParams + C * V) * T) / rnnS / 1e9; // every weight (and the head) read per token
   return {
@@ -190,8 +195,14 @@ export async function ortSuite(
   const maxT = Math.max(...opts.Ts);
   const rnn = await createOrtRwkv(ow, { mode: "rnn" });
   const par = await createOrtRwkv(ow, { mode: "parallel", parallelLogits: "last", maxTokens: maxT });
-  const roofline = await nodeRooflines({ T: par.chunk, C, F });
   const matmulParams = L * (5 * C * C + 2 * C * F);
+  // the streaming read as large as one token's weights (at least 64 MiB), so that it meets the same caches
+  const roofline = await nodeRooflines({
+    T: par.chunk,
+    C,
+    F,
+    bandwidthBytes: Math.max(64 * 2 ** 20, 4 * (matmulParams + C * V)),
+  });
   const ingestion: OrtSuiteResult["ingestion"] = [];
   for (const T of opts.Ts) {
     const tokens = benchTokens(T, V);

@@ -36,7 +36,7 @@ export async function createOrtRwkv(
 
 /** Matmul-rate and bandwidth rooflines of this runtime (wasm EP, current thread count). */
 export function nodeRooflines(
-  opts: { T?: number; C?: number; F?: number; repeats?: number } = {},
+  opts: { T?: number; C?: number; F?: number; repeats?: number; bandwidthBytes?: number } = {},
 ): Promise<Rooflines> {
   if (!configured) configureNodeOrt();
   return measureRooflines(ort, { ...opts, ep: "wasm" });

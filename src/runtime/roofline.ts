@@ -3,8 +3,10 @@
  * benchmark can report efficiency = achieved / roofline:
  *  - matmul rate: one MatMul of the channel-mix key's shape, (T, C) @ (C, F), in GFLOP/s (ingestion is
  *    compute-bound);
- *  - streaming-read bandwidth: a (1, K) @ (K, N) matrix-vector product over a 64 MiB weight, in GB/s
- *    (single-token decoding reads every weight once, so it is bandwidth-bound).
+ *  - streaming-read bandwidth: a (1, K) @ (K, N) matrix-vector product over a weight of `bandwidthBytes` (default
+ *    64 MiB), in GB/s (single-token decoding reads every weight once, so it is bandwidth-bound). Give it the bytes
+ *    the model reads per token: a CPU's last-level cache can hold 64 MiB (this machine's L3 is 260 MiB), and a
+ *    read that fits in cache is not the bound of a model that does not.
  */
 import type * as Ort from "onnxruntime-web";
 import { GraphBuilder } from "../onnx/builder.js";
@@ -60,7 +62,7 @@ async function matmulSession(
 
 export async function measureRooflines(
   ort: typeof Ort,
-  opts: { ep?: string; T?: number; C?: number; F?: number; repeats?: number } = {},
+  opts: { ep?: string; T?: number; C?: number; F?: number; repeats?: number; bandwidthBytes?: number } = {},
 ): Promise<Rooflines> {
   const ep = opts.ep ?? "wasm";
   const T = opts.T ?? 64;
@@ -71,7 +73,7 @@ export async function measureRooflines(
   const tMm = await timeMedian(mm.s, mm.feeds, repeats);
   await mm.s.release();
   const K = 1024;
-  const N = 16384; // 64 MiB of fp32 weights: far beyond any cache
+  const N = Math.max(1024, Math.round((opts.bandwidthBytes ?? 64 * 2 ** 20) / 4 / K / 1024) * 1024);
   const bw = await matmulSession(ort, ep, 1, K, N);
   const tBw = await timeMedian(bw.s, bw.feeds, repeats * 2);
   await bw.s.release();
