@@ -56,3 +56,22 @@ export function benchRef(model: RwkvModel, opts: BenchOptions) {
     parallel_over_rnn: rnnS / parS,
   };
 }
+
+/** Generation on the reference model: `n` RNN steps from the empty state, greedy, ms per token (after 2 warm-up). */
+export function benchGeneration(model: RwkvModel, n: number): { median: number; p95: number } {
+  const V = model.config.vocabSize;
+  let state = model.initialState();
+  let token = 1;
+  const ms: number[] = [];
+  for (let i = 0; i < n + 2; i++) {
+    const t0 = performance.now();
+    const r = model.step(token, state);
+    let best = 0;
+    for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j;
+    if (i >= 2) ms.push(performance.now() - t0);
+    state = r.state;
+    token = best;
+  }
+  ms.sort((a, b) => a - b);
+  return { median: median(ms), p95: ms[Math.min(ms.length - 1, Math.floor(0.95 * ms.length))] };
+}

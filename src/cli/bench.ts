@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { RwkvModel } from "../rwkv/model.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
-import { benchRef } from "./bench-ref.js";
+import { benchGeneration, benchRef } from "./bench-ref.js";
 import { REPO_ROOT } from "./load.js";
 
 const { values, positionals } = parseArgs({
@@ -45,31 +45,43 @@ function writeSection(key: string, section: string): void {
 
 function runRef(): void {
   const rows: string[] = [];
+  const genRows: string[] = [];
   const results: Record<string, unknown>[] = [];
-  for (const [name, shape] of [
-    ["synthetic-tiny", SHAPES.tiny],
-    ["synthetic-169m", SHAPES.pile169m],
+  // --tokens T runs one length; by default T = 64, 256, 1024 (the 169M shape: 64 and 256, a 1024-token run of
+  // each mode takes minutes in single-threaded JavaScript and the RNN rate does not depend on T)
+  const custom = values.tokens !== "64";
+  for (const [name, shape, Ts, gen] of [
+    ["synthetic-tiny", SHAPES.tiny, custom ? [T] : [64, 256, 1024], 200],
+    ["synthetic-169m", SHAPES.pile169m, custom ? [T] : [64, 256], 16],
   ] as const) {
     const model = new RwkvModel(syntheticWeights(shape, 0));
-    const r = benchRef(model, { tokens: T });
-    results.push({ model: name, backend: "ref", tokens: T, ...r });
-    rows.push(
-      `| ${name} | L=${shape.nLayer} D=${shape.nEmbd} V=${shape.vocabSize} | ${T} | ${r.rnn_tokens_per_second.toFixed(1)} | ${r.parallel_tokens_per_second.toFixed(1)} | ${r.parallel_over_rnn.toFixed(2)}x | ${r.repeats} |`,
-    );
-    console.log(JSON.stringify(results[results.length - 1]));
+    for (const t of Ts) {
+      const r = benchRef(model, { tokens: t, ...(t >= 256 ? { repeats: shape.nEmbd >= 512 ? 1 : 3 } : {}) });
+      results.push({ model: name, backend: "ref", tokens: t, ...r });
+      rows.push(
+        `| ${name} | L=${shape.nLayer} D=${shape.nEmbd} V=${shape.vocabSize} | ${t} | ${r.rnn_tokens_per_second.toFixed(1)} | ${r.parallel_tokens_per_second.toFixed(1)} | ${r.parallel_over_rnn.toFixed(2)}x | ${r.repeats} |`,
+      );
+      console.log(JSON.stringify(results[results.length - 1]));
+    }
+    const g = benchGeneration(model, gen);
+    genRows.push(`| ${name} | ${gen} | ${g.median.toFixed(2)} | ${g.p95.toFixed(2)} |`);
   }
 
   const section = [
     "<!-- bench:ref:start -->",
     "## Reference model (TypeScript, `npm run bench -- ref`)",
     "",
-    `Prompt ingestion of T random tokens: RNN mode (T steps of \`step\`) against parallel mode (one \`forward\`, last-position logits and the final state). Medians over repeats after a warm-up run. Single-threaded JavaScript.`,
+    `Prompt ingestion of T random tokens: RNN mode (T steps of \`step\`) against parallel mode (one \`forward\`, last-position logits and the final state). Medians over repeats after a warm-up run. Generation: RNN steps from the empty state, greedy, ms per token. Single-threaded JavaScript.`,
     "",
     `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     "",
     "| model | shape | T | RNN tokens/s | parallel tokens/s | parallel / RNN | repeats |",
     "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
+    "",
+    "| model | generated tokens | ms/token median | p95 |",
+    "| --- | --- | --- | --- |",
+    ...genRows,
     "<!-- bench:ref:end -->",
   ].join("\n");
   writeSection("ref", section);

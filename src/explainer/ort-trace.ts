@@ -51,7 +51,14 @@ export async function openOrtTracer(weights: RwkvWeights, urls: RuntimeUrls): Pr
     source: { weights },
   });
   const tracer: Tracer = async (tokens, state) => {
-    const r = await client.forward(tokens, state ?? "initial");
+    let r;
+    try {
+      r = await client.forward(tokens, state ?? "initial");
+    } catch (e) {
+      // a lost GPU device: the worker has rebuilt the model on wasm (the badge then says wasm and why); once more
+      if ((e as { code?: unknown }).code !== "device-lost") throw e;
+      r = await client.forward(tokens, state ?? "initial");
+    }
     if (!r.probes) throw new Error("the model worker returned no probes");
     return traceFromProbes(r.probes, weights, tokens.length);
   };
