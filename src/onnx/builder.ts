@@ -33,6 +33,13 @@ function attribute(name: string, v: AttrValue): AttributeProtoObj {
   return { name, type: AttributeType.FLOATS, floats: v.floats };
 }
 
+function checkSize(prefix: string, dims: readonly number[], data: Float32Array): void {
+  let n = 1;
+  for (const d of dims) n *= d;
+  if (data.length !== n)
+    throw new Error(`initializer ${prefix}: [${dims}] needs ${n} values, got ${data.length}`);
+}
+
 function bytesOf(data: Float32Array | BigInt64Array | Int32Array | Uint8Array): Uint8Array {
   // ONNX raw_data is little-endian, as are all the platforms this runs on (checked below once).
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -77,10 +84,7 @@ export class GraphBuilder {
 
   /** A float32 initializer (weights are referenced, not copied, until encoding). */
   floatInit(prefix: string, dims: readonly number[], data: Float32Array): string {
-    let n = 1;
-    for (const d of dims) n *= d;
-    if (data.length !== n)
-      throw new Error(`initializer ${prefix}: [${dims}] needs ${n} values, got ${data.length}`);
+    checkSize(prefix, dims, data);
     const name = this.name(prefix);
     this.initializers.push({ name, dims: [...dims], dataType: DataType.FLOAT, rawData: bytesOf(data) });
     return name;
@@ -88,10 +92,7 @@ export class GraphBuilder {
 
   /** An fp16 initializer from fp32 values (rounded to nearest, ties to even: ./half.ts). */
   halfInit(prefix: string, dims: readonly number[], data: Float32Array): string {
-    let n = 1;
-    for (const d of dims) n *= d;
-    if (data.length !== n)
-      throw new Error(`initializer ${prefix}: [${dims}] needs ${n} values, got ${data.length}`);
+    checkSize(prefix, dims, data);
     const name = this.name(prefix);
     const bits = f32ToF16Bits(data);
     this.initializers.push({

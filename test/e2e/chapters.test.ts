@@ -32,6 +32,22 @@ async function waitLive(page: Page): Promise<void> {
   await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: 60_000 });
 }
 
+/** The range of the WKV state a_t of `layer` over a prompt, from the reference model in Node, RNN mode step by step. */
+function referenceStateRange(prompt: string, layer: number): { min: number; max: number } {
+  const { model, card } = loadBuildModel();
+  let state = model.initialState();
+  let min = Infinity;
+  let max = -Infinity;
+  for (const tok of encodePrompt(prompt, card.vocabulary).tokens) {
+    state = model.step(tok, state).state;
+    for (const x of state[layer].a) {
+      min = Math.min(min, x);
+      max = Math.max(max, x);
+    }
+  }
+  return { min, max };
+}
+
 async function typePrompt(page: Page, text: string): Promise<void> {
   await page.fill("textarea[data-prompt]", text);
 }
@@ -67,18 +83,7 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
       max: Number((el as HTMLElement).dataset.max),
     }));
     // the same prompt through the reference model in Node (RNN mode, step by step: an independent path)
-    const { model, card } = loadBuildModel();
-    const tokens = encodePrompt(prompt, card.vocabulary).tokens;
-    let state = model.initialState();
-    let min = Infinity;
-    let max = -Infinity;
-    for (const tok of tokens) {
-      state = model.step(tok, state).state;
-      for (const x of state[2].a) {
-        min = Math.min(min, x);
-        max = Math.max(max, x);
-      }
-    }
+    const { min, max } = referenceStateRange(prompt, 2);
     expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
     expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
     // the step table recomputes Appendix D from the page's state and agrees with the model
@@ -98,23 +103,13 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
       timeout: 90_000,
     });
     const prompt = await page.inputValue("textarea[data-prompt]");
-    const { model, card } = loadBuildModel();
-    const tokens = encodePrompt(prompt, card.vocabulary).tokens;
+    const tokens = encodePrompt(prompt, loadBuildModel().card.vocabulary).tokens;
     await page.waitForSelector(`[data-figure="wkv-state-a"][data-revealed="${tokens.length}"]`);
     const shown = await page.$eval('[data-figure="wkv-state-a"]', (el) => ({
       min: Number((el as HTMLElement).dataset.min),
       max: Number((el as HTMLElement).dataset.max),
     }));
-    let state = model.initialState();
-    let min = Infinity;
-    let max = -Infinity;
-    for (const tok of tokens) {
-      state = model.step(tok, state).state;
-      for (const x of state[2].a) {
-        min = Math.min(min, x);
-        max = Math.max(max, x);
-      }
-    }
+    const { min, max } = referenceStateRange(prompt, 2);
     expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
     expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
     const err = Number(await page.getAttribute('[data-figure="wkv-step"]', "data-max-error"));
