@@ -71,7 +71,7 @@ function runRef(): void {
     "<!-- bench:ref:start -->",
     "## Reference model (TypeScript, `npm run bench -- ref`)",
     "",
-    `Prompt ingestion of T random tokens: RNN mode (T steps of \`step\`) against parallel mode (one \`forward\`, last-position logits and the final state). Medians over repeats after a warm-up run. Generation: RNN steps from the empty state, greedy, ms per token. Single-threaded JavaScript.`,
+    `Prompt ingestion of T random tokens: RNN mode (T steps of \`step\`) against parallel mode (one \`forward\`, last-position logits and the final state). Medians over repeats after a warm-up run. Generation: RNN steps from the empty state, greedy, ms per token. Single-threaded JavaScript. The 169M shape runs T = 64 and 256 only: a 1024-token run of each mode takes minutes here, and the RNN rate does not depend on T.`,
     "",
     `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     "",
