@@ -2,7 +2,8 @@
  * Framework caches data-loader output (src/.observablehq/cache/data/) and re-runs a loader only when the loader
  * file itself changes, not when the files it reads change. The model loaders (tiny-rwkv*, tiny-gpt*, the
  * chapters' precomputed traces in traces/) read data/models/: delete their cached output whenever a file in
- * data/models/ (or src/rwkv/, src/transformer/, src/explainer/, src/components/, whose code computes the traces)
+ * data/models/ (or src/rwkv/, src/transformer/, src/onnx/, src/runtime/, src/explainer/, src/components/, whose code
+ * computes the traces)
  * is newer, so a newly trained model is picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -28,6 +29,8 @@ const inputs = Math.max(
   newest(path.join(root, "data", "models")),
   newest(path.join(root, "src", "rwkv")),
   newest(path.join(root, "src", "transformer")),
+  newest(path.join(root, "src", "onnx")),
+  newest(path.join(root, "src", "runtime")),
   newest(path.join(root, "src", "explainer")),
   newest(path.join(root, "src", "components")),
 );

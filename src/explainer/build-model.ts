@@ -1,21 +1,24 @@
 /**
  * Node only (build-time data loaders): read data/models/tiny-rwkv.{json,safetensors} if present, else the
- * synthetic stand-in, and run the reference model on a chapter's default prompt to precompute its trace.
+ * synthetic stand-in, and run a chapter's default prompt through the ONNX graphs on onnxruntime-web's wasm EP
+ * (the graphs the pages run) to precompute its trace. The only explainer module that imports src/runtime/node.ts.
  *
  * API:
  *   readModelFiles() -> {card, bytes}            bytes is null for the synthetic stand-in
- *   loadBuildModel() -> {card, weights, model}
- *   precomputeTrace(spec) -> EncodedTrace        spec: {prompt, fields, layers?, x0?, maxTokens?}
+ *   loadBuildModel() -> {card, weights, model}   model: the reference model (for the tests and a few loaders)
+ *   graphTrace(weights, tokens) -> Promise<Trace>
+ *   precomputedView({prompt, maxTokens?}) -> Promise<TraceView>
+ *   precomputeTrace(spec) -> Promise<EncodedTrace>   spec: {prompt, fields, layers?, x0?, maxTokens?}
  *   printTrace(spec)                             what a loader file does: JSON of precomputeTrace on stdout
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { RwkvModel } from "../rwkv/model.js";
+import { RwkvModel, type Trace } from "../rwkv/model.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import { MODEL_NAME, cardFromJson, syntheticCard, weightsFromCard, type ModelCard } from "./model-source.js";
 import { encodePrompt } from "./prompt.js";
-import { encodeTrace, viewOfTrace, type EncodedTrace, type TraceField } from "./trace.js";
+import { encodeTrace, viewOfTrace, type EncodedTrace, type TraceField, type TraceView } from "./trace.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const modelsDir = path.join(repoRoot, "data", "models");
@@ -48,21 +51,48 @@ export interface PrecomputeSpec {
   maxTokens?: number;
 }
 
-export function precomputeTrace(spec: PrecomputeSpec): EncodedTrace {
-  const { card, model } = loadBuildModel();
+/**
+ * The trace of `tokens` from the ONNX parallel graph with probes on onnxruntime-web's wasm EP in Node: the graphs
+ * the pages run, so a precomputed figure comes from the same computation as a live one (build time only; the
+ * reference model checks them in the tests).
+ */
+export async function graphTrace(weights: RwkvWeights, tokens: readonly number[]): Promise<Trace> {
+  const { createOrtRwkv } = await import("../runtime/node.js");
+  const { traceFromProbes } = await import("../onnx/probe-trace.js");
+  const m = await createOrtRwkv(weights, {
+    mode: "parallel",
+    probes: true,
+    parallelLogits: "last",
+    chunk: 32,
+    maxTokens: Math.max(1024, tokens.length),
+  });
+  try {
+    const r = await m.forward(tokens);
+    return traceFromProbes(r.probes!, weights, tokens.length);
+  } finally {
+    await m.dispose();
+  }
+}
+
+/** A chapter's default prompt run through the graphs (graphTrace), as the page's trace view. */
+export async function precomputedView(spec: { prompt: string; maxTokens?: number }): Promise<TraceView> {
+  const { card, weights } = loadBuildModel();
   const enc = encodePrompt(spec.prompt, card.vocabulary, { maxTokens: spec.maxTokens ?? 256 });
   if (enc.tokens.length === 0)
     throw new Error(`precomputeTrace: prompt ${JSON.stringify(spec.prompt)} is empty`);
-  const res = model.forward(enc.tokens, undefined, { trace: true });
-  const view = viewOfTrace(res.trace!, enc.tokens, {
+  return viewOfTrace(await graphTrace(weights, enc.tokens), enc.tokens, {
     labels: enc.labels,
     text: enc.text,
-    backend: "reference (JS)",
+    backend: "wasm",
     synthetic: card.synthetic,
   });
+}
+
+export async function precomputeTrace(spec: PrecomputeSpec): Promise<EncodedTrace> {
+  const view = await precomputedView(spec);
   return encodeTrace(view, { fields: spec.fields, layers: spec.layers, x0: spec.x0 });
 }
 
-export function printTrace(spec: PrecomputeSpec): void {
-  process.stdout.write(JSON.stringify(precomputeTrace(spec)));
+export async function printTrace(spec: PrecomputeSpec): Promise<void> {
+  process.stdout.write(JSON.stringify(await precomputeTrace(spec)));
 }

@@ -1,5 +1,5 @@
-// Data loader: chapter 4's precomputed trace (default prompt, reference model at build time).
+// Data loader: chapter 4's precomputed trace (default prompt, the ONNX graphs on ORT wasm at build time).
 import { printTrace } from "../../explainer/build-model.js";
 import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
 
-printTrace({ ...CHAPTER_PROMPTS.timeDecay, fields: ["k", "v", "wkv"] });
+await printTrace({ ...CHAPTER_PROMPTS.timeDecay, fields: ["k", "v", "wkv"] });

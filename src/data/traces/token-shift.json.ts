@@ -1,8 +1,8 @@
-// Data loader: chapter 3's precomputed trace (default prompt, reference model at build time).
+// Data loader: chapter 3's precomputed trace (default prompt, the ONNX graphs on ORT wasm at build time).
 import { printTrace } from "../../explainer/build-model.js";
 import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
 
-printTrace({
+await printTrace({
   ...CHAPTER_PROMPTS.tokenShift,
   fields: ["xr", "xk", "xv", "xOut"],
   x0: true,
