@@ -5,6 +5,7 @@
  */
 import type { RwkvModel } from "../rwkv/model.js";
 import { mulberry32 } from "../rwkv/random.js";
+import { argmax } from "../rwkv/sampling.js";
 
 export interface BenchOptions {
   tokens: number;
@@ -57,21 +58,32 @@ export function benchRef(model: RwkvModel, opts: BenchOptions) {
   };
 }
 
-/** Generation on the reference model: `n` RNN steps from the empty state, greedy, ms per token (after 2 warm-up). */
-export function benchGeneration(model: RwkvModel, n: number): { median: number; p95: number } {
-  const V = model.config.vocabSize;
-  let state = model.initialState();
+/**
+ * Greedy generation timing for any backend: `n` steps from the empty state after `warmup` untimed ones, ms per
+ * token (median, p95). `step(token)` runs one RNN step from the state it keeps and returns the logits.
+ */
+export async function timeGreedySteps(
+  step: (token: number) => ArrayLike<number> | Promise<ArrayLike<number>>,
+  n: number,
+  warmup = 2,
+): Promise<{ median: number; p95: number }> {
   let token = 1;
   const ms: number[] = [];
-  for (let i = 0; i < n + 2; i++) {
+  for (let i = 0; i < n + warmup; i++) {
     const t0 = performance.now();
-    const r = model.step(token, state);
-    let best = 0;
-    for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j;
-    if (i >= 2) ms.push(performance.now() - t0);
-    state = r.state;
-    token = best;
+    token = argmax(await step(token));
+    if (i >= warmup) ms.push(performance.now() - t0);
   }
   ms.sort((a, b) => a - b);
   return { median: median(ms), p95: ms[Math.min(ms.length - 1, Math.floor(0.95 * ms.length))] };
+}
+
+/** Generation on the reference model (timeGreedySteps). */
+export function benchGeneration(model: RwkvModel, n: number): Promise<{ median: number; p95: number }> {
+  let state = model.initialState();
+  return timeGreedySteps((token) => {
+    const r = model.step(token, state);
+    state = r.state;
+    return r.logits;
+  }, n);
 }

@@ -43,7 +43,7 @@ function writeSection(key: string, section: string): void {
   console.log(`wrote ${file} (${key})`);
 }
 
-function runRef(): void {
+async function runRef(): Promise<void> {
   const rows: string[] = [];
   const genRows: string[] = [];
   const results: Record<string, unknown>[] = [];
@@ -63,7 +63,7 @@ function runRef(): void {
       );
       console.log(JSON.stringify(results[results.length - 1]));
     }
-    const g = benchGeneration(model, gen);
+    const g = await benchGeneration(model, gen);
     genRows.push(`| ${name} | ${gen} | ${g.median.toFixed(2)} | ${g.p95.toFixed(2)} |`);
   }
 
@@ -138,5 +138,5 @@ async function runOrt(): Promise<void> {
   writeSection("ort", lines.join("\n"));
 }
 
-if (which === "ref" || which === "all") runRef();
+if (which === "ref" || which === "all") await runRef();
 if (which === "ort" || which === "all") await runOrt();

@@ -20,6 +20,7 @@ import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
 import { installDawnWebGpu } from "./dawn.js";
 import { OrtRwkv, type OrtState } from "../runtime/rwkv-ort.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
+import { argmax } from "../rwkv/sampling.js";
 
 const env = process.env;
 const log = (...a: unknown[]) => console.log(...a);
@@ -84,9 +85,7 @@ async function main(): Promise<void> {
       state.dispose();
       state = r.state;
       if (i < 8) firstLogits.push(r.logits);
-      let best = 0;
-      for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j; // greedy
-      token = best;
+      token = argmax(r.logits); // greedy
       tokens.push(token);
     }
     const row = {

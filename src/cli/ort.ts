@@ -12,7 +12,7 @@ import {
   type Rooflines,
 } from "../runtime/node.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
-import { benchTokens, median } from "./bench-ref.js";
+import { benchTokens, median, timeGreedySteps } from "./bench-ref.js";
 
 /**
  * The reference model's calling pattern (src/rwkv/model.ts) on ORT, async: for the CLI's logits, generate and eval.
@@ -219,19 +219,16 @@ export async function ortSuite(
       parallelEfficiency: gflops / roofline.matmulGflops,
     });
   }
-  const ms: number[] = [];
   let state = rnn.initialState();
-  let token = 1;
-  for (let i = 0; i < opts.gen + 3; i++) {
-    const t0 = performance.now();
-    const r = await rnn.step(token, state);
-    let best = 0;
-    for (let j = 1; j < V; j++) if (r.logits[j] > r.logits[best]) best = j;
-    if (i >= 3) ms.push(performance.now() - t0);
-    state = r.state;
-    token = best;
-  }
-  ms.sort((a, b) => a - b);
+  const gen = await timeGreedySteps(
+    async (token) => {
+      const r = await rnn.step(token, state);
+      state = r.state;
+      return r.logits;
+    },
+    opts.gen,
+    3,
+  );
   await rnn.dispose();
   await par.dispose();
   return {
@@ -243,8 +240,8 @@ export async function ortSuite(
     ingestion,
     generation: {
       tokens: opts.gen,
-      msPerTokenMedian: median(ms),
-      msPerTokenP95: ms[Math.min(ms.length - 1, Math.floor(0.95 * ms.length))],
+      msPerTokenMedian: gen.median,
+      msPerTokenP95: gen.p95,
       boundMs: ((4 * (matmulParams + C * V)) / (roofline.bandwidthGBs * 1e9)) * 1000,
     },
   };

@@ -7,7 +7,7 @@
  *   readModelFiles() -> {card, bytes}            bytes is null for the synthetic stand-in
  *   loadBuildModel() -> {card, weights, model}   model: the reference model (for the tests and a few loaders)
  *   graphTrace(weights, tokens) -> Promise<Trace>
- *   precomputedView({prompt, maxTokens?}) -> Promise<TraceView>
+ *   precomputedView({prompt, maxTokens?}, loaded?) -> Promise<TraceView>   loaded: loadBuildModel()'s
  *   precomputeTrace(spec) -> Promise<EncodedTrace>   spec: {prompt, fields, layers?, x0?, maxTokens?}
  *   printTrace(spec)                             what a loader file does: JSON of precomputeTrace on stdout
  */
@@ -75,8 +75,10 @@ export async function graphTrace(weights: RwkvWeights, tokens: readonly number[]
 }
 
 /** A chapter's default prompt run through the graphs (graphTrace), as the page's trace view. */
-export async function precomputedView(spec: { prompt: string; maxTokens?: number }): Promise<TraceView> {
-  const { card, weights } = loadBuildModel();
+export async function precomputedView(
+  spec: { prompt: string; maxTokens?: number },
+  { card, weights }: { card: ModelCard; weights: RwkvWeights } = loadBuildModel(),
+): Promise<TraceView> {
   const enc = encodePrompt(spec.prompt, card.vocabulary, { maxTokens: spec.maxTokens ?? 256 });
   if (enc.tokens.length === 0)
     throw new Error(`precomputeTrace: prompt ${JSON.stringify(spec.prompt)} is empty`);

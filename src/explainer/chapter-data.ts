@@ -60,16 +60,15 @@ export function gptAttention(
   const { attention } = model.forward(tokens, { attention: true });
   const data = new Float32Array(nLayer * nHead * T * T);
   attention!.forEach((layer, l) => layer.forEach((A, h) => data.set(A, (l * nHead + h) * T * T)));
-  return {
-    text: meta.text,
-    tokens: [...tokens],
-    T,
-    nLayer,
-    nHead,
-    synthetic: meta.synthetic,
-    source: meta.source ?? "live",
-    data,
-  };
+  return { ...attentionMeta(tokens, model.config, meta), source: meta.source ?? "live", data };
+}
+
+function attentionMeta(
+  tokens: readonly number[],
+  { nLayer, nHead }: { nLayer: number; nHead: number },
+  meta: { text: string; synthetic: boolean },
+): Pick<GptAttention, "text" | "tokens" | "T" | "nLayer" | "nHead" | "synthetic"> {
+  return { text: meta.text, tokens: [...tokens], T: tokens.length, nLayer, nHead, synthetic: meta.synthetic };
 }
 
 /**
@@ -122,17 +121,7 @@ export function attentionFromRows(
       for (let h = 0; h < nHead; h++) data.set(rows[t][l][h], (l * nHead + h) * T * T + t * T);
     }
   }
-  return {
-    text: meta.text,
-    tokens: [...tokens],
-    T,
-    nLayer,
-    nHead,
-    synthetic: meta.synthetic,
-    source: "live",
-    backend: meta.backend,
-    data,
-  };
+  return { ...attentionMeta(tokens, shape, meta), source: "live", backend: meta.backend, data };
 }
 
 export function attentionOf(att: GptAttention, layer: number, head: number): Float32Array {

@@ -383,17 +383,7 @@ export class OrtRwkv {
     session: Ort.InferenceSession,
     feeds: Record<string, Ort.Tensor>,
   ): Promise<{ logits: Float32Array; state: OrtState; probes?: Record<string, Float32Array> }> {
-    let out: Ort.InferenceSession.ReturnType;
-    try {
-      out = await session.run(feeds);
-    } catch (e) {
-      // a device lost during the run: its `lost` promise may settle just after the run fails
-      if (this.ep === "webgpu" && this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
-      if (this.lost !== undefined) throw new DeviceLostError(this.lost);
-      throw new OrtRwkvError("unsupported", `onnxruntime run failed on ${this.ep}: ${messageOf(e)}`, {
-        cause: e,
-      });
-    }
+    const out = await this.guard(`onnxruntime run on ${this.ep}`, () => session.run(feeds));
     const t = {} as Record<StateName, Ort.Tensor>;
     for (const s of STATE_NAMES) t[s] = out[stateOut(s)];
     const logits = (await out[LOGITS].getData()) as Float32Array;
@@ -407,36 +397,25 @@ export class OrtRwkv {
   }
 
   /**
+   * A session run or a captured graph's replay; a failure becomes DeviceLostError when the device was lost (its
+   * `lost` promise may settle just after the run fails), else an "unsupported" error naming `what`.
+   */
+  private async guard<T>(what: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (e) {
+      if (this.ep === "webgpu" && this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
+      if (this.lost !== undefined) throw new DeviceLostError(this.lost);
+      throw new OrtRwkvError("unsupported", `${what} failed: ${messageOf(e)}`, { cause: e });
+    }
+  }
+
+  /**
    * RNN mode: one token and the state before it -> logits (V) and the state after it.
    * The input state is not modified (a new OrtState is returned; dispose old GPU states yourself).
    */
   step(token: number, state?: OrtState | RwkvState): Promise<StepResult> {
-    return this.serial(async () => {
-      this.checkUsable();
-      if (!this.rnn) throw new OrtRwkvError("unsupported", "this model was built without the RNN-step graph");
-      const ids = this.checkTokens([token]);
-      const cap = this.captured;
-      if (cap) {
-        cap.load(
-          state === undefined ? "initial" : state instanceof OrtState ? state : this.fromRwkvState(state),
-        );
-        let logits: Float32Array;
-        try {
-          logits = await cap.step(ids);
-        } catch (e) {
-          if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
-          if (this.lost !== undefined) throw new DeviceLostError(this.lost);
-          throw new OrtRwkvError("unsupported", `graph-captured step failed: ${messageOf(e)}`, { cause: e });
-        }
-        return {
-          logits,
-          state: new OrtState(cap.stateTensors(), this.config, { owner: cap, version: cap.version }),
-        };
-      }
-      const feeds = this.stateFeeds(state);
-      feeds[TOKEN] = new this.ort.Tensor("int64", ids, [1]);
-      return this.run(this.rnn, feeds);
-    });
+    return this.steps([token], state);
   }
 
   /**
@@ -455,20 +434,12 @@ export class OrtRwkv {
         cap.load(
           state === undefined ? "initial" : state instanceof OrtState ? state : this.fromRwkvState(state),
         );
-        let logits: Float32Array | undefined;
-        try {
-          for (let t = 0; t < ids.length; t++) {
-            const one = ids.subarray(t, t + 1);
-            if (t < ids.length - 1) await cap.step(one, false);
-            else logits = await cap.step(one);
-          }
-        } catch (e) {
-          if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
-          if (this.lost !== undefined) throw new DeviceLostError(this.lost);
-          throw new OrtRwkvError("unsupported", `graph-captured step failed: ${messageOf(e)}`, { cause: e });
-        }
+        const logits = await this.guard("graph-captured step", async () => {
+          for (let t = 0; t < ids.length - 1; t++) await cap.step(ids.subarray(t, t + 1), false);
+          return cap.step(ids.subarray(ids.length - 1));
+        });
         return {
-          logits: logits!,
+          logits,
           state: new OrtState(cap.stateTensors(), this.config, { owner: cap, version: cap.version }),
         };
       }
@@ -511,16 +482,7 @@ export class OrtRwkv {
         const prev = last;
         if (cp && part.length === this.chunk) {
           cp.load(cur === undefined ? "initial" : cur instanceof OrtState ? cur : this.fromRwkvState(cur));
-          let logits: Float32Array;
-          try {
-            logits = await cp.step(part);
-          } catch (e) {
-            if (this.lost === undefined) await new Promise((r) => setTimeout(r, 50));
-            if (this.lost !== undefined) throw new DeviceLostError(this.lost);
-            throw new OrtRwkvError("unsupported", `graph-captured forward failed: ${messageOf(e)}`, {
-              cause: e,
-            });
-          }
+          const logits = await this.guard("graph-captured forward", () => cp.step(part));
           last = {
             logits,
             state: new OrtState(cp.stateTensors(), this.config, { owner: cp, version: cp.version }),

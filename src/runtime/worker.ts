@@ -147,18 +147,13 @@ async function pickWebGpu(config: RwkvConfig): Promise<{ adapter?: AdapterSummar
 
 /** The adapter of the last init (its shader-f16 decides whether fp16 weights can run on WebGPU). */
 let initAdapter: AdapterSummary | undefined;
-/** Why fp16 weights were asked for but fp32 ones built (shown beside the EP). */
-let weightsNote: string | undefined;
+/** fp16 weights on WebGPU need the adapter's shader-f16 (InitResult.weightsNote when it is missing). */
+const NO_SHADER_F16 = "fp16 weights need the adapter's shader-f16, which this one lacks: fp32 weights";
 
-/** The weight storage to build for `ep`: fp16 only where asked and runnable (WebGPU needs shader-f16). */
+/** The weight storage to build for `ep`: fp16 only where asked and runnable. */
 function weightsFor(ep: "webgpu" | "wasm"): "fp32" | "fp16" {
-  weightsNote = undefined;
   if ((initOptions?.weights ?? "fp32") !== "fp16") return "fp32";
-  if (ep === "webgpu" && !initAdapter?.shaderF16) {
-    weightsNote = "fp16 weights need the adapter's shader-f16, which this one lacks: fp32 weights";
-    return "fp32";
-  }
-  return "fp16";
+  return ep === "webgpu" && !initAdapter?.shaderF16 ? "fp32" : "fp16";
 }
 
 async function build(ep: "webgpu" | "wasm"): Promise<OrtRwkv> {
@@ -252,7 +247,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     ortVersion: ort.env.versions.web ?? "unknown",
     stateLocation: model.ep === "webgpu" ? "gpu-buffer" : "cpu",
     weights: model.weights,
-    ...(weightsNote ? { weightsNote } : {}),
+    ...(options.weights === "fp16" && model.weights !== "fp16" ? { weightsNote: NO_SHADER_F16 } : {}),
     ...(model.ep === "webgpu"
       ? {
           sessionsOnWorkerDevice:

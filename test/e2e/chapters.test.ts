@@ -32,20 +32,30 @@ async function waitLive(page: Page): Promise<void> {
   await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: 60_000 });
 }
 
-/** The range of the WKV state a_t of `layer` over a prompt, from the reference model in Node, RNN mode step by step. */
-function referenceStateRange(prompt: string, layer: number): { min: number; max: number } {
+/**
+ * Waits until chapter 5's a_t heatmap shows every token of `prompt`, then checks its range against the same prompt
+ * through the reference model in Node (RNN mode, step by step: an independent path), layer `layer`, <= 1e-3.
+ */
+async function expectStateHeatmapMatchesReference(page: Page, prompt: string, layer: number): Promise<void> {
   const { model, card } = loadBuildModel();
+  const tokens = encodePrompt(prompt, card.vocabulary).tokens;
+  await page.waitForSelector(`[data-figure="wkv-state-a"][data-revealed="${tokens.length}"]`);
+  const shown = await page.$eval('[data-figure="wkv-state-a"]', (el) => ({
+    min: Number((el as HTMLElement).dataset.min),
+    max: Number((el as HTMLElement).dataset.max),
+  }));
   let state = model.initialState();
   let min = Infinity;
   let max = -Infinity;
-  for (const tok of encodePrompt(prompt, card.vocabulary).tokens) {
+  for (const tok of tokens) {
     state = model.step(tok, state).state;
     for (const x of state[layer].a) {
       min = Math.min(min, x);
       max = Math.max(max, x);
     }
   }
-  return { min, max };
+  expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
+  expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
 }
 
 async function typePrompt(page: Page, text: string): Promise<void> {
@@ -75,17 +85,8 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
     expect(await page.getAttribute(".explainer-badge[data-backend]", "data-fallback")).toMatch(/software/);
     const prompt = "JULIET:\nGood night, good night!";
     await typePrompt(page, prompt);
-    const T = encodePrompt(prompt, loadBuildModel().card.vocabulary).tokens.length;
-    await page.waitForSelector(`[data-figure="wkv-state-a"][data-revealed="${T}"]`);
+    await expectStateHeatmapMatchesReference(page, prompt, 2);
     await waitLive(page);
-    const shown = await page.$eval('[data-figure="wkv-state-a"]', (el) => ({
-      min: Number((el as HTMLElement).dataset.min),
-      max: Number((el as HTMLElement).dataset.max),
-    }));
-    // the same prompt through the reference model in Node (RNN mode, step by step: an independent path)
-    const { min, max } = referenceStateRange(prompt, 2);
-    expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
-    expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
     // the step table recomputes Appendix D from the page's state and agrees with the model
     const err = Number(
       await page.$eval('[data-figure="wkv-step"]', (el) => el.getAttribute("data-max-error")),
@@ -102,16 +103,7 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
     await page.waitForSelector('.explainer-badge[data-source="live"][data-backend="webgpu"]', {
       timeout: 90_000,
     });
-    const prompt = await page.inputValue("textarea[data-prompt]");
-    const tokens = encodePrompt(prompt, loadBuildModel().card.vocabulary).tokens;
-    await page.waitForSelector(`[data-figure="wkv-state-a"][data-revealed="${tokens.length}"]`);
-    const shown = await page.$eval('[data-figure="wkv-state-a"]', (el) => ({
-      min: Number((el as HTMLElement).dataset.min),
-      max: Number((el as HTMLElement).dataset.max),
-    }));
-    const { min, max } = referenceStateRange(prompt, 2);
-    expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
-    expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
+    await expectStateHeatmapMatchesReference(page, await page.inputValue("textarea[data-prompt]"), 2);
     const err = Number(await page.getAttribute('[data-figure="wkv-step"]', "data-max-error"));
     expect(err).toBeLessThan(1e-4);
     expect(problems).toEqual([]);

@@ -6,9 +6,10 @@ import { loadBuildModel, precomputedView } from "../../explainer/build-model.js"
 import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
 import { encodeTrace } from "../../explainer/trace.js";
 
-const { weights } = loadBuildModel();
+const loaded = loadBuildModel();
+const { weights } = loaded;
 // the default prompt through the ONNX graphs (ORT wasm), as the page runs it
-const view = await precomputedView(CHAPTER_PROMPTS.attention);
+const view = await precomputedView(CHAPTER_PROMPTS.attention, loaded);
 const { T, C } = view;
 let maxAbsDiff = 0;
 view.layers.forEach((lt, l) => {
