@@ -15,6 +15,7 @@
  *    that is 5 d per token whatever t is, and 5 T d for a sequence: O(T d).
  */
 import { axisBottom, axisLeft, create, format, line, scaleLinear } from "d3";
+import { usableWidth } from "./size.js";
 
 /** Multiply-adds per channel of one RWKV WKV step (see the count above). */
 export const RWKV_MULADDS_PER_CHANNEL = 5;
@@ -98,7 +99,7 @@ export function attentionCost(
   { width, height = 260, d = 768 }: AttentionCostOptions,
 ): HTMLElement {
   if (data.length < 1) throw new RangeError("attentionCost: data is empty");
-  if (!(width > 0)) throw new RangeError(`attentionCost: width must be positive, got ${width}`);
+  width = usableWidth(width);
   const last = data[data.length - 1];
   const T = last.t;
 

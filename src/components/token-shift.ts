@@ -10,6 +10,7 @@
  *   tokenBlend(rows, {width, muLabel, token}) -> <figure data-figure="token-blend">
  */
 import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scalePoint } from "d3";
+import { usableWidth } from "./size.js";
 
 export interface MuProfile {
   /** the values sorted ascending */
@@ -51,6 +52,7 @@ export function muProfiles(
   { width, height = 200 }: { width: number; height?: number },
 ): HTMLElement {
   if (series.length === 0) throw new RangeError("muProfiles: no series");
+  width = usableWidth(width); // a panel's [0, 1] band would otherwise get a negative width
   const figure = create("figure").attr("data-figure", "mu-profiles");
   const cols = width >= 1000 ? Math.min(series.length, 5) : width >= 640 ? 3 : width >= 420 ? 2 : 1;
   const gap = 18;
