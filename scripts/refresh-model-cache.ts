@@ -2,7 +2,7 @@
  * Framework caches data-loader output (src/.observablehq/cache/data/) and re-runs a loader only when the loader
  * file itself changes, not when the files it reads change. The model loaders (tiny-rwkv*, tiny-gpt*, the
  * chapters' precomputed traces in traces/) read data/models/: delete their cached output whenever a file in
- * data/models/ (or src/rwkv/, src/transformer/, src/onnx/, src/runtime/, src/explainer/, src/components/, whose code
+ * data/models/ (or src/rwkv/, src/transformer/, src/onnx/, src/runtime/, src/trace/, src/live/, src/chapters/, src/build/, whose code
  * computes the traces)
  * is newer, so a newly trained model is picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
  */
@@ -23,16 +23,15 @@ function newest(dir: string): number {
   return t;
 }
 
-// Everything the model/trace loaders import: the models, the RWKV and GPT code, the explainer helpers, and the
-// components whose pure functions some loaders call (mode-diff, attention-heatmap, sparsity, flops-calculator).
+// Everything the model/trace loaders import: the models, the RWKV and GPT code, the graphs and runtime, and the
+// trace, live-model, chapter-maths and build-time helpers they call.
 const inputs = Math.max(
   newest(path.join(root, "data", "models")),
   newest(path.join(root, "src", "rwkv")),
   newest(path.join(root, "src", "transformer")),
   newest(path.join(root, "src", "onnx")),
   newest(path.join(root, "src", "runtime")),
-  newest(path.join(root, "src", "explainer")),
-  newest(path.join(root, "src", "components")),
+  ...["trace", "live", "chapters", "build"].map((dir) => newest(path.join(root, "src", dir))),
 );
 const targets: string[] = [];
 if (existsSync(cache)) {

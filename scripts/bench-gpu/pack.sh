@@ -18,7 +18,7 @@ echo '{"type":"module"}' > "$D/pkg/package.json"
 # the benchmark itself: the project's graphs and runtime, bundled (onnxruntime-web and Dawn load at run time)
 npx esbuild "$ROOT/src/cli/ort-gpu-bench.ts" --bundle --platform=node --format=esm --log-level=warning \
   --outfile="$D/pkg/bench.mjs"
-# the full-size page's own measurements (src/explainer/full-size-bench.ts) on the same runtime
+# the full-size page's own measurements (src/full-size/bench.ts) on the same runtime
 npx esbuild "$ROOT/src/cli/full-size-gpu.ts" --bundle --platform=node --format=esm --log-level=warning \
   --outfile="$D/pkg/full-size.mjs"
 

@@ -90,7 +90,7 @@ async function runRef(): Promise<void> {
 async function runOrt(): Promise<void> {
   const { ortSuite } = await import("./ort.js");
   const out: Awaited<ReturnType<typeof ortSuite>>[] = [];
-  const { loadBuildModel } = await import("../explainer/build-model.js");
+  const { loadBuildModel } = await import("../build/build-model.js");
   for (const [name, weights, gen, big] of [
     ["tiny-rwkv (trained)", loadBuildModel().weights, 200, false],
     ["synthetic-169m", syntheticWeights(SHAPES.pile169m, 0), 32, true],

@@ -1,5 +1,5 @@
 /**
- * The full-size page's own measurements (src/explainer/full-size-bench.ts: RNN vs parallel agreement, prefill
+ * The full-size page's own measurements (src/full-size/bench.ts: RNN vs parallel agreement, prefill
  * against T, per-token generation against a same-size transformer with a KV cache) on synthetic-169m, run on
  * onnxruntime-web's WebGPU EP in Node through Dawn, for the NVIDIA machine. Packed by scripts/bench-gpu/pack.sh
  * and run by its run.sh. The runtimes are built as the page's worker builds them (src/runtime/worker.ts: plain
@@ -8,7 +8,7 @@
  * env: ORT_PATH, GPUINIT (as ort-gpu-bench.ts), PREFILL_TS=1,2,...,1024, GEN=512. Prints FULLSIZE_JSON {...}.
  */
 import type * as Ort from "onnxruntime-web";
-import { equivalence, generation, prefill, timingTokens } from "../explainer/full-size-bench.js";
+import { equivalence, generation, prefill, timingTokens } from "../full-size/bench.js";
 import { prepareOnnxWeights } from "../onnx/rwkv-graph.js";
 import { installDawnWebGpu } from "./dawn.js";
 import { OrtGpt, type GptCache } from "../runtime/gpt-ort.js";

@@ -86,7 +86,7 @@ export function attentionChecks(
 /** How a character is drawn on an axis (spaces and control characters made visible). */
 export function tokenLabel(s: string): string {
   if (s === " ") return "␣";
-  if (s === "\n") return "↵"; // as src/explainer/trace.ts labels it
+  if (s === "\n") return "↵"; // as src/trace/trace.ts labels it
   if (s === "\t") return "⇥";
   return s;
 }

@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { chapters } from "../../observablehq.config.js";
-import { repoRoot } from "../explainer/build-model.js";
+import { repoRoot } from "../build/build-model.js";
 
 const pages = chapters.map((c) => c.path.slice(1)); // observablehq.config.ts: one list of pages
 process.stdout.write(

@@ -12,6 +12,7 @@ import {
   TokenOutOfRangeError,
   messageOf,
 } from "./errors.js";
+import { SerialQueue } from "../util/serial.js";
 
 export interface GptCache {
   /** tokens held */
@@ -33,7 +34,7 @@ export interface GptRunResult {
 export const GPT_MASKED = -1e30;
 
 export class OrtGpt {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
 
   private constructor(
     private readonly ort: typeof Ort,
@@ -81,9 +82,7 @@ export class OrtGpt {
 
   /** T new tokens after the cached ones -> logits (T, V) and the grown cache (the input cache is unchanged). */
   forward(tokens: ArrayLike<number>, cache?: GptCache): Promise<GptRunResult> {
-    const run = this.queue.then(() => this.run(tokens, cache ?? this.newCache()));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(() => this.run(tokens, cache ?? this.newCache()));
   }
 
   /** One token with the KV cache (decoding). */
@@ -142,7 +141,7 @@ export class OrtGpt {
   }
 
   async dispose(): Promise<void> {
-    await this.queue.catch(() => undefined);
+    await this.queue.idle();
     await this.session.release();
   }
 }

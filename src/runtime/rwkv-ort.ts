@@ -24,6 +24,7 @@ import {
   TokenOutOfRangeError,
   messageOf,
 } from "./errors.js";
+import { SerialQueue } from "../util/serial.js";
 
 /** Graph outputs that are state, not probes. */
 const STATE_OUTPUTS: ReadonlySet<string> = new Set(STATE_NAMES.map(stateOut));
@@ -143,7 +144,7 @@ export class OrtRwkv {
   readonly parallelLogits: "all" | "last";
   /** the matrices' storage the graphs were built with (prebuilt graphs: "fp32" unless told) */
   readonly weights: "fp32" | "fp16";
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private disposed = false;
   private lost: string | undefined;
 
@@ -361,9 +362,7 @@ export class OrtRwkv {
   }
 
   private serial<R>(fn: () => Promise<R>): Promise<R> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.queue.run(fn);
   }
 
   private stateFeeds(state: OrtState | RwkvState | undefined): Record<string, Ort.Tensor> {

@@ -19,6 +19,7 @@ import { OrtGpt, type GptCache } from "./gpt-ort.js";
 import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeError } from "./errors.js";
 import type {
   AdapterSummary,
+  EpPreference,
   GptInitResult,
   GptInitSource,
   GptStepResult,
@@ -32,6 +33,8 @@ import type {
   WorkerInitOptions,
 } from "./protocol.js";
 import { OrtRwkv, type OrtState } from "./rwkv-ort.js";
+import { softwareAdapterReason } from "./ep-policy.js";
+import { SerialQueue } from "../util/serial.js";
 
 /* Minimal WebGPU typings (TypeScript's DOM lib has none). */
 interface GpuLimits {
@@ -80,7 +83,10 @@ function largestTensorBytes(c: RwkvConfig): number {
   return 4 * Math.max(c.vocabSize * c.nEmbd, c.ffnSize * c.nEmbd);
 }
 
-async function pickWebGpu(config: RwkvConfig): Promise<{ adapter?: AdapterSummary; reason?: string }> {
+async function pickWebGpu(
+  config: RwkvConfig,
+  want: EpPreference,
+): Promise<{ adapter?: AdapterSummary; reason?: string }> {
   const gpu = scope.navigator.gpu;
   if (!gpu) return { reason: "this browser has no WebGPU (navigator.gpu is missing)" };
   let adapter: GpuAdapter | null;
@@ -100,6 +106,9 @@ async function pickWebGpu(config: RwkvConfig): Promise<{ adapter?: AdapterSummar
     maxBufferSize: adapter.limits.maxBufferSize,
     shaderF16: adapter.features.has("shader-f16"),
   };
+  // the one policy (src/runtime/ep-policy.ts): under "auto" a software adapter means wasm
+  const software = softwareAdapterReason(summary);
+  if (software && want !== "webgpu") return { adapter: summary, reason: software };
   const need = largestTensorBytes(config);
   if (need > summary.maxStorageBufferBindingSize || need > summary.maxBufferSize) {
     return {
@@ -221,7 +230,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   let adapter: AdapterSummary | undefined;
   initAdapter = undefined;
   if (want !== "wasm") {
-    const pick = await pickWebGpu(config);
+    const pick = await pickWebGpu(config, want);
     adapter = pick.adapter;
     initAdapter = adapter;
     if (pick.reason) fallbackReason = pick.reason;
@@ -290,7 +299,7 @@ async function gptInit(
   let fallbackReason: string | undefined;
   let adapter: AdapterSummary | undefined;
   if (want !== "wasm") {
-    const pick = await pickWebGpu(weights.config as unknown as RwkvConfig);
+    const pick = await pickWebGpu(weights.config as unknown as RwkvConfig, want);
     adapter = pick.adapter;
     if (pick.reason) fallbackReason = pick.reason;
     else {
@@ -444,10 +453,10 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
   }
 }
 
-let queue: Promise<void> = Promise.resolve();
+const queue = new SerialQueue();
 scope.onmessage = (e: MessageEvent<Request>) => {
   const req = e.data;
-  queue = queue.then(async () => {
+  void queue.run(async () => {
     try {
       const { result, transfer } = await handle(req);
       post({ id: req.id, ok: true, result }, transfer);

@@ -7,8 +7,8 @@
  */
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadBuildModel } from "../../src/explainer/build-model.js";
-import { encodePrompt } from "../../src/explainer/prompt.js";
+import { loadBuildModel } from "../../src/build/build-model.js";
+import { encodePrompt } from "../../src/trace/prompt.js";
 import { Sampler } from "../../src/rwkv/sampling.js";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { gptCardFromJson, gptFromCard } from "../../src/explainer/gpt-source.js";
+import { gptCardFromJson, gptFromCard } from "../../src/live/gpt-source.js";
 
 const models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../data/models");
 const files = ["tiny-gpt.safetensors", "tiny-gpt.json", "tiny-gpt.parity.json"].map((f) =>

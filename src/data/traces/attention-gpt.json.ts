@@ -1,10 +1,10 @@
 // Data loader: chapter 2's precomputed softmax attention of the transformer baseline (default prompt, every
 // layer and head), from the transformer's ONNX graph with attention outputs on ORT wasm, as the page runs it.
-import { encodeGptAttention } from "../../explainer/chapter-data.js";
-import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
-import { loadBuildGpt } from "../../explainer/gpt-build.js";
-import { OrtGptAttentionCache } from "../../explainer/gpt-ort-attention.js";
-import { encodePrompt } from "../../explainer/prompt.js";
+import { encodeGptAttention } from "../../chapters/chapter-data.js";
+import { CHAPTER_PROMPTS } from "../../chapters/defaults.js";
+import { loadBuildGpt } from "../../build/gpt-build.js";
+import { OrtGptAttentionCache } from "../../live/gpt-ort-attention.js";
+import { encodePrompt } from "../../trace/prompt.js";
 import { createOrtGpt, type GptCache } from "../../runtime/node.js";
 
 const { card, model } = loadBuildGpt();

@@ -2,9 +2,9 @@
 // of any layer and channel at once; and, checked here at build time over every layer and channel, the largest
 // difference between sum_i alpha_{t,i} v_i and the model's own wkv_t (v and wkv themselves would triple the file).
 import { applyRows, wkvAttentionMatrix } from "../../components/attention-heatmap.js";
-import { loadBuildModel, precomputedView } from "../../explainer/build-model.js";
-import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
-import { encodeTrace } from "../../explainer/trace.js";
+import { loadBuildModel, precomputedView } from "../../build/build-model.js";
+import { CHAPTER_PROMPTS } from "../../chapters/defaults.js";
+import { encodeTrace } from "../../trace/trace.js";
 
 const loaded = loadBuildModel();
 const { weights } = loaded;

@@ -1,6 +1,6 @@
 // Data loader: chapter 3's precomputed trace (default prompt, the ONNX graphs on ORT wasm at build time).
-import { printTrace } from "../../explainer/build-model.js";
-import { CHAPTER_PROMPTS } from "../../explainer/defaults.js";
+import { printTrace } from "../../build/build-model.js";
+import { CHAPTER_PROMPTS } from "../../chapters/defaults.js";
 
 await printTrace({
   ...CHAPTER_PROMPTS.tokenShift,

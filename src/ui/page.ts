@@ -1,0 +1,278 @@
+/**
+ * Page-side behaviour shared by every chapter (browser only). Call `installExplainer()` once per page (it is
+ * idempotent); it adds the explainer's stylesheet and these behaviours:
+ *
+ *  - Keyboard: ← / → go to the previous / next chapter (the pager's links), except while typing in a field or
+ *    moving a slider; "f" shows the hovered figure (else the one nearest the middle of the screen) full screen,
+ *    Esc (or "f" again) leaves.
+ *  - Hover linking: any element with `data-sym="NAME"` (KaTeX symbols wrapped by `sym(NAME, tex)`, figure parts
+ *    tagged with the same attribute) highlights every element with the same NAME (class `sym-active`).
+ *
+ * API:
+ *   installExplainer()                 the above
+ *   sym(name, tex) -> string           `\htmlData{sym=name}{tex}` for equations rendered with EQ / EQ_INLINE
+ *   EQ, EQ_INLINE                      KaTeX options: `const eq = tex.options(EQ)` in a page, then eq`...`
+ *   modelBadge(info) -> HTMLElement    "live · reference (JS) · tiny-rwkv (trained)" / "precomputed · ..."
+ *   notice(message, kind) -> HTMLElement   a visible message (kind "info" | "warn" | "error"); empty span if ""
+ *   errorBox(error) -> HTMLElement     a figure-sized message instead of a blank figure
+ *   settle(value, ms, invalidation)    async generator for a page cell: yields `value` after `ms` unless the cell
+ *                                      was invalidated first (debounces expensive figures while typing)
+ */
+import type { ModelHandle } from "../live/live-model.js";
+import { modelLabel } from "../live/model-source.js";
+import type { TraceView } from "../trace/trace.js";
+
+/** KaTeX options for display equations with hover-linkable symbols (\htmlData needs `trust`). */
+export const EQ = {
+  displayMode: true,
+  trust: (ctx: { command: string }) => ctx.command === "\\htmlData" || ctx.command === "\\htmlClass",
+  strict: "ignore",
+} as const;
+export const EQ_INLINE = { ...EQ, displayMode: false } as const;
+
+/** Wrap a TeX fragment so hovering it highlights the figure parts tagged data-sym="name" (and vice versa). */
+export function sym(name: string, tex: string): string {
+  if (!/^[A-Za-z][\w-]*$/.test(name)) throw new Error(`sym: bad symbol name ${JSON.stringify(name)}`);
+  return `\\htmlData{sym=${name}}{${tex}}`;
+}
+
+const STYLE = `
+.explainer-badge { display: inline-flex; gap: .4rem; align-items: center; flex-wrap: wrap;
+  font: 14px var(--sans-serif); color: var(--theme-foreground-muted); margin: .25rem 0 .75rem; }
+.explainer-badge .pill { border: 1px solid var(--theme-foreground-faint); border-radius: 999px; padding: .1rem .6rem; }
+.explainer-badge .pill.live { border-color: #2f9e44; color: #2f9e44; font-weight: 600; }
+.explainer-badge .pill.precomputed { border-color: #e8590c; color: #e8590c; font-weight: 600; }
+.explainer-badge .pill.synthetic { background: #e8590c; color: white; border-color: #e8590c; font-weight: 600; }
+.explainer-badge .pill.fallback { border-style: dashed; }
+.explainer-badge .pill.failed { background: #c92a2a; color: white; border-color: #c92a2a; }
+.explainer-notice { font: 15px var(--sans-serif); padding: .5rem .75rem; border-radius: 6px; margin: .5rem 0;
+  border-left: 4px solid var(--theme-foreground-focus); background: var(--theme-background-alt); max-width: 720px; }
+.explainer-notice.warn { border-left-color: #e8590c; }
+.explainer-notice.error { border-left-color: #c92a2a; }
+.explainer-notice:empty { display: none; }
+[data-sym] { transition: background-color .1s, outline-color .1s; border-radius: 3px; }
+.katex [data-sym] { position: relative; z-index: 1; cursor: default; }
+span[data-sym].sym-active, div[data-sym].sym-active { background: color-mix(in srgb, var(--theme-foreground-focus) 25%, transparent);
+  outline: 2px solid var(--theme-foreground-focus); }
+svg [data-sym].sym-active { stroke: var(--theme-foreground-focus); stroke-width: 3px; }
+svg text[data-sym].sym-active { fill: var(--theme-foreground-focus); stroke: none; font-weight: 700; }
+figure[data-figure].sym-active { outline: 2px solid var(--theme-foreground-focus); outline-offset: 4px; }
+html[data-fullscreen-figure] #observablehq-main { z-index: 1001; }
+figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 2vh 3vw; box-sizing: border-box; z-index: 1000; margin: 0; overflow: auto;
+  background: var(--theme-background); display: flex; flex-direction: column; justify-content: center; }
+figure[data-figure].explainer-fullscreen > svg, figure[data-figure].explainer-fullscreen > canvas,
+figure[data-figure].explainer-fullscreen > div > svg { width: 100% !important; height: auto !important; max-height: 85vh; }
+figure[data-figure].explainer-fullscreen figcaption { font-size: 20px; max-width: none; }
+.explainer-prompt textarea { width: 100%; max-width: 720px; font: 18px/1.4 var(--monospace); padding: .5rem;
+  box-sizing: border-box; color: var(--theme-foreground); background: var(--theme-background-alt);
+  border: 1px solid var(--theme-foreground-faint); border-radius: 6px; resize: vertical; }
+.explainer-prompt label { display: block; font: 600 15px var(--sans-serif); margin-bottom: .25rem; }
+.explainer-prompt .count { font: 13px var(--sans-serif); color: var(--theme-foreground-muted); }
+.token-strip { display: flex; flex-wrap: wrap; gap: 2px; font: 18px var(--monospace); margin: .25rem 0; max-width: 100%; }
+.token-strip button { font: inherit; min-width: 1.5em; padding: .1rem .2rem; border: 1px solid var(--theme-foreground-faint);
+  background: var(--theme-background); color: var(--theme-foreground); border-radius: 3px; cursor: pointer; }
+.token-strip button[aria-pressed="true"] { background: var(--theme-foreground-focus); color: var(--theme-background);
+  border-color: var(--theme-foreground-focus); }
+.token-strip button.ws { color: var(--theme-foreground-muted); }
+.explainer-controls { display: flex; flex-wrap: wrap; gap: .5rem 1.5rem; align-items: center; font: 15px var(--sans-serif); }
+.explainer-controls label { display: inline-flex; gap: .4rem; align-items: center; }
+.explainer-controls input[type=range] { width: 180px; }
+.explainer-controls output { font-variant-numeric: tabular-nums; min-width: 3.5em; display: inline-block; }
+.explainer-mono { font-family: var(--monospace); }
+.explainer-generated { font: 18px/1.45 var(--monospace); white-space: pre-wrap; max-width: 720px; min-height: 6em;
+  padding: .75rem; border-radius: 6px; background: var(--theme-background-alt); border: 1px solid var(--theme-foreground-faint); }
+.explainer-generated .prompt-part { color: var(--theme-foreground-muted); }
+.explainer-generated .gen-part { color: var(--theme-foreground); font-weight: 600; }
+.explainer-keys kbd { font: 13px var(--monospace); border: 1px solid var(--theme-foreground-faint); border-radius: 3px; padding: 0 .3rem; }
+`;
+
+let installed = false;
+let hovered: HTMLElement | null = null;
+let fullscreenName: string | null = null;
+
+function isEditable(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable) return true;
+  const tag = target.tagName;
+  return (
+    tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || target.getAttribute("role") === "slider"
+  );
+}
+
+function figureNearestCenter(): HTMLElement | null {
+  const mid = window.innerHeight / 2;
+  let best: HTMLElement | null = null;
+  let bestDist = Infinity;
+  for (const fig of document.querySelectorAll<HTMLElement>("figure[data-figure]")) {
+    const r = fig.getBoundingClientRect();
+    if (r.bottom < 0 || r.top > window.innerHeight || r.height === 0) continue;
+    const d = Math.abs((r.top + r.bottom) / 2 - mid);
+    if (d < bestDist) {
+      bestDist = d;
+      best = fig;
+    }
+  }
+  return best;
+}
+
+function enterFullscreen(fig: HTMLElement): void {
+  exitFullscreen();
+  fullscreenName = fig.dataset.figure ?? null;
+  fig.classList.add("explainer-fullscreen");
+  document.documentElement.dataset.fullscreenFigure = fullscreenName ?? "";
+}
+
+function exitFullscreen(): void {
+  fullscreenName = null;
+  for (const el of document.querySelectorAll(".explainer-fullscreen"))
+    el.classList.remove("explainer-fullscreen");
+  delete document.documentElement.dataset.fullscreenFigure;
+}
+
+function setSymActive(name: string | null): void {
+  for (const el of document.querySelectorAll(".sym-active")) el.classList.remove("sym-active");
+  if (!name) return;
+  for (const el of document.querySelectorAll(`[data-sym="${CSS_escape(name)}"]`))
+    el.classList.add("sym-active");
+}
+
+function CSS_escape(s: string): string {
+  return globalThis.CSS?.escape ? globalThis.CSS.escape(s) : s.replace(/["\\]/g, "\\$&");
+}
+
+export function installExplainer(): void {
+  if (installed || typeof document === "undefined") return;
+  installed = true;
+  const style = document.createElement("style");
+  style.id = "explainer-style";
+  style.textContent = STYLE;
+  document.head.append(style);
+
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
+    if (event.key === "Escape" && fullscreenName !== null) {
+      exitFullscreen();
+      event.preventDefault();
+      return;
+    }
+    if (isEditable(event.target)) return;
+    if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
+      const rel = event.key === "ArrowLeft" ? "prev" : "next";
+      const link = document.querySelector<HTMLAnchorElement>(`#observablehq-footer a[rel="${rel}"]`);
+      if (link) {
+        event.preventDefault();
+        window.location.href = link.href;
+      }
+    } else if ((event.key === "f" || event.key === "F") && !event.shiftKey) {
+      event.preventDefault();
+      if (fullscreenName !== null) exitFullscreen();
+      else {
+        const fig = hovered && hovered.isConnected ? hovered : figureNearestCenter();
+        if (fig) enterFullscreen(fig);
+      }
+    }
+  });
+
+  document.addEventListener("mouseover", (event) => {
+    const target = event.target as Element | null;
+    const fig = target?.closest?.<HTMLElement>("figure[data-figure]");
+    if (fig) hovered = fig;
+    const symEl = target?.closest?.<HTMLElement>("[data-sym]");
+    setSymActive(symEl?.dataset.sym ?? null);
+  });
+  document.addEventListener("mouseleave", () => setSymActive(null));
+
+  // Figures are re-rendered when their inputs change: keep the full-screen one full screen.
+  new MutationObserver(() => {
+    if (fullscreenName === null) return;
+    const current = document.querySelector(".explainer-fullscreen");
+    if (current && current.isConnected) return;
+    const again = document.querySelector<HTMLElement>(`figure[data-figure="${CSS_escape(fullscreenName)}"]`);
+    if (again) again.classList.add("explainer-fullscreen");
+  }).observe(document.body, { childList: true, subtree: true });
+}
+
+export interface BadgeInfo {
+  /** the trace the figures show now (null: none yet) */
+  view?: TraceView | null;
+  handle: ModelHandle;
+}
+
+/**
+ * Which backend ran, and whether the figures show the precomputed trace or a live run. The badge updates itself
+ * when the model finishes loading (or fails). data-source / data-backend / data-status are set for tests.
+ */
+export function modelBadge({ view, handle }: BadgeInfo): HTMLElement {
+  const root = document.createElement("div");
+  root.className = "explainer-badge";
+  root.setAttribute("role", "status");
+  const render = (): void => {
+    root.replaceChildren();
+    const pill = (text: string, cls = "", title = ""): void => {
+      const span = document.createElement("span");
+      span.className = `pill ${cls}`.trim();
+      span.textContent = text;
+      if (title) span.title = title;
+      root.append(span);
+    };
+    if (view) {
+      pill(
+        view.source === "live" ? "live" : "precomputed",
+        view.source,
+        view.source === "live"
+          ? "computed in this browser for the prompt above"
+          : "computed at build time by the same model; the live model replaces it when loaded",
+      );
+      root.dataset.source = view.source;
+    }
+    const backend = view?.backend ?? "reference (JS)";
+    root.dataset.backend = backend;
+    pill(
+      `backend: ${backend}`,
+      "backend",
+      backend === "reference (JS)"
+        ? "the project's reference implementation in JavaScript ran the model"
+        : `the ONNX graphs ran in onnxruntime-web's ${backend === "webgpu" ? "WebGPU" : "WebAssembly"} execution provider, in a worker`,
+    );
+    if (handle.fallbackReason) {
+      pill(`fallback: ${handle.fallbackReason}`, "fallback", "why the model does not run on WebGPU here");
+      root.dataset.fallback = handle.fallbackReason;
+    }
+    if (handle.status === "loading") pill("loading model…", "loading");
+    if (handle.status === "off") pill("live model off (?live=0)", "off");
+    if (handle.status === "failed")
+      pill(`model failed: ${handle.error?.message ?? "unknown error"}`, "failed");
+    pill(modelLabel(handle.card), handle.card.synthetic ? "synthetic" : "model");
+    root.dataset.status = handle.status;
+    root.dataset.synthetic = String(handle.card.synthetic);
+  };
+  render();
+  if (handle.status === "loading") handle.ready.then(render, render);
+  return root;
+}
+
+export function notice(message: string, kind: "info" | "warn" | "error" = "info"): HTMLElement {
+  const el = document.createElement("div");
+  el.className = `explainer-notice ${kind}`;
+  el.setAttribute("role", kind === "error" ? "alert" : "status");
+  el.textContent = message;
+  return el;
+}
+
+/** A message in place of a figure that cannot be drawn (never a blank figure). */
+export function errorBox(error: unknown): HTMLElement {
+  return notice(error instanceof Error ? error.message : String(error), "error");
+}
+
+/**
+ * Debounce for Framework cells: `const slow = settle(input, 250, invalidation)`. Cells that depend on `slow`
+ * keep their last output while the reader types, and recompute once the input has been still for `ms`.
+ */
+export async function* settle<T>(value: T, ms: number, invalidation?: Promise<unknown>): AsyncGenerator<T> {
+  let cancelled = false;
+  void invalidation?.then(() => {
+    cancelled = true;
+  });
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  if (!cancelled) yield value;
+}
