@@ -3,43 +3,13 @@
  *   x'_t = mu ⊙ x_t + (1 - mu) ⊙ x_{t-1}
  * with a learned mu for each input of time mixing (mu_r, mu_k, mu_v) and of channel mixing (mu'_r, mu'_k).
  *
- *   muProfile(mu) -> {sorted, below, above}              sorted values, and how many lie outside [0, 1]
  *   muProfiles(series, {width}) -> <figure data-figure="mu-profiles">
- *       series: [{name, sym, label, layers: Float32Array[]}]: one panel per mu, one line per layer, sorted
- *   blendRows({current, previous, mu, mixed}, n) -> BlendRow[]   n channels spread evenly over the mu order
- *   tokenBlend(rows, {width, muLabel, token}) -> <figure data-figure="token-blend">
+ *       series: MuSeries[] (src/chapters/token-shift.ts): one panel per mu, one line per layer, sorted
+ *   tokenBlend(rows, {width, muLabel, token}) -> <figure data-figure="token-blend">   rows: BlendRow[] (same module)
  */
 import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scalePoint } from "d3";
+import type { BlendRow, MuSeries } from "../chapters/token-shift.js";
 import { usableWidth } from "./size.js";
-
-export interface MuProfile {
-  /** the values sorted ascending */
-  sorted: Float32Array;
-  /** channels with mu < 0 (the mix extrapolates away from x_t) */
-  below: number;
-  /** channels with mu > 1 (extrapolates away from x_{t-1}) */
-  above: number;
-}
-
-export function muProfile(mu: Float32Array): MuProfile {
-  const sorted = Float32Array.from(mu).sort();
-  let below = 0;
-  let above = 0;
-  for (const m of mu) {
-    if (m < 0) below++;
-    else if (m > 1) above++;
-  }
-  return { sorted, below, above };
-}
-
-export interface MuSeries {
-  /** e.g. "mu_r" (used for data-sym hover linking) */
-  sym: string;
-  /** panel title, e.g. "μ_r (receptance)" */
-  label: string;
-  /** one vector per layer, (C) each */
-  layers: Float32Array[];
-}
 
 const LAYER_COLORS = ["#3b6fd9", "#2f9e44", "#e8590c", "#ae3ec9", "#1098ad", "#f08c00", "#c2255c", "#5c7cfa"];
 
@@ -125,8 +95,7 @@ export function muProfiles(
     g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
     let below = 0;
     let above = 0;
-    s.layers.forEach((mu, l) => {
-      const prof = muProfile(mu);
+    s.profiles.forEach((prof, l) => {
       below += prof.below;
       above += prof.above;
       g.append("path")
@@ -175,48 +144,6 @@ export function muProfiles(
         "x_{t-1}. Red dots mark channels outside [0, 1], where the mix extrapolates instead of interpolating.",
     );
   return figure.node() as HTMLElement;
-}
-
-export interface BlendRow {
-  channel: number;
-  mu: number;
-  /** x_t (the ln1 output of the current token) */
-  current: number;
-  /** x_{t-1} */
-  previous: number;
-  /** the model's mixed input (xr, xk or xv from its trace) */
-  mixed: number;
-  /** mu * x_t + (1 - mu) * x_{t-1}, recomputed here */
-  formula: number;
-}
-
-export function blendRows(
-  {
-    current,
-    previous,
-    mu,
-    mixed,
-  }: { current: Float32Array; previous: Float32Array; mu: Float32Array; mixed: Float32Array },
-  n: number,
-): BlendRow[] {
-  const C = mu.length;
-  if (current.length !== C || previous.length !== C || mixed.length !== C) {
-    throw new RangeError("blendRows: current, previous, mu and mixed must have the same length");
-  }
-  const order = Array.from(mu.keys()).sort((a, b) => mu[a] - mu[b]);
-  const count = Math.max(1, Math.min(n, C));
-  const picked = new Set<number>();
-  for (let i = 0; i < count; i++) picked.add(order[Math.round((i * (C - 1)) / Math.max(1, count - 1))]);
-  return [...picked]
-    .sort((a, b) => mu[a] - mu[b] || a - b)
-    .map((c) => ({
-      channel: c,
-      mu: mu[c],
-      current: current[c],
-      previous: previous[c],
-      mixed: mixed[c],
-      formula: mu[c] * current[c] + (1 - mu[c]) * previous[c],
-    }));
 }
 
 const fmt2 = format(".2f");

@@ -30,11 +30,7 @@ export const EQ = {
 } as const;
 export const EQ_INLINE = { ...EQ, displayMode: false } as const;
 
-/** Wrap a TeX fragment so hovering it highlights the figure parts tagged data-sym="name" (and vice versa). */
-export function sym(name: string, tex: string): string {
-  if (!/^[A-Za-z][\w-]*$/.test(name)) throw new Error(`sym: bad symbol name ${JSON.stringify(name)}`);
-  return `\\htmlData{sym=${name}}{${tex}}`;
-}
+export { sym } from "../chapters/tex.js";
 
 const STYLE = `
 .explainer-badge { display: inline-flex; gap: .4rem; align-items: center; flex-wrap: wrap;

@@ -4,8 +4,10 @@
  *
  * API:
  *   interface ViewState { prompt?, layer?, channel?, token?, [key]: string | number | undefined }
- *   parseViewState(search, defaults) -> state   typed from the defaults: a key whose default is a number is read
- *                                               as an integer (a bad value falls back to the default)
+ *   parseViewState(search, defaults, {real?}) -> state   typed from the defaults: a key whose default is an
+ *                                               integer is read as an integer, one whose default is not (or that
+ *                                               `real` lists) as any finite number; a bad value falls back to
+ *                                               the default
  *   formatViewState(state, defaults) -> "?..."  only the keys that differ from the defaults ("" if none)
  *   readUrlState(defaults)                      page: parse location.search
  *   writeUrlState(partial)                      page: merge into location.search with history.replaceState
@@ -18,7 +20,11 @@ export type ViewValue = string | number;
 export type ViewState = Record<string, ViewValue>;
 
 /** Parse a query string with the defaults as schema (their types decide how each key is read). */
-export function parseViewState<S extends ViewState>(search: string, defaults: S): S {
+export function parseViewState<S extends ViewState>(
+  search: string,
+  defaults: S,
+  { real = [] }: { real?: readonly string[] } = {},
+): S {
   const params = new URLSearchParams(search.startsWith("?") ? search.slice(1) : search);
   const out: ViewState = { ...defaults };
   for (const [key, def] of Object.entries(defaults)) {
@@ -26,7 +32,11 @@ export function parseViewState<S extends ViewState>(search: string, defaults: S)
     if (raw === null) continue;
     if (typeof def === "number") {
       const n = Number(raw);
-      if (raw.trim() !== "" && Number.isInteger(n)) out[key] = n;
+      if (raw.trim() === "" || !Number.isFinite(n)) continue;
+      // an integer default (a layer, a channel, a seed) takes integers only; a real-valued default (temperature
+      // 0.8, top-p 0.9), or a key listed in `real`, takes any finite number
+      if (Number.isInteger(def) && !real.includes(key) && !Number.isInteger(n)) continue;
+      out[key] = n;
     } else {
       out[key] = raw;
     }
@@ -66,8 +76,8 @@ export function clampInt(value: number, lo: number, hi: number): number {
 }
 
 /** Page: the view state in the current URL (defaults for what it lacks). */
-export function readUrlState<S extends ViewState>(defaults: S): S {
-  return parseViewState(globalThis.location?.search ?? "", defaults);
+export function readUrlState<S extends ViewState>(defaults: S, opts: { real?: readonly string[] } = {}): S {
+  return parseViewState(globalThis.location?.search ?? "", defaults, opts);
 }
 
 let pending: Record<string, ViewValue | undefined> = {};

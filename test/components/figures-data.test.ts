@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { blendRows, muProfile } from "../../src/components/token-shift.js";
+import { blendRows, muProfile } from "../../src/chapters/token-shift.js";
 import { bytesLabel, stateMeterData } from "../../src/components/state-meter.js";
 import { heatmapScale } from "../../src/components/heatmap.js";
 import { countStateNumbers, kvCacheNumbers, stateSizeNumbers } from "../../src/live/live-model.js";

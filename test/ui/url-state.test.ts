@@ -55,6 +55,19 @@ describe("view state in the URL", () => {
     expect(clampInt(Number.NaN, 0, 3)).toBe(0);
   });
 
+  it("keeps real-valued settings: a shared link with temperature 0.3 and top-p 0.55 reads back exactly", () => {
+    const sampling = { prompt: "ROMEO:", temperature: 0.8, topP: 0.9, seed: 42, n: 200 };
+    const shared = "?temperature=0.3&topP=0.55&seed=7";
+    expect(parseViewState(shared, sampling)).toEqual({ ...sampling, temperature: 0.3, topP: 0.55, seed: 7 });
+    expect(
+      parseViewState(formatViewState({ ...sampling, temperature: 0.3 }, sampling), sampling).temperature,
+    ).toBe(0.3);
+    // an integer default stays integer-only unless the key is declared real
+    expect(parseViewState("?seed=7.5", sampling).seed).toBe(42);
+    expect(parseViewState("?n=2.5", { n: 1 }, { real: ["n"] }).n).toBe(2.5);
+    expect(parseViewState("?temperature=Infinity&topP=nan", sampling)).toEqual(sampling);
+  });
+
   it("merges a change into an existing query and drops keys set back to the default", () => {
     expect(mergeSearch("?layer=2&x=1", { layer: 0, channel: 5 }, defaults)).toBe("?x=1&channel=5");
   });

@@ -1,0 +1,198 @@
+/**
+ * What every chapter page does before its first figure, written once: install the page behaviours, read the
+ * model card and its per-layer parameters, open the live model (traces on onnxruntime-web when the runtime files
+ * are given), read the chapter's precomputed trace and its view state from the address. A page passes its
+ * FileAttachments (Framework needs them written literally in the page) and Framework's `tex`, and gets back
+ * everything its figures need:
+ *
+ *   const ch = await openChapter("tokenShift", {card: FileAttachment("data/tiny-rwkv.json"), ...}, tex, defaults);
+ *   display(ch.eq`${TEX.tokenShift}`);                  a numbered, hover-linked equation from a typed module
+ *   const promptText = view(ch.promptBox());             the prompt box with the chapter's limits
+ *   const traceView = ch.trace(promptText);              a generator: Framework gives the next cells its values,
+ *                                                        the precomputed trace at once, then the live one
+ *   display(ch.badge(traceView)); if (!traceView) display(ch.missing(promptText))   badge; why nothing is shown
+ *   ch.remember({prompt: promptText, layer})             the view state into the address (shareable links)
+ *
+ * API:
+ *   openChapter(key, files, tex, defaults, {decode?, real?}) -> Promise<Chapter>   defaults: the view state
+ *                                                        besides the prompt (the chapter's default prompt)
+ *   interface Attachment {json(), arrayBuffer(), href}    Framework's FileAttachment (or a test double)
+ */
+import { CHAPTER_PROMPTS, type ChapterKey } from "../chapters/defaults.js";
+import { decodeParams, type ModelParams } from "../chapters/params.js";
+import { missingTraceMessage, openModel, traceStream, type ModelHandle } from "../live/live-model.js";
+import { cardFromJson, type ModelCard } from "../live/model-source.js";
+import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
+import type { TraceView } from "../trace/trace.js";
+import { promptInput, select, tokenPicker } from "./controls.js";
+import { EQ, installExplainer, modelBadge, notice } from "./page.js";
+import { clampInt, readUrlState, writeUrlState, type ViewState } from "./url-state.js";
+
+export interface Attachment {
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+  href: string;
+}
+
+export interface ChapterFiles {
+  /** data/tiny-rwkv.json: the model card */
+  card: Attachment;
+  /** data/tiny-rwkv-params.json: per-layer parameters the figures draw (mu, w, u) */
+  params: Attachment;
+  /** data/tiny-rwkv.safetensors: the weights, fetched only when the live model starts */
+  weights: Attachment;
+  /** data/ort-worker.js and data/ort-wasm.wasm: with both, the traces run on onnxruntime-web */
+  worker?: Attachment;
+  wasm?: Attachment;
+  /** the chapter's build-time trace (a data/traces/*.json loader), decoded by the caller's `decode` */
+  trace?: Attachment;
+}
+
+/** Framework's `tex` tagged template with `.options` (the page passes its built-in). */
+export type TexTag = ((strings: TemplateStringsArray, ...values: unknown[]) => Element) & {
+  options(o: object): TexTag;
+};
+
+export interface Chapter<S extends ViewState, P> {
+  card: ModelCard;
+  params: ModelParams;
+  handle: ModelHandle;
+  /** layers, channels, FFN width, vocabulary size of the model */
+  L: number;
+  C: number;
+  F: number;
+  V: number;
+  /** the chapter's default prompt and prompt limit (src/chapters/defaults.ts) */
+  maxTokens: number;
+  /** the precomputed trace of the default prompt, if the chapter has one */
+  precomputed: P | null;
+  /** the view state read from the address (defaults for what it lacks) */
+  initial: S;
+  defaults: S;
+  /** display equations with hover-linkable symbols */
+  eq: TexTag;
+  /** the prompt box, starting from the address's prompt */
+  promptBox(label?: string): HTMLElement & { value: string };
+  /** the prompt as the model reads it (unknown characters left out, cut at maxTokens) */
+  encode(text: string): EncodedPrompt;
+  /**
+   * the prompt's trace for a page cell: null for an empty prompt, else a generator yielding the precomputed trace
+   * at once when it is the default prompt, then the live one (null when there is none: see `missing`)
+   */
+  trace(text: string): AsyncGenerator<TraceView | null> | null;
+  badge(view: TraceView | null): HTMLElement;
+  /** a notice saying why there is no trace to show for this prompt */
+  missing(text: string): HTMLElement;
+  /** a layer select starting at the address's `key` (default "layer") */
+  layerSelect(key?: keyof S & string): HTMLElement & { value: number };
+  /** a select over `options` starting at the address's `key` when it is one of them */
+  choice<T extends string | number>(
+    key: keyof S & string,
+    options: readonly T[],
+    label: string,
+    format?: (v: T) => string,
+  ): HTMLElement & { value: T };
+  /**
+   * the token picker for a trace; it keeps the reader's token across prompt edits, and "the last token" (stored
+   * as -1 in the address) follows the end of the prompt while typing. `picked(view, t)` records a pick.
+   */
+  tokenPicker(view: TraceView, key?: keyof S & string): HTMLElement & { value: number };
+  /** the token to store for position t of a trace (-1 for the last), remembered for the next picker */
+  picked(view: TraceView, t: number, key?: keyof S & string): number;
+  /** write view state into the address (keys equal to their defaults are dropped) */
+  remember(state: Partial<Record<keyof S, string | number | undefined>>): void;
+}
+
+export interface OpenChapterOptions<P> {
+  /** turn the precomputed trace's JSON into what the figures read (decodeTrace for a TraceView) */
+  decode?: (json: unknown) => P;
+  /** number keys of the view state that take any finite number although their default is an integer */
+  real?: readonly string[];
+}
+
+export async function openChapter<D extends ViewState, P = TraceView>(
+  key: ChapterKey,
+  files: ChapterFiles,
+  tex: TexTag,
+  viewDefaults: D,
+  { decode, real }: OpenChapterOptions<P> = {},
+): Promise<Chapter<D & { prompt: string }, P>> {
+  type S = D & { prompt: string };
+  // the chapter's default prompt (src/chapters/defaults.ts) is part of every chapter's view state
+  const defaults = { prompt: CHAPTER_PROMPTS[key].prompt, ...viewDefaults } as S;
+  installExplainer();
+  const [cardJson, paramsJson, traceJson] = await Promise.all([
+    files.card.json(),
+    files.params.json(),
+    files.trace?.json(),
+  ]);
+  const card = cardFromJson(cardJson);
+  const params = decodeParams(paramsJson);
+  const runtime =
+    files.worker && files.wasm ? { workerUrl: files.worker.href, wasmUrl: files.wasm.href } : undefined;
+  // the figures' traces run on the ONNX graphs in onnxruntime-web's worker (WebGPU, else wasm); the badge says which
+  const handle = openModel(card, () => files.weights.arrayBuffer(), { runtime });
+  const precomputed = traceJson !== undefined && decode ? decode(traceJson) : null;
+  const { maxTokens } = CHAPTER_PROMPTS[key];
+  const initial = readUrlState(defaults, { real });
+  const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = params.config;
+  const sticky: Record<string, number> = {};
+  const chapter: Chapter<S, P> = {
+    card,
+    params,
+    handle,
+    L,
+    C,
+    F,
+    V,
+    maxTokens,
+    precomputed,
+    initial,
+    defaults,
+    eq: tex.options(EQ),
+    promptBox: (label) =>
+      promptInput({
+        value: String(initial.prompt ?? CHAPTER_PROMPTS[key].prompt),
+        vocabulary: card.vocabulary,
+        maxTokens,
+        ...(label ? { label } : {}),
+      }),
+    encode: (text) => encodePrompt(text, card.vocabulary, { maxTokens }),
+    trace(text) {
+      const prompt = chapter.encode(text);
+      const pre = precomputed as unknown as TraceView | null;
+      return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
+    },
+    badge: (view) => modelBadge({ view, handle }),
+    missing: (text) => notice(missingTraceMessage(chapter.encode(text), handle), "warn"),
+    layerSelect: (key = "layer") =>
+      select(
+        Array.from({ length: L }, (_, l) => l),
+        { value: clampInt(Number(initial[key] ?? 0), 0, L - 1), label: "Layer", format: (l) => `layer ${l}` },
+      ),
+    choice: <T extends string | number>(
+      key: keyof S & string,
+      options: readonly T[],
+      label: string,
+      format?: (v: T) => string,
+    ) =>
+      select(options, {
+        value:
+          ([initial[key], defaults[key]].find((v) => options.includes(v as T)) as T | undefined) ??
+          options[0],
+        label,
+        ...(format ? { format } : {}),
+      }),
+    tokenPicker(view, key = "token") {
+      const stored = sticky[key] ?? Number(initial[key] ?? -1);
+      const value = stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
+      return tokenPicker(view.labels, { value, label: "Token (click a character; ← → when focused)" });
+    },
+    picked(view, t, key = "token") {
+      sticky[key] = t === view.T - 1 ? -1 : t;
+      return sticky[key];
+    },
+    remember: (state) => writeUrlState(state as Record<string, string | number | undefined>, defaults),
+  };
+  return chapter;
+}
