@@ -15,7 +15,7 @@
  *    that is 5 d per token whatever t is, and 5 T d for a sequence: O(T d).
  */
 import { axisBottom, axisLeft, create, format, line, scaleLinear } from "d3";
-import { usableWidth } from "./size.js";
+import { usableWidth } from "./frame.js";
 
 /** Multiply-adds per channel of one RWKV WKV step (see the count above). */
 export const RWKV_MULADDS_PER_CHANNEL = 5;

@@ -9,7 +9,7 @@
  */
 import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scalePoint } from "d3";
 import type { BlendRow, MuSeries } from "../chapters/token-shift.js";
-import { usableWidth } from "./size.js";
+import { usableWidth } from "./frame.js";
 
 const LAYER_COLORS = ["#3b6fd9", "#2f9e44", "#e8590c", "#ae3ec9", "#1098ad", "#f08c00", "#c2255c", "#5c7cfa"];
 
