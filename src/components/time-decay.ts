@@ -11,7 +11,7 @@
  *       one channel's wkv_t over the prompt, learned w against the slider's w
  */
 import { axisBottom, axisLeft, create, extent, line, scaleBand, scaleLinear, scaleLog } from "d3";
-import { layerColor } from "./token-shift.js";
+import { layerColor } from "./frame.js";
 
 export interface LayerDecay {
   w: Float32Array;

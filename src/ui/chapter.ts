@@ -12,11 +12,16 @@
  *                                                        the precomputed trace at once, then the live one
  *   display(ch.badge(traceView)); if (!traceView) display(ch.missing(promptText))   badge; why nothing is shown
  *   ch.remember({prompt: promptText, layer})             the view state into the address (shareable links)
+ *   const summary = ch.summary(promptText, summarise)    for figures that read a summary of the trace (chapter 6):
+ *                                                        the precomputed summary at once, then summarise(live trace)
+ *   view(ch.indexSlider("channel", C, "Channel", auto))  a slider over 0..n-1 from the address (`auto` for -1)
+ *   display(ch.safely(() => figure(...)))                a figure, or a figure-sized message if drawing throws
  *
  * API:
  *   openChapter(key, files, tex, defaults, {decode?, real?}) -> Promise<Chapter>   defaults: the view state
  *                                                        besides the prompt (the chapter's default prompt)
  *   interface Attachment {json(), arrayBuffer(), href}    Framework's FileAttachment (or a test double)
+ *   summaryStream(prompt, precomputed, handle, summarise)   the generator behind `summary` (DOM-free)
  */
 import { CHAPTER_PROMPTS, type ChapterKey } from "../chapters/defaults.js";
 import { decodeParams, type ModelParams } from "../chapters/params.js";
@@ -24,8 +29,8 @@ import { missingTraceMessage, openModel, traceStream, type ModelHandle } from ".
 import { cardFromJson, type ModelCard } from "../live/model-source.js";
 import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
 import type { TraceView } from "../trace/trace.js";
-import { promptInput, select, tokenPicker } from "./controls.js";
-import { EQ, installExplainer, modelBadge, notice } from "./page.js";
+import { promptInput, select, slider, tokenPicker } from "./controls.js";
+import { EQ, errorBox, installExplainer, modelBadge, notice } from "./page.js";
 import { clampInt, readUrlState, writeUrlState, type ViewState } from "./url-state.js";
 
 export interface Attachment {
@@ -80,11 +85,25 @@ export interface Chapter<S extends ViewState, P> {
    * at once when it is the default prompt, then the live one (null when there is none: see `missing`)
    */
   trace(text: string): AsyncGenerator<TraceView | null> | null;
-  badge(view: TraceView | null): HTMLElement;
+  /**
+   * like `trace`, for a chapter whose figures read a summary of the trace (its precomputed file holds the
+   * summary, decoded by `decode`): the precomputed summary at once when it is the default prompt's, then
+   * `summarise` of the live trace (null when there is none: see `missing`)
+   */
+  summary<R>(text: string, summarise: (view: TraceView) => R): AsyncGenerator<P | R | null> | null;
+  /** the badge: which model ran, and whether `view` (a trace or a summary: its source and backend) is live */
+  badge(view: Pick<TraceView, "source" | "backend"> | null): HTMLElement;
   /** a notice saying why there is no trace to show for this prompt */
   missing(text: string): HTMLElement;
   /** a layer select starting at the address's `key` (default "layer") */
   layerSelect(key?: keyof S & string): HTMLElement & { value: number };
+  /** a slider over 0..n-1 starting at the address's `key`; at `auto` when given and the address has -1 there */
+  indexSlider(
+    key: keyof S & string,
+    n: number,
+    label: string,
+    auto?: number,
+  ): HTMLElement & { value: number };
   /** a select over `options` starting at the address's `key` when it is one of them */
   choice<T extends string | number>(
     key: keyof S & string,
@@ -96,11 +115,13 @@ export interface Chapter<S extends ViewState, P> {
    * the token picker for a trace; it keeps the reader's token across prompt edits, and "the last token" (stored
    * as -1 in the address) follows the end of the prompt while typing. `picked(view, t)` records a pick.
    */
-  tokenPicker(view: TraceView, key?: keyof S & string): HTMLElement & { value: number };
+  tokenPicker(view: TraceView, key?: keyof S & string, label?: string): HTMLElement & { value: number };
   /** the token to store for position t of a trace (-1 for the last), remembered for the next picker */
   picked(view: TraceView, t: number, key?: keyof S & string): number;
   /** write view state into the address (keys equal to their defaults are dropped) */
   remember(state: Partial<Record<keyof S, string | number | undefined>>): void;
+  /** the element draw() returns, or a figure-sized message with its error instead of a blank figure */
+  safely(draw: () => Element): Element;
 }
 
 export interface OpenChapterOptions<P> {
@@ -163,6 +184,12 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       const pre = precomputed as unknown as TraceView | null;
       return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
     },
+    summary(text, summarise) {
+      const prompt = chapter.encode(text);
+      if (!prompt.tokens.length) return null;
+      const pre = precomputed as (P & { text?: string }) | null;
+      return summaryStream(prompt, pre?.text === prompt.text ? pre : null, handle, summarise);
+    },
     badge: (view) => modelBadge({ view, handle }),
     missing: (text) => notice(missingTraceMessage(chapter.encode(text), handle), "warn"),
     layerSelect: (key = "layer") =>
@@ -183,16 +210,45 @@ export async function openChapter<D extends ViewState, P = TraceView>(
         label,
         ...(format ? { format } : {}),
       }),
-    tokenPicker(view, key = "token") {
+    indexSlider(key, n, label, auto) {
+      const stored = Number(initial[key] ?? 0);
+      const value = auto !== undefined && stored < 0 ? auto : clampInt(stored, 0, n - 1);
+      return slider({ min: 0, max: n - 1, step: 1, value, label });
+    },
+    tokenPicker(view, key = "token", label = "Token (click a character; ← → when focused)") {
       const stored = sticky[key] ?? Number(initial[key] ?? -1);
       const value = stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
-      return tokenPicker(view.labels, { value, label: "Token (click a character; ← → when focused)" });
+      return tokenPicker(view.labels, { value, label });
     },
     picked(view, t, key = "token") {
       sticky[key] = t === view.T - 1 ? -1 : t;
       return sticky[key];
     },
     remember: (state) => writeUrlState(state as Record<string, string | number | undefined>, defaults),
+    safely(draw) {
+      try {
+        return draw();
+      } catch (error) {
+        return errorBox(error);
+      }
+    },
   };
   return chapter;
+}
+
+/**
+ * The `summary` stream: the precomputed summary first (given only when it is the prompt's) while the live model is
+ * not ready, then the live trace's summary; null when there is neither (the live model off or failed).
+ */
+export async function* summaryStream<P, R>(
+  prompt: EncodedPrompt,
+  precomputed: P | null,
+  handle: ModelHandle,
+  summarise: (view: TraceView) => R,
+): AsyncGenerator<P | R | null> {
+  if (precomputed !== null && handle.status !== "ready") yield precomputed;
+  for await (const view of traceStream({ prompt, precomputed: null, handle })) {
+    if (view) yield summarise(view);
+    else if (precomputed === null) yield null;
+  }
 }
