@@ -10,7 +10,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attentionChecks, wkvAttentionMatrix } from "../../src/components/attention-heatmap.js";
 import { exactParams, table2Flops } from "../../src/components/flops-calculator.js";
-import { ffnSparsity } from "../../src/components/sparsity.js";
+import { ffnSparsity } from "../../src/chapters/channel-mixing.js";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { attentionOf, gptAttention } from "../../src/chapters/chapter-data.js";
 import { CHAPTER_PROMPTS } from "../../src/chapters/defaults.js";
