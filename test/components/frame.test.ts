@@ -9,7 +9,7 @@ import {
   panelGrid,
   usableWidth,
 } from "../../src/components/frame.js";
-import { FakeElement, withFakeDocument } from "./fake-dom.js";
+import { FakeElement, withFakeDocument } from "../helpers/fake-dom.js";
 
 describe("usableWidth (Framework's width before layout)", () => {
   it("keeps a real width, raises 0, negatives and NaN to the minimum", () => {
