@@ -11,7 +11,7 @@ import { matmulFlops, rwkvMatrices, type RwkvShape } from "../components/flops-c
 import type { ModeRun } from "../components/mode-diff.js";
 import { countParameters } from "../rwkv/synthetic.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
-import { TraceError, base64ToBytes, bytesToBase64, type Backend } from "../trace/trace.js";
+import { TraceError, base64ToBytes, bytesToBase64 } from "../trace/trace.js";
 
 function f32ToBase64(a: Float32Array): string {
   return bytesToBase64(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));

@@ -1,10 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { referenceModes, runModes } from "../../src/components/mode-diff.js";
-import {
-  decodeModes,
-  encodeModes,
-  modelCounts,
-} from "../../src/chapters/chapter-data.js";
+import { decodeModes, encodeModes, modelCounts } from "../../src/chapters/chapter-data.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { countParameters, paperParameterCount, syntheticWeights } from "../../src/rwkv/synthetic.js";
 
