@@ -15,6 +15,11 @@
  *   panelGrid(n, width, {gap, panelHeight, columns}) -> PanelGrid
  *       pure: n panels in rows; `columns` [[minWidth, cols], ...] widest first (1 column below them all)
  *   layerColor(l), layerLegend(parent, nLayers, {x, y})     one colour per layer, and the "layer l" legend
+ *   textWidth(text, fontSize, {mono?}) -> number              an estimate of a label's width (no DOM needed)
+ *   wrapLines(text, width, fontSize) -> string[]              a title broken into lines that fit `width`
+ *
+ * Text: figures draw text at 13 px or more (MIN_TEXT): presenter mode zooms the page by 1.25, so it is read at
+ * 16 px or more on a 1280 × 720 projector (src/ui/presenter.ts), and full screen scales it further.
  */
 import { create, type Selection } from "d3";
 
@@ -160,4 +165,30 @@ export function layerLegend<E extends SVGElement>(
     g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
     g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
   }
+}
+
+/** The smallest font size a figure draws text at (see the top of this file). */
+export const MIN_TEXT = 13;
+
+/**
+ * An estimate of how wide `text` is drawn at `fontSize` (no DOM: components are pure and tested in Node): 0.6 em a
+ * character for the sans-serif stacks the site uses (a little over their average), 0.62 em for monospace.
+ */
+export function textWidth(text: string, fontSize: number, { mono = false }: { mono?: boolean } = {}): number {
+  return [...text].length * fontSize * (mono ? 0.62 : 0.6);
+}
+
+/** `text` broken at spaces into lines no wider than `width` (by textWidth); a longer word stays whole. */
+export function wrapLines(text: string, width: number, fontSize: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, fontSize) > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [""];
 }
