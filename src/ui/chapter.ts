@@ -11,6 +11,7 @@
  *   const traceView = ch.trace(promptText);              a generator: Framework gives the next cells its values,
  *                                                        the precomputed trace at once, then the live one
  *   display(ch.badge(traceView)); if (!traceView) display(ch.missing(promptText))   badge; why nothing is shown
+ *   const live = ch.live();                              null, then the loaded model (chapter 7 counts its tensors)
  *   ch.remember({prompt: promptText, layer})             the view state into the address (shareable links)
  *
  * API:
@@ -20,12 +21,18 @@
  */
 import { CHAPTER_PROMPTS, type ChapterKey } from "../chapters/defaults.js";
 import { decodeParams, type ModelParams } from "../chapters/params.js";
-import { missingTraceMessage, openModel, traceStream, type ModelHandle } from "../live/live-model.js";
+import {
+  missingTraceMessage,
+  openModel,
+  traceStream,
+  type LiveModel,
+  type ModelHandle,
+} from "../live/live-model.js";
 import { cardFromJson, type ModelCard } from "../live/model-source.js";
 import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
 import type { TraceView } from "../trace/trace.js";
 import { promptInput, select, tokenPicker } from "./controls.js";
-import { EQ, installExplainer, modelBadge, notice } from "./page.js";
+import { EQ, installExplainer, modelBadge, notice, type BadgeInfo } from "./page.js";
 import { clampInt, readUrlState, writeUrlState, type ViewState } from "./url-state.js";
 
 export interface Attachment {
@@ -80,7 +87,10 @@ export interface Chapter<S extends ViewState, P> {
    * at once when it is the default prompt, then the live one (null when there is none: see `missing`)
    */
   trace(text: string): AsyncGenerator<TraceView | null> | null;
-  badge(view: TraceView | null): HTMLElement;
+  /** the model badge for what the figures show; `other` badges another handle (e.g. a second runtime) */
+  badge(view: Pick<TraceView, "source" | "backend"> | null, other?: BadgeInfo["handle"]): HTMLElement;
+  /** for a page cell: null at once, then the live model once it is ready (nothing more when off or failed) */
+  live(): AsyncGenerator<LiveModel | null>;
   /** a notice saying why there is no trace to show for this prompt */
   missing(text: string): HTMLElement;
   /** a layer select starting at the address's `key` (default "layer") */
@@ -163,7 +173,16 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       const pre = precomputed as unknown as TraceView | null;
       return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
     },
-    badge: (view) => modelBadge({ view, handle }),
+    badge: (view, other) => modelBadge({ view, handle: other ?? handle }),
+    async *live() {
+      yield null;
+      if (handle.status === "off") return;
+      try {
+        yield await handle.ready;
+      } catch {
+        // the badge says why; the figures keep what they had
+      }
+    },
     missing: (text) => notice(missingTraceMessage(chapter.encode(text), handle), "warn"),
     layerSelect: (key = "layer") =>
       select(
