@@ -1,5 +1,5 @@
 /**
- * Data for chapters 2, 6, 7 and 8, in the compact JSON the build-time loaders write (src/data/traces/*) and the
+ * Data for chapters 2, 6 and 8, in the compact JSON the build-time loaders write (src/data/traces/*) and the
  * pages read, computed by the same functions in both places. DOM-free.
  *
  * API:
@@ -9,14 +9,11 @@
  *   attentionOf(att, layer, head) -> Float32Array (T, T)
  *   sparsitySummary(view) -> SparsitySummary                chapter 6's numbers from a trace (ffnAct, ffnK)
  *   encodeSparsity / decodeSparsity
- *   modelCounts(weights) -> ModelCounts                     chapter 7: parameters and FLOPs counted on tensors
  *   encodeModes / decodeModes                               chapter 8: both modes' logits and times
+ * (Chapter 7's counts are in ./flops.ts.)
  */
-import { matmulFlops, rwkvMatrices, type RwkvShape } from "../components/flops-calculator.js";
 import type { ModeRun } from "../components/mode-diff.js";
 import { ffnSparsity, histogram, type Histogram, type SparsityLayer } from "../components/sparsity.js";
-import { countParameters } from "../rwkv/synthetic.js";
-import type { RwkvWeights } from "../rwkv/weights.js";
 import type { GptModel, KvCache } from "../transformer/gpt.js";
 import {
   TraceError,
@@ -241,27 +238,6 @@ export function decodeSparsity(json: unknown): SparsitySummary {
     source: "precomputed",
     backend: e.backend ?? "reference (JS)",
     synthetic: e.synthetic,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Chapter 7: counts from the loaded tensors
-// ---------------------------------------------------------------------------------------------------------
-
-export interface ModelCounts {
-  shape: Required<RwkvShape>;
-  /** every value of every tensor */
-  actualParams: number;
-  /** 2 per weight of every matrix multiplied per token */
-  actualFlops: number;
-}
-
-export function modelCounts(weights: RwkvWeights): ModelCounts {
-  const { nLayer, nEmbd, vocabSize, ffnSize } = weights.config;
-  return {
-    shape: { L: nLayer, D: nEmbd, V: vocabSize, F: ffnSize },
-    actualParams: countParameters(weights),
-    actualFlops: matmulFlops(rwkvMatrices(weights)),
   };
 }
 

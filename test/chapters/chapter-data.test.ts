@@ -10,14 +10,13 @@ import {
   encodeModes,
   encodeSparsity,
   gptAttention,
-  modelCounts,
   sparsitySummary,
   symmetricRange,
 } from "../../src/chapters/chapter-data.js";
 import { gptCardFromJson, gptFromCard, syntheticGptCard } from "../../src/live/gpt-source.js";
 import { viewOfTrace } from "../../src/trace/trace.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
-import { countParameters, paperParameterCount, syntheticWeights } from "../../src/rwkv/synthetic.js";
+import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import { GptModel, gptWeightsFromTensors } from "../../src/transformer/gpt.js";
 import { syntheticGptTensors } from "../../src/transformer/synthetic.js";
 
@@ -87,14 +86,6 @@ describe("chapter data (JSON written at build time, read by the pages)", () => {
     expect(back.histograms).toEqual(s.histograms);
     expect(symmetricRange([0.2, -1.3])).toEqual([-1.5, 1.5]);
     expect(symmetricRange([])).toEqual([-0.5, 0.5]);
-  });
-
-  it("model counts: every tensor value, and the paper's formula when F = 4D", () => {
-    const w = syntheticWeights(config, 1);
-    const c = modelCounts(w);
-    expect(c.actualParams).toBe(countParameters(w));
-    expect(c.actualParams).toBe(paperParameterCount(config));
-    expect(c.shape).toEqual({ L: 2, D: 16, V: 12, F: 64 });
   });
 
   it("modes: the JSON form keeps both runs' logits exactly", async () => {

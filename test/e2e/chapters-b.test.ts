@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attentionChecks, wkvAttentionMatrix } from "../../src/components/attention-heatmap.js";
-import { exactParams, table2Flops } from "../../src/components/flops-calculator.js";
+import { exactParams, table2Flops } from "../../src/chapters/flops.js";
 import { ffnSparsity } from "../../src/components/sparsity.js";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { attentionOf, gptAttention } from "../../src/chapters/chapter-data.js";
