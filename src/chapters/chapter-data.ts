@@ -1,5 +1,5 @@
 /**
- * Data for chapters 2, 6 and 8, in the compact JSON the build-time loaders write (src/data/traces/*) and the
+ * Data for chapters 2 and 6, in the compact JSON the build-time loaders write (src/data/traces/*) and the
  * pages read, computed by the same functions in both places. DOM-free.
  *
  * API:
@@ -9,10 +9,8 @@
  *   attentionOf(att, layer, head) -> Float32Array (T, T)
  *   sparsitySummary(view) -> SparsitySummary                chapter 6's numbers from a trace (ffnAct, ffnK)
  *   encodeSparsity / decodeSparsity
- *   encodeModes / decodeModes                               chapter 8: both modes' logits and times
- * (Chapter 7's counts are in ./flops.ts.)
+ * (Chapter 7's counts are in ./flops.ts, chapter 8's mode comparison in ./modes.ts.)
  */
-import type { ModeRun } from "../components/mode-diff.js";
 import { ffnSparsity, histogram, type Histogram, type SparsityLayer } from "../components/sparsity.js";
 import type { GptModel, KvCache } from "../transformer/gpt.js";
 import {
@@ -239,41 +237,4 @@ export function decodeSparsity(json: unknown): SparsitySummary {
     backend: e.backend ?? "reference (JS)",
     synthetic: e.synthetic,
   };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Chapter 8: both modes
-// ---------------------------------------------------------------------------------------------------------
-
-export interface ModesData {
-  text: string;
-  labels: string[];
-  V: number;
-  runs: [ModeRun, ModeRun];
-  /** "precomputed at build time (Node)" or where the live run happened */
-  where: string;
-  synthetic: boolean;
-}
-
-export function encodeModes(m: ModesData): unknown {
-  return {
-    format: "rwkv-modes/1",
-    ...m,
-    runs: m.runs.map((r) => ({ ...r, logits: f32ToBase64(r.logits) })),
-  };
-}
-
-export function decodeModes(json: unknown): ModesData {
-  const e = json as Omit<ModesData, "runs"> & {
-    format: string;
-    runs: (Omit<ModeRun, "logits"> & { logits: string })[];
-  };
-  if (!e || e.format !== "rwkv-modes/1" || e.runs?.length !== 2)
-    throw new TraceError("not a modes file (format rwkv-modes/1)");
-  const n = e.labels.length * e.V;
-  const runs = e.runs.map((r) => ({ ...r, logits: base64ToF32(r.logits, n, `${r.name} logits`) })) as [
-    ModeRun,
-    ModeRun,
-  ];
-  return { text: e.text, labels: e.labels, V: e.V, runs, where: e.where, synthetic: e.synthetic };
 }

@@ -1,13 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { referenceModes, runModes } from "../../src/components/mode-diff.js";
 import {
   GptAttentionCache,
   attentionOf,
   decodeGptAttention,
-  decodeModes,
   decodeSparsity,
   encodeGptAttention,
-  encodeModes,
   encodeSparsity,
   gptAttention,
   sparsitySummary,
@@ -86,23 +83,6 @@ describe("chapter data (JSON written at build time, read by the pages)", () => {
     expect(back.histograms).toEqual(s.histograms);
     expect(symmetricRange([0.2, -1.3])).toEqual([-1.5, 1.5]);
     expect(symmetricRange([])).toEqual([-0.5, 0.5]);
-  });
-
-  it("modes: the JSON form keeps both runs' logits exactly", async () => {
-    const model = new RwkvModel(syntheticWeights(config, 2));
-    const runs = await runModes(referenceModes(model), tokens, { repeat: 1 });
-    const m = {
-      text: "t",
-      labels: tokens.map(String),
-      V: 12,
-      runs: [runs[0], runs[1]] as [(typeof runs)[0], (typeof runs)[0]],
-      where: "test",
-      synthetic: true,
-    };
-    const back = decodeModes(JSON.parse(JSON.stringify(encodeModes(m))));
-    expect(Array.from(back.runs[0].logits)).toEqual(Array.from(runs[0].logits));
-    expect(Array.from(back.runs[1].logits)).toEqual(Array.from(runs[1].logits));
-    expect(back.runs[1].ms).toBe(runs[1].ms);
   });
 });
 
