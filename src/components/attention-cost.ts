@@ -7,7 +7,7 @@
  */
 import { axisBottom, axisLeft, create, format, line, scaleLinear } from "d3";
 import type { AttentionCostRow } from "../chapters/attention.js";
-import { usableWidth } from "./size.js";
+import { usableWidth } from "./frame.js";
 
 export interface AttentionCostOptions {
   /** Width in pixels of the whole figure (Framework's `width`). */

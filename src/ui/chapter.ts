@@ -16,12 +16,17 @@
  *   view(ch.slider("rank", {min: 0, max: C - 1, label}))   a slider starting at the address's value
  *   display(ch.playButton(picker, view.T))               ▶ Play: steps a token picker through the prompt
  *   display(ch.figure(() => drawing(...), note))         a figure, a notice above it, a message if it throws
+ *   const summary = ch.summary(promptText, summarise)    for figures that read a summary of the trace (chapter 6):
+ *                                                        the precomputed summary at once, then summarise(live trace)
+ *   view(ch.indexSlider("channel", C, "Channel", auto))  a slider over 0..n-1 from the address (`auto` for -1)
+ *   display(ch.safely(() => figure(...)))                a figure, or a figure-sized message if drawing throws
  *
  * API:
  *   openChapter(key, files, tex, defaults, {decode?, real?}) -> Promise<Chapter>   defaults: the view state
  *                                                        besides the prompt (the chapter's default prompt), or a
  *                                                        function of the model's config giving it
  *   interface Attachment {json(), arrayBuffer(), href}    Framework's FileAttachment (or a test double)
+ *   summaryStream(prompt, precomputed, handle, summarise)   the generator behind `summary` (DOM-free)
  */
 import { CHAPTER_PROMPTS, type ChapterKey } from "../chapters/defaults.js";
 import { decodeParams, type ModelParams } from "../chapters/params.js";
@@ -106,7 +111,16 @@ export interface Chapter<S extends ViewState, P> {
    * at once when it is the default prompt, then the live one (null when there is none: see `missing`)
    */
   trace(text: string): AsyncGenerator<TraceView | null> | null;
-  /** the model badge for what the figures show; `other` badges another handle (e.g. a second runtime) */
+  /**
+   * like `trace`, for a chapter whose figures read a summary of the trace (its precomputed file holds the
+   * summary, decoded by `decode`): the precomputed summary at once when it is the default prompt's, then
+   * `summarise` of the live trace (null when there is none: see `missing`)
+   */
+  summary<R>(text: string, summarise: (view: TraceView) => R): AsyncGenerator<P | R | null> | null;
+  /**
+   * the badge: which model ran, and whether `view` (a trace or a summary: its source and backend) is live;
+   * `other` badges another handle (e.g. chapter 8's ONNX worker)
+   */
   badge(view: Pick<TraceView, "source" | "backend"> | null, other?: BadgeInfo["handle"]): HTMLElement;
   /** for a page cell: null at once, then the live model once it is ready (nothing more when off or failed) */
   live(): AsyncGenerator<LiveModel | null>;
@@ -115,6 +129,13 @@ export interface Chapter<S extends ViewState, P> {
   missing(text: string, kinds?: { empty?: NoticeKind; other?: NoticeKind }): HTMLElement;
   /** a layer select starting at the address's `key` (default "layer") */
   layerSelect(key?: keyof S & string): HTMLElement & { value: number };
+  /** a slider over 0..n-1 starting at the address's `key`; at `auto` when given and the address has -1 there */
+  indexSlider(
+    key: keyof S & string,
+    n: number,
+    label: string,
+    auto?: number,
+  ): HTMLElement & { value: number };
   /** a select over `options` starting at the address's `key` when it is one of them */
   choice<T extends string | number>(
     key: keyof S & string,
@@ -141,6 +162,8 @@ export interface Chapter<S extends ViewState, P> {
   playButton(picker: HTMLElement & { value: number }, T: number, ms?: number): HTMLElement;
   /** draw() with an info notice above its content when `note` is given; the error as a message if it throws */
   figure(draw: () => HTMLElement, note?: string | null): HTMLElement;
+  /** the element draw() returns, or a figure-sized message with its error instead of a blank figure */
+  safely(draw: () => Element): Element;
 }
 
 export interface OpenChapterOptions<P> {
@@ -206,6 +229,12 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       const pre = precomputed as unknown as TraceView | null;
       return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
     },
+    summary(text, summarise) {
+      const prompt = chapter.encode(text);
+      if (!prompt.tokens.length) return null;
+      const pre = precomputed as (P & { text?: string }) | null;
+      return summaryStream(prompt, pre?.text === prompt.text ? pre : null, handle, summarise);
+    },
     badge: (view, other) => modelBadge({ view, handle: other ?? handle }),
     async *live() {
       yield null;
@@ -238,6 +267,11 @@ export async function openChapter<D extends ViewState, P = TraceView>(
         label,
         ...(format ? { format } : {}),
       }),
+    indexSlider(key, n, label, auto) {
+      const stored = Number(initial[key] ?? 0);
+      const value = auto !== undefined && stored < 0 ? auto : clampInt(stored, 0, n - 1);
+      return slider({ min: 0, max: n - 1, step: 1, value, label });
+    },
     tokenPicker(view, key = "token", label = "Token (click a character; ← → when focused)") {
       const stored = sticky[key] ?? Number(initial[key] ?? -1);
       const value = stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
@@ -259,6 +293,13 @@ export async function openChapter<D extends ViewState, P = TraceView>(
         const figure = draw();
         if (note) figure.prepend(notice(note, "info"));
         return figure;
+      } catch (error) {
+        return errorBox(error);
+      }
+    },
+    safely(draw) {
+      try {
+        return draw();
       } catch (error) {
         return errorBox(error);
       }
@@ -297,4 +338,21 @@ function playButton(picker: HTMLElement & { value: number }, last: number, ms: n
   row.style.cssText = "display: flex; gap: 1rem; align-items: end; flex-wrap: wrap";
   row.append(button);
   return row;
+}
+
+/**
+ * The `summary` stream: the precomputed summary first (given only when it is the prompt's) while the live model is
+ * not ready, then the live trace's summary; null when there is neither (the live model off or failed).
+ */
+export async function* summaryStream<P, R>(
+  prompt: EncodedPrompt,
+  precomputed: P | null,
+  handle: ModelHandle,
+  summarise: (view: TraceView) => R,
+): AsyncGenerator<P | R | null> {
+  if (precomputed !== null && handle.status !== "ready") yield precomputed;
+  for await (const view of traceStream({ prompt, precomputed: null, handle })) {
+    if (view) yield summarise(view);
+    else if (precomputed === null) yield null;
+  }
 }

@@ -189,7 +189,7 @@ export function installExplainer(): void {
 }
 
 export interface BadgeInfo {
-  /** the trace (or any result with its source and backend) the figures show now (null: none yet) */
+  /** the trace (or a summary of it, or any result with its source and backend) the figures show now (null: none yet) */
   view?: Pick<TraceView, "source" | "backend"> | null;
   /** the model's handle (openModel's, or any Handle with the card it runs) */
   handle: Handle<unknown> & { card: ModelCard };

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exactParams, table2Flops } from "../../src/chapters/flops.js";
-import { ffnSparsity } from "../../src/components/sparsity.js";
+import { ffnSparsity } from "../../src/chapters/channel-mixing.js";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { attentionChecks, attentionOf, wkvAttentionMatrix } from "../../src/chapters/attention.js";
 import { CHAPTER_PROMPTS } from "../../src/chapters/defaults.js";
