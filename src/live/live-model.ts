@@ -14,7 +14,6 @@
  *                                                     traces run on the ONNX graphs (onnxruntime-web worker)
  *   traceStream({prompt, precomputed, handle})        async generator for a page cell: yields the precomputed trace
  *                                                     at once when it matches the prompt, then the live one
- *   stateSizeNumbers(config) / kvCacheNumbers(config, T)   5·L·C and 2·L·T·C (chapter 1's meter)
  */
 import { RwkvModel } from "../rwkv/model.js";
 import { Sampler } from "../rwkv/sampling.js";
@@ -230,14 +229,4 @@ export function missingTraceMessage(prompt: EncodedPrompt, handle: ModelHandle):
     return `The model could not be loaded (${handle.error?.message ?? "unknown error"}), and only the chapter's default prompt has a precomputed trace.`;
   }
   return "The model is still loading…";
-}
-
-/** The numbers an RWKV carries between tokens: 5 vectors of C per layer (attX, a, b, p, ffnX). */
-export function stateSizeNumbers(config: Pick<RwkvConfig, "nLayer" | "nEmbd">): number {
-  return 5 * config.nLayer * config.nEmbd;
-}
-
-/** The numbers a same-size transformer's KV cache holds after T tokens: keys and values, L layers, C each. */
-export function kvCacheNumbers(config: Pick<RwkvConfig, "nLayer" | "nEmbd">, T: number): number {
-  return 2 * config.nLayer * T * config.nEmbd;
 }
