@@ -1,74 +1,13 @@
 /**
  * The cost of mixing tokens, softmax attention against RWKV's WKV, as the context grows (home page figure).
+ * The counts (multiply-adds of one layer's token mixing: 2td per softmax token, 5d per RWKV step) are
+ * attentionCostData of src/chapters/attention.ts, which says what is counted.
  *
- * What is counted: multiply-adds in the token-mixing step of one layer with d channels, the part that differs
- * between the two models (the projections W_k, W_v, W_r, W_o and the feed-forward are the same work in both and
- * are left out, as are exponentials and divisions):
- *
- *  - softmax attention, generating token t with a KV cache: the scores q_t . k_i for i = 1..t (t d multiply-adds)
- *    and the weighted sum sum_i alpha_i v_i (t d): 2 t d. A whole sequence of T tokens (causal, or the prefill of a
- *    prompt): sum_{t=1}^{T} 2 t d = T (T + 1) d, the paper's O(T^2 d) (Table 1, v4).
- *  - RWKV, one step of the recurrent form of the WKV operator (v4 Eq. 16 and its state a, b), per channel:
- *      wkv_t = (a_{t-1} + e^{u+k_t} v_t) / (b_{t-1} + e^{u+k_t})     2 multiply-adds
- *      a_t   = e^{-w} a_{t-1} + e^{k_t} v_t                          2
- *      b_t   = e^{-w} b_{t-1} + e^{k_t}                              1
- *    that is 5 d per token whatever t is, and 5 T d for a sequence: O(T d).
+ *   attentionCost(attentionCostData(T, {d}), {width, height?, d?}) -> <figure data-figure="attention-cost">
  */
 import { axisBottom, axisLeft, create, format, line, scaleLinear } from "d3";
-import { usableWidth } from "./size.js";
-
-/** Multiply-adds per channel of one RWKV WKV step (see the count above). */
-export const RWKV_MULADDS_PER_CHANNEL = 5;
-
-export interface AttentionCostRow {
-  /** Sequence length, or the position of the token being generated (1-based). */
-  t: number;
-  /** Multiply-adds to generate token t with softmax attention and a KV cache: 2 t d. */
-  softmaxToken: number;
-  /** Multiply-adds for one RWKV step: 5 d, constant. */
-  rwkvToken: number;
-  /** Multiply-adds for a whole sequence of t tokens with softmax attention: t (t + 1) d. */
-  softmaxTotal: number;
-  /** Multiply-adds for a whole sequence of t tokens with RWKV: 5 t d. */
-  rwkvTotal: number;
-}
-
-export interface AttentionCostDataOptions {
-  /** Channels (the model width); 768 is RWKV-4-Pile 169M and GPT-2 small. */
-  d?: number;
-  /** Most rows returned; the curves are sampled evenly, and t = T is always the last row. */
-  maxPoints?: number;
-}
-
-export const MAX_CONTEXT = 1 << 20;
-
-/** The cost curves for t = 1..T (sampled to at most maxPoints rows, the last one at t = T). */
-export function attentionCostData(
-  T: number,
-  { d = 768, maxPoints = 400 }: AttentionCostDataOptions = {},
-): AttentionCostRow[] {
-  if (!Number.isInteger(T) || T < 1 || T > MAX_CONTEXT) {
-    throw new RangeError(`attentionCostData: T must be an integer in [1, ${MAX_CONTEXT}], got ${T}`);
-  }
-  if (!Number.isInteger(d) || d < 1)
-    throw new RangeError(`attentionCostData: d must be a positive integer, got ${d}`);
-  if (!Number.isInteger(maxPoints) || maxPoints < 2) {
-    throw new RangeError(`attentionCostData: maxPoints must be an integer >= 2, got ${maxPoints}`);
-  }
-  const step = Math.max(1, Math.ceil(T / (maxPoints - 1)));
-  const rows: AttentionCostRow[] = [];
-  for (let t = 1; ; t = Math.min(t + step, T)) {
-    rows.push({
-      t,
-      softmaxToken: 2 * t * d,
-      rwkvToken: RWKV_MULADDS_PER_CHANNEL * d,
-      softmaxTotal: t * (t + 1) * d,
-      rwkvTotal: RWKV_MULADDS_PER_CHANNEL * t * d,
-    });
-    if (t === T) break;
-  }
-  return rows;
-}
+import type { AttentionCostRow } from "../chapters/attention.js";
+import { usableWidth } from "./frame.js";
 
 export interface AttentionCostOptions {
   /** Width in pixels of the whole figure (Framework's `width`). */

@@ -1,87 +1,14 @@
 /**
- * Chapter 2: the T x T "attention" that RWKV's WKV implies for one channel, beside a transformer's softmax
- * attention, for the same tokens.
+ * Chapter 2's figure: T x T attention heatmaps side by side (the weights RWKV's WKV implies for one channel
+ * beside a transformer's softmax attention, src/chapters/attention.ts computes both), same tokens on both axes.
  *
- * The WKV of channel c at position t (arXiv 2305.13048 v4, Eq. 16; here w is the loaded decay, w = -exp(time_decay)
- * < 0, so the paper's e^{-(t-1-i)w} is our e^{(t-1-i)w}) is a weighted average of the values v_i, i <= t:
- *
- *   wkv_t = sum_i alpha_{t,i} v_i,   alpha_{t,i} = e^{s_{t,i}} / sum_{j<=t} e^{s_{t,j}},
- *   s_{t,i} = (t-1-i) w + k_i   for i < t,        s_{t,t} = u + k_t,
- *
- * exactly the form of softmax attention's row (Eq. 8), with the score q_t . k_i / sqrt(d) replaced by a
- * per-channel position decay plus the key of the earlier token (AFT's Eq. 9 with w_{t,i} = -(t-i)w, Eq. 10).
- * `wkvAttentionMatrix` computes alpha from a model trace's k and the weights' w and u (log-sum-exp, stable).
+ *   attentionComparison(panels, tokens, {width, scale?, maxSide?, selected?, data?})
+ *     -> <figure data-figure="attention-comparison">, `.value` the selected cell [t, i]
+ *   cellOpacity(a, scale)      the opacity of a cell of weight a ("log" or "linear")
+ *   tokenLabel(s)              a character as drawn on an axis (spaces and line breaks made visible)
  */
 import { create, format, type Selection } from "d3";
-
-/** alpha (T, T) row-major for one channel: row t holds the weights of positions 0..t (zero above the diagonal). */
-export function wkvAttentionMatrix(
-  k: ArrayLike<number>, // (T, C) keys k_t of one layer
-  w: ArrayLike<number>, // (C) loaded decay w = -exp(time_decay), < 0
-  u: ArrayLike<number>, // (C) bonus u = time_first
-  T: number,
-  C: number,
-  channel: number,
-): Float32Array {
-  if (!Number.isInteger(T) || T < 1)
-    throw new RangeError(`wkvAttentionMatrix: T must be a positive integer, got ${T}`);
-  if (!Number.isInteger(channel) || channel < 0 || channel >= C) {
-    throw new RangeError(`wkvAttentionMatrix: channel ${channel} is outside 0..${C - 1}`);
-  }
-  if (k.length !== T * C)
-    throw new RangeError(`wkvAttentionMatrix: k has ${k.length} values, expected T*C = ${T * C}`);
-  const wc = w[channel];
-  const uc = u[channel];
-  const out = new Float32Array(T * T);
-  const s = new Float64Array(T);
-  for (let t = 0; t < T; t++) {
-    let max = -Infinity;
-    for (let i = 0; i <= t; i++) {
-      const ki = k[i * C + channel];
-      s[i] = i < t ? (t - 1 - i) * wc + ki : uc + ki; // exponent of Eq. 16's term for token i
-      if (s[i] > max) max = s[i];
-    }
-    let z = 0;
-    for (let i = 0; i <= t; i++) z += Math.exp(s[i] - max);
-    for (let i = 0; i <= t; i++) out[t * T + i] = Math.exp(s[i] - max) / z;
-  }
-  return out;
-}
-
-/** y_t = sum_i A[t, i] x_i for one channel of a (T, C) tensor: the weighted average a row of A describes. */
-export function applyRows(
-  A: ArrayLike<number>,
-  x: ArrayLike<number>,
-  T: number,
-  C: number,
-  channel: number,
-): Float64Array {
-  const y = new Float64Array(T);
-  for (let t = 0; t < T; t++) {
-    let acc = 0;
-    for (let i = 0; i < T; i++) acc += A[t * T + i] * x[i * C + channel];
-    y[t] = acc;
-  }
-  return y;
-}
-
-/** Largest |row sum - 1| and largest weight above the diagonal of a (T, T) attention matrix. */
-export function attentionChecks(
-  A: ArrayLike<number>,
-  T: number,
-): { rowSumError: number; aboveDiagonal: number } {
-  let rowSumError = 0;
-  let aboveDiagonal = 0;
-  for (let t = 0; t < T; t++) {
-    let sum = 0;
-    for (let i = 0; i < T; i++) {
-      sum += A[t * T + i];
-      if (i > t) aboveDiagonal = Math.max(aboveDiagonal, Math.abs(A[t * T + i]));
-    }
-    rowSumError = Math.max(rowSumError, Math.abs(sum - 1));
-  }
-  return { rowSumError, aboveDiagonal };
-}
+import type { AttentionPanel } from "../chapters/attention.js";
 
 /** How a character is drawn on an axis (spaces and control characters made visible). */
 export function tokenLabel(s: string): string {
@@ -89,23 +16,6 @@ export function tokenLabel(s: string): string {
   if (s === "\n") return "↵"; // as src/trace/trace.ts labels it
   if (s === "\t") return "⇥";
   return s;
-}
-
-export interface HeatmapPanel {
-  /** short title, e.g. "RWKV WKV, layer 2, channel 17" */
-  title: string;
-  /** second line: what the weights are made of */
-  subtitle?: string;
-  /** (T, T) row-major, rows are queries t, columns keys i */
-  matrix: Float32Array;
-  /** CSS colour of the cells */
-  color: string;
-  /** a short name for the hover readout, e.g. "WKV" */
-  name: string;
-  /** hover-link name (data-sym) shared with the equations, e.g. "alpha" */
-  sym?: string;
-  /** the cell colour as [r, g, b] for the bitmap (CSS variables cannot colour pixels); default the RWKV blue */
-  rgb?: [number, number, number];
 }
 
 const DEFAULT_RGB: [number, number, number] = [0x3b, 0x6f, 0xd9];
@@ -145,6 +55,8 @@ export interface AttentionComparisonOptions {
   maxSide?: number;
   /** cell selected at first, [t, i] */
   selected?: [number, number];
+  /** data attributes of the figure (e.g. {wkvBackend: "wasm"} -> data-wkv-backend="wasm") */
+  data?: Record<string, string>;
 }
 
 const LOG_FLOOR = 1e-3;
@@ -165,9 +77,9 @@ export function cellOpacity(a: number, scale: "log" | "linear"): number {
  * it dispatches "input" when the selection changes.
  */
 export function attentionComparison(
-  panels: HeatmapPanel[],
+  panels: AttentionPanel[],
   tokens: string[],
-  { width, scale = "log", maxSide = 460, selected }: AttentionComparisonOptions,
+  { width, scale = "log", maxSide = 460, selected, data = {} }: AttentionComparisonOptions,
 ): HTMLElement & { value: [number, number] } {
   const T = tokens.length;
   if (T < 1) throw new RangeError("attentionComparison: no tokens");
@@ -434,6 +346,7 @@ export function attentionComparison(
       .attr("fill", "currentColor")
       .text(scale === "log" ? (tk === 1 ? "1" : `${tk}`) : `${tk}`);
   }
+  Object.assign(node.dataset, data);
   node.value = [selT, selI];
   render();
   return node;

@@ -9,6 +9,7 @@
  *     opts: {width, name, title, sym?, labels (T), revealed?, rowOrder?, highlightRow?, highlightCol?,
  *            kind?, rowHeight?, format?, domain?}
  * The figure's element carries data-sym (hover linking) and dataset.min / dataset.max of what it shows.
+ *   heatmapGrid(panels, {width}) -> <div>   heatmaps in a grid: two columns from 900 px, else one
  */
 import {
   create,
@@ -287,4 +288,19 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   }
   if (o.caption) figure.append("figcaption").text(o.caption);
   return node;
+}
+
+/** Heatmaps in a grid, two columns when the page is at least 900 px wide, each panel its matrix and options. */
+export function heatmapGrid(
+  panels: readonly ({ matrix: Matrix } & Omit<HeatmapOptions, "width">)[],
+  { width }: { width: number },
+): HTMLElement {
+  const cols = width >= 900 ? 2 : 1;
+  const w = cols === 2 ? (width - 24) / 2 : width;
+  const grid = create("div")
+    .style("display", "grid")
+    .style("grid-template-columns", `repeat(${cols}, 1fr)`)
+    .style("gap", "0 24px");
+  for (const { matrix, ...options } of panels) grid.append(() => heatmap(matrix, { ...options, width: w }));
+  return grid.node() as HTMLElement;
 }

@@ -1,81 +1,14 @@
 /**
- * Chapter 6: how sparse channel mixing's squared-ReLU activations are (arXiv 2305.13048 v4, Eq. 14-15, 18):
+ * Chapter 6's figures: how sparse channel mixing's squared-ReLU activations are (arXiv 2305.13048 v4, Eq. 18,
+ * o'_t = sigma(r'_t) * (W'_v max(k'_t, 0)^2)). The numbers come from src/chapters/channel-mixing.ts.
  *
- *   r'_t = W'_r (mu'_r x_t + (1 - mu'_r) x_{t-1})       (Eq. 14)
- *   k'_t = W'_k (mu'_k x_t + (1 - mu'_k) x_{t-1})       (Eq. 15)
- *   o'_t = sigma(r'_t) * (W'_v max(k'_t, 0)^2)         (Eq. 18)
- *
- * A hidden unit j contributes nothing at token t when k'_{t,j} <= 0: its activation max(k', 0)^2 is exactly 0,
- * and the column j of W'_v is never read. `ffnSparsity` counts those zeros per layer and per token from a trace.
+ *   sparsityChart(layers, labels, {width, layer?}) -> <figure data-figure="ffn-sparsity">
+ *       layers: SparsityLayer[] (ffnSparsity); labels: the tokens' display labels
+ *   activationHistogram(h, {width, title}) -> <figure data-figure="ffn-histogram">   h: Histogram of k'
  */
-import { axisBottom, axisLeft, create, format, scaleBand, scaleLinear } from "d3";
-import { tokenLabel } from "./attention-heatmap.js";
-
-export interface SparsityLayer {
-  layer: number;
-  /** activations exactly 0, over all T x F of the layer */
-  zeros: number;
-  total: number;
-  /** zeros / total */
-  fraction: number;
-  /** fraction of the F activations that are 0, per token (T) */
-  perToken: Float64Array;
-}
-
-/** Zero counts of max(k', 0)^2 per layer and token. `acts`: one (T, F) array per layer (the trace's ffnAct). */
-export function ffnSparsity(acts: ArrayLike<number>[], T: number, F: number): SparsityLayer[] {
-  if (!Number.isInteger(T) || T < 1 || !Number.isInteger(F) || F < 1) {
-    throw new RangeError(`ffnSparsity: T and F must be positive integers, got T = ${T}, F = ${F}`);
-  }
-  return acts.map((a, layer) => {
-    if (a.length !== T * F)
-      throw new RangeError(`ffnSparsity: layer ${layer} has ${a.length} values, expected ${T * F}`);
-    const perToken = new Float64Array(T);
-    let zeros = 0;
-    for (let t = 0; t < T; t++) {
-      let z = 0;
-      for (let j = 0; j < F; j++) if (a[t * F + j] === 0) z++;
-      perToken[t] = z / F;
-      zeros += z;
-    }
-    return { layer, zeros, total: T * F, fraction: zeros / (T * F), perToken };
-  });
-}
-
-export interface Histogram {
-  /** bin edges, bins + 1 values */
-  edges: number[];
-  counts: number[];
-  /** values <= 0 (cut to zero by the ReLU) */
-  nonPositive: number;
-  total: number;
-}
-
-/** Histogram of k' values over [lo, hi] (values outside are clamped into the end bins). */
-export function histogram(values: ArrayLike<number>, bins = 60, range?: [number, number]): Histogram {
-  if (!Number.isInteger(bins) || bins < 1)
-    throw new RangeError(`histogram: bins must be a positive integer, got ${bins}`);
-  let lo = range?.[0] ?? Infinity;
-  let hi = range?.[1] ?? -Infinity;
-  if (!range) {
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (v < lo) lo = v;
-      if (v > hi) hi = v;
-    }
-  }
-  if (!(hi > lo)) hi = lo + 1;
-  const edges = Array.from({ length: bins + 1 }, (_, b) => lo + ((hi - lo) * b) / bins);
-  const counts = new Array<number>(bins).fill(0);
-  let nonPositive = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v <= 0) nonPositive++;
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(((v - lo) / (hi - lo)) * bins)));
-    counts[b]++;
-  }
-  return { edges, counts, nonPositive, total: values.length };
-}
+import { axisBottom, axisLeft, format, scaleBand, scaleLinear } from "d3";
+import type { Histogram, SparsityLayer } from "../chapters/channel-mixing.js";
+import { frame } from "./frame.js";
 
 const pct = format(".1%");
 
@@ -99,6 +32,17 @@ export function sparsityChart(
   const T = tokens.length;
   const rowH = 34;
   const margin = { top: 48, right: 16, bottom: 44, left: 76 };
+  const f = frame("ffn-sparsity", {
+    width,
+    height: layers.length * rowH,
+    margin,
+    fluid: true,
+    label:
+      "Fraction of channel-mixing activations that are exactly zero, per layer: " +
+      layers.map((l) => `layer ${l.layer} ${pct(l.fraction)}`).join(", "),
+  });
+  const { svg, height } = f;
+  width = f.width;
   const barW = Math.min(260, Math.max(140, width * 0.3));
   const stripX = margin.left + barW + 70;
   const stripW = Math.max(120, width - stripX - margin.right);
@@ -107,31 +51,16 @@ export function sparsityChart(
   let lo = 1;
   let hi = 0;
   for (const l of layers) {
-    for (const f of l.perToken) {
-      lo = Math.min(lo, f);
-      hi = Math.max(hi, f);
+    for (const fr of l.perToken) {
+      lo = Math.min(lo, fr);
+      hi = Math.max(hi, fr);
     }
   }
   if (!(hi > lo)) {
     lo = Math.max(0, lo - 0.01);
     hi = Math.min(1, hi + 0.01);
   }
-  const shade = (f: number) => (0.08 + (0.92 * (f - lo)) / (hi - lo)).toFixed(3);
-  const height = margin.top + layers.length * rowH + margin.bottom;
-  const figure = create("figure").attr("data-figure", "ffn-sparsity");
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", height)
-    .attr("viewBox", `0 0 ${width} ${height}`)
-    .attr("role", "img")
-    .attr(
-      "aria-label",
-      "Fraction of channel-mixing activations that are exactly zero, per layer: " +
-        layers.map((l) => `layer ${l.layer} ${pct(l.fraction)}`).join(", "),
-    )
-    .style("max-width", "100%")
-    .style("height", "auto");
+  const shade = (fr: number) => (0.08 + (0.92 * (fr - lo)) / (hi - lo)).toFixed(3);
   const y = scaleBand<number>()
     .domain(layers.map((l) => l.layer))
     .range([margin.top, margin.top + layers.length * rowH])
@@ -200,9 +129,7 @@ export function sparsityChart(
         .attr("height", y.bandwidth())
         .attr("fill-opacity", shade(l.perToken[t]))
         .append("title")
-        .text(
-          `layer ${l.layer}, token ${t} “${tokenLabel(tokens[t])}”: ${pct(l.perToken[t])} of the activations are 0`,
-        );
+        .text(`layer ${l.layer}, token ${t} “${tokens[t]}”: ${pct(l.perToken[t])} of the activations are 0`);
     }
   }
   const step = cell >= 7 ? 1 : Math.max(2, Math.ceil(14 / cell));
@@ -217,7 +144,7 @@ export function sparsityChart(
       .attr("x", stripX + t * cell + cell / 2)
       .attr("y", margin.top + layers.length * rowH + 14)
       .attr("text-anchor", "middle")
-      .text(tokenLabel(tokens[t]));
+      .text(tokens[t]);
   }
   svg
     .append("text")
@@ -227,7 +154,7 @@ export function sparsityChart(
     .attr("font-size", 13)
     .attr("fill", "currentColor")
     .text("token of your prompt →");
-  return figure.node() as HTMLElement;
+  return f.done();
 }
 
 export interface HistogramChartOptions {
@@ -243,17 +170,15 @@ export function activationHistogram(
   { width, height = 220, title, color = "var(--color-rwkv, #3b6fd9)" }: HistogramChartOptions,
 ): HTMLElement {
   const margin = { top: 44, right: 16, bottom: 44, left: 64 };
-  const figure = create("figure").attr("data-figure", "ffn-histogram");
-  const H = margin.top + height + margin.bottom;
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${width} ${H}`)
-    .attr("role", "img")
-    .attr("aria-label", `${title}: ${pct(h.nonPositive / h.total)} of the values are at most 0`)
-    .style("max-width", "100%")
-    .style("height", "auto");
+  const f = frame("ffn-histogram", {
+    width,
+    height,
+    margin,
+    fluid: true,
+    label: `${title}: ${pct(h.nonPositive / h.total)} of the values are at most 0`,
+  });
+  const { svg } = f;
+  width = f.width;
   const lo = h.edges[0];
   const hi = h.edges[h.edges.length - 1];
   const x = scaleLinear()
@@ -324,5 +249,5 @@ export function activationHistogram(
     .attr("transform", `translate(${margin.left},0)`)
     .call(axisLeft(y).ticks(4, "~s"))
     .attr("font-size", 12);
-  return figure.node() as HTMLElement;
+  return f.done();
 }

@@ -3,57 +3,14 @@
  * constant) beside the numbers a same-size transformer keeps in its KV cache (a key and a value of C per layer
  * per token: 2·L·T·C, growing with T). Sizes in fp32 (4 bytes a number).
  *
- *   stateMeterData({nLayer, nEmbd, T, measuredState?}) -> StateMeterData
- *   stateMeter(data, {width, height?}) -> <figure data-figure="state-meter">
+ *   stateMeter(data, {width, height?}) -> <figure data-figure="state-meter" data-t>
+ *       data: StateMeterData (stateMeterData of src/chapters/overview.ts)
  */
-import { axisBottom, axisLeft, create, format, scaleLinear } from "d3";
-
-export interface StateMeterData {
-  nLayer: number;
-  nEmbd: number;
-  /** tokens processed so far (prompt + generated) */
-  T: number;
-  /** 5·L·C */
-  rwkvNumbers: number;
-  /** 2·L·T·C */
-  kvNumbers: number;
-  /** the numbers counted in the state object the model really carried (equals rwkvNumbers for RWKV-4) */
-  measuredState?: number;
-}
-
-export function stateMeterData({
-  nLayer,
-  nEmbd,
-  T,
-  measuredState,
-}: {
-  nLayer: number;
-  nEmbd: number;
-  T: number;
-  measuredState?: number;
-}): StateMeterData {
-  if (!Number.isInteger(T) || T < 0)
-    throw new RangeError(`stateMeterData: T must be a non-negative integer, got ${T}`);
-  const d: StateMeterData = {
-    nLayer,
-    nEmbd,
-    T,
-    rwkvNumbers: 5 * nLayer * nEmbd,
-    kvNumbers: 2 * nLayer * T * nEmbd,
-  };
-  if (measuredState !== undefined) d.measuredState = measuredState;
-  return d;
-}
+import { axisBottom, axisLeft, format, scaleLinear } from "d3";
+import type { StateMeterData } from "../chapters/overview.js";
+import { frame } from "./frame.js";
 
 const fmtInt = format(",d");
-
-/** "20.0 KB" from a count of fp32 numbers. */
-export function bytesLabel(numbers: number): string {
-  const bytes = numbers * 4;
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
-  return `${(bytes / 1024 / 1024).toFixed(2)} MB`;
-}
 
 export function stateMeter(
   data: StateMeterData,
@@ -61,7 +18,18 @@ export function stateMeter(
 ): HTMLElement {
   const margin = { top: 64, right: 150, bottom: 44, left: 60 };
   const readoutSize = width < 560 ? 14 : 17;
-  const w = Math.max(320, width);
+  const f = frame("state-meter", {
+    width,
+    minWidth: 320,
+    height,
+    margin,
+    fluid: true,
+    data: { t: data.T },
+    label:
+      `After ${data.T} tokens: the RWKV state holds ${fmtInt(data.rwkvNumbers)} numbers; ` +
+      `a transformer's KV cache would hold ${fmtInt(data.kvNumbers)}.`,
+  });
+  const { svg, width: w } = f;
   const maxT = Math.max(64, Math.ceil((data.T * 1.25) / 64) * 64);
   const x = scaleLinear()
     .domain([0, maxT])
@@ -71,21 +39,6 @@ export function stateMeter(
     .domain([0, yMax])
     .nice()
     .range([margin.top + height, margin.top]);
-  const figure = create("figure").attr("data-figure", "state-meter").attr("data-t", data.T);
-  const H = margin.top + height + margin.bottom;
-  const svg = figure
-    .append("svg")
-    .attr("width", w)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${w} ${H}`)
-    .style("max-width", "100%")
-    .style("height", "auto")
-    .attr("role", "img")
-    .attr(
-      "aria-label",
-      `After ${data.T} tokens: the RWKV state holds ${fmtInt(data.rwkvNumbers)} numbers; ` +
-        `a transformer's KV cache would hold ${fmtInt(data.kvNumbers)}.`,
-    );
   svg
     .append("text")
     .attr("x", 4)
@@ -94,7 +47,7 @@ export function stateMeter(
     .attr("font-size", readoutSize)
     .attr("fill", "var(--color-rwkv, #3b6fd9)")
     .attr("class", "readout-rwkv")
-    .text(`RWKV state: ${fmtInt(data.rwkvNumbers)} numbers (${bytesLabel(data.rwkvNumbers)}), constant`);
+    .text(`RWKV state: ${fmtInt(data.rwkvNumbers)} numbers (${data.rwkvSize}), constant`);
   svg
     .append("text")
     .attr("x", 4)
@@ -104,7 +57,7 @@ export function stateMeter(
     .attr("fill", "var(--color-softmax, #e8590c)")
     .attr("class", "readout-kv")
     .text(
-      `Transformer KV cache at T = ${fmtInt(data.T)}: ${fmtInt(data.kvNumbers)} numbers (${bytesLabel(data.kvNumbers)})`,
+      `Transformer KV cache at T = ${fmtInt(data.T)}: ${fmtInt(data.kvNumbers)} numbers (${data.kvSize})`,
     );
   svg
     .append("g")
@@ -174,15 +127,12 @@ export function stateMeter(
       .attr("font-weight", 600)
       .text(label);
   }
-  figure
-    .append("figcaption")
-    .text(
-      `L = ${data.nLayer} layers, C = ${data.nEmbd} channels, fp32. The RWKV state is five vectors per layer ` +
-        `(the token-shift inputs of time and channel mixing, and the WKV's a, b, p)` +
-        (data.measuredState !== undefined
-          ? `; counted in the state the model just carried: ${fmtInt(data.measuredState)} numbers.`
-          : ".") +
-        ` A transformer of the same size keeps a key and a value per layer for every token so far.`,
-    );
-  return figure.node() as HTMLElement;
+  return f.done(
+    `L = ${data.nLayer} layers, C = ${data.nEmbd} channels, fp32. The RWKV state is five vectors per layer ` +
+      `(the token-shift inputs of time and channel mixing, and the WKV's a, b, p)` +
+      (data.measuredState !== undefined
+        ? `; counted in the state the model just carried: ${fmtInt(data.measuredState)} numbers.`
+        : ".") +
+      ` A transformer of the same size keeps a key and a value per layer for every token so far.`,
+  );
 }

@@ -1,72 +1,57 @@
 /**
  * Chapter 4's figures (arXiv 2305.13048 v4: Eq. 16 and Figure 10). w is the loaded decay (w < 0): a step
- * multiplies memory by e^{w}, the paper's e^{-w}.
+ * multiplies memory by e^{w}, the paper's e^{-w}. The numbers come from src/chapters/time-decay.ts.
  *
- *   decayOverview({w, u}[], {width}) -> <figure data-figure="time-decay">
- *       three panels, one line per layer, channels sorted: e^{w} (the paper's Fig. 10), the half-life in tokens
- *       (log scale), and the bonus u
- *   decayKernel({labels, t, original, modified, channel}, {width}) -> <figure data-figure="decay-kernel">
+ *   decayOverview(series, {width}) -> <figure data-figure="time-decay">
+ *       series: DecaySeries (decaySeries of the layers' {w, u}): three panels, one line per layer, channels
+ *       sorted: e^{w} (the paper's Fig. 10), the half-life in tokens (log scale), and the bonus u
+ *   decayKernel({labels, t, original, modified}, {width}) -> <figure data-figure="decay-kernel">
  *       the weights Eq. 16 gives each position i <= t for output t, with the learned w and with the slider's w
- *   wkvCompare({labels, original, modified, t}, {width}) -> <figure data-figure="wkv-change">
+ *   wkvCompare({labels, original, modified, v, t}, {width}) -> <figure data-figure="wkv-change">
  *       one channel's wkv_t over the prompt, learned w against the slider's w
+ *   decayReadout(rows, bonus) -> <div data-readout="decay">      the learned and the slider's w, e^{-w}, half-life
+ *   wkvCheck({maxError, text}) -> <p data-check="wkv" data-max-error>   the recomputation's agreement, in words
  */
-import { axisBottom, axisLeft, create, extent, line, scaleBand, scaleLinear, scaleLog } from "d3";
-import { layerColor } from "./token-shift.js";
-
-export interface LayerDecay {
-  w: Float32Array;
-  u: Float32Array;
-}
-
-function halfLifeOf(w: number): number {
-  return w < 0 ? Math.log(0.5) / w : Infinity;
-}
+import { axisBottom, axisLeft, create, extent, line, max, min, scaleBand, scaleLinear, scaleLog } from "d3";
+import type { DecayReadoutRow, DecaySeries, KernelData, WkvCompareData } from "../chapters/time-decay.js";
+import { frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
 
 export function decayOverview(
-  layers: LayerDecay[],
+  series: DecaySeries,
   { width, height = 240 }: { width: number; height?: number },
 ): HTMLElement {
-  if (layers.length === 0) throw new RangeError("decayOverview: no layers");
-  const figure = create("figure").attr("data-figure", "time-decay");
-  const cols = width >= 900 ? 3 : width >= 560 ? 2 : 1;
-  const gap = 24;
-  const panelW = (width - gap * (cols - 1)) / cols;
+  const { decay, halfLife, bonus } = series;
+  if (decay.length === 0) throw new RangeError("decayOverview: no layers");
+  width = usableWidth(width);
   const margin = { top: 44, right: 12, bottom: 36, left: 54 };
-  const panelH = margin.top + height + margin.bottom;
   const legendH = 28;
-  const H = legendH + Math.ceil(3 / cols) * panelH;
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${width} ${H}`)
-    .attr("role", "img")
-    .attr("aria-label", "Per-layer decay e^-w, half-life and bonus u of every channel, sorted");
-  const legend = svg.append("g").attr("transform", `translate(${margin.left},16)`);
-  layers.forEach((_, l) => {
-    const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
-    g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
-    g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
+  const grid = panelGrid(3, width, {
+    gap: 24,
+    panelHeight: margin.top + height + margin.bottom,
+    columns: [
+      [900, 3],
+      [560, 2],
+    ],
   });
-  const C = layers[0].w.length;
-  const sortedOf = (f: (l: LayerDecay) => Float64Array): Float64Array[] => layers.map((l) => f(l).sort());
-  const decays = sortedOf((l) => Float64Array.from(l.w, (x) => Math.exp(x)));
-  const halves = sortedOf((l) => Float64Array.from(l.w, halfLifeOf));
-  const bonuses = sortedOf((l) => Float64Array.from(l.u));
-  let hMin = Infinity;
-  let hMax = 0;
-  for (const h of halves)
-    for (const x of h)
-      if (Number.isFinite(x)) {
-        hMin = Math.min(hMin, x);
-        hMax = Math.max(hMax, x);
-      }
-  const [uLo, uHi] = extent(bonuses.flatMap((b) => Array.from(b))) as [number, number];
+  const panelW = grid.panelWidth;
+  const f = frame("time-decay", {
+    width,
+    height: grid.height,
+    margin: { top: legendH, right: 0, bottom: 0, left: 0 },
+    label: "Per-layer decay e^-w, half-life and bonus u of every channel, sorted",
+  });
+  const { svg } = f;
+  layerLegend(svg, decay.length, { x: margin.left, y: 16 });
+  const C = decay[0].length;
+  const finite = halfLife.flatMap((h) => Array.from(h).filter(Number.isFinite));
+  const hMin = min(finite) ?? Infinity;
+  const hMax = max(finite) ?? 0;
+  const [uLo, uHi] = extent(bonus.flatMap((b) => Array.from(b))) as [number, number];
   const panels = [
     {
       title: "decay per step e⁻ʷ (Fig. 10)",
       sym: "w",
-      data: decays,
+      data: decay,
       y: scaleLinear().domain([0, 1]),
       ticks: 5,
       fmt: undefined as undefined | string,
@@ -74,7 +59,7 @@ export function decayOverview(
     {
       title: "half-life in tokens, ln 2 / w",
       sym: "halflife",
-      data: halves.map((h) => h.map((x) => Math.min(x, hMax))),
+      data: halfLife.map((h) => h.map((x) => Math.min(x, hMax))),
       y: scaleLog().domain([Math.max(1e-3, hMin * 0.8), Math.max(hMax * 1.25, 2)]),
       ticks: 5,
       fmt: "~g",
@@ -82,7 +67,7 @@ export function decayOverview(
     {
       title: "bonus u of the current token",
       sym: "u",
-      data: bonuses,
+      data: bonus,
       y: scaleLinear()
         .domain([Math.min(uLo, 0), Math.max(uHi, 0)])
         .nice(),
@@ -95,10 +80,7 @@ export function decayOverview(
       .append("g")
       .attr("class", "panel")
       .attr("data-sym", p.sym)
-      .attr(
-        "transform",
-        `translate(${(i % cols) * (panelW + gap)},${legendH + Math.floor(i / cols) * panelH})`,
-      );
+      .attr("transform", `translate(${grid.x(i)},${legendH + grid.y(i)})`);
     const x = scaleLinear()
       .domain([0, C - 1])
       .range([margin.left, panelW - margin.right]);
@@ -138,26 +120,12 @@ export function decayOverview(
     });
   });
   svg.selectAll(".tick text").attr("font-size", 13);
-  figure
-    .append("figcaption")
-    .text(
-      "Each line is one layer, its channels sorted by the value shown. Decay per step (the paper's Figure 10): the " +
-        "factor by which a channel's memory shrinks at every token. Half-life: the number of tokens after which an " +
-        "old token's weight has halved. Bonus u: added to the current token's key in Eq. 16 (below 0, the current " +
-        "token weighs less than the previous one would with the same key).",
-    );
-  return figure.node() as HTMLElement;
-}
-
-export interface KernelData {
-  /** token labels of the prompt */
-  labels: string[];
-  /** the output position whose weights are shown */
-  t: number;
-  /** Eq. 16's weights for positions 0..t with the learned w (sum 1) */
-  original: Float64Array;
-  /** the same with the slider's w */
-  modified: Float64Array;
+  return f.done(
+    "Each line is one layer, its channels sorted by the value shown. Decay per step (the paper's Figure 10): the " +
+      "factor by which a channel's memory shrinks at every token. Half-life: the number of tokens after which an " +
+      "old token's weight has halved. Bonus u: added to the current token's key in Eq. 16 (below 0, the current " +
+      "token weighs less than the previous one would with the same key).",
+  );
 }
 
 export function decayKernel(
@@ -165,15 +133,14 @@ export function decayKernel(
   { width, height = 220 }: { width: number; height?: number },
 ): HTMLElement {
   const margin = { top: 40, right: 12, bottom: 48, left: 54 };
-  const figure = create("figure").attr("data-figure", "decay-kernel");
-  const H = margin.top + height + margin.bottom;
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${width} ${H}`)
-    .attr("role", "img")
-    .attr("aria-label", `Weights of Eq. 16 over positions 0..${d.t} for output token ${d.t}`);
+  const f = frame("decay-kernel", {
+    width,
+    height,
+    margin,
+    label: `Weights of Eq. 16 over positions 0..${d.t} for output token ${d.t}`,
+  });
+  const { svg } = f;
+  width = f.width;
   const pos = Array.from({ length: d.t + 1 }, (_, i) => i);
   const x = scaleBand<number>()
     .domain(pos)
@@ -246,30 +213,26 @@ export function decayKernel(
     .attr("y", -11)
     .attr("fill", "#ae3ec9");
   legend.append("text").attr("x", 260).attr("fill", "currentColor").text("current token (bonus u)");
-  figure
-    .append("figcaption")
-    .text(
-      `How output token ${d.t} (“${d.labels[d.t]}”) weighs every token so far in this channel: Eq. 16's ` +
-        `e^{(t-1-i)w + k_i} for earlier tokens and e^{u + k_t} for itself, normalised to sum to 100%.`,
-    );
-  return figure.node() as HTMLElement;
+  return f.done(
+    `How output token ${d.t} (“${d.labels[d.t]}”) weighs every token so far in this channel: Eq. 16's ` +
+      `e^{(t-1-i)w + k_i} for earlier tokens and e^{u + k_t} for itself, normalised to sum to 100%.`,
+  );
 }
 
 export function wkvCompare(
-  d: { labels: string[]; original: Float32Array; modified: Float32Array; v: Float32Array; t: number },
+  d: WkvCompareData,
   { width, height = 200 }: { width: number; height?: number },
 ): HTMLElement {
   const margin = { top: 40, right: 12, bottom: 48, left: 54 };
-  const figure = create("figure").attr("data-figure", "wkv-change");
-  const H = margin.top + height + margin.bottom;
   const T = d.labels.length;
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${width} ${H}`)
-    .attr("role", "img")
-    .attr("aria-label", "This channel's wkv over the prompt with the learned w and with the slider's w");
+  const f = frame("wkv-change", {
+    width,
+    height,
+    margin,
+    label: "This channel's wkv over the prompt with the learned w and with the slider's w",
+  });
+  const { svg } = f;
+  width = f.width;
   const x = scaleLinear()
     .domain([0, Math.max(1, T - 1)])
     .range([margin.left + 6, width - margin.right - 6]);
@@ -345,11 +308,30 @@ export function wkvCompare(
   legend.append("text").attr("x", 188).attr("fill", "currentColor").text("wkv, slider's w");
   legend.append("circle").attr("cx", 330).attr("cy", -4).attr("r", 4).attr("fill", "#868e96");
   legend.append("text").attr("x", 340).attr("fill", "currentColor").text("v_t");
-  figure
-    .append("figcaption")
-    .text(
-      "This channel's WKV output at every position (a running weighted average of the values v, dots), computed " +
-        "again with the slider's decay. Only this channel of this layer changes; later layers are not rerun.",
-    );
-  return figure.node() as HTMLElement;
+  return f.done(
+    "This channel's WKV output at every position (a running weighted average of the values v, dots), computed " +
+      "again with the slider's decay. Only this channel of this layer changes; later layers are not rerun.",
+  );
+}
+
+/** One line per row ("learned: w = 0.1234, e^{−w} = 0.8839, half-life 5.61 tokens"), then the bonus u. */
+export function decayReadout(rows: readonly DecayReadoutRow[], bonus: string): HTMLElement {
+  const root = create("div").attr("class", "explainer-controls explainer-mono").attr("data-readout", "decay");
+  for (const r of rows) {
+    const span = root.append("span").text(`${r.label}: w = ${r.w}, e`);
+    span.append("sup").text("−w");
+    span.node()!.append(` = ${r.decay}, half-life ${r.halfLife} tokens`);
+  }
+  root.append("span").text(`bonus u = ${bonus}`);
+  return root.node() as HTMLElement;
+}
+
+/** The agreement of a recomputation with the model's own numbers: a badge line carrying its maximum error. */
+export function wkvCheck({ maxError, text }: { maxError: number; text: string }): HTMLElement {
+  return create("p")
+    .attr("class", "explainer-badge")
+    .attr("data-check", "wkv")
+    .attr("data-max-error", maxError)
+    .text(text)
+    .node() as HTMLElement;
 }

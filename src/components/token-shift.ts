@@ -7,15 +7,9 @@
  *       series: MuSeries[] (src/chapters/token-shift.ts): one panel per mu, one line per layer, sorted
  *   tokenBlend(rows, {width, muLabel, token}) -> <figure data-figure="token-blend">   rows: BlendRow[] (same module)
  */
-import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scalePoint } from "d3";
+import { axisBottom, axisLeft, extent, format, line, scaleLinear, scalePoint } from "d3";
 import type { BlendRow, MuSeries } from "../chapters/token-shift.js";
-import { usableWidth } from "./size.js";
-
-const LAYER_COLORS = ["#3b6fd9", "#2f9e44", "#e8590c", "#ae3ec9", "#1098ad", "#f08c00", "#c2255c", "#5c7cfa"];
-
-export function layerColor(l: number): string {
-  return LAYER_COLORS[l % LAYER_COLORS.length];
-}
+import { frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
 
 export function muProfiles(
   series: MuSeries[],
@@ -23,15 +17,18 @@ export function muProfiles(
 ): HTMLElement {
   if (series.length === 0) throw new RangeError("muProfiles: no series");
   width = usableWidth(width); // a panel's [0, 1] band would otherwise get a negative width
-  const figure = create("figure").attr("data-figure", "mu-profiles");
-  const cols = width >= 1000 ? Math.min(series.length, 5) : width >= 640 ? 3 : width >= 420 ? 2 : 1;
-  const gap = 18;
-  const panelW = (width - gap * (cols - 1)) / cols;
   const margin = { top: 46, right: 10, bottom: 34, left: 40 };
-  const rows = Math.ceil(series.length / cols);
-  const panelH = margin.top + height + margin.bottom;
   const legendH = 30;
-  const H = rows * panelH + legendH;
+  const grid = panelGrid(series.length, width, {
+    gap: 18,
+    panelHeight: margin.top + height + margin.bottom,
+    columns: [
+      [1000, 5],
+      [640, 3],
+      [420, 2],
+    ],
+  });
+  const panelW = grid.panelWidth;
   let lo = 0;
   let hi = 1;
   for (const s of series) {
@@ -42,29 +39,20 @@ export function muProfiles(
     }
   }
   const pad = (hi - lo) * 0.04;
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${width} ${H}`)
-    .attr("role", "img")
-    .attr("aria-label", "Learned token-shift mixes per channel, sorted, one line per layer");
-  const nLayers = series[0].layers.length;
-  const legend = svg.append("g").attr("transform", `translate(${margin.left},18)`);
-  for (let l = 0; l < nLayers; l++) {
-    const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
-    g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
-    g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
-  }
+  const f = frame("mu-profiles", {
+    width,
+    height: grid.height,
+    margin: { top: legendH, right: 0, bottom: 0, left: 0 },
+    label: "Learned token-shift mixes per channel, sorted, one line per layer",
+  });
+  const svg = f.svg;
+  layerLegend(svg, series[0].layers.length, { x: margin.left, y: 18 });
   series.forEach((s, i) => {
     const g = svg
       .append("g")
       .attr("class", "panel")
       .attr("data-sym", s.sym)
-      .attr(
-        "transform",
-        `translate(${(i % cols) * (panelW + gap)},${legendH + Math.floor(i / cols) * panelH})`,
-      );
+      .attr("transform", `translate(${grid.x(i)},${legendH + grid.y(i)})`);
     const C = s.layers[0].length;
     const x = scaleLinear()
       .domain([0, C - 1])
@@ -136,14 +124,11 @@ export function muProfiles(
       .text(`${below + above} of ${C * s.layers.length} outside [0, 1]`);
   });
   svg.selectAll(".tick text").attr("font-size", 13);
-  figure
-    .append("figcaption")
-    .text(
-      "Each line is one layer's learned mix for every channel, sorted from smallest to largest. Inside the grey band " +
-        "(0 ≤ μ ≤ 1) the input is a blend of the current and the previous token: μ = 1 takes only x_t, μ = 0 only " +
-        "x_{t-1}. Red dots mark channels outside [0, 1], where the mix extrapolates instead of interpolating.",
-    );
-  return figure.node() as HTMLElement;
+  return f.done(
+    "Each line is one layer's learned mix for every channel, sorted from smallest to largest. Inside the grey band " +
+      "(0 ≤ μ ≤ 1) the input is a blend of the current and the previous token: μ = 1 takes only x_t, μ = 0 only " +
+      "x_{t-1}. Red dots mark channels outside [0, 1], where the mix extrapolates instead of interpolating.",
+  );
 }
 
 const fmt2 = format(".2f");
@@ -170,15 +155,14 @@ export function tokenBlend(
 ): HTMLElement {
   if (rows.length === 0) throw new RangeError("tokenBlend: no channels");
   const margin = { top: 74, right: 16, bottom: 52, left: 48 };
-  const figure = create("figure").attr("data-figure", "token-blend");
-  const H = margin.top + height + margin.bottom;
-  const svg = figure
-    .append("svg")
-    .attr("width", width)
-    .attr("height", H)
-    .attr("viewBox", `0 0 ${width} ${H}`)
-    .attr("role", "img")
-    .attr("aria-label", `Token shift for ${rows.length} channels: x_t, x_{t-1} and their learned blend`);
+  const f = frame("token-blend", {
+    width,
+    height,
+    margin,
+    label: `Token shift for ${rows.length} channels: x_t, x_{t-1} and their learned blend`,
+  });
+  const { svg } = f;
+  width = f.width;
   const x = scalePoint<number>()
     .domain(rows.map((r) => r.channel))
     .range([margin.left + 8, width - margin.right - 8]);
@@ -290,12 +274,9 @@ export function tokenBlend(
     .text(
       `model's ${mixedLabel} vs the formula: max difference ${maxErr.toExponential(1)} over ${rows.length} channels`,
     );
-  figure
-    .append("figcaption")
-    .text(
-      `${rows.length} channels of the chosen layer, ordered by their learned ${muLabel}. Each grey segment runs from ` +
-        `the previous token's input (hollow) to the current token's (filled); the diamond is what the model feeds to ` +
-        `its projection. Where ${muLabel} is near 1 the diamond sits on x_t, near 0 on x_{t-1}.`,
-    );
-  return figure.node() as HTMLElement;
+  return f.done(
+    `${rows.length} channels of the chosen layer, ordered by their learned ${muLabel}. Each grey segment runs from ` +
+      `the previous token's input (hollow) to the current token's (filled); the diamond is what the model feeds to ` +
+      `its projection. Where ${muLabel} is near 1 the diamond sits on x_t, near 0 on x_{t-1}.`,
+  );
 }

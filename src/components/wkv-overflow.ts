@@ -1,27 +1,38 @@
 /**
- * Chapter 5's overflow figure: the direct form of Eq. 16 (arXiv 2305.13048 v4) evaluated in fp32 against the
- * stable running-max form (Appendix D), with the keys multiplied by a scale s.
+ * Chapter 5's figures beside the state heatmaps (the data: src/chapters/wkv.ts).
  *
- *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow">
+ *   wkvStepTable(step) -> <figure data-figure="wkv-step" data-max-error>   one step of Appendix D's recurrence
+ *     with the model's own values, as a table
+ *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow">   the direct form of Eq. 16 (arXiv 2305.13048
+ *     v4) evaluated in fp32 against the stable running-max form (Appendix D), with the keys multiplied by s.
  *     d: {labels (T), channel, direct (T), stable (T), scale, predictedScale, nonFiniteDirect, nonFiniteStable,
  *         total, maxDiff, sweep: [{scale, nonFiniteDirect, nonFiniteStable}]}
- *   Left: one channel's wkv_t along the prompt, both forms (non-finite direct values marked at the top).
- *   Right: the share of non-finite outputs over all channels and tokens as s grows (log axis).
+ *     Left: one channel's wkv_t along the prompt, both forms (non-finite direct values marked at the top).
+ *     Right: the share of non-finite outputs over all channels and tokens as s grows (log axis).
  */
 import { axisBottom, axisLeft, create, extent, line, scaleLinear, scaleLog } from "d3";
+import type { OverflowFigureData, WkvStep } from "../chapters/wkv.js";
 
-export interface OverflowFigureData {
-  labels: string[];
-  channel: number;
-  direct: Float32Array;
-  stable: Float32Array;
-  scale: number;
-  predictedScale: number;
-  nonFiniteDirect: number;
-  nonFiniteStable: number;
-  total: number;
-  maxDiff: number;
-  sweep: { scale: number; nonFiniteDirect: number; nonFiniteStable: number }[];
+/** The step table: what, value, and a note per row; the header names the layer, channel and token. */
+export function wkvStepTable(step: WkvStep): HTMLElement {
+  const figure = create("figure").attr("data-figure", "wkv-step").attr("data-max-error", step.maxError);
+  const table = figure.append("table").style("font", "16px var(--monospace)").style("max-width", "100%");
+  const head = table.append("thead").append("tr");
+  for (const h of [step.title, "value", ""]) head.append("th").text(h);
+  const body = table.append("tbody");
+  for (const [what, value, note] of step.rows) {
+    const tr = body.append("tr");
+    tr.append("td").text(what);
+    tr.append("td").text(value);
+    tr.append("td").style("color", "var(--theme-foreground-muted)").text(note);
+  }
+  figure
+    .append("figcaption")
+    .text(
+      "The recurrence of Appendix D evaluated here in float64 from the model's stored state; it matches the " +
+        `model's own values (fp32) to ${step.maxError.toExponential(1)}.`,
+    );
+  return figure.node() as HTMLElement;
 }
 
 const DIRECT = "#e8590c";

@@ -11,6 +11,7 @@
  *   memoryChart(slot, width), memoryList(slot, bench), decayChart(slot, width), table2(slot), syntheticNote(slot)
  */
 import { costLines } from "../components/cost-lines.js";
+import { decaySeries } from "../chapters/time-decay.js";
 import { decayOverview } from "../components/time-decay.js";
 import { notice } from "../ui/page.js";
 import {
@@ -471,11 +472,7 @@ function noModel(slot: ModelSlot<LoadedModel>): string {
 
 export function decayChart(slot: ModelSlot<LoadedModel>, width: number): HTMLElement {
   const l = slot.current?.model.init.loaded;
-  if (l)
-    return decayOverview(
-      l.w.map((w, i) => ({ w, u: l.u[i] })),
-      { width },
-    );
+  if (l) return decayOverview(decaySeries(l.w.map((w, i) => ({ w, u: l.u[i] }))), { width });
   return h(
     "figure",
     { "data-figure": "time-decay" },

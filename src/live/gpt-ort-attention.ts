@@ -10,8 +10,8 @@
  *   new OrtGptAttentionCache(runner, {nLayer, nHead}).attention(tokens, {text, synthetic}) -> Promise<GptAttention>
  *   stats: {tokensRun, resets}
  */
-import { attentionFromRows, type GptAttention } from "../chapters/chapter-data.js";
-import { commonPrefixLength } from "../util/prefix.js";
+import { attentionFromRows, type GptAttention } from "../chapters/attention.js";
+import { PrefixRows, commonPrefixLength } from "../util/prefix.js";
 import { SerialQueue } from "../util/serial.js";
 
 export interface GptAttentionRunner {
@@ -22,11 +22,10 @@ export interface GptAttentionRunner {
 }
 
 export class OrtGptAttentionCache {
-  /** tokens whose rows are held, and the rows: rows[t][layer][head] has t + 1 weights */
-  private tokens: number[] = [];
-  private rows: Float32Array[][][] = [];
-  /** the tokens in the runner's KV cache (may run ahead of `tokens` after a deletion) */
-  private cached: number[] = [];
+  /** rows[t][layer][head] has t + 1 weights, for the tokens they were computed for */
+  private readonly prefix = new PrefixRows<Float32Array[][]>();
+  /** the tokens in the runner's KV cache (may run ahead of the rows after a deletion); null when unknown */
+  private cached: number[] | null = [];
   private readonly serial = new SerialQueue();
   readonly stats = { tokensRun: 0, resets: 0 };
 
@@ -44,22 +43,21 @@ export class OrtGptAttentionCache {
     meta: { text: string; synthetic: boolean },
   ): Promise<GptAttention> {
     const T = tokens.length;
-    const p = commonPrefixLength(tokens, this.tokens);
-    this.tokens.length = p;
-    this.rows.length = p;
+    const p = this.prefix.keep(tokens);
     if (p < T) {
       // the runner's cache must hold exactly tokens[0..p): else start again from an empty cache
       let from = p;
-      const cacheMatches = this.cached.length === p && this.cached.every((t, i) => t === tokens[i]);
-      if (!cacheMatches) {
+      const cached = this.cached;
+      if (!cached || cached.length !== p || commonPrefixLength(tokens, cached) !== p) {
         await this.runner.reset();
         this.stats.resets++;
-        this.cached = [];
-        this.rows.length = 0;
+        this.prefix.keep([]);
         from = 0;
       }
       const fresh = tokens.slice(from);
+      this.cached = null; // until the forward has succeeded
       const r = await this.runner.forward(fresh);
+      this.cached = tokens;
       if (!r.attention || r.attention.length !== this.shape.nLayer) {
         throw new Error("the transformer's graph returned no attention weights (was it built with them?)");
       }
@@ -69,7 +67,8 @@ export class OrtGptAttentionCache {
       const H = this.shape.nHead;
       for (let i = 0; i < n; i++) {
         const t = from + i;
-        this.rows.push(
+        this.prefix.push(
+          tokens[t],
           r.attention.map((a) => {
             if (a.length !== H * n * keys)
               throw new Error("the transformer's attention output has a bad size");
@@ -79,9 +78,7 @@ export class OrtGptAttentionCache {
           }),
         );
       }
-      this.cached = [...tokens];
     }
-    this.tokens = tokens;
-    return attentionFromRows(this.rows, tokens, this.shape, { ...meta, backend: this.runner.ep });
+    return attentionFromRows(this.prefix.rows, tokens, this.shape, { ...meta, backend: this.runner.ep });
   }
 }

@@ -17,7 +17,7 @@
  */
 import { loadRwkvCheckpoint } from "../rwkv/checkpoint/index.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
-import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
+import type { RwkvWeights } from "../rwkv/weights.js";
 import { TINY_SHAKESPEARE_VOCABULARY } from "../trace/prompt.js";
 
 export const MODEL_NAME = "tiny-rwkv";
@@ -91,10 +91,6 @@ export function weightsFromCard(card: ModelCard, bytes: Uint8Array | null): Rwkv
     );
   }
   return weights;
-}
-
-export function shapeLabel(config: RwkvConfig): string {
-  return `${config.nLayer} layers × ${config.nEmbd} channels`;
 }
 
 export function modelLabel(card: ModelCard): string {

@@ -27,27 +27,6 @@ import { SerialQueue } from "../util/serial.js";
 
 export type TraceField = keyof LayerTrace;
 
-export const ALL_FIELDS: readonly TraceField[] = [
-  "xr",
-  "xk",
-  "xv",
-  "r",
-  "k",
-  "v",
-  "decay",
-  "wkv",
-  "a",
-  "b",
-  "p",
-  "att",
-  "xAfterAtt",
-  "ffnR",
-  "ffnK",
-  "ffnAct",
-  "ffn",
-  "xOut",
-];
-
 /** Fields whose rows have F (channel-mix hidden size) values instead of C. */
 const F_FIELDS: ReadonlySet<TraceField> = new Set<TraceField>(["ffnK", "ffnAct"]);
 /** Fields with no time axis: one row of C values. */

@@ -12,11 +12,20 @@
  *                                                        the precomputed trace at once, then the live one
  *   display(ch.badge(traceView)); if (!traceView) display(ch.missing(promptText))   badge; why nothing is shown
  *   ch.remember({prompt: promptText, layer})             the view state into the address (shareable links)
+ *   view(ch.slider("rank", {min: 0, max: C - 1, label}))   a slider starting at the address's value
+ *   display(ch.playButton(picker, view.T))               ▶ Play: steps a token picker through the prompt
+ *   display(ch.figure(() => drawing(...), note))         a figure, a notice above it, a message if it throws
+ *   const summary = ch.summary(promptText, summarise)    for figures that read a summary of the trace (chapter 6):
+ *                                                        the precomputed summary at once, then summarise(live trace)
+ *   view(ch.indexSlider("channel", C, "Channel", auto))  a slider over 0..n-1 from the address (`auto` for -1)
+ *   display(ch.safely(() => figure(...)))                a figure, or a figure-sized message if drawing throws
  *
  * API:
  *   openChapter(key, files, tex, defaults, {decode?, real?}) -> Promise<Chapter>   defaults: the view state
- *                                                        besides the prompt (the chapter's default prompt)
+ *                                                        besides the prompt (the chapter's default prompt), or a
+ *                                                        function of the model's config giving it
  *   interface Attachment {json(), arrayBuffer(), href}    Framework's FileAttachment (or a test double)
+ *   summaryStream(prompt, precomputed, handle, summarise)   the generator behind `summary` (DOM-free)
  */
 import { CHAPTER_PROMPTS, type ChapterKey } from "../chapters/defaults.js";
 import { decodeParams, type ModelParams } from "../chapters/params.js";
@@ -24,8 +33,8 @@ import { missingTraceMessage, openModel, traceStream, type ModelHandle } from ".
 import { cardFromJson, type ModelCard } from "../live/model-source.js";
 import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
 import type { TraceView } from "../trace/trace.js";
-import { promptInput, select, tokenPicker } from "./controls.js";
-import { EQ, installExplainer, modelBadge, notice } from "./page.js";
+import { promptInput, select, slider, tokenPicker } from "./controls.js";
+import { EQ, errorBox, installExplainer, modelBadge, notice } from "./page.js";
 import { clampInt, readUrlState, writeUrlState, type ViewState } from "./url-state.js";
 
 export interface Attachment {
@@ -52,6 +61,21 @@ export interface ChapterFiles {
 export type TexTag = ((strings: TemplateStringsArray, ...values: unknown[]) => Element) & {
   options(o: object): TexTag;
 };
+
+export type NoticeKind = "info" | "warn" | "error";
+
+export interface ChapterSliderOptions {
+  min: number;
+  max: number;
+  /** default 1 */
+  step?: number;
+  label: string;
+  format?: (v: number) => string;
+  /** the value while the address holds one below `min` (e.g. -1 for "automatic", the default) */
+  auto?: number;
+  /** the starting value, instead of the address's (for a value derived from it, e.g. a log scale) */
+  value?: number;
+}
 
 export interface Chapter<S extends ViewState, P> {
   card: ModelCard;
@@ -80,11 +104,26 @@ export interface Chapter<S extends ViewState, P> {
    * at once when it is the default prompt, then the live one (null when there is none: see `missing`)
    */
   trace(text: string): AsyncGenerator<TraceView | null> | null;
-  badge(view: TraceView | null): HTMLElement;
-  /** a notice saying why there is no trace to show for this prompt */
-  missing(text: string): HTMLElement;
+  /**
+   * like `trace`, for a chapter whose figures read a summary of the trace (its precomputed file holds the
+   * summary, decoded by `decode`): the precomputed summary at once when it is the default prompt's, then
+   * `summarise` of the live trace (null when there is none: see `missing`)
+   */
+  summary<R>(text: string, summarise: (view: TraceView) => R): AsyncGenerator<P | R | null> | null;
+  /** the badge: which model ran, and whether `view` (a trace or a summary: its source and backend) is live */
+  badge(view: Pick<TraceView, "source" | "backend"> | null): HTMLElement;
+  /** a notice saying why there is no trace to show for this prompt (kinds: for an empty prompt, for the other
+   * reasons; "warn" both by default) */
+  missing(text: string, kinds?: { empty?: NoticeKind; other?: NoticeKind }): HTMLElement;
   /** a layer select starting at the address's `key` (default "layer") */
   layerSelect(key?: keyof S & string): HTMLElement & { value: number };
+  /** a slider over 0..n-1 starting at the address's `key`; at `auto` when given and the address has -1 there */
+  indexSlider(
+    key: keyof S & string,
+    n: number,
+    label: string,
+    auto?: number,
+  ): HTMLElement & { value: number };
   /** a select over `options` starting at the address's `key` when it is one of them */
   choice<T extends string | number>(
     key: keyof S & string,
@@ -96,11 +135,23 @@ export interface Chapter<S extends ViewState, P> {
    * the token picker for a trace; it keeps the reader's token across prompt edits, and "the last token" (stored
    * as -1 in the address) follows the end of the prompt while typing. `picked(view, t)` records a pick.
    */
-  tokenPicker(view: TraceView, key?: keyof S & string): HTMLElement & { value: number };
+  tokenPicker(view: TraceView, key?: keyof S & string, label?: string): HTMLElement & { value: number };
   /** the token to store for position t of a trace (-1 for the last), remembered for the next picker */
   picked(view: TraceView, t: number, key?: keyof S & string): number;
   /** write view state into the address (keys equal to their defaults are dropped) */
   remember(state: Partial<Record<keyof S, string | number | undefined>>): void;
+  /** an integer slider starting at the address's `key`, clamped to [min, max] (or `auto`, or `value`) */
+  slider(key: keyof S & string, options: ChapterSliderOptions): HTMLElement & { value: number };
+  /**
+   * a ▶ Play button that moves a token picker over T tokens one token further every `ms` (default 110; from the
+   * start when it is at the end) until the last token; pressed again, it stops, and it stops by itself once the
+   * picker leaves the page.
+   */
+  playButton(picker: HTMLElement & { value: number }, T: number, ms?: number): HTMLElement;
+  /** draw() with an info notice above its content when `note` is given; the error as a message if it throws */
+  figure(draw: () => HTMLElement, note?: string | null): HTMLElement;
+  /** the element draw() returns, or a figure-sized message with its error instead of a blank figure */
+  safely(draw: () => Element): Element;
 }
 
 export interface OpenChapterOptions<P> {
@@ -114,12 +165,10 @@ export async function openChapter<D extends ViewState, P = TraceView>(
   key: ChapterKey,
   files: ChapterFiles,
   tex: TexTag,
-  viewDefaults: D,
+  viewDefaults: D | ((config: ModelParams["config"]) => D),
   { decode, real }: OpenChapterOptions<P> = {},
 ): Promise<Chapter<D & { prompt: string }, P>> {
   type S = D & { prompt: string };
-  // the chapter's default prompt (src/chapters/defaults.ts) is part of every chapter's view state
-  const defaults = { prompt: CHAPTER_PROMPTS[key].prompt, ...viewDefaults } as S;
   installExplainer();
   const [cardJson, paramsJson, traceJson] = await Promise.all([
     files.card.json(),
@@ -128,6 +177,11 @@ export async function openChapter<D extends ViewState, P = TraceView>(
   ]);
   const card = cardFromJson(cardJson);
   const params = decodeParams(paramsJson);
+  // the chapter's default prompt (src/chapters/defaults.ts) is part of every chapter's view state
+  const defaults = {
+    prompt: CHAPTER_PROMPTS[key].prompt,
+    ...(typeof viewDefaults === "function" ? viewDefaults(params.config) : viewDefaults),
+  } as S;
   const runtime =
     files.worker && files.wasm ? { workerUrl: files.worker.href, wasmUrl: files.wasm.href } : undefined;
   // the figures' traces run on the ONNX graphs in onnxruntime-web's worker (WebGPU, else wasm); the badge says which
@@ -163,8 +217,17 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       const pre = precomputed as unknown as TraceView | null;
       return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
     },
+    summary(text, summarise) {
+      const prompt = chapter.encode(text);
+      if (!prompt.tokens.length) return null;
+      const pre = precomputed as (P & { text?: string }) | null;
+      return summaryStream(prompt, pre?.text === prompt.text ? pre : null, handle, summarise);
+    },
     badge: (view) => modelBadge({ view, handle }),
-    missing: (text) => notice(missingTraceMessage(chapter.encode(text), handle), "warn"),
+    missing: (text, { empty = "warn", other = "warn" } = {}) => {
+      const prompt = chapter.encode(text);
+      return notice(missingTraceMessage(prompt, handle), prompt.tokens.length ? other : empty);
+    },
     layerSelect: (key = "layer") =>
       select(
         Array.from({ length: L }, (_, l) => l),
@@ -183,16 +246,92 @@ export async function openChapter<D extends ViewState, P = TraceView>(
         label,
         ...(format ? { format } : {}),
       }),
-    tokenPicker(view, key = "token") {
+    indexSlider(key, n, label, auto) {
+      const stored = Number(initial[key] ?? 0);
+      const value = auto !== undefined && stored < 0 ? auto : clampInt(stored, 0, n - 1);
+      return slider({ min: 0, max: n - 1, step: 1, value, label });
+    },
+    tokenPicker(view, key = "token", label = "Token (click a character; ← → when focused)") {
       const stored = sticky[key] ?? Number(initial[key] ?? -1);
       const value = stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
-      return tokenPicker(view.labels, { value, label: "Token (click a character; ← → when focused)" });
+      return tokenPicker(view.labels, { value, label });
     },
     picked(view, t, key = "token") {
       sticky[key] = t === view.T - 1 ? -1 : t;
       return sticky[key];
     },
     remember: (state) => writeUrlState(state as Record<string, string | number | undefined>, defaults),
+    slider(key, { min, max, step = 1, label, format, auto, value }) {
+      const stored = Number(initial[key]);
+      const start = value ?? (auto !== undefined && !(stored >= min) ? auto : clampInt(stored, min, max));
+      return slider({ min, max, step, value: start, label, ...(format ? { format } : {}) });
+    },
+    playButton: (picker, T, ms = 110) => playButton(picker, T - 1, ms),
+    figure(draw, note) {
+      try {
+        const figure = draw();
+        if (note) figure.prepend(notice(note, "info"));
+        return figure;
+      } catch (error) {
+        return errorBox(error);
+      }
+    },
+    safely(draw) {
+      try {
+        return draw();
+      } catch (error) {
+        return errorBox(error);
+      }
+    },
   };
   return chapter;
+}
+
+/** See Chapter.playButton. */
+function playButton(picker: HTMLElement & { value: number }, last: number, ms: number): HTMLElement {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.dataset.play = "";
+  button.style.cssText = "font: 600 16px var(--sans-serif); padding: .3rem 1rem; margin: .25rem 0";
+  button.textContent = "▶ Play";
+  const move = (t: number) => {
+    picker.value = t;
+    picker.dispatchEvent(new Event("input", { bubbles: true }));
+  };
+  let timer: ReturnType<typeof setInterval> | null = null;
+  const stop = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+    button.textContent = "▶ Play";
+  };
+  button.onclick = () => {
+    if (timer) return stop();
+    if (picker.value >= last) move(0);
+    button.textContent = "■ Stop";
+    timer = setInterval(() => {
+      if (!picker.isConnected || picker.value >= last) return stop();
+      move(picker.value + 1);
+    }, ms);
+  };
+  const row = document.createElement("div");
+  row.style.cssText = "display: flex; gap: 1rem; align-items: end; flex-wrap: wrap";
+  row.append(button);
+  return row;
+}
+
+/**
+ * The `summary` stream: the precomputed summary first (given only when it is the prompt's) while the live model is
+ * not ready, then the live trace's summary; null when there is neither (the live model off or failed).
+ */
+export async function* summaryStream<P, R>(
+  prompt: EncodedPrompt,
+  precomputed: P | null,
+  handle: ModelHandle,
+  summarise: (view: TraceView) => R,
+): AsyncGenerator<P | R | null> {
+  if (precomputed !== null && handle.status !== "ready") yield precomputed;
+  for await (const view of traceStream({ prompt, precomputed: null, handle })) {
+    if (view) yield summarise(view);
+    else if (precomputed === null) yield null;
+  }
 }

@@ -189,8 +189,8 @@ export function installExplainer(): void {
 }
 
 export interface BadgeInfo {
-  /** the trace the figures show now (null: none yet) */
-  view?: TraceView | null;
+  /** the trace (or a summary of it) the figures show now (null: none yet) */
+  view?: Pick<TraceView, "source" | "backend"> | null;
   handle: ModelHandle;
 }
 

@@ -1,12 +1,16 @@
 /**
  * Chapter 1's try-it box (browser): the tiny RWKV continues the reader's text, one character at a time, with
- * seeded sampling (temperature, top-p), beside a live meter of its state size against a transformer's KV cache.
+ * seeded sampling (temperature, top-p), beside a live meter of its state size against a transformer's KV cache
+ * (the numbers: stateMeterData of src/chapters/overview.ts). Generation runs on the reference model until the
+ * onnxruntime-web handle (openOrtModel, src/live/ort-model.ts) is ready, then on it, never switching mid-run.
  *
- *   tryIt({handle, settings, maxPromptTokens, config, width?, onSettings}) -> HTMLElement
- *     settings: {temperature, topP, seed, maxTokens}; onSettings(s) is called when the reader changes them or the
- *     prompt (for the URL). The element has data-state="idle" | "running" | "done" | "error" for tests.
+ *   tryIt({handle, ort?, settings, maxPromptTokens, config, width?, onSettings}) -> HTMLElement
+ *     settings: {prompt, temperature, topP, seed, n} (n: characters to generate; the keys of chapter 1's address);
+ *     onSettings(s) is called when the reader changes them or the prompt (for the URL). The element has
+ *     data-state="idle" | "running" | "done" | "error" for tests.
  */
-import { stateMeter, stateMeterData } from "../components/state-meter.js";
+import { stateMeterData } from "../chapters/overview.js";
+import { stateMeter } from "../components/state-meter.js";
 import { promptInput, slider } from "./controls.js";
 import type { LiveModel, ModelHandle } from "../live/live-model.js";
 import type { OrtHandle } from "../live/ort-model.js";
@@ -18,7 +22,8 @@ export interface TryItSettings {
   temperature: number;
   topP: number;
   seed: number;
-  maxTokens: number;
+  /** characters to generate */
+  n: number;
 }
 
 export interface TryItOptions {
@@ -76,7 +81,7 @@ export function tryIt({
     min: 20,
     max: 600,
     step: 10,
-    value: s.maxTokens,
+    value: s.n,
     label: "characters",
     format: String,
   });
@@ -130,7 +135,7 @@ export function tryIt({
     s.prompt = prompt.value;
     s.temperature = temperature.value;
     s.topP = topP.value;
-    s.maxTokens = length.value;
+    s.n = length.value;
     s.seed = Math.max(0, Math.floor(Number(seed.value) || 0));
     onSettings?.({ ...s });
   };
@@ -190,7 +195,7 @@ export function tryIt({
         temperature: s.temperature,
         topP: s.topP,
         seed: s.seed,
-        maxTokens: s.maxTokens,
+        maxTokens: s.n,
       })) {
         if (run.stop) break;
         genPart.textContent += tok.char;

@@ -321,7 +321,9 @@ describe.runIf(status.available)("chapters 1, 3, 4, 5 in Chromium", () => {
     console.log(
       `chapter 5 keystroke -> heatmaps, 128 characters: median ${median.toFixed(1)} ms (${times.map((t) => t.toFixed(0)).join(", ")})`,
     );
-    expect(median).toBeLessThan(1000); // the issue's target is 50 ms: see docs/benchmarks.md for the measured value
+    // reported, not asserted: speed is measured by scripts/bench-explainer.ts (docs/benchmarks.md); this test
+    // checks that every keystroke reached the heatmaps: each wait above resolves only once the figure shows the
+    // new length, so a lost keystroke times the test out
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -4,7 +4,7 @@
  * independent implementation) after every kind of edit.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { gptAttention } from "../../src/chapters/chapter-data.js";
+import { gptAttention } from "../../src/live/gpt-attention.js";
 import { OrtGptAttentionCache, type GptAttentionRunner } from "../../src/live/gpt-ort-attention.js";
 import { createOrtGpt, type GptCache, type OrtGpt } from "../../src/runtime/node.js";
 import { GptModel, gptWeightsFromTensors } from "../../src/transformer/gpt.js";
@@ -56,5 +56,45 @@ describe("OrtGptAttentionCache (ONNX graph on wasm) equals the JS transformer's 
         worst = Math.max(worst, Math.abs(got.data[i] - want.data[i]));
       expect(worst, `attention for ${toks}`).toBeLessThanOrEqual(1e-5);
     }
+  });
+
+  it("a forward that fails leaves no stale cache: the next call restarts the runner and is right", async () => {
+    // a runner on the JS model's KV cache, in the ONNX graph's output layout (per layer (H, n, P + n))
+    const js = new GptModel(weights);
+    let kv = js.newCache();
+    let failNext = false;
+    const fake: GptAttentionRunner = {
+      ep: "wasm",
+      reset: async () => {
+        kv = js.newCache();
+      },
+      forward: async (tokens) => {
+        const n = tokens.length;
+        const keys = kv.length + n;
+        const out = Array.from({ length: shape.nLayer }, () => new Float32Array(shape.nHead * n * keys));
+        for (let i = 0; i < n; i++) {
+          if (failNext && i === 1) {
+            failNext = false;
+            throw new Error("device lost"); // after the cache has grown by one token
+          }
+          const { attention } = js.stepWithAttention(tokens[i], kv);
+          attention.forEach((heads, l) => heads.forEach((row, h) => out[l].set(row, (h * n + i) * keys)));
+        }
+        return { attention: out };
+      },
+    };
+    const cache = new OrtGptAttentionCache(fake, shape);
+    await cache.attention([1, 2, 3], { text: "", synthetic: true });
+    failNext = true;
+    await expect(cache.attention([1, 2, 3, 4, 5], { text: "", synthetic: true })).rejects.toThrow(
+      "device lost",
+    );
+    const resets = cache.stats.resets;
+    const got = await cache.attention([1, 2, 3, 4, 5], { text: "", synthetic: true });
+    expect(cache.stats.resets).toBe(resets + 1);
+    const want = gptAttention(new GptModel(weights), [1, 2, 3, 4, 5], { text: "", synthetic: true });
+    let worst = 0;
+    for (let i = 0; i < want.data.length; i++) worst = Math.max(worst, Math.abs(got.data[i] - want.data[i]));
+    expect(worst).toBeLessThanOrEqual(1e-6);
   });
 });

@@ -17,14 +17,13 @@ import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { logSoftmaxAt } from "../../src/rwkv/sampling.js";
 import { CharTokenizer } from "../../src/rwkv/tokenizer.js";
+import { committedFixtures } from "../helpers/fixtures.js";
 
 const ROOT = path.resolve(import.meta.dirname, "..", "..");
 const MODELS = path.join(ROOT, "data", "models");
-const CORPUS_CANDIDATES = [
-  path.resolve(ROOT, "../shared/data/tinyshakespeare.txt"),
-  "/work/shared/data/tinyshakespeare.txt",
-];
-const CORPUS = CORPUS_CANDIDATES.find((p) => existsSync(p));
+// the corpus is shared data beside the checkout (../shared), not committed: its tests skip with a line without it
+const CORPUS_PATH = path.resolve(ROOT, "../shared/data/tinyshakespeare.txt");
+const CORPUS = existsSync(CORPUS_PATH) ? CORPUS_PATH : undefined;
 const MAX_BYTES = 8 * 1024 * 1024; // issue 4: each shipped model <= 8 MB in git
 
 interface Card {
@@ -71,11 +70,10 @@ for (const name of ["tiny-rwkv", "tiny-gpt"]) {
   const files = [`${name}.safetensors`, `${name}.json`, `${name}.curve.json`].map((f) =>
     path.join(MODELS, f),
   );
-  const present = files.every((f) => existsSync(f));
-  if (!present)
-    console.log(`SKIP ${name} model card: ${files.filter((f) => !existsSync(f)).join(", ")} missing`);
+  const gate = committedFixtures(`${name} model card`, files);
 
-  describe.runIf(present)(`${name}: the model card describes the shipped weights`, () => {
+  describe.runIf(gate.run)(`${name}: the model card describes the shipped weights`, () => {
+    it("has its committed files", gate.check);
     const card = (): Card => JSON.parse(readFileSync(files[1], "utf-8")) as Card;
 
     it("file name, size (<= 8 MB), dtype and metadata match the card", () => {
@@ -181,35 +179,40 @@ for (const name of ["tiny-rwkv", "tiny-gpt"]) {
 
 const rwkvCard = path.join(MODELS, "tiny-rwkv.json");
 const rwkvWeights = path.join(MODELS, "tiny-rwkv.safetensors");
-const canEval = CORPUS !== undefined && existsSync(rwkvCard) && existsSync(rwkvWeights);
-if (!canEval) console.log("SKIP tiny-rwkv validation prefix: corpus or model missing");
+const evalGate = committedFixtures("tiny-rwkv validation prefix", [rwkvCard, rwkvWeights]);
+if (CORPUS === undefined)
+  console.log(`SKIP tiny-rwkv validation prefix: ${CORPUS_PATH} (shared data) missing`);
 
-describe.runIf(canEval)("tiny-rwkv: our TypeScript model reproduces the training script's loss", () => {
-  it("NLL of the first validation characters (state carried) equals PyTorch's rnn_cross_check to 1e-4", () => {
-    const c = JSON.parse(readFileSync(rwkvCard, "utf-8")) as Card;
-    const check = c.results.rnn_cross_check as { chars: number; nats_rnn_step_cpu: number };
-    expect(check.chars).toBeGreaterThan(100);
-    const text = Array.from(readFileSync(CORPUS!, "utf-8"));
-    const val = text.slice(c.split.validation_chars[0], c.split.validation_chars[0] + check.chars).join("");
-    const ids = new CharTokenizer(c.vocabulary, { onUnknown: "error" }).encode(val);
-    const model = new RwkvModel(loadRwkvCheckpoint(readFileSync(rwkvWeights)).weights);
-    const V = model.config.vocabSize;
-    // parallel mode in blocks of 256 with the state carried: each character predicted from all before it
-    let nll = 0;
-    let state = model.initialState();
-    for (let s = 0; s + 1 < ids.length; s += 256) {
-      const piece = ids.slice(s, Math.min(s + 256, ids.length - 1));
-      const r = model.forward(piece, state);
-      state = r.state;
-      for (let t = 0; t < piece.length; t++)
-        nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
-    }
-    // train.py's cross-check averages over the chars - 1 predictions of its 1,500-character prefix
-    const ours = nll / (ids.length - 1);
-    console.log(
-      `tiny-rwkv, first ${check.chars} validation characters: ours ${ours.toFixed(7)} nats/char, ` +
-        `PyTorch ${check.nats_rnn_step_cpu.toFixed(7)}`,
-    );
-    expect(Math.abs(ours - check.nats_rnn_step_cpu)).toBeLessThanOrEqual(1e-4);
-  });
-});
+describe.runIf(CORPUS !== undefined && evalGate.run)(
+  "tiny-rwkv: our TypeScript model reproduces the training script's loss",
+  () => {
+    it("has its committed model", evalGate.check);
+    it("NLL of the first validation characters (state carried) equals PyTorch's rnn_cross_check to 1e-4", () => {
+      const c = JSON.parse(readFileSync(rwkvCard, "utf-8")) as Card;
+      const check = c.results.rnn_cross_check as { chars: number; nats_rnn_step_cpu: number };
+      expect(check.chars).toBeGreaterThan(100);
+      const text = Array.from(readFileSync(CORPUS!, "utf-8"));
+      const val = text.slice(c.split.validation_chars[0], c.split.validation_chars[0] + check.chars).join("");
+      const ids = new CharTokenizer(c.vocabulary, { onUnknown: "error" }).encode(val);
+      const model = new RwkvModel(loadRwkvCheckpoint(readFileSync(rwkvWeights)).weights);
+      const V = model.config.vocabSize;
+      // parallel mode in blocks of 256 with the state carried: each character predicted from all before it
+      let nll = 0;
+      let state = model.initialState();
+      for (let s = 0; s + 1 < ids.length; s += 256) {
+        const piece = ids.slice(s, Math.min(s + 256, ids.length - 1));
+        const r = model.forward(piece, state);
+        state = r.state;
+        for (let t = 0; t < piece.length; t++)
+          nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
+      }
+      // train.py's cross-check averages over the chars - 1 predictions of its 1,500-character prefix
+      const ours = nll / (ids.length - 1);
+      console.log(
+        `tiny-rwkv, first ${check.chars} validation characters: ours ${ours.toFixed(7)} nats/char, ` +
+          `PyTorch ${check.nats_rnn_step_cpu.toFixed(7)}`,
+      );
+      expect(Math.abs(ours - check.nats_rnn_step_cpu)).toBeLessThanOrEqual(1e-4);
+    });
+  },
+);

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { createOrtRwkv } from "../../src/runtime/node.js";
 import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
 import type { RwkvWeights } from "../../src/rwkv/weights.js";
+import { committedFixtures } from "../helpers/fixtures.js";
 import { maxAbsDiff } from "./helpers.js";
 
 const DIR = process.env.HF_FIXTURES_DIR ?? path.join(import.meta.dirname, "..", "fixtures", "hf");
@@ -18,7 +19,13 @@ const names = existsSync(DIR)
       .filter((f) => f.endsWith(".expected.json"))
       .map((f) => f.replace(/\.expected\.json$/, ""))
   : [];
-if (names.length === 0) console.log(`SKIP HF fixture parity: no ${DIR}/*.expected.json yet`);
+// the four committed fixture models: under CI=true a missing one fails (test/helpers/fixtures.ts)
+const gate = committedFixtures(
+  "ORT vs HF fixtures",
+  ["rwkv4-hf-plain", "rwkv4-hf-stress", "rwkv4-hf-overflow", "rwkv4-hf-bf16"].map((n) =>
+    path.join(DIR, `${n}.expected.json`),
+  ),
+);
 
 interface Expected {
   tokens: number[];
@@ -62,7 +69,8 @@ async function check(weights: RwkvWeights, ex: Expected): Promise<void> {
   }
 }
 
-describe.runIf(names.length > 0)("ORT graphs vs Hugging Face transformers (fixtures)", () => {
+describe.runIf(gate.run)("ORT graphs vs Hugging Face transformers (fixtures)", () => {
+  it("has its committed fixtures", gate.check);
   for (const name of names) {
     const ex = JSON.parse(readFileSync(path.join(DIR, `${name}.expected.json`), "utf8")) as Expected;
     it(`${name}: HF safetensors + config.json, both graphs`, async () => {

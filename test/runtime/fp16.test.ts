@@ -14,9 +14,46 @@ import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { RwkvWeights } from "../../src/rwkv/weights.js";
 import { SMALL, maxAbsDiff } from "../onnx/helpers.js";
 
+/**
+ * IEEE 754 binary16 rounding, round-to-nearest-even, from its definition: 10 fraction bits, exponent >= -14
+ * (below that, subnormals with a fixed step of 2^-24), largest finite 65504, and anything at or past
+ * 65520 (halfway to 2^16) rounds to infinity. All steps are exact in float64 (powers of two).
+ */
+function roundToF16(x: number): number {
+  if (!Number.isFinite(x) || x === 0) return x;
+  const ax = Math.abs(x);
+  let e = Math.floor(Math.log2(ax));
+  if (2 ** e > ax) e--;
+  if (2 ** (e + 1) <= ax) e++;
+  const step = 2 ** (Math.max(e, -14) - 10);
+  const q = ax / step;
+  let n = Math.floor(q);
+  const frac = q - n;
+  if (frac > 0.5 || (frac === 0.5 && n % 2 === 1)) n++;
+  const out = n * step;
+  return Math.sign(x) * (out > 65504 ? Infinity : out);
+}
+
+describe("roundToF16 (this test's independent fp16 rounding)", () => {
+  it("agrees with the graph builder's encoder and the checkpoint reader's decoder on 20,000 values", () => {
+    let seed = 12345;
+    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const xs = new Float32Array(20000);
+    for (let i = 0; i < xs.length; i++) xs[i] = (rand() - 0.5) * 2 ** (Math.floor(rand() * 44) - 28);
+    xs.set([65504, 65519.996, 65520, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 1 + 2 ** -11, 1 + 3 * 2 ** -11], 0);
+    const viaEncoder = Float32Array.from(f32ToF16Bits(xs), f16ToF32);
+    let mismatches = 0;
+    xs.forEach((x, i) => {
+      if (!Object.is(Math.fround(roundToF16(x)), viaEncoder[i])) mismatches++;
+    });
+    expect(mismatches).toBe(0);
+  });
+});
+
 /** The weights with every matrix the graph stores in fp16 (the blocks' W* and the head) rounded to fp16. */
 function roundedMatrices(w: RwkvWeights): RwkvWeights {
-  const r = (a: Float32Array) => Float32Array.from(f32ToF16Bits(a), f16ToF32);
+  // rounded to fp16 by the arithmetic below, not by the encoder the graph builder uses (src/onnx/half.ts)
+  const r = (a: Float32Array) => Float32Array.from(a, roundToF16);
   return {
     ...w,
     head: r(w.head),

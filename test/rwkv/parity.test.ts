@@ -16,6 +16,7 @@ import { describe, expect, it } from "vitest";
 import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
 import { RwkvModel, type WkvMode } from "../../src/rwkv/model.js";
 import type { RwkvState } from "../../src/rwkv/weights.js";
+import { committedFixtures } from "../helpers/fixtures.js";
 import { maxAbsDiff, rnnLogits } from "./helpers.js";
 
 const TOL = 1e-4;
@@ -32,12 +33,18 @@ interface HfExpected {
   stress: { direct_form_overflows_fp32: boolean };
 }
 
-const hfNames = existsSync(HF_DIR)
+// the four committed fixture models (data/fixtures/make_fixtures.py): under CI=true a missing one fails
+const HF_MODELS = ["rwkv4-hf-plain", "rwkv4-hf-stress", "rwkv4-hf-overflow", "rwkv4-hf-bf16"];
+const found = existsSync(HF_DIR)
   ? readdirSync(HF_DIR)
       .filter((f) => f.endsWith(".expected.json"))
       .map((f) => f.replace(/\.expected\.json$/, ""))
   : [];
-if (hfNames.length === 0) console.log(`SKIP reference model vs HF: no ${HF_DIR}/*.expected.json`);
+const hfGate = committedFixtures(
+  "reference model vs HF",
+  HF_MODELS.map((n) => path.join(HF_DIR, `${n}.expected.json`)),
+);
+const hfNames = [...new Set([...HF_MODELS.filter((n) => found.includes(n)), ...found])];
 
 function checkState(state: RwkvState, ex: HfExpected, label: string): void {
   state.forEach((layer, l) => {
@@ -54,7 +61,8 @@ function checkState(state: RwkvState, ex: HfExpected, label: string): void {
   });
 }
 
-describe.runIf(hfNames.length > 0)("reference model vs Hugging Face transformers", () => {
+describe.runIf(hfGate.run)("reference model vs Hugging Face transformers", () => {
+  it("has its committed fixtures", hfGate.check);
   for (const name of hfNames) {
     const ex = () =>
       JSON.parse(readFileSync(path.join(HF_DIR, `${name}.expected.json`), "utf8")) as HfExpected;
@@ -112,11 +120,10 @@ describe.runIf(hfNames.length > 0)("reference model vs Hugging Face transformers
 });
 
 const tiny = ["tiny-rwkv.safetensors", "tiny-rwkv.parity.json"].map((f) => path.join(MODELS, f));
-const tinyPresent = tiny.every((f) => existsSync(f));
-if (!tinyPresent)
-  console.log(`SKIP tiny-rwkv parity: ${tiny.filter((f) => !existsSync(f)).join(", ")} missing`);
+const tinyGate = committedFixtures("tiny-rwkv parity", tiny);
 
-describe.runIf(tinyPresent)("tiny-rwkv vs the training script's PyTorch model", () => {
+describe.runIf(tinyGate.run)("tiny-rwkv vs the training script's PyTorch model", () => {
+  it("has its committed fixtures", tinyGate.check);
   it("RNN mode and parallel mode reproduce PyTorch's logits on the validation snippet to <= 1e-4", () => {
     const model = new RwkvModel(loadRwkvCheckpoint(readFileSync(tiny[0])).weights);
     const fx = JSON.parse(readFileSync(tiny[1], "utf8")) as { tokens: number[]; logits: number[][] };

@@ -136,7 +136,6 @@ describe("GPT forward", () => {
       worst = Math.max(worst, maxAbsDiff(step, logits.subarray(t * V, (t + 1) * V)));
     });
     expect(worst).toBeLessThan(1e-5);
-    expect(worst).toBeGreaterThanOrEqual(0);
   });
 
   it("causality: logits at position t do not depend on later tokens", () => {

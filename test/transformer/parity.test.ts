@@ -1,23 +1,25 @@
 /**
  * Parity with the training script (data/train/train.py): the PyTorch GPT's logits on a validation snippet
  * (data/models/tiny-gpt.parity.json, fp16 weights upcast to fp32, CPU, eval mode) reproduced by our TypeScript
- * forward to <= 1e-4, both as a full sequence and token by token with the KV cache. Skipped, with one line,
- * while the trained model is not in data/models.
+ * forward to <= 1e-4, both as a full sequence and token by token with the KV cache. The files are committed: under
+ * CI=true a missing one fails (test/helpers/fixtures.ts).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { gptCardFromJson, gptFromCard } from "../../src/live/gpt-source.js";
+import { committedFixtures } from "../helpers/fixtures.js";
 
 const models = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../data/models");
 const files = ["tiny-gpt.safetensors", "tiny-gpt.json", "tiny-gpt.parity.json"].map((f) =>
   path.join(models, f),
 );
-const present = files.every((f) => existsSync(f));
-if (!present) console.log(`SKIP GPT parity: ${files.filter((f) => !existsSync(f)).join(", ")} not found`);
+const gate = committedFixtures("GPT parity", files);
 
-describe.runIf(present)("tiny-gpt parity with PyTorch", () => {
+describe.runIf(gate.run)("tiny-gpt parity with PyTorch", () => {
+  it("has its committed fixtures", gate.check);
+
   // read lazily: the describe body runs even when the files are absent and the tests are skipped
   const load = () => {
     const card = gptCardFromJson(JSON.parse(readFileSync(files[1], "utf-8")));

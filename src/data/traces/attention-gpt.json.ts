@@ -1,6 +1,6 @@
 // Data loader: chapter 2's precomputed softmax attention of the transformer baseline (default prompt, every
 // layer and head), from the transformer's ONNX graph with attention outputs on ORT wasm, as the page runs it.
-import { encodeGptAttention } from "../../chapters/chapter-data.js";
+import { encodeGptAttention } from "../../chapters/attention.js";
 import { CHAPTER_PROMPTS } from "../../chapters/defaults.js";
 import { loadBuildGpt } from "../../build/gpt-build.js";
 import { OrtGptAttentionCache } from "../../live/gpt-ort-attention.js";

@@ -1,7 +1,7 @@
 // Data loader: chapter 2's precomputed RWKV trace (default prompt): k, from which the page draws the WKV weights
 // of any layer and channel at once; and, checked here at build time over every layer and channel, the largest
 // difference between sum_i alpha_{t,i} v_i and the model's own wkv_t (v and wkv themselves would triple the file).
-import { applyRows, wkvAttentionMatrix } from "../../components/attention-heatmap.js";
+import { applyRows, wkvAttentionMatrix } from "../../chapters/attention.js";
 import { loadBuildModel, precomputedView } from "../../build/build-model.js";
 import { CHAPTER_PROMPTS } from "../../chapters/defaults.js";
 import { encodeTrace } from "../../trace/trace.js";

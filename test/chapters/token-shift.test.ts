@@ -1,36 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { blendRows, muProfile } from "../../src/chapters/token-shift.js";
-import { bytesLabel, stateMeterData } from "../../src/components/state-meter.js";
-import { heatmapScale } from "../../src/components/heatmap.js";
-import { countStateNumbers, kvCacheNumbers, stateSizeNumbers } from "../../src/live/live-model.js";
 import { decodeParams, encodeParams, layerNormInput, paramsOfWeights } from "../../src/chapters/params.js";
-import { rowOf, viewOfTrace } from "../../src/trace/trace.js";
+import { blendRows, muProfile } from "../../src/chapters/token-shift.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
+import { rowOf, viewOfTrace } from "../../src/trace/trace.js";
 
 const config = { nLayer: 3, nEmbd: 8, ffnSize: 32, vocabSize: 7, layerNormEps: 1e-5 };
 const weights = syntheticWeights(config, 3);
-
-describe("chapter 1: state size against a KV cache", () => {
-  it("the state the model really carries has 5·L·C numbers, whatever the length", () => {
-    const model = new RwkvModel(weights);
-    let state = model.initialState();
-    for (const tok of [1, 2, 3, 4, 5, 6]) {
-      state = model.step(tok, state).state;
-      expect(countStateNumbers(state)).toBe(stateSizeNumbers(config));
-    }
-    expect(stateSizeNumbers(config)).toBe(5 * 3 * 8);
-  });
-
-  it("a transformer's cache holds a key and a value per layer per token", () => {
-    expect(kvCacheNumbers(config, 10)).toBe(2 * 3 * 10 * 8);
-    const d = stateMeterData({ nLayer: 12, nEmbd: 768, T: 1024 });
-    expect(d.rwkvNumbers).toBe(46_080);
-    expect(d.kvNumbers).toBe(18_874_368);
-    expect(bytesLabel(d.rwkvNumbers)).toBe("180.0 KB");
-    expect(() => stateMeterData({ nLayer: 1, nEmbd: 1, T: -1 })).toThrow(RangeError);
-  });
-});
 
 describe("chapter 3: token shift", () => {
   it("the model's mixed inputs equal mu·x_t + (1-mu)·x_{t-1} of the LayerNorm outputs (Eq. 11-13)", () => {
@@ -77,14 +53,5 @@ describe("chapter 3: token shift", () => {
     expect(() => blendRows({ current: cur, previous: prev, mu: mu.subarray(1), mixed: cur }, 3)).toThrow(
       RangeError,
     );
-  });
-});
-
-describe("heatmap colour scale", () => {
-  it("is symmetric around zero for signed data and ignores non-finite values", () => {
-    const s = heatmapScale(Float32Array.of(-1, 0.5, 3, Number.NaN, Infinity), "diverging");
-    expect(s.domain[0]).toBe(-s.domain[1]);
-    expect(s.domain[1]).toBe(3);
-    expect(heatmapScale(Float32Array.of(2, 2), "sequential").domain).toEqual([2, 3]);
   });
 });
