@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exactParams, table2Flops } from "../../src/components/flops-calculator.js";
+import { exactParams, table2Flops } from "../../src/chapters/flops.js";
 import { ffnSparsity } from "../../src/chapters/channel-mixing.js";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { attentionChecks, attentionOf, wkvAttentionMatrix } from "../../src/chapters/attention.js";
