@@ -98,7 +98,7 @@ export function blockDiagram({
     const parent = href
       ? svg.append("a").attr("href", href).attr("class", "bd-link").attr("data-part", p.id)
       : svg.append("g").attr("data-part", p.id);
-    if (href) parent.append("title").text(`${p.label}: explained in ${href.replace("./", "")}`);
+    if (href) parent.append("title").text(`${p.label}: explained in ${href.replace(/^\.\/|\.html$/g, "")}`);
     parent
       .append("rect")
       .attr("x", x)
