@@ -7,6 +7,7 @@
  *   A chart with no points at all shows its `empty` text instead of axes (the figure is never blank).
  */
 import { axisBottom, axisLeft, create, line, max, min, scaleLinear, scaleLog } from "d3";
+import { legible } from "./frame.js";
 
 export interface CostSeries {
   label: string;
@@ -56,6 +57,7 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
     .attr("height", H)
     .attr("viewBox", `0 0 ${width} ${H}`)
     .attr("role", "img")
+    .attr("aria-label", costLinesLabel(title, series))
     .style("max-width", "100%")
     .style("height", "auto");
   svg
@@ -105,6 +107,7 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
       .attr("y", margin.top + height / 2)
       .attr("fill", "currentColor")
       .text(o.empty ?? "No measurements yet.");
+    legible(svg);
     return figure.node() as HTMLElement;
   }
   const xs = all.map((p) => p[0]);
@@ -169,5 +172,20 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
       }
     }
   }
+  legible(svg);
   return figure.node() as HTMLElement;
+}
+
+/** The text alternative: the title and each series' last measured point (its key number). */
+export function costLinesLabel(
+  title: string,
+  series: readonly { label: string; points: readonly (readonly [number, number])[] }[],
+): string {
+  const n = (v: number) =>
+    Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en-US") : String(+v.toPrecision(3));
+  const parts = series.map((s) => {
+    const last = s.points[s.points.length - 1];
+    return last ? `${s.label}: ${n(last[1])} at ${n(last[0])}` : `${s.label}: not run`;
+  });
+  return `${title}. ${parts.join("; ")}`;
 }

@@ -16,6 +16,9 @@
  *       pure: n panels in rows; `columns` [[minWidth, cols], ...] widest first (1 column below them all)
  *   layerColor(l), layerLegend(parent, nLayers, {x, y})     one colour per layer, and the "layer l" legend
  *   textWidth(text, fontSize, {mono?}) -> number              an estimate of a label's width (no DOM needed)
+ *   labelStep(spacing, labelWidth, gap?) -> k                 label every k-th position so labels never touch
+ *   legible(svg)                                              raise every font size below MIN_TEXT to it (d3's
+ *                                                             axes draw at 10 px); Frame.done() calls it
  *   wrapLines(text, width, fontSize) -> string[]              a title broken into lines that fit `width`
  *
  * Text: figures draw text at 13 px or more (MIN_TEXT): presenter mode zooms the page by 1.25, so it is read at
@@ -82,6 +85,23 @@ export interface FrameOptions extends SizeOptions {
   data?: Record<string, string | number>;
 }
 
+/** Every font-size attribute of the svg (and its axes') below MIN_TEXT raised to MIN_TEXT. */
+export function legible(svg: Selection<SVGSVGElement, undefined, null, undefined> | SVGSVGElement): void {
+  const node = "node" in svg ? svg.node() : svg;
+  const walk = (el: Element): void => {
+    const size = parseFloat(el.getAttribute("font-size") ?? "");
+    if (size < MIN_TEXT) el.setAttribute("font-size", String(MIN_TEXT));
+    for (const child of Array.from(el.children)) if (typeof child === "object") walk(child);
+  };
+  if (node) walk(node);
+}
+
+/** Label every k-th of positions `spacing` px apart when a label is `labelWidth` px wide (at least 1). */
+export function labelStep(spacing: number, labelWidth: number, gap = 2): number {
+  if (!(spacing > 0)) return 1;
+  return Math.max(1, Math.ceil((labelWidth + gap) / spacing));
+}
+
 export interface Frame extends FrameSize {
   figure: Selection<HTMLElement, undefined, null, undefined>;
   svg: Selection<SVGSVGElement, undefined, null, undefined>;
@@ -106,6 +126,7 @@ export function frame(name: string, { label, fluid = false, data = {}, ...size }
     figure,
     svg,
     done(caption) {
+      legible(svg);
       if (caption !== undefined) figure.append("figcaption").text(caption);
       return figure.node() as HTMLElement;
     },

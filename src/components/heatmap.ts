@@ -96,7 +96,7 @@ export interface HeatmapOptions {
   highlightRow?: number;
   highlightCol?: number;
   kind?: HeatmapKind;
-  /** pixels per channel row (default: fit ~260 px) */
+  /** pixels per channel row (default: fit ~260 px, less in a panel narrower than 372 px) */
   rowHeight?: number;
   format?: string;
   domain?: [number, number];
@@ -148,7 +148,9 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     throw new RangeError("heatmap: data does not match rows × cols");
   const revealed = Math.max(0, Math.min(T, o.revealed ?? T));
   const order = o.rowOrder ?? Array.from({ length: C }, (_, c) => c);
-  const rowH = o.rowHeight ?? Math.max(0.5, Math.min(4, 260 / C));
+  const width = usableWidth(o.width, HEATMAP_MIN_WIDTH);
+  // about 260 px of rows; a narrow panel (four in a row) a little shorter, so the row still fits a screen
+  const rowH = o.rowHeight ?? Math.max(0.5, Math.min(4, Math.max(160, Math.min(260, 0.7 * width)) / C));
   const shown = new Float32Array(revealed * C);
   shown.set(m.data.subarray(0, revealed * C));
   const scale = heatmapScale(shown.length ? shown : m.data, o.kind ?? "diverging", o.domain);
@@ -157,10 +159,11 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const ticks = ly.ticks(4).map((v) => ({ v, label: fmt(v) }));
   // colour bar: 12 px bar, 4 px gap, then its labels (13 px text, about 0.62 em a character)
   const legendW = 22 + 16 + Math.ceil(Math.max(3, ...ticks.map((t) => t.label.length)) * 13 * 0.62) + 4;
-  const width = usableWidth(o.width, HEATMAP_MIN_WIDTH);
   const left = 36;
   const titleLines = wrapLines(o.title, width - 8, 16);
-  const margin = { top: 12 + 20 * titleLines.length, right: legendW, bottom: 40, left };
+  // a narrow panel (four in a row) leaves out the "tokens →" line: its token labels say as much
+  const narrow = width < 300;
+  const margin = { top: 12 + 20 * titleLines.length, right: legendW, bottom: narrow ? 24 : 40, left };
   const plotH = Math.round(C * rowH);
   const f = frame(o.name, {
     width,
@@ -236,14 +239,15 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
       .attr("opacity", t < revealed ? 1 : 0.35)
       .text(o.labels[t] ?? "");
   }
-  svg
-    .append("text")
-    .attr("x", f.right)
-    .attr("y", f.bottom + 34)
-    .attr("text-anchor", "end")
-    .attr("font-size", 13)
-    .attr("fill", "currentColor")
-    .text("tokens →");
+  if (!narrow)
+    svg
+      .append("text")
+      .attr("x", f.right)
+      .attr("y", f.bottom + 34)
+      .attr("text-anchor", "end")
+      .attr("font-size", 13)
+      .attr("fill", "currentColor")
+      .text("tokens →");
   if (o.highlightRow !== undefined) {
     const r = order.indexOf(o.highlightRow);
     if (r >= 0) {

@@ -14,7 +14,7 @@
  */
 import { axisBottom, axisLeft, create, extent, line, max, min, scaleBand, scaleLinear, scaleLog } from "d3";
 import type { DecayReadoutRow, DecaySeries, KernelData, WkvCompareData } from "../chapters/time-decay.js";
-import { frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
+import { labelStep, textWidth, frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
 
 export function decayOverview(
   series: DecaySeries,
@@ -153,7 +153,8 @@ export function decayKernel(
     .nice()
     .range([margin.top + height, margin.top]);
   svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5, "%"));
-  const every = Math.ceil((d.t + 1) / Math.max(1, Math.floor((width - margin.left) / 18)));
+  // every character when they fit side by side (14 px monospace), else every k-th, and always the output token
+  const every = labelStep(x.step(), textWidth("m", 14, { mono: true }));
   svg
     .append("g")
     .attr("transform", `translate(0,${margin.top + height})`)
@@ -242,7 +243,7 @@ export function wkvCompare(
     .nice()
     .range([margin.top + height, margin.top]);
   svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
-  const every = Math.ceil(T / Math.max(1, Math.floor((width - margin.left) / 18)));
+  const every = labelStep(x(1) - x(0) || 1, textWidth("m", 14, { mono: true }));
   svg
     .append("g")
     .attr("transform", `translate(0,${margin.top + height})`)

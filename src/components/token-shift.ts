@@ -9,24 +9,30 @@
  */
 import { axisBottom, axisLeft, extent, format, line, scaleLinear, scalePoint } from "d3";
 import type { BlendRow, MuSeries } from "../chapters/token-shift.js";
-import { frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
+import { frame, layerColor, layerLegend, panelGrid, usableWidth, wrapLines } from "./frame.js";
 
 export function muProfiles(
   series: MuSeries[],
-  { width, height = 200 }: { width: number; height?: number },
+  // on a wide page (presenter mode) shorter panels, so both rows fit one screen
+  { width, height = width >= 960 ? 130 : 200 }: { width: number; height?: number },
 ): HTMLElement {
   if (series.length === 0) throw new RangeError("muProfiles: no series");
   width = usableWidth(width); // a panel's [0, 1] band would otherwise get a negative width
-  const margin = { top: 46, right: 10, bottom: 34, left: 40 };
+  const columns = [
+    [1400, 5],
+    [640, 3],
+    [420, 2],
+  ] as const;
+  // panel titles wrap to the panel's width (five panels in a row on a wide page)
+  const titleWidth = panelGrid(series.length, width, { gap: 18, panelHeight: 0, columns }).panelWidth - 44;
+  const titleLines = series.map((s) => wrapLines(s.label, titleWidth, 16));
+  const extra = 18 * (Math.max(...titleLines.map((l) => l.length)) - 1);
+  const margin = { top: 46 + extra, right: 10, bottom: 34, left: 40 };
   const legendH = 30;
   const grid = panelGrid(series.length, width, {
     gap: 18,
     panelHeight: margin.top + height + margin.bottom,
-    columns: [
-      [1000, 5],
-      [640, 3],
-      [420, 2],
-    ],
+    columns,
   });
   const panelW = grid.panelWidth;
   let lo = 0;
@@ -107,17 +113,22 @@ export function muProfiles(
         }
       });
     });
-    g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 16)
+    const title = g
+      .append("text")
       .attr("font-weight", 700)
       .attr("font-size", 16)
       .attr("fill", "currentColor")
-      .attr("data-sym", s.sym)
-      .text(s.label);
+      .attr("data-sym", s.sym);
+    titleLines[i].forEach((line, j) =>
+      title
+        .append("tspan")
+        .attr("x", margin.left)
+        .attr("y", 16 + 18 * j)
+        .text(line),
+    );
     g.append("text")
       .attr("x", margin.left)
-      .attr("y", 34)
+      .attr("y", 34 + extra)
       .attr("font-size", 13)
       .attr("fill", below + above ? "#c92a2a" : "currentColor")
       .attr("class", "outside-count")
@@ -137,7 +148,7 @@ export function tokenBlend(
   rows: BlendRow[],
   {
     width,
-    height = 300,
+    height = width >= 960 ? 200 : 300,
     muLabel = "μ",
     mixedLabel = "mixed",
     mixedSym = "xk",

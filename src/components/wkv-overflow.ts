@@ -12,6 +12,7 @@
  */
 import { axisBottom, axisLeft, create, extent, line, scaleLinear, scaleLog } from "d3";
 import type { OverflowFigureData, WkvStep } from "../chapters/wkv.js";
+import { labelStep, legible, textWidth, wrapLines } from "./frame.js";
 
 /** The step table: what, value, and a note per row; the header names the layer, channel and token. */
 export function wkvStepTable(step: WkvStep): HTMLElement {
@@ -49,7 +50,15 @@ export function wkvOverflow(
   const side = width >= 760;
   const gap = 36;
   const pw = side ? (width - gap) / 2 : width;
-  const margin = { top: 66, right: 14, bottom: 46, left: 56 };
+  // titles and the legend wrap to the panel's width (a long line would run out of the svg or into the other panel)
+  const titleW = pw - 8;
+  const leftTitle = wrapLines(`Channel ${d.channel}: wkv_t with keys × ${d.scale.toFixed(1)}`, titleW, 16);
+  const rightTitle = wrapLines("All channels: share of outputs not finite", titleW, 16);
+  const titleLines = Math.max(leftTitle.length, rightTitle.length);
+  const legendRows =
+    textWidth("stable (App. D)direct (Eq. 16, fp32)   × = Inf/NaN", 14) + 90 > pw - 8 ? 2 : 1;
+  const margin = { top: 66 + 20 * (titleLines - 1) + 20 * (legendRows - 1), right: 14, bottom: 46, left: 56 };
+  const head = 20 * (titleLines - 1); // the readout line moves down with the title
   const ph = margin.top + height + margin.bottom;
   const H = side ? ph : 2 * ph;
   const svg = figure
@@ -77,17 +86,23 @@ export function wkvOverflow(
       .domain([Math.min(lo, 0), Math.max(hi, 0)])
       .nice()
       .range([margin.top + height, margin.top + 14]);
-    g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 18)
+    const title = g
+      .append("text")
+      .attr("class", "title")
       .attr("font-weight", 700)
       .attr("font-size", 16)
-      .attr("fill", "currentColor")
-      .text(`Channel ${d.channel}: wkv_t with keys × ${d.scale.toFixed(1)}`);
+      .attr("fill", "currentColor");
+    leftTitle.forEach((line, i) =>
+      title
+        .append("tspan")
+        .attr("x", 4)
+        .attr("y", 18 + 20 * i)
+        .text(line),
+    );
     const nfChannel = Array.from(d.direct).filter((v) => !Number.isFinite(v)).length;
     g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 40)
+      .attr("x", 4)
+      .attr("y", 40 + head)
       .attr("font-size", 14)
       .attr("fill", nfChannel ? DIRECT : "currentColor")
       .text(
@@ -96,7 +111,7 @@ export function wkvOverflow(
           : "both forms agree: every output finite",
       );
     g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
-    const every = Math.ceil(T / Math.max(1, Math.floor((pw - margin.left) / 16)));
+    const every = labelStep(x(1) - x(0) || 1, textWidth("m", 14, { mono: true }));
     g.append("g")
       .attr("transform", `translate(0,${margin.top + height})`)
       .call(
@@ -148,15 +163,23 @@ export function wkvOverflow(
       .attr("stroke", STABLE)
       .attr("stroke-width", 4);
     lg.append("text").attr("x", 28).attr("fill", "currentColor").text("stable (App. D)");
-    lg.append("line")
-      .attr("x1", 150)
-      .attr("x2", 172)
+    // the second entry beside the first, or under it when the panel is narrow
+    const [dx, dy] = legendRows === 1 ? [150, 0] : [0, 20];
+    const second = lg.append("g").attr("transform", `translate(${dx},${dy})`);
+    lg.attr("transform", `translate(${margin.left},${margin.top - 6 - 20 * (legendRows - 1)})`);
+    second
+      .append("line")
+      .attr("x2", 22)
       .attr("y1", -4)
       .attr("y2", -4)
       .attr("stroke", DIRECT)
       .attr("stroke-width", 2)
       .attr("stroke-dasharray", "6 4");
-    lg.append("text").attr("x", 178).attr("fill", "currentColor").text("direct (Eq. 16, fp32)   × = Inf/NaN");
+    second
+      .append("text")
+      .attr("x", 28)
+      .attr("fill", "currentColor")
+      .text("direct (Eq. 16, fp32)   × = Inf/NaN");
   }
 
   // --- right: share of non-finite outputs vs scale ---
@@ -169,16 +192,22 @@ export function wkvOverflow(
     const y = scaleLinear()
       .domain([0, 1])
       .range([margin.top + height, margin.top + 14]);
-    g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 18)
+    const title = g
+      .append("text")
+      .attr("class", "title")
       .attr("font-weight", 700)
       .attr("font-size", 16)
-      .attr("fill", "currentColor")
-      .text("All channels: share of outputs not finite");
+      .attr("fill", "currentColor");
+    rightTitle.forEach((line, i) =>
+      title
+        .append("tspan")
+        .attr("x", 4)
+        .attr("y", 18 + 20 * i)
+        .text(line),
+    );
     g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 40)
+      .attr("x", 4)
+      .attr("y", 40 + head)
       .attr("font-size", 14)
       .attr("fill", "currentColor")
       .attr("class", "overflow-readout")
@@ -212,12 +241,17 @@ export function wkvOverflow(
         .attr("stroke", "currentColor")
         .attr("stroke-dasharray", "3 3")
         .attr("opacity", 0.6);
+      // above the plot area, where no curve and no scale line runs, kept inside the panel
+      const text = `max exponent = 88.7 at s = ${d.predictedScale.toFixed(1)}`;
+      const w = textWidth(text, 13);
+      const at = Math.max(margin.left, Math.min(pw - margin.right - w, x(d.predictedScale) - w / 2));
       g.append("text")
-        .attr("x", x(d.predictedScale) + 4)
-        .attr("y", margin.top + height - 8)
+        .attr("class", "predicted-label")
+        .attr("x", at)
+        .attr("y", margin.top + 8)
         .attr("font-size", 13)
         .attr("fill", "currentColor")
-        .text(`max exponent = 88.7 at s = ${d.predictedScale.toFixed(1)}`);
+        .text(text);
     }
     for (const [key, color, width_] of [
       ["nonFiniteDirect", DIRECT, 3],
@@ -243,6 +277,7 @@ export function wkvOverflow(
       .attr("stroke-width", 2);
   }
   svg.selectAll(".tick text").attr("font-size", 13);
+  legible(svg);
   figure
     .append("figcaption")
     .text(

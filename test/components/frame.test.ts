@@ -136,3 +136,23 @@ describe("frame (a fake document: vitest has no DOM)", () => {
     expect(layerColor(8)).toBe(layerColor(0));
   });
 });
+
+describe("text estimates", () => {
+  it("wraps a title at spaces to fit a width, a longer word kept whole", async () => {
+    const { textWidth, wrapLines } = await import("../../src/components/frame.js");
+    expect(textWidth("abcd", 10)).toBeCloseTo(24);
+    expect(textWidth("abcd", 10, { mono: true })).toBeCloseTo(24.8);
+    // 16 px: 9.6 px a character; 100 px hold 10 characters
+    expect(wrapLines("a_t (numerator, stored relative to e^p)", 100, 16)).toEqual([
+      "a_t",
+      "(numerator,",
+      "stored",
+      "relative",
+      "to e^p)",
+    ]);
+    expect(wrapLines("short", 500, 16)).toEqual(["short"]);
+    expect(wrapLines("", 500, 16)).toEqual([""]);
+    for (const line of wrapLines("p_t (running maximum exponent)", 150, 16))
+      expect(textWidth(line, 16) <= 150 || !line.includes(" ")).toBe(true);
+  });
+});
