@@ -146,7 +146,31 @@ const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 const transparent = (color: string): boolean =>
-  color === "transparent" || /rgba\(.*,\s*0\)$/.test(color) || color === "";
+  color === "transparent" || /rgba\(.*,\s*0\)$/.test(color) || color === "" || toRgb(color).endsWith(", 0)");
+
+let pixel: CanvasRenderingContext2D | null = null;
+const rgbCache = new Map<string, string>();
+/**
+ * Any CSS colour as rgb(...) / rgba(...), the form every SVG reader knows (computed styles can be
+ * color(srgb ...) or oklch(...) where the theme mixes colours): painted on one pixel and read back.
+ */
+function toRgb(color: string): string {
+  if (color === "none" || color.startsWith("url(") || /^rgba?\(/.test(color)) return color;
+  const known = rgbCache.get(color);
+  if (known) return known;
+  pixel ??= document.createElement("canvas").getContext("2d", { willReadFrequently: true });
+  if (!pixel) return color;
+  pixel.clearRect(0, 0, 1, 1);
+  pixel.fillStyle = "rgba(0, 0, 0, 0)";
+  pixel.fillStyle = color;
+  pixel.fillRect(0, 0, 1, 1);
+  const [r, g, b, a] = pixel.getImageData(0, 0, 1, 1).data;
+  const rgb = a === 255 ? `rgb(${r}, ${g}, ${b})` : `rgba(${r}, ${g}, ${b}, ${+(a / 255).toFixed(3)})`;
+  rgbCache.set(color, rgb);
+  return rgb;
+}
+
+const COLOR_PROPS = new Set(["fill", "stroke"]);
 
 interface Box {
   left: number;
@@ -159,7 +183,7 @@ interface Box {
 function pageBackground(figure: Element): string {
   for (let el: Element | null = figure; el; el = el.parentElement) {
     const bg = getComputedStyle(el).backgroundColor;
-    if (!transparent(bg)) return bg;
+    if (!transparent(bg)) return toRgb(bg);
   }
   return "rgb(255, 255, 255)";
 }
@@ -176,7 +200,10 @@ function inlineSvg(svg: SVGSVGElement): SVGSVGElement {
       target.remove();
       return;
     }
-    target.setAttribute("style", SVG_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(";"));
+    const value = (p: string) => (COLOR_PROPS.has(p) ? toRgb(cs.getPropertyValue(p)) : cs.getPropertyValue(p));
+    target.setAttribute("style", SVG_PROPS.map((p) => `${p}:${value(p)}`).join(";"));
+    // the computed values above replace the presentation attributes (which may say currentColor or var(...))
+    for (const p of SVG_PROPS) target.removeAttribute(p);
     target.removeAttribute("class");
   });
   return clone;
@@ -221,7 +248,7 @@ function ascent(font: string, size: number): number {
 function fontAttrs(cs: CSSStyleDeclaration): string {
   return (
     `font-family="${esc(cs.fontFamily)}" font-size="${cs.fontSize}" font-weight="${cs.fontWeight}" ` +
-    `font-style="${cs.fontStyle}" fill="${cs.color}"`
+    `font-style="${cs.fontStyle}" fill="${toRgb(cs.color)}"`
   );
 }
 
@@ -293,7 +320,7 @@ export function figureSvg(
     if (el !== figure) {
       const cs = getComputedStyle(el);
       if (!transparent(cs.backgroundColor))
-        parts.push({ box, markup: (x0, y0) => `<rect ${at(x0, y0)} fill="${cs.backgroundColor}"/>` });
+        parts.push({ box, markup: (x0, y0) => `<rect ${at(x0, y0)} fill="${toRgb(cs.backgroundColor)}"/>` });
       for (const [side, x1, y1, x2, y2] of [
         ["Top", box.left, box.top, box.right, box.top],
         ["Bottom", box.left, box.bottom, box.right, box.bottom],
@@ -301,7 +328,7 @@ export function figureSvg(
         ["Right", box.right, box.top, box.right, box.bottom],
       ] as const) {
         const w = parseFloat(cs.getPropertyValue(`border-${side.toLowerCase()}-width`));
-        const color = cs.getPropertyValue(`border-${side.toLowerCase()}-color`);
+        const color = toRgb(cs.getPropertyValue(`border-${side.toLowerCase()}-color`));
         if (
           w > 0 &&
           cs.getPropertyValue(`border-${side.toLowerCase()}-style`) !== "none" &&
@@ -372,7 +399,7 @@ export function figureSvg(
     .map(
       (line, i) =>
         `<text x="${pad}" y="${captionY + 14 + i * 18}" font-family="${esc(cs.fontFamily)}" font-size="13" ` +
-        `fill="${cs.color}" opacity="0.8" class="caption-line">${esc(line)}</text>`,
+        `fill="${toRgb(cs.color)}" opacity="0.8" class="caption-line">${esc(line)}</text>`,
     )
     .join("");
   const svg =
@@ -484,7 +511,7 @@ export function figureTools(
         );
       else window.prompt("Copy this link:", link); // no clipboard outside https: show it to copy by hand
     }),
-    button("⛶", "Show this figure full screen (f; Esc leaves)", () => fullscreen(figure)),
+    button("Full screen", "Show this figure full screen (f; Esc leaves)", () => fullscreen(figure)),
   );
   return row;
 }

@@ -87,11 +87,28 @@ ${P} #observablehq-center { padding: 0 !important; margin: .5rem 1rem 1rem; --ob
 ${P} #observablehq-main { padding-right: 0 !important; zoom: ${PRESENT_ZOOM}; margin: 0 auto; min-height: 0; }
 ${P} #observablehq-main > h1 { margin-top: 0; }
 ${P} #observablehq-footer { zoom: ${PRESENT_ZOOM}; margin-top: 3rem; }
+${P} #observablehq-main > .observablehq--block { margin: .6rem 0; }
+${P} #observablehq-main > .observablehq--block:empty { display: none; }
+${P} #observablehq-main > .observablehq:has(> :is(.explainer-prompt, .explainer-badge, [data-play-row], [data-key])) { margin: .3rem 0; }
 ${P} #observablehq-main > .observablehq:has(> .explainer-controls:only-child),
-${P} #observablehq-main > .observablehq:has(> form:only-child) { display: inline-block; vertical-align: bottom; margin: .25rem 1.5rem .25rem 0; }
-${P} #observablehq-main > .observablehq:has(> .explainer-controls:only-child) + .observablehq:not(:has(> .explainer-controls:only-child)) { margin-top: .5rem; }
+${P} #observablehq-main > .observablehq:has(> form:only-child) { display: inline-block; vertical-align: bottom; margin: .15rem 1.5rem .15rem 0; zoom: .9; }
+${P} .explainer-prompt { display: grid; grid-template-columns: auto 1fr; column-gap: .75rem; align-items: start; zoom: .9; }
+${P} .explainer-prompt > .explainer-notice { grid-column: 1 / -1; }
+${P} .explainer-prompt label { margin: .4rem 0 0; }
 ${P} .explainer-prompt .count { display: none; }
 ${P} .explainer-prompt textarea { max-width: none; }
-${P} .explainer-badge { display: inline-flex; margin-right: 1rem; }
+${P} .explainer-badge { display: inline-flex; margin: 0 1rem 0 0; vertical-align: middle; }
 ${P} .explainer-badge + [data-play-row] { display: inline-flex !important; vertical-align: middle; }
+${P} [data-key]:has(> .token-strip) { zoom: .9; }
+${P} [data-key]:has(> .token-strip) > :first-child:not(.token-strip) { display: none; }
+${P} figure[data-figure] { margin: .5rem 0; position: relative; }
+${P} figure[data-figure] > figcaption { font-size: 14px; max-width: none; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; line-height: 1.6; }
+${P} figure[data-figure] > figcaption:hover { white-space: normal; line-height: 1.4; }
+${P} figure[data-figure]:not(.explainer-fullscreen) > .explainer-figure-tools { position: absolute; right: 0; top: 0; margin: 0;
+  opacity: 0; z-index: 2; background: var(--theme-background); padding: .15rem; border-radius: 4px; }
+${P} figure[data-figure]:hover > .explainer-figure-tools, ${P} .explainer-figure-tools:focus-within { opacity: 1; }
+${P} figure.explainer-fullscreen > figcaption { white-space: normal; line-height: 1.4; }
+${P} .explainer-controls { display: inline-flex; margin: .1rem 1.5rem .1rem 0; vertical-align: bottom; }
+${P} .explainer-generated { min-height: 3.2em; max-height: 9em; overflow: auto; max-width: none; }
 `;

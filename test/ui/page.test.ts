@@ -1,0 +1,17 @@
+/** Full screen's fit (src/ui/page.ts fullscreenZoom): a figure grows to fill the screen, or shrinks to fit it. */
+import { describe, expect, it } from "vitest";
+import { fullscreenZoom } from "../../src/ui/page.js";
+
+describe("fullscreenZoom", () => {
+  const screen = { width: 1280, height: 720 };
+  it("enlarges a small figure until its width or its height reaches the margin", () => {
+    // 600 × 300: the width limits (0.96 × 1280 / 600 = 2.048 < 0.94 × 720 / 300 = 2.256)
+    expect(fullscreenZoom({ width: 600, height: 300 }, screen)).toBeCloseTo(2.048, 6);
+    // 400 × 400: the height limits (0.94 × 720 / 400 = 1.692)
+    expect(fullscreenZoom({ width: 400, height: 400 }, screen)).toBeCloseTo(1.692, 6);
+  });
+  it("shrinks a figure taller than the screen, and leaves an empty one alone", () => {
+    expect(fullscreenZoom({ width: 960, height: 1000 }, screen)).toBeCloseTo(0.6768, 6);
+    expect(fullscreenZoom({ width: 0, height: 0 }, screen)).toBe(1);
+  });
+});
