@@ -108,11 +108,13 @@ export interface ServeOptions {
   strict?: boolean;
   /** the path the site is served under, starting and ending with "/" (default "/") */
   base?: string;
+  /** more files, by their path under the base (e.g. "models/x.pth": a checkpoint copied next to the site) */
+  files?: Record<string, Uint8Array>;
 }
 
 export async function serveStatic(
   root: string,
-  { strict = false, base = "/" }: ServeOptions = {},
+  { strict = false, base = "/", files = {} }: ServeOptions = {},
 ): Promise<StaticServer> {
   const dir = path.resolve(root);
   if (!base.startsWith("/") || !base.endsWith("/"))
@@ -133,6 +135,16 @@ export async function serveStatic(
     res.on("finish", () => log.push({ path: url.pathname + url.search, status: res.statusCode }));
     if (req.method !== "GET" && req.method !== "HEAD") {
       res.writeHead(405).end();
+      return;
+    }
+    const extra = url.pathname.startsWith(base) ? files[url.pathname.slice(base.length)] : undefined;
+    if (extra) {
+      res.writeHead(200, {
+        "content-type": mimeType(url.pathname),
+        "content-length": extra.byteLength,
+        "cache-control": "no-store",
+      });
+      res.end(req.method === "HEAD" ? undefined : extra);
       return;
     }
     resolve(url.pathname).then(
