@@ -174,15 +174,30 @@ export function layerColor(l: number): string {
   return LAYER_COLORS[l % LAYER_COLORS.length];
 }
 
-/** "— layer 0  — layer 1 ..." in the layers' colours, from (x, y) of `parent`. */
+const LEGEND_ITEM = 92;
+const LEGEND_ROW = 20;
+
+/** How many rows the layer legend takes when it starts at x of a figure `width` wide (one row without a width). */
+export function layerLegendRows(nLayers: number, width?: number, x = 0): number {
+  if (width === undefined) return 1;
+  return Math.ceil(nLayers / Math.max(1, Math.floor((width - x) / LEGEND_ITEM)));
+}
+
+/**
+ * "— layer 0  — layer 1 ..." in the layers' colours, from (x, y) of `parent`; given the figure's `width`, it wraps
+ * into rows of LEGEND_ROW px (layerLegendRows says how many) instead of running out of the figure.
+ */
 export function layerLegend<E extends SVGElement>(
   parent: Selection<E, undefined, null, undefined>,
   nLayers: number,
-  { x, y }: { x: number; y: number },
+  { x, y, width }: { x: number; y: number; width?: number },
 ): void {
   const legend = parent.append("g").attr("class", "layer-legend").attr("transform", `translate(${x},${y})`);
+  const perRow = Math.ceil(nLayers / layerLegendRows(nLayers, width, x));
   for (let l = 0; l < nLayers; l++) {
-    const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
+    const g = legend
+      .append("g")
+      .attr("transform", `translate(${(l % perRow) * LEGEND_ITEM},${Math.floor(l / perRow) * LEGEND_ROW})`);
     g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
     g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
   }

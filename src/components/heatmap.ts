@@ -96,7 +96,7 @@ export interface HeatmapOptions {
   highlightRow?: number;
   highlightCol?: number;
   kind?: HeatmapKind;
-  /** pixels per channel row (default: fit ~260 px, less in a panel narrower than 372 px) */
+  /** pixels per channel row (default: fit ~260 px); a panel narrower than 300 px takes at most 2/3 of its width */
   rowHeight?: number;
   format?: string;
   domain?: [number, number];
@@ -149,8 +149,11 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const revealed = Math.max(0, Math.min(T, o.revealed ?? T));
   const order = o.rowOrder ?? Array.from({ length: C }, (_, c) => c);
   const width = usableWidth(o.width, HEATMAP_MIN_WIDTH);
-  // about 260 px of rows; a narrow panel (four in a row) a little shorter, so the row still fits a screen
-  const rowH = o.rowHeight ?? Math.max(0.5, Math.min(4, Math.max(160, Math.min(260, 0.7 * width)) / C));
+  // about 260 px of rows; a narrow panel (four in a row: a wide page, presenter mode) shorter, at most 2/3 of its
+  // width, so that the row and the controls above it share one screen, whatever rowHeight asked for
+  const narrow = width < 300;
+  const fit = Math.max(0.5, Math.min(4, Math.max(150, Math.min(260, 0.66 * width)) / C));
+  const rowH = narrow ? Math.min(o.rowHeight ?? fit, fit) : (o.rowHeight ?? fit);
   const shown = new Float32Array(revealed * C);
   shown.set(m.data.subarray(0, revealed * C));
   const scale = heatmapScale(shown.length ? shown : m.data, o.kind ?? "diverging", o.domain);
@@ -161,8 +164,7 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const legendW = 22 + 16 + Math.ceil(Math.max(3, ...ticks.map((t) => t.label.length)) * 13 * 0.62) + 4;
   const left = 36;
   const titleLines = wrapLines(o.title, width - 8, 16);
-  // a narrow panel (four in a row) leaves out the "tokens →" line: its token labels say as much
-  const narrow = width < 300;
+  // a narrow panel leaves out the "tokens →" line: its token labels say as much
   const margin = { top: 12 + 20 * titleLines.length, right: legendW, bottom: narrow ? 24 : 40, left };
   const plotH = Math.round(C * rowH);
   const f = frame(o.name, {

@@ -200,7 +200,8 @@ function inlineSvg(svg: SVGSVGElement): SVGSVGElement {
       target.remove();
       return;
     }
-    const value = (p: string) => (COLOR_PROPS.has(p) ? toRgb(cs.getPropertyValue(p)) : cs.getPropertyValue(p));
+    const value = (p: string) =>
+      COLOR_PROPS.has(p) ? toRgb(cs.getPropertyValue(p)) : cs.getPropertyValue(p);
     target.setAttribute("style", SVG_PROPS.map((p) => `${p}:${value(p)}`).join(";"));
     // the computed values above replace the presentation attributes (which may say currentColor or var(...))
     for (const p of SVG_PROPS) target.removeAttribute(p);

@@ -94,6 +94,11 @@ figure[data-figure].explainer-fullscreen > * { flex: none; }
   padding: .75rem; border-radius: 6px; background: var(--theme-background-alt); border: 1px solid var(--theme-foreground-faint); }
 .explainer-generated .prompt-part { color: var(--theme-foreground-muted); }
 .explainer-generated .gen-part { color: var(--theme-foreground); font-weight: 600; }
+/* a table wider than a phone scrolls inside its figure rather than widening the page */
+figure[data-figure]:has(table):not(.explainer-fullscreen) { overflow-x: auto; }
+/* an equation may use the whole column (chapter 2's alpha with its cases is wider than the prose's 640 px), and
+   gets room for its tallest parts (fractions over sums), so neither is cut off */
+.katex-display { max-width: 100%; padding: .35rem 0 .55rem; }
 .explainer-keys kbd { font: 13px var(--monospace); border: 1px solid var(--theme-foreground-faint); border-radius: 3px; padding: 0 .3rem; }
 `;
 
@@ -127,7 +132,8 @@ function figureNearestCenter(): HTMLElement | null {
 }
 
 /**
- * The zoom that fits content of `content` size (its screen pixels at zoom 1) into `viewport`, leaving a margin:
+ * The zoom that fits content of `content` size (its screen pixels at zoom 1) into `viewport`, leaving a margin
+ * above and below:
  * it enlarges a small figure (text with it) and shrinks one taller than the screen.
  */
 export function fullscreenZoom(
@@ -135,7 +141,8 @@ export function fullscreenZoom(
   viewport: { width: number; height: number },
 ): number {
   if (!(content.width > 0 && content.height > 0)) return 1;
-  return Math.min((0.96 * viewport.width) / content.width, (0.94 * viewport.height) / content.height);
+  // the width to the edge (a figure keeps its own side margins), the height with room to spare
+  return Math.min(viewport.width / content.width, (0.94 * viewport.height) / content.height);
 }
 
 /** Zooms a full-screen figure so that what it holds fills the screen (figure text scales with it). */

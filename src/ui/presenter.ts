@@ -97,11 +97,12 @@ ${P} .explainer-prompt > .explainer-notice { grid-column: 1 / -1; }
 ${P} .explainer-prompt label { margin: .4rem 0 0; }
 ${P} .explainer-prompt .count { display: none; }
 ${P} .explainer-prompt textarea { max-width: none; }
-${P} .explainer-badge { display: inline-flex; margin: 0 1rem 0 0; vertical-align: middle; }
+${P} .explainer-badge { display: inline-flex; margin: 0 1rem 0 0; vertical-align: middle; flex-wrap: nowrap; max-width: 100%; }
+${P} .explainer-badge .pill.fallback { max-width: 16em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 ${P} .explainer-badge + [data-play-row] { display: inline-flex !important; vertical-align: middle; }
 ${P} [data-key]:has(> .token-strip) { zoom: .9; }
 ${P} [data-key]:has(> .token-strip) > :first-child:not(.token-strip) { display: none; }
-${P} figure[data-figure] { margin: .5rem 0; position: relative; }
+${P} figure[data-figure]:not(.explainer-fullscreen) { margin: .5rem 0; position: relative; }
 ${P} figure[data-figure] > figcaption { font-size: 14px; max-width: none; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; line-height: 1.6; }
 ${P} figure[data-figure] > figcaption:hover { white-space: normal; line-height: 1.4; }

@@ -48,6 +48,17 @@ async function ready(page: Page): Promise<void> {
   await page.waitForTimeout(400);
 }
 
+/** Waits until the page has not changed for `ms` (figures redraw as late results arrive), at most 20 s. */
+async function quiet(page: Page, ms = 800): Promise<void> {
+  await page.evaluate(`new Promise((done) => {
+    let timer = setTimeout(finish, ${ms});
+    const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(finish, ${ms}); });
+    observer.observe(document.body, { childList: true, subtree: true });
+    const limit = setTimeout(finish, 20000);
+    function finish() { observer.disconnect(); clearTimeout(limit); clearTimeout(timer); done(); }
+  })`);
+}
+
 async function open(urlPath: string, size = SCREEN, colorScheme?: "light" | "dark") {
   const opened = await openWatchedPage(browser, server.origin + urlPath, { colorScheme });
   await opened.page.setViewportSize(size);
@@ -120,6 +131,11 @@ describe.runIf(status.available)("presenting the built site", () => {
       expect(tall, "figures that do not fit one 1280 × 720 screen with their controls").toEqual([]);
       expect(outside, "text or figures outside their box").toEqual([]);
       expect(overlaps, "overlapping labels").toEqual([]);
+      // equations: none wider than its column or cut off at the bottom (chapter 2's α with its cases was)
+      const clipped = (await page.evaluate(`[...document.querySelectorAll(".katex-display")]
+        .filter((d) => d.scrollWidth > d.clientWidth + 1 || d.scrollHeight > d.clientHeight + 1)
+        .map((d) => d.textContent.slice(0, 40) + " " + d.scrollWidth + "/" + d.clientWidth + " × " + d.scrollHeight + "/" + d.clientHeight)`)) as string[];
+      expect(clipped, "equations cut off").toEqual([]);
 
       // f: every figure full screen, its text enlarged with it; Esc leaves
       const names = figures.map((f) => f.name);
@@ -160,7 +176,8 @@ describe.runIf(status.available)("presenting the built site", () => {
       const key = next ? "ArrowRight" : "ArrowLeft";
       const target = (next ?? prev) as string;
       expect(target, "a pager link to follow").toBeTruthy();
-      await Promise.all([page.waitForURL(/present=1/), page.keyboard.press(key)]);
+      const from = new URL(page.url()).pathname;
+      await Promise.all([page.waitForURL((u) => u.pathname !== from), page.keyboard.press(key)]);
       const landed = new URL(page.url());
       expect(landed.pathname).toBe(new URL(target, server.origin + pagePath).pathname);
       expect(landed.searchParams.get("present")).toBe("1");
@@ -180,6 +197,15 @@ describe.runIf(status.available)("presenting the built site", () => {
       );
       try {
         const fig = page.locator('figure[data-figure="wkv-state-a"]');
+        // f outside presenter mode: the heatmap fills the screen, its text scaled up with it
+        await fig.hover({ position: { x: 30, y: 60 } });
+        const inPage = (await layout(page, 'figure[data-figure="wkv-state-a"]'))[0].minFont?.px ?? 0;
+        await page.keyboard.press("f");
+        await expect.poll(() => fig.getAttribute("class")).toContain("explainer-fullscreen");
+        const [full] = await layout(page, ".explainer-fullscreen");
+        expect(Number(await fig.getAttribute("data-fullscreen-zoom"))).toBeGreaterThan(1.2);
+        expect(full.minFont?.px).toBeGreaterThan(Math.max(16, inPage));
+        await page.keyboard.press("Escape");
         await fig.hover();
         const [download] = await Promise.all([
           page.waitForEvent("download"),
@@ -367,6 +393,7 @@ describe.runIf(status.available)("presenting the built site", () => {
     // every control can be reached with Tab, and shows where the focus is
     const { page, problems } = await open(pagePath, { width: 1280, height: 900 });
     try {
+      await quiet(page);
       const controls = (await page.evaluate(`${CONTROLS}.length`)) as number;
       expect(controls).toBeGreaterThan(0);
       const noRing: string[] = [];
