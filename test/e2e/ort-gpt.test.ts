@@ -24,7 +24,7 @@ interface Out {
   steps: number[][];
 }
 
-describe.runIf(status.available)("transformer baseline on onnxruntime-web WebGPU in Chromium", () => {
+describe.runIf(status.available || status.required)("transformer baseline on onnxruntime-web WebGPU in Chromium", () => {
   let dir: string;
   let server: StaticServer;
   let browser: Browser;

@@ -114,7 +114,7 @@ async function runInPage(
 
 if (!status.available) console.log(`SKIP ORT browser tests: ${status.message}`);
 
-describe.runIf(status.available)("onnxruntime-web in Chromium through the model worker", () => {
+describe.runIf(status.available || status.required)("onnxruntime-web in Chromium through the model worker", () => {
   let browser: Browser;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "rwkv-ort-e2e-"));
