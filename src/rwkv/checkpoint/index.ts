@@ -3,7 +3,7 @@ export { CheckpointError, type CheckpointErrorCode } from "./errors.js";
 export { readSafetensors, type SafetensorsResult } from "./safetensors.js";
 export { readTorchZip, type TorchZipResult } from "./torch.js";
 export { readZipDirectory, zipEntryData, type ZipEntry } from "./zip.js";
-export { loadPickle, ALLOWED_GLOBALS } from "./pickle.js";
+export { loadPickle, ALLOWED_GLOBALS, MAX_PICKLE_HEAP, type PickleOptions } from "./pickle.js";
 export { crc32 } from "./crc32.js";
 export { toBlinkNames, hfToBlinkName, detectNaming, type Naming } from "./names.js";
 export {
