@@ -7,7 +7,7 @@ export {
   MAX_METADATA_ENTRIES,
   type SafetensorsResult,
 } from "./safetensors.js";
-export { readTorchZip, type TorchZipResult } from "./torch.js";
+export { readTorchZip, indexTorchZip, type TorchZipResult } from "./torch.js";
 export { readZipDirectory, zipEntryData, type ZipEntry } from "./zip.js";
 export { loadPickle, ALLOWED_GLOBALS, MAX_PICKLE_HEAP, type PickleOptions } from "./pickle.js";
 export { crc32 } from "./crc32.js";
@@ -22,6 +22,7 @@ export { toBlinkNames, hfToBlinkName, detectNaming, type Naming } from "./names.
 export {
   detectFormat,
   weightsFromTensors,
+  checkLayout,
   loadRwkvCheckpoint,
   DEFAULT_LAYER_NORM_EPS,
   type CheckpointFormat,
