@@ -1,9 +1,14 @@
 /**
  * Bounded, seeded fuzz of the checkpoint loader: thousands of mutated and truncated versions of every fixture
  * (random byte flips aimed at headers, pickles and zip records, inserted/deleted bytes, truncation, header-
- * length edits, zip field edits, pickle opcode edits, safetensors JSON edits). Every outcome must be either a
- * CheckpointError or a fully validated model (finite weights of the shapes its config says); never another
- * exception type, never a hang. Reproduce a failure with its printed seed and case number.
+ * length edits, zip field edits, pickle opcode edits, pickle slices repeated many times, safetensors JSON
+ * edits). Every outcome must be one of the classes of issue 16:
+ *   - a CheckpointError (typed, with a message), or
+ *   - a fully validated model (finite weights of the shapes its config says) and, for a zip (.pth/.bin), with
+ *     exactly the original's weights: every entry read is CRC-checked, so changed data cannot load;
+ * never another exception type, never a hang (each case < 2 s), never a heap death (the run would crash).
+ * Reproduce a failure with its printed seed and case number. scripts/fuzz-checkpoints.ts runs the same
+ * mutations at length (docs/hostile-inputs.md).
  */
 import { describe, expect, it } from "vitest";
 import {
@@ -168,6 +173,7 @@ function mutate(r: Rand, original: Uint8Array, rel: string): { bytes: Uint8Array
     st ? "json" : "zipfield",
     st ? "json" : "pickle",
     "hlen",
+    "repeat",
   ];
   const kind = pick(r, kinds);
   let b = Uint8Array.from(original);
@@ -223,6 +229,22 @@ function mutate(r: Rand, original: Uint8Array, rel: string): { bytes: Uint8Array
       }
       break;
     }
+    case "repeat": {
+      // a slice of the pickle (or the safetensors header) repeated up to 20,000 times in place: floods of
+      // opcodes, objects, marks and memo entries, or a header far longer than its entries need
+      const g = pickle ?? hot[0];
+      if (!g || g.end <= g.start) break;
+      const from = g.start + int(r, g.end - g.start);
+      const len = 1 + int(r, Math.min(32, g.end - from));
+      const times = pick(r, [2, 10, 1000, 20000]);
+      const piece = b.subarray(from, from + len);
+      const out = new Uint8Array(b.length + len * (times - 1));
+      out.set(b.subarray(0, from));
+      for (let k = 0; k < times; k++) out.set(piece, from + k * len);
+      out.set(b.subarray(from + len), from + times * len);
+      b = out;
+      break;
+    }
     case "hlen": {
       // the safetensors header length, or the zip end record's directory size / offset
       if (st) {
@@ -248,6 +270,29 @@ function mutate(r: Rand, original: Uint8Array, rel: string): { bytes: Uint8Array
     }
   }
   return { bytes: b, kind };
+}
+
+/** every array of a model, in a fixed order */
+function weightArrays(w: RwkvWeights): Float32Array[] {
+  const out = [w.emb, w.head, w.ln0.weight, w.ln0.bias, w.lnOut.weight, w.lnOut.bias];
+  for (const b of w.blocks) {
+    out.push(b.ln1.weight, b.ln1.bias, b.ln2.weight, b.ln2.bias);
+    const a = b.att;
+    out.push(a.muK, a.muV, a.muR, a.w, a.u, a.Wk, a.Wv, a.Wr, a.Wo);
+    const f = b.ffn;
+    out.push(f.muK, f.muR, f.Wk, f.Wv, f.Wr);
+  }
+  return out;
+}
+
+/** bit-identical weights (NaN never occurs: the loader refuses it) */
+function sameWeights(a: RwkvWeights, b: RwkvWeights): boolean {
+  const x = weightArrays(a);
+  const y = weightArrays(b);
+  return (
+    x.length === y.length &&
+    x.every((arr, i) => arr.length === y[i].length && arr.every((v, j) => Object.is(v, y[i][j])))
+  );
 }
 
 /** A model that loaded must be complete and consistent */
@@ -290,6 +335,13 @@ describe("checkpoint fuzz", () => {
     for (const rel of targets) {
       const original = fixtureBytes(rel);
       const hfConfig = fixtureConfig(rel);
+      const isZip = original[0] === 0x50 && original[1] === 0x4b;
+      let reference: RwkvWeights | undefined;
+      try {
+        reference = loadRwkvCheckpoint(original, hfConfig ? { hfConfig } : {}).weights;
+      } catch {
+        // a fixture that is meant to be refused
+      }
       for (let i = 0; i < CASES_PER_FIXTURE; i++) {
         const { bytes, kind } = mutate(r, original, rel);
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -299,6 +351,13 @@ describe("checkpoint fuzz", () => {
           const loaded = loadRwkvCheckpoint(bytes, hfConfig ? { hfConfig } : {});
           checkModel(loaded.weights);
           outcome = "loaded";
+          if (isZip) {
+            // every entry read is CRC-checked: a zip that loads carries the original's data, bit for bit
+            if (!reference || !sameWeights(loaded.weights, reference)) {
+              throw new Error(`fuzz case ${i} of ${rel} (${kind}, seed ${SEED}) loaded changed weights`);
+            }
+            outcome = "loaded (zip, original data)";
+          }
         } catch (e) {
           if (!(e instanceof CheckpointError)) {
             throw new Error(`fuzz case ${i} of ${rel} (${kind}, seed ${SEED}) threw ${String(e)}`, {
@@ -325,8 +384,11 @@ describe("checkpoint fuzz", () => {
     );
     expect(cases).toBeGreaterThanOrEqual(3000);
     expect(slowest).toBeLessThan(2000);
-    // the fuzz reaches both sides: some mutations still load (data bytes), most are rejected
+    // the fuzz reaches both sides: some mutations still load (safetensors data bytes, zip fields nobody reads),
+    // most are rejected
     expect(outcomes.get("loaded") ?? 0).toBeGreaterThan(0);
+    expect(outcomes.get("loaded (zip, original data)") ?? 0).toBeGreaterThan(0);
+    expect(outcomes.get("checksum-mismatch") ?? 0).toBeGreaterThan(0);
     expect(outcomes.size).toBeGreaterThan(6);
   });
 

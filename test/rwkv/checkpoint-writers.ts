@@ -193,6 +193,26 @@ export interface ZipOptions {
   descriptor?: boolean;
   /** pad the local extra field so that data start at a multiple of this (PyTorch: 64) */
   align?: number;
+  /**
+   * extra central directory records for entries whose local header lies inside another entry's data
+   * (`at`: the local header's offset in the file; crc and size of their data as given)
+   */
+  extraCentral?: { name: string; at: number; data: Uint8Array }[];
+}
+
+/** A local file header (APPNOTE 4.3.7) with CRC and sizes in it, no extra field: for nesting inside a zip. */
+export function localRecord(name: string, data: Uint8Array): Uint8Array {
+  const n = new TextEncoder().encode(name);
+  const h = new Uint8Array(30);
+  const v = new DataView(h.buffer);
+  v.setUint32(0, 0x04034b50, true);
+  v.setUint16(4, 20, true);
+  v.setUint16(6, 0x800, true);
+  v.setUint32(14, crc32(data), true);
+  v.setUint32(18, data.length, true);
+  v.setUint32(22, data.length, true);
+  v.setUint16(26, n.length, true);
+  return concat([h, n, data]);
 }
 
 /** A zip of stored entries in the layout torch.save writes. */
@@ -255,13 +275,29 @@ export function zipFile(entries: ZipInput[], opts: ZipOptions = {}): Uint8Array 
     c.set(name, 46);
     central.push(c);
   }
+  for (const x of opts.extraCentral ?? []) {
+    const name = enc.encode(x.name);
+    const c = new Uint8Array(46 + name.length);
+    const cv = new DataView(c.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(4, 20, true);
+    cv.setUint16(6, 20, true);
+    cv.setUint16(8, 0x800, true);
+    cv.setUint32(16, crc32(x.data), true);
+    cv.setUint32(20, x.data.length, true);
+    cv.setUint32(24, x.data.length, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint32(42, x.at, true);
+    c.set(name, 46);
+    central.push(c);
+  }
   const cdOffset = off;
   const cd = concat(central);
   const end = new Uint8Array(22);
   const ev = new DataView(end.buffer);
   ev.setUint32(0, 0x06054b50, true);
-  ev.setUint16(8, entries.length, true);
-  ev.setUint16(10, entries.length, true);
+  ev.setUint16(8, central.length, true);
+  ev.setUint16(10, central.length, true);
   ev.setUint32(12, cd.length, true);
   ev.setUint32(16, cdOffset, true);
   return concat([...parts, cd, end]);
