@@ -5,81 +5,14 @@
  * pickle died of V8's heap limit at 4.8 GB, the 400 shared views peaked at 3.4 GB and the 100 MB header took
  * 32 s and 5 GB; here a child that passes HARD_LIMIT is killed and the case fails.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { HOSTILE_CASES, type Api } from "./hostile-cases.js";
+import { HOSTILE_CASES, runChild } from "./hostile-cases.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CHILD = resolve(import.meta.dirname, "hostile-child.ts");
 const MB = 1024 * 1024;
-/** a child above this resident size is killed: far above any bound below, far below the issue's 3-5 GB */
-const HARD_LIMIT = 1536 * MB;
-
-interface ChildResult {
-  outcome: string;
-  message?: string;
-  ms?: number;
-  fileBytes?: number;
-  peakRss?: number;
-  /** highest VmRSS the watcher saw */
-  watchedRss: number;
-  killed?: string;
-  exit: number | null;
-  stderr: string;
-}
-
-function rssOf(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function runChild(file: string, api: Api, timeoutMs = 60_000): Promise<ChildResult> {
-  return new Promise((done) => {
-    const child = spawn(
-      process.execPath,
-      ["--max-old-space-size=1024", "--import", "tsx", CHILD, file, api],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    let watched = 0;
-    let killed: string | undefined;
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (err += d));
-    const t0 = Date.now();
-    const timer = setInterval(() => {
-      const rss = child.pid ? rssOf(child.pid) : 0;
-      watched = Math.max(watched, rss);
-      if (rss > HARD_LIMIT) killed = `resident memory ${(rss / MB).toFixed(0)} MB > ${HARD_LIMIT / MB} MB`;
-      else if (Date.now() - t0 > timeoutMs) killed = `still running after ${timeoutMs} ms`;
-      if (killed) child.kill("SIGKILL");
-    }, 10);
-    child.on("close", (code) => {
-      clearInterval(timer);
-      let parsed: Partial<ChildResult> = { outcome: "no output" };
-      try {
-        parsed = JSON.parse(out.trim().split("\n").pop() ?? "");
-      } catch {
-        // a crash (V8's fatal heap error) or a kill: no JSON line
-      }
-      done({
-        outcome: "no output",
-        ...parsed,
-        watchedRss: watched,
-        killed,
-        exit: code,
-        stderr: err.slice(-500),
-      } as ChildResult);
-    });
-  });
-}
 
 describe("hostile checkpoints: a typed error (or a load) in bounded memory and time (issue 16)", () => {
   const dir = mkdtempSync(join(tmpdir(), "rwkv-hostile-"));
