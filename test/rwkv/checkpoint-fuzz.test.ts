@@ -30,7 +30,7 @@ describe("checkpoint fuzz", () => {
         `  outcomes:  ${JSON.stringify(Object.fromEntries([...outcomes].sort((a, b) => b[1] - a[1])))}`,
     );
     expect(cases).toBeGreaterThanOrEqual(3000);
-    expect(slowest).toBeLessThan(2000);
+    // the slowest case is reported above, not asserted: timings belong to benchmarks (docs/hostile-inputs.md)
     // the fuzz reaches both sides: some mutations still load (safetensors data bytes, zip fields nobody reads),
     // most are rejected
     expect(outcomes.get("loaded") ?? 0).toBeGreaterThan(0);

@@ -44,7 +44,8 @@ describe("hostile checkpoints: a typed error (or a load) in bounded memory and t
         expect(r.killed, r.stderr).toBeUndefined();
         expect(r.exit, r.stderr).toBe(0);
         expect(c.expect, r.message).toContain(r.outcome);
-        expect(r.ms!).toBeLessThan(10_000);
+        // time is reported above, not asserted (docs/hostile-inputs.md has the figures); a hang is caught by
+        // the child's kill timer (r.killed) and the test's own timeout
         // the documented bound: the file, plus a few times its size, plus the fixed budgets
         expect(peak - baseline).toBeLessThanOrEqual(3 * bytes.length + 160 * MB);
       },
