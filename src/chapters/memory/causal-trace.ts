@@ -60,6 +60,11 @@ export interface CausalTraceOptions extends RunOptions {
   samples?: number;
   /** seed of the noise (sample s uses subSeed(seed, s)); default 1 */
   seed?: number;
+  /**
+   * called after every row with the trace so far: each cell is the mean over the samples that reached it, NaN
+   * where none has yet (a figure can fill in as it runs)
+   */
+  onPartial?: (partial: CausalTraceResult) => void;
 }
 
 export interface CausalTraceResult {
@@ -287,6 +292,32 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
   const sum = new Float64Array(L * T);
   let corruptSum = 0;
   let done = 0;
+  const result = (pRestored: Float64Array, pCorrupt: number): CausalTraceResult => ({
+    model: traced.kind,
+    nLayer: L,
+    T,
+    tokens: [...opts.tokens],
+    subject: [...p.subject],
+    target: [...p.target],
+    embeddingStd: p.embeddingStd,
+    noiseScale: p.noiseScale,
+    samples: S,
+    seed: opts.seed ?? 1,
+    pClean: Math.exp(clean.logp),
+    pCorrupt,
+    pRestored,
+  });
+  // the running mean: rows t >= `from` of sample s are done, so they have s + 1 terms, the others s
+  const partial = (s: number, from: number): CausalTraceResult => {
+    const means = new Float64Array(L * T);
+    for (let l = 0; l < L; l++) {
+      for (let t = 0; t < T; t++) {
+        const n = t >= from ? s + 1 : s;
+        means[l * T + t] = n > 0 ? sum[l * T + t] / n : NaN;
+      }
+    }
+    return result(means, corruptSum / (s + 1));
+  };
   for (let s = 0; s < S; s++) {
     const phase = `${name}: noise sample ${s + 1} of ${S}`;
     const corrupt = fullRun(traced, p, p.noise[s]);
@@ -299,26 +330,13 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
         sum[l * T + t] += t < p.subject[0] ? pStar : Math.exp(runner.logp(l, t));
         await pacer.tick(++done, phase);
       }
+      opts.onPartial?.(partial(s, t));
       await yieldToEventLoop();
     }
   }
   const pRestored = new Float64Array(L * T);
   for (let i = 0; i < L * T; i++) pRestored[i] = sum[i] / S;
-  return {
-    model: traced.kind,
-    nLayer: L,
-    T,
-    tokens: [...opts.tokens],
-    subject: [...p.subject],
-    target: [...p.target],
-    embeddingStd: p.embeddingStd,
-    noiseScale: p.noiseScale,
-    samples: S,
-    seed: opts.seed ?? 1,
-    pClean: Math.exp(clean.logp),
-    pCorrupt: corruptSum / S,
-    pRestored,
-  };
+  return result(pRestored, corruptSum / S);
 }
 
 export interface RecomputeOptions {

@@ -39,8 +39,13 @@ export interface PromptOrderOptions extends RunOptions {
   seed?: number;
   /** the named speaker's short line (default "I come, my lord.") */
   line?: string;
-  /** syllables per name (default 3: six letters) */
+  /** syllables per made-up name (default 3: six letters) */
   syllables?: number;
+  /**
+   * draw the names from this list instead of making them up (e.g. the corpus's speakers: the model knows them,
+   * and the text only has to say which one)
+   */
+  names?: readonly string[];
 }
 
 export interface PromptOrderTrial {
@@ -93,8 +98,21 @@ export function promptOrderTrial(
   const syllables = opts.syllables ?? 3;
   // the names depend on the trial only, the speech on (trial, length): longer speeches, same names
   const rand = mulberry32(subSeed(seed, 0x0ade, trial));
-  const name = makeName(rand, syllables);
-  const other = makeName(rand, syllables, name[0]);
+  let name: string;
+  let other: string;
+  if (opts.names) {
+    const firsts = new Set(opts.names.map((n) => n[0]));
+    if (opts.names.length < 2 || firsts.size < 2) {
+      throw new ProbeError("the name list needs names with at least two different first letters");
+    }
+    const pick = () => opts.names![Math.floor(rand() * opts.names!.length)];
+    name = pick();
+    do other = pick();
+    while (other[0] === name[0]);
+  } else {
+    name = makeName(rand, syllables);
+    other = makeName(rand, syllables, name[0]);
+  }
   const room = opts.speeches.length - speechLength;
   if (room < 0)
     throw new ProbeError(`the speech text has ${opts.speeches.length} characters; ${speechLength} needed`);

@@ -72,10 +72,10 @@ if (process.argv.includes("--probes")) {
           distances: [0, 32, 128, 192, 512],
         }),
     );
-    await time(`context use, ${model.label}, d up to 1024, 16 windows`, () =>
+    await time(`context use, ${model.label}, d up to 1023 in 5 bins, 16 windows`, () =>
       contextUse(model, {
         tokens: encode(vocabulary, heldOut),
-        contexts: [1, 4, 16, 64, 256, 1024],
+        edges: [1, 4, 16, 64, 256, 1024],
         windows: 16,
       }),
     );

@@ -181,6 +181,24 @@ describe("causal trace: RWKV modes, progress, cancellation, errors", () => {
     await expect(causalTrace(traced, { ...base("M"), signal: pre.signal })).rejects.toThrow(/abort/i);
   });
 
+  it("reports partial traces row by row: NaN where not reached, the final trace at the end", async () => {
+    const partials: Float64Array[] = [];
+    const r = await causalTrace(traced, {
+      ...base("M"),
+      samples: 2,
+      onPartial: (p) => partials.push(p.pRestored),
+    });
+    expect(partials).toHaveLength(2 * T);
+    // after the first row of the first sample (t = T - 1) only that column is known
+    const first = partials[0];
+    for (let l = 0; l < L; l++) {
+      for (let t = 0; t < T; t++) expect(Number.isNaN(first[l * T + t])).toBe(t !== T - 1);
+    }
+    // in the second sample, finished rows average two samples, the others still the first one alone
+    expect(partials.at(-1)).toEqual(r.pRestored);
+    expect(partials[T - 1].every(Number.isFinite)).toBe(true);
+  });
+
   it("rejects an empty subject, an empty target and a subject outside the prompt", async () => {
     await expect(causalTrace(traced, { ...base("M"), subject: [3, 3] })).rejects.toThrow(/subject/);
     await expect(causalTrace(traced, { ...base("M"), subject: [3, T + 1] })).rejects.toThrow(/subject/);

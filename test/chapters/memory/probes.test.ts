@@ -126,8 +126,8 @@ describe("copy probe", () => {
 describe("context use", () => {
   const tokens = encode(vocabulary, FILLER.repeat(3));
 
-  it("each d is scored from exactly the d characters before it, in the same windows for every model", async () => {
-    const opts = { tokens, contexts: [1, 5, 30], windows: 4, seed: 3 };
+  it("bins are scored from exactly d characters of context, in the same windows for every model", async () => {
+    const opts = { tokens, edges: [1, 2, 5, 31], windows: 4, seed: 3 };
     const starts = contextWindows(opts, 30);
     expect(contextWindows(opts, 30)).toEqual(starts);
     // an oracle that is right only when it has seen exactly 5 characters: loss ~0 at d = 5, ln V elsewhere
@@ -144,20 +144,28 @@ describe("context use", () => {
     };
     const r = await contextUse(model, opts);
     expect(calls).toEqual(starts.map((off) => tokens.slice(off, off + 30)));
-    expect(r.points[1].loss!.mean).toBeLessThan(1e-6);
+    expect(r.points.map((p) => [p.d, p.dEnd])).toEqual([
+      [1, 2],
+      [2, 5],
+      [5, 31],
+    ]);
     expect(r.points[0].loss!.mean).toBeCloseTo(Math.log(V), 5);
-    expect(r.points[2].loss!.mean).toBeCloseTo(Math.log(V), 5);
+    expect(r.points[1].loss!.mean).toBeCloseTo(Math.log(V), 5);
+    // bin [5, 31): one of its 26 predictions is right, the other 25 cost ln V
+    expect(r.points[2].loss!.mean).toBeCloseTo((25 * Math.log(V)) / 26, 5);
+    expect(r.points[2].loss!.n).toBe(4);
   });
 
-  it("the GPT has no number past its 256 positions", async () => {
-    const r = await contextUse(fakeModel(V, 256), { tokens, contexts: [8, 256, 300], windows: 2 });
+  it("the GPT has no number for a bin past its 256 positions; bad edges are refused", async () => {
+    const r = await contextUse(fakeModel(V, 256), { tokens, edges: [8, 256, 257, 300], windows: 2 });
     expect(r.points.map((p) => p.loss === null)).toEqual([false, false, true]);
+    await expect(contextUse(fakeModel(V), { tokens, edges: [4, 4] })).rejects.toThrow(/increasing/);
   });
 
-  it("on the tiny models, 64 characters of context predict better than 1", async () => {
+  it("on the tiny models, 32-63 characters of context predict better than 1", async () => {
     for (const model of [rwkvSequenceModel(rwkv), gptSequenceModel(gpt)]) {
-      const r = await contextUse(model, { tokens, contexts: [1, 64], windows: 6, seed: 1 });
-      expect(r.points[1].loss!.mean).toBeLessThan(r.points[0].loss!.mean - 0.5);
+      const r = await contextUse(model, { tokens, edges: [1, 2, 32, 64], windows: 6, seed: 1 });
+      expect(r.points[2].loss!.mean).toBeLessThan(r.points[0].loss!.mean - 0.5);
     }
   });
 });
@@ -178,6 +186,17 @@ describe("prompt order", () => {
     expect(p.target).toBe(p.name.slice(1));
     expect(p.name).toMatch(/^([BCDFGKLMNPRSTVZ][AEIOU]){3}$/);
     expect(promptOrderTrial(opts, 30, 2).name).toBe(p.name); // same names for every speech length
+  });
+
+  it("draws the names from a list when given one, never two with the same first letter", () => {
+    const names = ["GREMIO", "GRUMIO", "TRANIO", "BIANCA"];
+    for (let trial = 0; trial < 20; trial++) {
+      const p = promptOrderTrial({ ...opts, names }, 30, trial);
+      expect(names).toContain(p.name);
+      expect(names).toContain(p.other);
+      expect(p.other[0]).not.toBe(p.name[0]);
+    }
+    expect(() => promptOrderTrial({ ...opts, names: ["GREMIO", "GRUMIO"] }, 30, 0)).toThrow(/first letters/);
   });
 
   it("a model that knows nothing shows no order effect", async () => {
