@@ -63,31 +63,25 @@ export function causalTraceFigure(panels: readonly TracePanel[], o: CausalTraceF
     .style("align-items", "flex-start");
   panels.forEach((p, i) => {
     const { labelW, cellW, cellH } = layout;
-    const top = 52;
+    const top = 22;
     const plotH = p.T * cellH;
     const H = top + plotH + 30;
     const W = labelW + p.L * cellW + 4;
     const cell = row.append("div").style("width", `${layout.panelW}px`);
+    // title and note as HTML, so that they wrap in a narrow panel
+    cell.append("div").style("font-weight", "600").style("color", p.color).text(p.title);
+    cell
+      .append("div")
+      .style("font-size", "13px")
+      .style("color", "var(--theme-foreground-muted)")
+      .style("min-height", "2.6em")
+      .text(p.note);
     const svg = cell
       .append("svg")
       .attr("width", W)
       .attr("height", H)
       .attr("role", "img")
       .attr("aria-label", `${p.title}: ${p.T} tokens by ${p.L} blocks`);
-    svg
-      .append("text")
-      .attr("x", 0)
-      .attr("y", 16)
-      .attr("font-weight", 600)
-      .attr("fill", p.color)
-      .text(p.title);
-    svg
-      .append("text")
-      .attr("x", 0)
-      .attr("y", 34)
-      .attr("fill", "var(--theme-foreground-muted)")
-      .style("font-size", "13px")
-      .text(p.note);
     const g = svg.append("g").attr("transform", `translate(${labelW},${top})`);
     g.append("rect")
       .attr("width", p.L * cellW)

@@ -5,6 +5,7 @@
  *
  *   lineFacets(facets, {width, name, xLabel, yLabel, xScale?, caption?}) -> <figure data-figure=name>
  *   facetDomains(facets) -> {x: [lo, hi], y: [lo, hi]}      the shared extents (exported for the tests)
+ *   symlogTicks([lo, hi]) -> number[]                        the ticks of the "log" and "symlog" axes
  * xScale: "linear" (default), "log" (x > 0) or "symlog" (x >= 0, e.g. distances that start at 0).
  */
 import { create, line, scaleLinear, scaleLog, scaleSymlog } from "d3";
@@ -53,8 +54,17 @@ export function lineFacets(facets: readonly LineFacet[], o: LineFacetsOptions): 
   const width = usableWidth(o.width);
   const figure = create("figure").attr("data-figure", o.name);
   const { x: xd, y: yd } = facetDomains(facets);
+  // one legend entry per name; a name drawn in several colours (one per model) gets a neutral swatch
   const names = new Map<string, { color: string; dashed: boolean }>();
-  for (const f of facets) for (const s of f.series) names.set(s.name, { color: s.color, dashed: !!s.dashed });
+  for (const f of facets) {
+    for (const s of f.series) {
+      const had = names.get(s.name);
+      names.set(s.name, {
+        color: had && had.color !== s.color ? "currentColor" : s.color,
+        dashed: !!s.dashed,
+      });
+    }
+  }
   const legend = figure
     .append("div")
     .style("display", "flex")
@@ -77,7 +87,7 @@ export function lineFacets(facets: readonly LineFacet[], o: LineFacetsOptions): 
   const per = facets.length <= 1 ? 1 : Math.max(1, Math.min(facets.length, Math.floor(width / 260)));
   const panelW = Math.floor((width - (per - 1) * 12) / per);
   const H = o.height ?? 240;
-  const m = { top: 24, right: 12, bottom: 42, left: 50 };
+  const m = { top: 24, right: 22, bottom: 42, left: 50 };
   const grid = figure.append("div").style("display", "flex").style("flex-wrap", "wrap").style("gap", "12px");
   for (const f of facets) {
     const svg = grid
@@ -224,11 +234,14 @@ export function lineFacets(facets: readonly LineFacet[], o: LineFacetsOptions): 
   return figure.node() as HTMLElement;
 }
 
-/** Ticks for a log-like axis: 0 (when in range) and powers of two / ten that fall inside the domain. */
-function symlogTicks([lo, hi]: [number, number]): number[] {
+/**
+ * Ticks for a log-like axis: 0 (when in range) and powers of 2 or 4 inside the domain; next to 0, the powers
+ * below 4 are left out (they would print on top of it).
+ */
+export function symlogTicks([lo, hi]: [number, number]): number[] {
   const out: number[] = [];
   if (lo <= 0) out.push(0);
   const base = hi / Math.max(lo, 1) > 64 ? 4 : 2;
-  for (let v = 1; v <= hi; v *= base) if (v >= lo) out.push(v);
+  for (let v = 1; v <= hi; v *= base) if (v >= lo && !(lo <= 0 && v < 4)) out.push(v);
   return out.length > 7 ? out.filter((_, i) => i % 2 === 0) : out;
 }

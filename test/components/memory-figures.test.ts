@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { rgb } from "d3";
 import { traceColor, traceLayout } from "../../src/components/causal-trace.js";
-import { facetDomains } from "../../src/components/memory-lines.js";
+import { facetDomains, symlogTicks } from "../../src/components/memory-lines.js";
 import type { TracePanel } from "../../src/chapters/memory/figures.js";
 
 const panel = (L: number, T: number): TracePanel => ({
@@ -57,5 +57,11 @@ describe("line facets", () => {
     expect(d.y[0]).toBeLessThanOrEqual(0.5);
     expect(d.y[1]).toBeGreaterThanOrEqual(5);
     expect(facetDomains([])).toEqual({ x: [0, 1], y: [0, 1.06] });
+  });
+
+  it("log-like ticks: 0 and powers inside the domain, none crowding 0", () => {
+    expect(symlogTicks([0, 960])).toEqual([0, 4, 16, 64, 256]);
+    expect(symlogTicks([1, 1024])).toEqual([1, 4, 16, 64, 256, 1024]);
+    expect(symlogTicks([16, 192])).toEqual([16, 32, 64, 128]);
   });
 });
