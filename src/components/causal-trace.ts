@@ -11,7 +11,7 @@
  */
 import { create, interpolatePurples, scaleLinear, scaleSequential, type Selection } from "d3";
 import type { TracePanel } from "../chapters/memory/figures.js";
-import { usableWidth } from "./size.js";
+import { usableWidth } from "./frame.js";
 
 export interface CausalTraceFigureOptions {
   width: number;

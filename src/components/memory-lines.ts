@@ -10,7 +10,7 @@
  */
 import { create, line, scaleLinear, scaleLog, scaleSymlog } from "d3";
 import type { LineFacet } from "../chapters/memory/figures.js";
-import { usableWidth } from "./size.js";
+import { usableWidth } from "./frame.js";
 
 export interface LineFacetsOptions {
   width: number;
@@ -87,7 +87,7 @@ export function lineFacets(facets: readonly LineFacet[], o: LineFacetsOptions): 
   const per = facets.length <= 1 ? 1 : Math.max(1, Math.min(facets.length, Math.floor(width / 260)));
   const panelW = Math.floor((width - (per - 1) * 12) / per);
   const H = o.height ?? 240;
-  const m = { top: 24, right: 22, bottom: 42, left: 50 };
+  const m = { top: 24, right: 30, bottom: 42, left: 50 };
   const grid = figure.append("div").style("display", "flex").style("flex-wrap", "wrap").style("gap", "12px");
   for (const f of facets) {
     const svg = grid

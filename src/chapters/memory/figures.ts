@@ -8,6 +8,7 @@
  *   strongestReadout(trace, labels, k) -> string[]                        "layer 3 at 'h' (48): 87%"
  *   interface LineFacet / LineSeries / LinePoint
  *   copyFacets(results), contextFacets(results), orderFacets(results)   the probes as small multiples
+ *   orderSummary(results) -> {RWKV: {near, far, effect}, GPT: ...}     what the prose quotes
  */
 import { type CausalTraceResult, restoredShare, strongestCells } from "./causal-trace.js";
 import type { ContextUseResult } from "./context-use.js";
@@ -144,4 +145,28 @@ export function orderFacets(results: readonly PromptOrderResult[]): LineFacet[] 
       ],
     };
   });
+}
+
+export interface OrderSummary {
+  /** mean over speech lengths of absent - near: what the name next to the question is worth (nats/char) */
+  near: number;
+  /** mean of absent - far: what the name before the speech is worth */
+  far: number;
+  /** mean of far - near: what the order costs */
+  effect: number;
+}
+
+/** The prompt-order numbers the prose quotes, per model label; lengths a model could not read are left out. */
+export function orderSummary(results: readonly PromptOrderResult[]): Record<string, OrderSummary> {
+  const out: Record<string, OrderSummary> = {};
+  for (const r of results) {
+    const pts = r.points.filter((p) => p.near && p.far && p.absent);
+    const mean = (f: (p: (typeof pts)[number]) => number) => pts.reduce((a, p) => a + f(p), 0) / pts.length;
+    out[r.model] = {
+      near: mean((p) => p.absent!.mean - p.near!.mean),
+      far: mean((p) => p.absent!.mean - p.far!.mean),
+      effect: mean((p) => p.far!.mean - p.near!.mean),
+    };
+  }
+  return out;
 }

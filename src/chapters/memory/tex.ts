@@ -12,7 +12,10 @@ import { sym } from "../tex.js";
 const h0 = `${sym("subject", "h^{(0)}_i")}`;
 
 export const TEX = {
-  corrupt: String.raw`${h0} \;\leftarrow\; ${h0} + \epsilon_i,\qquad \epsilon_i \sim \mathcal{N}\!\big(0,\ ${sym("nu", "\\nu")}^2 I\big),\qquad ${sym("nu", "\\nu")} = 3\,\sigma_{\text{emb}},\qquad ${sym("subject", "i \\in \\text{subject}")} \qquad (9.1)`,
+  corrupt: String.raw`\begin{aligned}
+${h0} &\;\leftarrow\; ${h0} + \epsilon_i \quad \text{for } ${sym("subject", "i \\in \\text{subject}")} && (9.1)\\
+\epsilon_i &\sim \mathcal{N}\!\big(0,\ ${sym("nu", "\\nu")}^2 I\big),\qquad ${sym("nu", "\\nu")} = 3\,\sigma_{\text{emb}}
+\end{aligned}`,
   share: String.raw`${sym("share", "R(l, t)")} \;=\; \frac{P^{*,\ \text{clean}\ h^{(l)}_t}[o]}{${sym("pclean", "P[o]")}},\qquad ${sym("pclean", "P[o]")} = \prod_{j} P\big(o_j \mid x,\ o_{<j}\big) \qquad (9.2)`,
   carry: String.raw`\begin{aligned}
 k^{(l+1)}_t &= W_k \cdot \mathrm{mix}\big(\mathrm{LN}(${sym("restored", "h^{(l)}_t")}),\ \cdot\big), \quad v^{(l+1)}_t = W_v \cdot \mathrm{mix}\big(\mathrm{LN}(${sym("restored", "h^{(l)}_t")}),\ \cdot\big)\\

@@ -21,6 +21,7 @@ import {
   contextFacets,
   copyFacets,
   orderFacets,
+  orderSummary,
   sharedDomain,
   strongestReadout,
   tracePanels,
@@ -147,7 +148,9 @@ describe("equations", () => {
       expect(html, name).toContain("data-sym=");
     }
     expect(TEX.corrupt).toContain("(9.1)");
-    expect(TEX.corrupt).not.toContain("\n"); // a stray "\n" in "\nu" would break the symbol
+    // "\\nu" written as "\nu" in a plain string would be a newline and a "u": check the symbol really renders
+    const corrupt = katex.renderToString(TEX.corrupt, { displayMode: true, trust: true, strict: "ignore" });
+    expect(corrupt).toContain("ν");
   });
 });
 
@@ -218,6 +221,35 @@ describe("figure builders", () => {
       },
     ]);
     expect(order[0].series.map((s) => s.points[0].y)).toEqual([0.5, 1, 2]);
+    const sum = orderSummary([
+      {
+        model: "RWKV",
+        trials: 2,
+        seed: 1,
+        points: [
+          {
+            speechLength: 16,
+            farDistance: 40,
+            far: stat(1),
+            near: stat(0.5),
+            absent: stat(2),
+            orderEffect: null,
+          },
+          {
+            speechLength: 64,
+            farDistance: 90,
+            far: stat(1.5),
+            near: stat(0.5),
+            absent: stat(2),
+            orderEffect: null,
+          },
+          { speechLength: 900, farDistance: 900, far: null, near: null, absent: null, orderEffect: null },
+        ],
+      },
+    ]);
+    expect(sum.RWKV.near).toBeCloseTo(1.5, 12);
+    expect(sum.RWKV.far).toBeCloseTo(0.75, 12);
+    expect(sum.RWKV.effect).toBeCloseTo(0.75, 12);
   });
 });
 
