@@ -17,6 +17,7 @@ import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.
 import { openWatchedPage } from "./helpers/open-page.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
 import { distDir, ensureBuilt, repoRoot } from "./helpers/site.js";
+import { numberAttr } from "./helpers/attrs.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -156,7 +157,10 @@ async function runAgain(page: Page): Promise<{ maxDiff: number; text: string }> 
     .toBe(false);
   const fig = page.locator('[data-figure="mode-agreement"]');
   await expect.poll(() => fig.getAttribute("data-max-diff"), { timeout: TIMEOUT }).not.toBeNull();
-  return { maxDiff: Number(await fig.getAttribute("data-max-diff")), text: (await fig.textContent()) ?? "" };
+  return {
+    maxDiff: numberAttr(await fig.getAttribute("data-max-diff"), "data-max-diff"),
+    text: (await fig.textContent()) ?? "",
+  };
 }
 
 describe.runIf(status.available)("the full-size page's glue in Chromium", () => {

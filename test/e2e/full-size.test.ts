@@ -20,6 +20,7 @@ import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.
 import { openWatchedPage } from "./helpers/open-page.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
 import { distDir, ensureBuilt, repoRoot } from "./helpers/site.js";
+import { numberAttr } from "./helpers/attrs.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -144,7 +145,7 @@ async function agreement(page: Page): Promise<number> {
   await expect
     .poll(() => fig.getAttribute("data-seq"), { timeout: TIMEOUT })
     .toBe(String(seqs.get(page) ?? 0));
-  return Number(await fig.getAttribute("data-max-diff"));
+  return numberAttr(await fig.getAttribute("data-max-diff"), "data-max-diff");
 }
 
 async function pointsOf(page: Page, name: string): Promise<number[]> {
