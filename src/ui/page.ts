@@ -74,6 +74,7 @@ figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 0
   overflow: auto; background: var(--theme-background); display: flex; flex-direction: column; align-items: center;
   justify-content: safe center; }
 figure[data-figure].explainer-fullscreen > * { flex: none; }
+figure[data-figure].explainer-fullscreen > table { width: auto; }
 .explainer-prompt textarea { width: 100%; max-width: 720px; font: 18px/1.4 var(--monospace); padding: .5rem;
   box-sizing: border-box; color: var(--theme-foreground); background: var(--theme-background-alt);
   border: 1px solid var(--theme-foreground-faint); border-radius: 6px; resize: vertical; }
@@ -163,12 +164,31 @@ function fitFullscreen(fig: HTMLElement): void {
   fig.dataset.fullscreenZoom = zoom.toFixed(3);
 }
 
+/**
+ * Full screen for a figure: its parts keep the widths they have on the page (a block that fills the column would
+ * otherwise fill the screen and could not be enlarged), then the whole is zoomed to fit.
+ */
+function fullscreenOn(fig: HTMLElement): void {
+  const zoomNow = fig.getBoundingClientRect().width / (fig.offsetWidth || 1) || 1;
+  for (const c of fig.children) {
+    if (
+      !(c instanceof HTMLElement) ||
+      c.tagName === "FIGCAPTION" ||
+      c.classList.contains("explainer-figure-tools")
+    )
+      continue;
+    c.dataset.fsWidth = c.style.width;
+    c.style.width = `${c.getBoundingClientRect().width / zoomNow}px`;
+  }
+  fig.classList.add("explainer-fullscreen");
+  fitFullscreen(fig);
+}
+
 export function enterFullscreen(fig: HTMLElement): void {
   exitFullscreen();
   fullscreenName = fig.dataset.figure ?? null;
-  fig.classList.add("explainer-fullscreen");
   document.documentElement.dataset.fullscreenFigure = fullscreenName ?? "";
-  fitFullscreen(fig);
+  fullscreenOn(fig);
 }
 
 export function exitFullscreen(): void {
@@ -179,6 +199,10 @@ export function exitFullscreen(): void {
     delete el.dataset.fullscreenZoom;
     for (const c of el.querySelectorAll<HTMLElement>(":scope > figcaption"))
       c.style.removeProperty("max-width");
+    for (const c of el.querySelectorAll<HTMLElement>(":scope > [data-fs-width]")) {
+      c.style.width = c.dataset.fsWidth ?? "";
+      delete c.dataset.fsWidth;
+    }
   }
   delete document.documentElement.dataset.fullscreenFigure;
 }
@@ -275,10 +299,7 @@ export function installExplainer(): void {
     const current = document.querySelector<HTMLElement>(".explainer-fullscreen");
     if (current && current.isConnected) return;
     const again = document.querySelector<HTMLElement>(`figure[data-figure="${CSS_escape(fullscreenName)}"]`);
-    if (again) {
-      again.classList.add("explainer-fullscreen");
-      fitFullscreen(again);
-    }
+    if (again) fullscreenOn(again);
   }).observe(document.body, { childList: true, subtree: true });
   // Presenter mode changes the page's zoom, and the window can change: fit the full-screen figure again.
   window.addEventListener("resize", () => {

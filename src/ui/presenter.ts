@@ -110,6 +110,9 @@ ${P} figure[data-figure]:not(.explainer-fullscreen) > .explainer-figure-tools { 
   opacity: 0; z-index: 2; background: var(--theme-background); padding: .15rem; border-radius: 4px; }
 ${P} figure[data-figure]:hover > .explainer-figure-tools, ${P} .explainer-figure-tools:focus-within { opacity: 1; }
 ${P} figure.explainer-fullscreen > figcaption { white-space: normal; line-height: 1.4; }
+${P} #observablehq-main form[class*="inputs-"]:not(figure form):not(:has(form)) { display: inline-flex; width: auto;
+  margin: .1rem 1.5rem .1rem 0; vertical-align: bottom; }
+${P} #observablehq-main form[class*="inputs-"]:not(:has(form)) > label { width: auto; }
 ${P} .explainer-controls { display: inline-flex; margin: .1rem 1.5rem .1rem 0; vertical-align: bottom; }
 ${P} .explainer-generated { min-height: 3.2em; max-height: 9em; overflow: auto; max-width: none; }
 `;

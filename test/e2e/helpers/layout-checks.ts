@@ -120,12 +120,18 @@ export const FIGURE_LAYOUT = `((selector) => {
 export const CONTROLS = `[...document.querySelectorAll("#observablehq-main input, #observablehq-main select, #observablehq-main textarea, #observablehq-main button, #observablehq-main a[href], .explainer-toolbar button")]
   .filter((el) => el.getClientRects().length && !el.disabled && el.tabIndex >= 0 && getComputedStyle(el).visibility !== "hidden")`;
 
-/** The focused element, described, and whether a focus ring is drawn around it. */
+/**
+ * A control's identity that survives a redraw (a figure's tools are made again each time it is drawn): its
+ * figure, its tag and its label. As a function expression: (element) -> string.
+ */
+export const CONTROL_KEY = `((el) => [el.closest("[data-figure]")?.getAttribute("data-figure") ?? "", el.tagName,
+  el.getAttribute("aria-label") || el.getAttribute("name") || el.textContent?.trim().slice(0, 30) || el.type].join(" "))`;
+
+/** The focused element, described (`key`: CONTROL_KEY), and whether a focus ring is drawn around it. */
 export const FOCUS = `(() => {
   const el = document.activeElement;
   if (!el || el === document.body) return null;
   const cs = getComputedStyle(el);
   const ring = (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) >= 2) || (cs.boxShadow && cs.boxShadow !== "none");
-  el.dataset.e2eFocused = "1";
-  return { tag: el.tagName, label: el.getAttribute("aria-label") || el.textContent?.trim().slice(0, 30) || el.type, ring: !!ring };
+  return { key: ${CONTROL_KEY}(el), ring: !!ring };
 })()`;
