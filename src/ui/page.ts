@@ -74,6 +74,7 @@ figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 0
   overflow: auto; background: var(--theme-background); display: flex; flex-direction: column; align-items: center;
   justify-content: safe center; }
 figure[data-figure].explainer-fullscreen > * { flex: none; }
+figure[data-figure].explainer-fullscreen { transition: none; }
 figure[data-figure].explainer-fullscreen > table { width: auto; }
 .explainer-prompt textarea { width: 100%; max-width: 720px; font: 18px/1.4 var(--monospace); padding: .5rem;
   box-sizing: border-box; color: var(--theme-foreground); background: var(--theme-background-alt);
@@ -178,7 +179,8 @@ function fullscreenOn(fig: HTMLElement): void {
     )
       continue;
     c.dataset.fsWidth = c.style.width;
-    c.style.width = `${c.getBoundingClientRect().width / zoomNow}px`;
+    // rounded up: a flex row whose items exactly fill it must not wrap for a fraction of a pixel
+    c.style.width = `${Math.ceil(c.getBoundingClientRect().width / zoomNow) + 1}px`;
   }
   fig.classList.add("explainer-fullscreen");
   fitFullscreen(fig);
@@ -255,7 +257,10 @@ export function installExplainer(): void {
   document.head.append(style);
   document.querySelector("#observablehq-main")?.before(toolbar());
   if (presenterFromSearch(window.location.search)) setPresenter(true);
-  const tools = { fullscreen: (fig: HTMLElement) => enterFullscreen(fig) };
+  const tools = {
+    fullscreen: (fig: HTMLElement) =>
+      fig.classList.contains("explainer-fullscreen") ? exitFullscreen() : enterFullscreen(fig),
+  };
   decorateFigures(document, tools);
   followFigureLink();
 
