@@ -312,7 +312,7 @@ describe.runIf(status.available)("presenting the built site", () => {
     });
   }
 
-  it("copy link reproduces the view it was copied from", async () => {
+  it("copy link reproduces the view it was copied from; reset view restores the defaults", async () => {
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.origin });
     const { page, problems } = await open("/05-wkv", { width: 1280, height: 900 });
     try {
@@ -370,6 +370,15 @@ describe.runIf(status.available)("presenting the built site", () => {
       } finally {
         await again.page.close();
       }
+      // Reset view: every control back to its default (the address loses the view, keeps nothing else here)
+      await Promise.all([page.waitForURL((u) => u.search === ""), page.click("button.explainer-reset")]);
+      await ready(page);
+      expect(await page.locator('[data-key="layer"] select option:checked').textContent()).toBe("layer 1");
+      expect(await page.locator('[data-key="s"] output').textContent()).toBe("× 1.0");
+      const last = await page.locator('[data-key="token"] button').count();
+      expect(await page.locator('[data-key="token"] [aria-pressed="true"]').getAttribute("data-token")).toBe(
+        String(last - 1),
+      );
       expect(problems).toEqual([]);
     } finally {
       await page.close();
