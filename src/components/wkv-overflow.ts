@@ -3,36 +3,55 @@
  *
  *   wkvStepTable(step) -> <figure data-figure="wkv-step" data-max-error>   one step of Appendix D's recurrence
  *     with the model's own values, as a table
- *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow">   the direct form of Eq. 16 (arXiv 2305.13048
- *     v4) evaluated in fp32 against the stable running-max form (Appendix D), with the keys multiplied by s.
+ *   outputGateTable(view) -> <figure data-figure="output-gate" data-max-error>   Eq. 17 with the model's numbers
+ *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow" data-precision>   the direct form of Eq. 16
+ *     (arXiv 2305.13048 v4) against the stable running-max form (Appendix D) in fp32 or fp16, keys multiplied by s.
  *     d: {labels (T), channel, direct (T), stable (T), scale, predictedScale, nonFiniteDirect, nonFiniteStable,
  *         total, maxDiff, sweep: [{scale, nonFiniteDirect, nonFiniteStable}]}
  *     Left: one channel's wkv_t along the prompt, both forms (non-finite direct values marked at the top).
  *     Right: the share of non-finite outputs over all channels and tokens as s grows (log axis).
  */
 import { axisBottom, axisLeft, create, extent, line, scaleLinear, scaleLog } from "d3";
-import type { OverflowFigureData, WkvStep } from "../chapters/wkv.js";
+import type { OutputGateView, OverflowFigureData, WkvStep } from "../chapters/wkv.js";
 
-/** The step table: what, value, and a note per row; the header names the layer, channel and token. */
-export function wkvStepTable(step: WkvStep): HTMLElement {
-  const figure = create("figure").attr("data-figure", "wkv-step").attr("data-max-error", step.maxError);
+/** A readout table: what, value, and a note per row, under a header naming the layer, channel and token. */
+function readoutTable(
+  name: string,
+  {
+    title,
+    rows,
+    maxError,
+    caption,
+  }: { title: string; rows: [string, string, string][]; maxError: number; caption: string },
+): HTMLElement {
+  const figure = create("figure").attr("data-figure", name).attr("data-max-error", maxError);
   const table = figure.append("table").style("font", "16px var(--monospace)").style("max-width", "100%");
   const head = table.append("thead").append("tr");
-  for (const h of [step.title, "value", ""]) head.append("th").text(h);
+  for (const h of [title, "value", ""]) head.append("th").text(h);
   const body = table.append("tbody");
-  for (const [what, value, note] of step.rows) {
+  for (const [what, value, note] of rows) {
     const tr = body.append("tr");
     tr.append("td").text(what);
     tr.append("td").text(value);
     tr.append("td").style("color", "var(--theme-foreground-muted)").text(note);
   }
-  figure
-    .append("figcaption")
-    .text(
-      "The recurrence of Appendix D evaluated here in float64 from the model's stored state; it matches the " +
-        `model's own values (fp32) to ${step.maxError.toExponential(1)}.`,
-    );
+  figure.append("figcaption").text(caption);
   return figure.node() as HTMLElement;
+}
+
+/** The step table of Appendix D's recurrence with the model's own values. */
+export function wkvStepTable(step: WkvStep): HTMLElement {
+  return readoutTable("wkv-step", {
+    ...step,
+    caption:
+      "The recurrence of Appendix D evaluated here in float64 from the model's stored state; it matches the " +
+      `model's own values (fp32) to ${step.maxError.toExponential(1)}.`,
+  });
+}
+
+/** Eq. 17 at one layer, channel and token, with the model's numbers (data-max-error: NaN until W_o is loaded). */
+export function outputGateTable(view: OutputGateView): HTMLElement {
+  return readoutTable("output-gate", view);
 }
 
 const DIRECT = "#e8590c";
@@ -44,6 +63,7 @@ export function wkvOverflow(
 ): HTMLElement {
   const figure = create("figure")
     .attr("data-figure", "wkv-overflow")
+    .attr("data-precision", d.precision)
     .attr("data-nonfinite-direct", d.nonFiniteDirect)
     .attr("data-nonfinite-stable", d.nonFiniteStable);
   const side = width >= 760;
@@ -83,7 +103,7 @@ export function wkvOverflow(
       .attr("font-weight", 700)
       .attr("font-size", 16)
       .attr("fill", "currentColor")
-      .text(`Channel ${d.channel}: wkv_t with keys × ${d.scale.toFixed(1)}`);
+      .text(`Channel ${d.channel}: wkvₜ with keys × ${d.scale.toFixed(1)}, ${d.precision}`);
     const nfChannel = Array.from(d.direct).filter((v) => !Number.isFinite(v)).length;
     g.append("text")
       .attr("x", margin.left)
@@ -156,7 +176,7 @@ export function wkvOverflow(
       .attr("stroke", DIRECT)
       .attr("stroke-width", 2)
       .attr("stroke-dasharray", "6 4");
-    lg.append("text").attr("x", 178).attr("fill", "currentColor").text("direct (Eq. 16, fp32)   × = Inf/NaN");
+    lg.append("text").attr("x", 178).attr("fill", "currentColor").text(d.directLabel);
   }
 
   // --- right: share of non-finite outputs vs scale ---
@@ -217,7 +237,7 @@ export function wkvOverflow(
         .attr("y", margin.top + height - 8)
         .attr("font-size", 13)
         .attr("fill", "currentColor")
-        .text(`max exponent = 88.7 at s = ${d.predictedScale.toFixed(1)}`);
+        .text(d.limitLabel);
     }
     for (const [key, color, width_] of [
       ["nonFiniteDirect", DIRECT, 3],
@@ -243,13 +263,6 @@ export function wkvOverflow(
       .attr("stroke-width", 2);
   }
   svg.selectAll(".tick text").attr("font-size", 13);
-  figure
-    .append("figcaption")
-    .text(
-      `Both forms run in fp32 on this layer's real keys and values, with every key multiplied by s. The direct form ` +
-        `forms e^{k} and e^{u+k} and overflows to Infinity once an exponent passes ln(3.4·10³⁸) ≈ 88.7 (then ` +
-        `Infinity/Infinity = NaN); the stable form subtracts the running maximum first and stays finite. Where both ` +
-        `are finite they differ by at most ${d.maxDiff.toExponential(1)}.`,
-    );
+  figure.append("figcaption").text(d.caption);
   return figure.node() as HTMLElement;
 }

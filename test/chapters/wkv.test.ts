@@ -172,14 +172,18 @@ describe("what chapter 5's page shows", () => {
     ]);
     expect(s.rows[2][2]).toBe(`half-life ${(Math.log(0.5) / w).toFixed(2)} tokens`);
     const first = wkvStep(view, params, { layer: 0, channel: 3, token: 0 });
-    expect(first.rows[0]).toEqual(["state before: a, b, p", "0.0000, 0.0000, -1.000e+38", "the empty state"]);
+    expect(first.rows[0]).toEqual([
+      "state before: a′ₜ₋₁, b′ₜ₋₁, pₜ₋₁",
+      "0.0000, 0.0000, -1.000e+38",
+      "the empty state",
+    ]);
     expect(first.maxError).toBeLessThan(1e-5);
   });
 
   it("the overflow view is one channel of overflowStats at the chosen scale", async () => {
     const inputs = overflowInputs(view, params, 1);
     expect([inputs.T, inputs.C, inputs.labels.join("")]).toEqual([7, 6, "dbebfjc"]);
-    const sweep = await overflowSweepFor(inputs);
+    const sweep = await overflowSweepFor(inputs, "fp32");
     expect(sweep!.map((s) => s.scale)).toEqual(SWEEP_SCALES);
     expect(SWEEP_SCALES).toHaveLength(28);
     expect(SWEEP_SCALES[27]).toBeCloseTo(10 ** 2.7, 9);
@@ -195,8 +199,8 @@ describe("what chapter 5's page shows", () => {
       st.maxDiff,
       st.predictedScale,
     ]);
-    expect(await overflowSweepFor(null)).toBeNull();
-    expect(await overflowSweepFor(inputs, Promise.resolve())).toBeNull(); // invalidated before the first scale
+    expect(await overflowSweepFor(null, "fp32")).toBeNull();
+    expect(await overflowSweepFor(inputs, "fp16", Promise.resolve())).toBeNull(); // invalidated before the first scale
   });
 
   it("the key scale between the address and the log slider", () => {
