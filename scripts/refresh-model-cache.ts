@@ -1,9 +1,10 @@
 /**
  * Framework caches data-loader output (src/.observablehq/cache/data/) and re-runs a loader only when the loader
  * file itself changes, not when the files it reads change. The model loaders (tiny-rwkv*, tiny-gpt*, the
- * chapters' precomputed traces in traces/) read data/models/: delete their cached output whenever a file in
- * data/models/ (or src/rwkv/, src/transformer/, src/onnx/, src/runtime/, src/trace/, src/live/, src/chapters/, src/build/, whose code
- * computes the traces)
+ * chapters' precomputed traces in traces/) read data/models/, and ort-worker.js bundles src/runtime/worker.ts:
+ * delete their cached output whenever a file in data/models/ (or src/rwkv/, src/transformer/, src/onnx/,
+ * src/runtime/, src/trace/, src/live/, src/chapters/, src/build/, src/util/, whose code computes the traces or
+ * is bundled into the worker)
  * is newer, so a newly trained model is picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
@@ -31,12 +32,13 @@ const inputs = Math.max(
   newest(path.join(root, "src", "transformer")),
   newest(path.join(root, "src", "onnx")),
   newest(path.join(root, "src", "runtime")),
-  ...["trace", "live", "chapters", "build"].map((dir) => newest(path.join(root, "src", dir))),
+  ...["trace", "live", "chapters", "build", "util"].map((dir) => newest(path.join(root, "src", dir))),
 );
 const targets: string[] = [];
 if (existsSync(cache)) {
   for (const name of readdirSync(cache))
-    if (/^tiny-(rwkv|gpt)/.test(name)) targets.push(path.join(cache, name));
+    // ort-worker.js too: the bundled model worker (src/runtime/worker.ts and what it imports)
+    if (/^(tiny-(rwkv|gpt)|ort-worker)/.test(name)) targets.push(path.join(cache, name));
   const traces = path.join(cache, "traces");
   if (existsSync(traces)) for (const name of readdirSync(traces)) targets.push(path.join(traces, name));
 }

@@ -2,7 +2,8 @@
  * Chapter 7: the RWKV-4 architecture as one SVG (arXiv 2305.13048, Fig. 2), left the whole
  * model (embedding, ln0, L blocks, ln_out, head), right one block opened up: LayerNorm, time mixing (token
  * shift, R/K/V, WKV with w and u, sigma(r) gate, W_o) and channel mixing (token shift, R'/K', squared ReLU,
- * W'_v, sigma(r') gate), each with its residual connection. Parts link to the chapter that explains them.
+ * W'_v, sigma(r') gate), each with its residual connection. Parts link to the chapter that explains them (the
+ * links come in as an option: src/chapters/flops.ts diagramLinks). D3 only.
  */
 import { create } from "d3";
 
@@ -23,24 +24,9 @@ export interface BlockDiagramOptions {
   nEmbd?: number;
   ffnSize?: number;
   vocabSize?: number;
-  /** chapter links by part id (default: the explainer's chapter paths) */
+  /** chapter links by part id (src/chapters/flops.ts diagramLinks; default none) */
   links?: Partial<Record<string, string>>;
 }
-
-export const DEFAULT_LINKS: Record<string, string> = {
-  tokenShift: "./03-token-shift",
-  tokenShift2: "./03-token-shift",
-  rkv: "./02-attention",
-  wkv: "./05-wkv",
-  decay: "./04-time-decay",
-  gate: "./02-attention",
-  timeMix: "./02-attention",
-  channelMix: "./06-channel-mixing",
-  sqrelu: "./06-channel-mixing",
-  gate2: "./06-channel-mixing",
-  rk2: "./06-channel-mixing",
-  modes: "./08-rnn-and-parallel",
-};
 
 const FILL: Record<DiagramPart["kind"], string> = {
   io: "currentColor",
@@ -57,7 +43,7 @@ export function blockDiagram({
   nEmbd,
   ffnSize,
   vocabSize,
-  links = DEFAULT_LINKS,
+  links = {},
 }: BlockDiagramOptions): HTMLElement {
   const W = 960;
   const H = 780;

@@ -1,127 +1,10 @@
 /**
- * Chapter 7: parameters and FLOPs of RWKV-4 (arXiv 2305.13048 v4, Table 2 and its notes).
- *
- * Parameters (the paper's formula, V vocabulary, D width, L layers, channel-mix hidden size 4D):
- *   #params = 2VD + 13 D^2 L + D(11L + 4)
- *     2VD        emb.weight (V, D) and head.weight (V, D)
- *     13 D^2 L   per layer: time mixing W_k, W_v, W_r, W_o (4 D^2); channel mixing W'_k (4D x D),
- *                W'_v (D x 4D), W'_r (D x D): 9 D^2
- *     11 D L     per layer: ln1, ln2 (4D), mu_k, mu_v, mu_r, w, u (5D), mu'_k, mu'_r (2D)
- *     4D         ln0 and ln_out (weight and bias each)
- * For a hidden size F other than 4D the same count is 2VD + L(5D^2 + 2DF) + D(11L + 4) (`exactParams`).
- *
- * FLOPs per token, forward: Table 2's column equals 2(VD + 13 D^2 L) exactly for all six models: two FLOPs
- * (a multiply and an add) per weight of every matrix a token is multiplied by, i.e. the 13 D^2 per layer and the
- * head's VD; the embedding is a table lookup, not a product. Element-wise work (token shift, WKV, LayerNorm,
- * activations) is O(LD) and left out. The notes also mention the cruder "2 x parameters" (30% high for 169M).
- * Unlike a transformer's, none of these depends on the context length.
+ * Chapter 7's calculator of parameters and FLOPs (arXiv 2305.13048 v4, Table 2): preset buttons, inputs L, D, V,
+ * F, and the table for the shape entered. D3 only: the presets and the table's numbers come from
+ * src/chapters/flops.ts (`calculatorInputs`), which holds the formulas.
  */
 import { create, format } from "d3";
-import type { RwkvWeights } from "../rwkv/weights.js";
-
-export interface RwkvShape {
-  /** layers */
-  L: number;
-  /** width (model dimension) */
-  D: number;
-  /** vocabulary */
-  V: number;
-  /** channel-mix hidden size; 4D when absent */
-  F?: number;
-}
-
-export interface Preset extends RwkvShape {
-  name: string;
-  /** Table 2's printed values, where the paper lists the model */
-  table2?: { params: number; flops: number };
-}
-
-/** The six RWKV-4 Pile models of Table 2 (V = 50,277). */
-export const TABLE2_PRESETS: Preset[] = [
-  { name: "169M", L: 12, D: 768, V: 50277, table2: { params: 1.693e8, flops: 2.613e8 } },
-  { name: "430M", L: 24, D: 1024, V: 50277, table2: { params: 4.304e8, flops: 7.573e8 } },
-  { name: "1.5B", L: 24, D: 2048, V: 50277, table2: { params: 1.515e9, flops: 2.823e9 } },
-  { name: "3B", L: 32, D: 2560, V: 50277, table2: { params: 2.985e9, flops: 5.71e9 } },
-  { name: "7B", L: 32, D: 4096, V: 50277, table2: { params: 7.393e9, flops: 1.437e10 } },
-  { name: "14B", L: 40, D: 5120, V: 50277, table2: { params: 1.415e10, flops: 2.778e10 } },
-];
-
-function check(s: RwkvShape): void {
-  for (const [k, v] of Object.entries(s)) {
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
-      throw new RangeError(`${k} must be a positive integer, got ${v}`);
-    }
-  }
-}
-
-/** The paper's formula: 2VD + 13 D^2 L + D(11L + 4). */
-export function paperParams(s: RwkvShape): number {
-  check(s);
-  const { L, D, V } = s;
-  return 2 * V * D + 13 * D * D * L + D * (11 * L + 4);
-}
-
-/** The same count for any hidden size F: 2VD + L(5D^2 + 2DF) + D(11L + 4). */
-export function exactParams(s: RwkvShape): number {
-  check(s);
-  const { L, D, V } = s;
-  const F = s.F ?? 4 * D;
-  return 2 * V * D + L * (5 * D * D + 2 * D * F) + D * (11 * L + 4);
-}
-
-/** Forward FLOPs per token as Table 2 prints them: 2(VD + 13 D^2 L) (for hidden size F: 2(VD + L(5D^2 + 2DF))). */
-export function table2Flops(s: RwkvShape): number {
-  check(s);
-  const { L, D, V } = s;
-  const F = s.F ?? 4 * D;
-  return 2 * (V * D + L * (5 * D * D + 2 * D * F));
-}
-
-/** Matrix shapes a model holds, e.g. from its weights: [rows, cols] per matrix, with how it is used. */
-export interface MatrixInfo {
-  name: string;
-  rows: number;
-  cols: number;
-  /** "lookup" for the embedding (a row is read, nothing multiplied), "matmul" for the rest */
-  use: "lookup" | "matmul";
-}
-
-/** The matrices of loaded RWKV weights, shaped as in the checkpoint (nn.Linear (out, in)). */
-export function rwkvMatrices(w: RwkvWeights): MatrixInfo[] {
-  const D = w.config.nEmbd;
-  const out: MatrixInfo[] = [{ name: "emb.weight", rows: w.emb.length / D, cols: D, use: "lookup" }];
-  w.blocks.forEach((b, l) => {
-    const p = `blocks.${l}.`;
-    out.push(
-      { name: `${p}att.key.weight`, rows: b.att.Wk.length / D, cols: D, use: "matmul" },
-      { name: `${p}att.value.weight`, rows: b.att.Wv.length / D, cols: D, use: "matmul" },
-      { name: `${p}att.receptance.weight`, rows: b.att.Wr.length / D, cols: D, use: "matmul" },
-      { name: `${p}att.output.weight`, rows: b.att.Wo.length / D, cols: D, use: "matmul" },
-      { name: `${p}ffn.key.weight`, rows: b.ffn.Wk.length / D, cols: D, use: "matmul" },
-      { name: `${p}ffn.value.weight`, rows: D, cols: b.ffn.Wv.length / D, use: "matmul" },
-      { name: `${p}ffn.receptance.weight`, rows: b.ffn.Wr.length / D, cols: D, use: "matmul" },
-    );
-  });
-  out.push({ name: "head.weight", rows: w.head.length / D, cols: D, use: "matmul" });
-  return out;
-}
-
-/** 2 FLOPs per weight of every matrix multiplied per token (the same rule as Table 2, applied to real tensors). */
-export function matmulFlops(matrices: MatrixInfo[]): number {
-  let n = 0;
-  for (const m of matrices) if (m.use === "matmul") n += 2 * m.rows * m.cols;
-  return n;
-}
-
-export interface LoadedModelInfo {
-  /** label, e.g. "tiny-rwkv (loaded)" */
-  name: string;
-  shape: RwkvShape;
-  /** every value of every tensor in the loaded weights */
-  actualParams: number;
-  /** matmulFlops of the loaded weights' matrices */
-  actualFlops: number;
-}
+import type { CalculatorTable, LoadedModelInfo, Preset, RwkvShape } from "../chapters/flops.js";
 
 const sci = (x: number) => {
   if (x < 1e6) return x.toLocaleString("en-US");
@@ -174,7 +57,15 @@ const CALCULATOR_CSS = `
 
 export interface FlopsCalculatorOptions {
   width: number;
+  /** the buttons, in order (the loaded model first, then Table 2's models) */
+  presets: Preset[];
+  /** the loaded model: its preset shows the counts of its tensors beside the formulas */
   loaded?: LoadedModelInfo;
+  /** the table for a shape (throws a RangeError for a shape that is not positive whole numbers) */
+  rows: (
+    shape: Required<RwkvShape>,
+    extra: { loaded?: LoadedModelInfo; table2?: Preset["table2"] },
+  ) => CalculatorTable;
 }
 
 /**
@@ -185,9 +76,10 @@ export interface FlopsCalculatorOptions {
  */
 export function flopsCalculator({
   width,
+  presets,
   loaded,
+  rows,
 }: FlopsCalculatorOptions): HTMLElement & { value: RwkvShape } {
-  const presets: Preset[] = [...(loaded ? [{ name: loaded.name, ...loaded.shape }] : []), ...TABLE2_PRESETS];
   const figure = create("figure").attr("data-figure", "flops-calculator").attr("class", "flops-calculator");
   const node = figure.node() as HTMLElement & { value: RwkvShape };
   node.style.maxWidth = `${width}px`;
@@ -260,23 +152,24 @@ export function flopsCalculator({
     buttons.forEach((b, i) => b.setAttribute("aria-pressed", String(presets[i] === current)));
     table.selectAll("*").remove();
     message.text("");
-    let params: number, paper: number, flops: number;
+    const isLoaded = loaded && current && current.name === loaded.name;
+    let counted: CalculatorTable;
     try {
-      params = exactParams(shape);
-      paper = paperParams(shape);
-      flops = table2Flops(shape);
+      counted = rows(shape, {
+        ...(isLoaded ? { loaded } : {}),
+        ...(current?.table2 ? { table2: current.table2 } : {}),
+      });
     } catch (e) {
       message.text(`Enter positive whole numbers: ${(e as Error).message}.`);
       return;
     }
-    const isLoaded = loaded && current && current.name === loaded.name;
     const head = table.append("thead").append("tr");
     head.append("th").text("");
     head.append("th").text("from the formula");
     if (isLoaded) head.append("th").text("from the loaded tensors");
     if (current?.table2) head.append("th").text("printed in Table 2");
     const body = table.append("tbody");
-    const row = (label: string, formula: string, ours: number, actual?: number, printed?: number) => {
+    for (const { label, formula, ours, actual, printed } of counted.rows) {
       const tr = body.append("tr");
       const th = tr.append("th").attr("scope", "row");
       th.append("div").text(label);
@@ -297,30 +190,13 @@ export function flopsCalculator({
         }
       }
       if (current?.table2) tr.append("td").text(printed !== undefined ? sci(printed) : "—");
-    };
-    const F4 = shape.F === 4 * shape.D;
-    row(
-      "Parameters",
-      F4 ? "2VD + 13D²L + D(11L + 4)" : "2VD + L(5D² + 2DF) + D(11L + 4)",
-      params,
-      isLoaded ? loaded!.actualParams : undefined,
-      current?.table2?.params,
-    );
-    if (!F4) row("Parameters, the paper's formula (assumes F = 4D)", "2VD + 13D²L + D(11L + 4)", paper);
-    row(
-      "FLOPs per token, forward",
-      F4 ? "2(VD + 13D²L)" : "2(VD + L(5D² + 2DF))",
-      flops,
-      isLoaded ? loaded!.actualFlops : undefined,
-      current?.table2?.flops,
-    );
-    row("FLOPs per token, training (3 × forward)", F4 ? "6(VD + 13D²L)" : "3 × forward", 3 * flops);
-    row("The cruder estimate: 2 × parameters", "2 · #params", 2 * params);
+    }
+    const n = counted.stateNumbers;
     foot.text(
       `A transformer's attention adds about 4·L·T·D FLOPs per token at context T on top of its matrices ` +
         `(q·kᵢ and Σ αᵢvᵢ over T earlier tokens); ` +
-        `RWKV's per-token cost is the same at T = 10 and T = 10,000. The state is 5·L·D = ${int(5 * shape.L * shape.D)} ` +
-        `numbers (${sci(5 * shape.L * shape.D * 4)} bytes in fp32).`,
+        `RWKV's per-token cost is the same at T = 10 and T = 10,000. The state is 5·L·D = ${int(n)} ` +
+        `numbers (${sci(n * 4)} bytes in fp32).`,
     );
     node.value = { L: shape.L, D: shape.D, V: shape.V, F: shape.F };
     node.dispatchEvent(new Event("input", { bubbles: true }));

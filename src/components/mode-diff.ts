@@ -1,192 +1,10 @@
 /**
- * Chapter 8: the same prompt through RWKV's two modes (arXiv 2305.13048; the stable WKV of its Appendix D):
- *  - RNN ("time-sequential") mode: one token at a time, carrying the state (attX, a, b, p, ffnX) per layer;
- *  - parallel ("time-parallel", GPT-like) mode: all T tokens at once, matrices (T, C) x (C, C).
- * Both must give the same logits at every position. A mode is anything that maps tokens to (T, V) logits, so
- * the reference TypeScript model, or two ONNX graphs run by onnxruntime-web, can be compared the same way.
+ * Chapter 8's figures: how far apart RWKV's two modes are at each position, and how long each took (the data
+ * comes from src/chapters/modes.ts modeDiffData: the reference model's modes, or the two ONNX graphs), and the
+ * list of checks under it. D3 only.
  */
 import { axisLeft, create, format, scaleBand, scaleLinear, scaleLog } from "d3";
-import type { RwkvModel } from "../rwkv/model.js";
-import { tokenLabel } from "./attention-heatmap.js";
-
-export interface LogitsMode {
-  /** stable id, e.g. "rnn", "parallel" */
-  name: string;
-  /** what the reader sees, e.g. "RNN mode (step × T)" */
-  label: string;
-  /** where it ran, e.g. "TypeScript reference", "onnxruntime-web (wasm)" */
-  backend: string;
-  /** logits (T, V) row-major for the tokens */
-  run(tokens: readonly number[]): Promise<Float32Array> | Float32Array;
-}
-
-export interface ModeRun {
-  name: string;
-  label: string;
-  backend: string;
-  logits: Float32Array;
-  /** median wall time of one run over the repeats, ms */
-  ms: number;
-  /** every timed run, ms */
-  times: number[];
-}
-
-/** The reference model's two modes: a loop of `step` (RNN), and one `forward` (parallel, stable chunked WKV). */
-export function referenceModes(model: RwkvModel): LogitsMode[] {
-  const V = model.config.vocabSize;
-  return [
-    {
-      name: "rnn",
-      label: "RNN mode: step(token, state) × T",
-      backend: "TypeScript reference",
-      run(tokens) {
-        const out = new Float32Array(tokens.length * V);
-        let state = model.initialState();
-        tokens.forEach((tok, t) => {
-          const r = model.step(tok, state);
-          out.set(r.logits, t * V);
-          state = r.state;
-        });
-        return out;
-      },
-    },
-    {
-      name: "parallel",
-      label: "Parallel mode: forward(all T tokens)",
-      backend: "TypeScript reference",
-      run: (tokens) => model.forward(tokens).logits,
-    },
-  ];
-}
-
-export interface RunModesOptions {
-  /** timed runs per mode (default 3); the median is reported */
-  repeat?: number;
-  /** one untimed run first (JIT compilation, session creation; default true) */
-  warmup?: boolean;
-  now?: () => number;
-  /** awaited between runs (a page passes a yield to the event loop so it stays responsive) */
-  pause?: () => Promise<void>;
-}
-
-/**
- * The same two modes on a runtime that keeps its own state, e.g. the onnxruntime-web worker client
- * (src/runtime/client.ts: RwkvWorkerClient has exactly these methods): RNN mode = reset, then step(token) for each
- * token (the RNN step graph); parallel mode = reset, then forward(tokens) (the parallel graph, built with
- * parallelLogits "all" so it returns (T, V)). Structural type only: components never import the runtime.
- */
-export interface StatefulRuntime {
-  /** where it runs, e.g. "webgpu" or "wasm" */
-  readonly ep: string;
-  reset(): Promise<void>;
-  step(token: number): Promise<{ logits: Float32Array }>;
-  forward(tokens: ArrayLike<number>): Promise<{ logits: Float32Array }>;
-}
-
-export function runtimeModes(rt: StatefulRuntime, V: number): LogitsMode[] {
-  return [
-    {
-      name: "rnn",
-      label: "RNN mode: step graph × T",
-      get backend() {
-        return `onnxruntime-web (${rt.ep})`;
-      },
-      async run(tokens) {
-        await rt.reset();
-        const out = new Float32Array(tokens.length * V);
-        for (let t = 0; t < tokens.length; t++) out.set((await rt.step(tokens[t])).logits, t * V);
-        return out;
-      },
-    },
-    {
-      name: "parallel",
-      label: "Parallel mode: parallel graph over all T tokens",
-      get backend() {
-        return `onnxruntime-web (${rt.ep})`;
-      },
-      async run(tokens) {
-        await rt.reset();
-        const { logits } = await rt.forward(tokens);
-        if (logits.length !== tokens.length * V) {
-          throw new RangeError(
-            `the parallel graph returned ${logits.length / V} rows of logits for ${tokens.length} tokens (build it with parallelLogits "all")`,
-          );
-        }
-        return logits;
-      },
-    },
-  ];
-}
-
-/** Runs each mode `repeat` times (after one untimed warm-up run unless warmup is false) and keeps the median time. */
-export async function runModes(
-  modes: LogitsMode[],
-  tokens: readonly number[],
-  { repeat = 3, warmup = true, now = () => performance.now(), pause }: RunModesOptions = {},
-): Promise<ModeRun[]> {
-  if (!Number.isInteger(repeat) || repeat < 1)
-    throw new RangeError(`runModes: repeat must be >= 1, got ${repeat}`);
-  const runs: ModeRun[] = [];
-  for (const mode of modes) {
-    let logits: Float32Array | undefined;
-    if (warmup) {
-      logits = await mode.run(tokens); // warm-up (JIT, session creation)
-      await pause?.();
-    }
-    const times: number[] = [];
-    for (let r = 0; r < repeat; r++) {
-      const t0 = now();
-      logits = await mode.run(tokens);
-      times.push(now() - t0);
-      await pause?.();
-    }
-    const sorted = [...times].sort((a, b) => a - b);
-    runs.push({
-      name: mode.name,
-      label: mode.label,
-      backend: mode.backend,
-      logits: logits!,
-      ms: sorted[Math.floor(sorted.length / 2)],
-      times,
-    });
-  }
-  return runs;
-}
-
-/** max_v |a[t, v] - b[t, v]| for each position t. */
-export function maxAbsDiffPerPosition(
-  a: ArrayLike<number>,
-  b: ArrayLike<number>,
-  T: number,
-  V: number,
-): Float64Array {
-  if (a.length !== T * V || b.length !== T * V) {
-    throw new RangeError(
-      `maxAbsDiffPerPosition: expected two (T, V) = (${T}, ${V}) arrays, got ${a.length} and ${b.length} values`,
-    );
-  }
-  const out = new Float64Array(T);
-  for (let t = 0; t < T; t++) {
-    let m = 0;
-    for (let v = 0; v < V; v++) {
-      const d = Math.abs(a[t * V + v] - b[t * V + v]);
-      if (d > m || Number.isNaN(d)) m = d;
-    }
-    out[t] = m;
-  }
-  return out;
-}
-
-/** Index of the largest logit per position (the greedy next token). */
-export function argmaxPerPosition(a: ArrayLike<number>, T: number, V: number): Int32Array {
-  const out = new Int32Array(T);
-  for (let t = 0; t < T; t++) {
-    let best = 0;
-    for (let v = 1; v < V; v++) if (a[t * V + v] > a[t * V + best]) best = v;
-    out[t] = best;
-  }
-  return out;
-}
+import type { CheckLine, ModeDiffData } from "../chapters/modes.js";
 
 const sci = format(".1e");
 const ms = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(1));
@@ -202,26 +20,23 @@ export interface ModeDiffOptions {
 
 /**
  * Two panels: max |Δ logit| per position on a log axis (exact zeros drawn at the floor and labelled), with the
- * tolerance line; and the median time of each mode. Returns <figure data-figure="mode-diff">.
+ * tolerance line; and the median time of each mode. Returns <figure data-figure="mode-diff"> with data-max-diff,
+ * data-ep (the ONNX graphs' execution provider) and data-stale="true" (faded) while it shows the previous prompt.
  */
 export function modeDiffChart(
-  runs: [ModeRun, ModeRun],
-  tokens: string[],
-  V: number,
+  { T, labels: tokens, diffs, worst, sameArgmax, runs, stale, ep }: ModeDiffData,
   { width, tolerance = 1e-4, height = 220, name = "mode-diff" }: ModeDiffOptions,
 ): HTMLElement {
-  const T = tokens.length;
-  const diffs = maxAbsDiffPerPosition(runs[0].logits, runs[1].logits, T, V);
-  const a0 = argmaxPerPosition(runs[0].logits, T, V);
-  const a1 = argmaxPerPosition(runs[1].logits, T, V);
-  let sameArgmax = 0;
-  for (let t = 0; t < T; t++) if (a0[t] === a1[t]) sameArgmax++;
-  const worst = diffs.reduce((m, d) => Math.max(m, d), 0);
   const floor = 1e-9;
   const margin = { top: 48, right: 16, bottom: 40, left: 72 };
   const timeH = 32 * runs.length + 50;
   const H = margin.top + height + margin.bottom + timeH;
-  const figure = create("figure").attr("data-figure", name).attr("data-max-diff", worst);
+  const figure = create("figure")
+    .attr("data-figure", name)
+    .attr("data-max-diff", worst)
+    .attr("data-ep", ep ?? null)
+    .attr("data-stale", stale ? "true" : null)
+    .style("opacity", stale ? 0.45 : 1);
   const svg = figure
     .append("svg")
     .attr("width", width)
@@ -250,7 +65,8 @@ export function modeDiffChart(
     .attr("font-weight", 600)
     .attr("fill", "currentColor")
     .text(
-      `Largest |logit difference| at each position: ${worst === 0 ? "0 everywhere" : `at most ${sci(worst)}`}`,
+      `${stale ? "Previous prompt (updating): " : ""}` +
+        `Largest |logit difference| at each position: ${worst === 0 ? "0 everywhere" : `at most ${sci(worst)}`}`,
     );
   svg
     .append("text")
@@ -278,9 +94,7 @@ export function modeDiffChart(
       .attr("height", Math.max(1, y(floor) - yy))
       .attr("fill-opacity", d === 0 ? 0.3 : 0.85)
       .append("title")
-      .text(
-        `position ${t} “${tokenLabel(tokens[t])}”: max |Δ logit| = ${d === 0 ? "0 (identical)" : sci(d)}`,
-      );
+      .text(`position ${t} “${tokens[t]}”: max |Δ logit| = ${d === 0 ? "0 (identical)" : sci(d)}`);
   }
   svg
     .append("line")
@@ -303,7 +117,7 @@ export function modeDiffChart(
       .attr("x", x(t)! + x.bandwidth() / 2)
       .attr("y", margin.top + height + 16)
       .attr("text-anchor", "middle")
-      .text(tokenLabel(tokens[t]));
+      .text(tokens[t]);
   }
   svg
     .append("text")
@@ -345,4 +159,27 @@ export function modeDiffChart(
       .text(`${ms(r.ms)} ms  ${r.name === "rnn" ? "RNN" : r.name === "parallel" ? "parallel" : r.name}`);
   });
   return figure.node() as HTMLElement;
+}
+
+/**
+ * A list of checks under a figure: one <li> per line, bold segments in <b>. Returns <ul class="checks">, with
+ * data-checks=`name` and data-stale="true" (faded) while it reports the previous prompt.
+ */
+export function checkList(
+  lines: CheckLine[],
+  { name, stale = false }: { name: string; stale?: boolean },
+): HTMLElement {
+  const ul = create("ul")
+    .attr("class", "checks")
+    .attr("data-checks", name)
+    .attr("data-stale", stale ? "true" : null)
+    .style("opacity", stale ? 0.6 : 1);
+  for (const line of lines) {
+    const li = ul.append("li");
+    for (const { text, bold } of line) {
+      if (bold) li.append("b").text(text);
+      else li.node()!.append(text);
+    }
+  }
+  return ul.node() as HTMLElement;
 }

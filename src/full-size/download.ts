@@ -9,12 +9,13 @@
  *   r.cacheError   why the file could not be stored (e.g. a full quota): the model still loads
  *
  * Failures throw DownloadError with a `code`: "http" (status >= 400), "interrupted" (the body ended before its
- * Content-Length, or the stream failed), "aborted" (the reader pressed stop), "network" (fetch rejected).
- * Nothing partial is ever stored in the cache.
+ * Content-Length, or the stream failed), "aborted" (the reader pressed stop), "network" (fetch rejected),
+ * "too-large" (with `maxBytes`: the Content-Length, or the bytes received, or the cached file, exceed it; the
+ * download stops there). Nothing partial is ever stored in the cache.
  */
 import { cacheKey, progressStats, type ProgressStats } from "./full-size.js";
 
-export type DownloadErrorCode = "http" | "interrupted" | "aborted" | "network" | "quota";
+export type DownloadErrorCode = "http" | "interrupted" | "aborted" | "network" | "quota" | "too-large";
 
 export class DownloadError extends Error {
   readonly code: DownloadErrorCode;
@@ -45,6 +46,8 @@ export interface FetchCachedOptions {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   now?: () => number;
+  /** refuse a file larger than this (a config.json or tokenizer.json: src/util/json-limits.ts) */
+  maxBytes?: number;
 }
 
 export interface FetchCachedResult {
@@ -57,8 +60,16 @@ function isAbort(e: unknown, signal?: AbortSignal): boolean {
   return !!signal?.aborted || (e as { name?: string } | null)?.name === "AbortError";
 }
 
+function tooLarge(url: string, bytes: number, max: number): DownloadError {
+  return new DownloadError(
+    "too-large",
+    `${url} is ${bytes} bytes or more, larger than the ${max} bytes this page reads for such a file`,
+  );
+}
+
 export async function fetchCached(url: string, opts: FetchCachedOptions): Promise<FetchCachedResult> {
   const now = opts.now ?? (() => performance.now());
+  const max = opts.maxBytes ?? Infinity;
   const key = cacheKey(url);
   if (opts.cache) {
     let hit: Response | undefined;
@@ -69,6 +80,7 @@ export async function fetchCached(url: string, opts: FetchCachedOptions): Promis
     }
     if (hit) {
       const bytes = new Uint8Array(await hit.arrayBuffer());
+      if (bytes.length > max) throw tooLarge(url, bytes.length, max);
       opts.onProgress?.({
         url,
         loaded: bytes.length,
@@ -94,6 +106,10 @@ export async function fetchCached(url: string, opts: FetchCachedOptions): Promis
   }
   const header = res.headers.get("content-length");
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
+  if (total !== undefined && total > max) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(url, total, max);
+  }
   const t0 = now();
   const chunks: Uint8Array[] = [];
   let loaded = 0;
@@ -103,6 +119,7 @@ export async function fetchCached(url: string, opts: FetchCachedOptions): Promis
   try {
     if (!res.body) {
       const b = new Uint8Array(await res.arrayBuffer());
+      if (b.length > max) throw tooLarge(url, b.length, max);
       chunks.push(b);
       loaded = b.length;
     } else {
@@ -112,6 +129,10 @@ export async function fetchCached(url: string, opts: FetchCachedOptions): Promis
         if (done) break;
         chunks.push(value);
         loaded += value.length;
+        if (loaded > max) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge(url, loaded, max);
+        }
         if (total !== undefined && loaded > total) {
           await reader.cancel().catch(() => undefined);
           throw new DownloadError(
@@ -167,4 +188,35 @@ export async function fetchCached(url: string, opts: FetchCachedOptions): Promis
     }
   }
   return { bytes, fromCache: false, ...(cacheError ? { cacheError } : {}) };
+}
+
+/** The part of the CacheStorage API (`caches`) the page's cache line and "Clear cached models" use. */
+export interface CacheStorageLike {
+  open(name: string): Promise<{
+    keys(): Promise<readonly Request[]>;
+    match(key: Request | string): Promise<Response | undefined>;
+  }>;
+  keys(): Promise<string[]>;
+  delete(name: string): Promise<boolean>;
+}
+
+/** How many files the model cache holds and their bytes (from each stored response's Content-Length). */
+export async function cacheSummary(
+  storage: CacheStorageLike,
+  name: string,
+): Promise<{ files: number; bytes: number }> {
+  const c = await storage.open(name);
+  const keys = await c.keys();
+  let bytes = 0;
+  for (const k of keys) bytes += Number((await c.match(k))?.headers.get("content-length") ?? 0);
+  return { files: keys.length, bytes };
+}
+
+/** Delete every cache whose name starts with `prefix` (all versions of the model cache); their names. */
+export async function clearCaches(storage: CacheStorageLike, prefix: string): Promise<string[]> {
+  const gone: string[] = [];
+  for (const k of await storage.keys()) {
+    if (k.startsWith(prefix) && (await storage.delete(k))) gone.push(k);
+  }
+  return gone;
 }

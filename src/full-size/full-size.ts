@@ -295,8 +295,8 @@ const ARCHITECTURE_HINT =
 
 /**
  * The reader's message for a failed load. Knows the `code`s of CheckpointError (src/rwkv/checkpoint/errors.ts,
- * also carried across the worker as `code`), TokenizerError, DownloadError (./download.ts) and the runtime's
- * errors; anything else keeps its own message.
+ * also carried across the worker as `code`), TokenizerError, JsonLimitError (src/util/json-limits.ts),
+ * DownloadError (./download.ts) and the runtime's errors; anything else keeps its own message.
  */
 export function loadErrorMessage(e: unknown): string {
   const err = e as { name?: string; code?: string; message?: string } | null;
@@ -330,6 +330,11 @@ export function loadErrorMessage(e: unknown): string {
       return `The browser's storage is full: ${msg}`;
     case "bad-json":
       return `The tokenizer or config file is not valid: ${msg}`;
+    case "json-too-large":
+    case "json-too-deep":
+      return `The files were not loaded: ${msg}.`;
+    case "too-large":
+      return `The download was stopped: ${msg}.`;
     case "session-build-failed":
       return `onnxruntime-web could not build the model here (too little memory for this size?): ${msg}`;
     case "device-lost":

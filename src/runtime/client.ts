@@ -33,6 +33,7 @@ export type {
   LoadedSummary,
   ModelSource,
   RunResult,
+  TokenizerSummary,
   WorkerEvent,
 } from "./protocol.js";
 
@@ -73,7 +74,17 @@ export class RwkvWorkerClient {
     // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
     if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
     // checkpoint bytes move to the worker (transferred, not copied): the caller must not use them afterwards
-    const transfer: Transferable[] = "checkpoint" in source ? [source.checkpoint.buffer as ArrayBuffer] : [];
+    // (the reader's JSON files too: each buffer once, a buffer listed twice cannot be transferred)
+    const transfer: Transferable[] =
+      "checkpoint" in source
+        ? [
+            ...new Set(
+              [source.checkpoint, source.hfConfigJson, source.tokenizerJson].flatMap((b) =>
+                b ? [b.buffer as ArrayBuffer] : [],
+              ),
+            ),
+          ]
+        : [];
     try {
       c.info = (await c.call(
         { type: "init", source, options: options as WorkerInitOptions },
@@ -169,6 +180,16 @@ export class RwkvWorkerClient {
 
   async setState(state: RwkvState): Promise<void> {
     await this.call({ type: "setState", state });
+  }
+
+  /** Token ids of `text` from the tokenizer.json the worker read at init (InitResult.tokenizer). */
+  async tokenize(text: string): Promise<number[]> {
+    return (await this.call({ type: "tokenize", text })) as number[];
+  }
+
+  /** The text of each token id from the worker's tokenizer; null for an id outside its vocabulary. */
+  async tokenTexts(ids: readonly number[]): Promise<(string | null)[]> {
+    return (await this.call({ type: "tokenTexts", ids: [...ids] })) as (string | null)[];
   }
 
   /**

@@ -41,8 +41,24 @@ export interface WorkerInitOptions {
 export type ModelSource =
   | { weights: RwkvWeights }
   | { config: RwkvConfig; graphs: { rnn?: Uint8Array; parallel?: Uint8Array } }
-  | { checkpoint: Uint8Array; hfConfig?: object }
+  | {
+      checkpoint: Uint8Array;
+      hfConfig?: object;
+      /**
+       * a reader's config.json and tokenizer.json as bytes: the worker checks their size and nesting depth before
+       * parsing them (src/util/json-limits.ts), so a huge or deeply nested file never reaches the page's thread; a
+       * config.json that fails fails the load, a tokenizer.json that fails is reported in InitResult.tokenizer
+       */
+      hfConfigJson?: Uint8Array;
+      tokenizerJson?: Uint8Array;
+    }
   | { synthetic: RwkvConfig; seed?: number };
+
+/** The tokenizer.json the worker read for a checkpoint source: its vocabulary, or why it is not used. */
+export interface TokenizerSummary {
+  vocabSize?: number;
+  error?: string;
+}
 
 /** What the worker read from a checkpoint or made for a synthetic shape (for the page's figures and tables). */
 export interface LoadedSummary {
@@ -101,6 +117,8 @@ export interface InitResult {
   graphCaptureParallel?: boolean;
   /** why graph capture was asked for but is not used */
   graphCaptureFallback?: string;
+  /** with a source's tokenizerJson: the tokenizer the worker keeps (requests "tokenize", "tokenTexts") */
+  tokenizer?: TokenizerSummary;
 }
 
 /**
@@ -175,7 +193,11 @@ export type Request =
     }
   /** T tokens after the cached ones (the cache grows by T) */
   | { id: number; type: "gptForward"; tokens: number[] }
-  | { id: number; type: "gptReset" };
+  | { id: number; type: "gptReset" }
+  /** the kept tokenizer (InitResult.tokenizer): text -> token ids */
+  | { id: number; type: "tokenize"; text: string }
+  /** the kept tokenizer: the text of each token id, null for an id outside its vocabulary */
+  | { id: number; type: "tokenTexts"; ids: number[] };
 
 export type Response =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };

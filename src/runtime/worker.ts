@@ -29,12 +29,20 @@ import type {
   Request,
   Response,
   RunResult,
+  TokenizerSummary,
   WorkerEvent,
   WorkerInitOptions,
 } from "./protocol.js";
 import { OrtRwkv, type OrtState } from "./rwkv-ort.js";
 import { softwareAdapterReason } from "./ep-policy.js";
 import { SerialQueue } from "../util/serial.js";
+import {
+  CONFIG_JSON_LIMITS,
+  JsonLimitError,
+  TOKENIZER_JSON_LIMITS,
+  parseJsonLimited,
+} from "../util/json-limits.js";
+import { NeoXTokenizer } from "../rwkv/tokenizer.js";
 
 /* Minimal WebGPU typings (TypeScript's DOM lib has none). */
 interface GpuLimits {
@@ -73,6 +81,32 @@ let source:
   { ow?: OnnxWeights; config: RwkvConfig; graphs?: { rnn?: Uint8Array; parallel?: Uint8Array } } | undefined;
 let initOptions: WorkerInitOptions | undefined;
 let device: GpuDevice | undefined;
+/** the reader's tokenizer.json, read here so that a large one never blocks the page */
+let tokenizer: NeoXTokenizer | undefined;
+
+/** A reader's config.json, within the limits (a failure fails the load: the config shapes the model). */
+function readHfConfig(bytes: Uint8Array): object {
+  const v = parseJsonLimited(bytes, CONFIG_JSON_LIMITS, "config.json");
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new JsonLimitError("bad-json", "config.json is not a JSON object");
+  return v;
+}
+
+/** A reader's tokenizer.json, within the limits; a failure is reported, and the model loads without it. */
+function readTokenizer(bytes: Uint8Array): TokenizerSummary {
+  try {
+    tokenizer = new NeoXTokenizer(parseJsonLimited(bytes, TOKENIZER_JSON_LIMITS, "tokenizer.json") as object);
+    return { vocabSize: tokenizer.vocabSize };
+  } catch (e) {
+    tokenizer = undefined;
+    return { error: messageOf(e) };
+  }
+}
+
+function needTokenizer(): NeoXTokenizer {
+  if (!tokenizer) throw new OrtRwkvError("unsupported", "no tokenizer.json was read with this model");
+  return tokenizer;
+}
 
 function post(m: Response | WorkerEvent, transfer: Transferable[] = []): void {
   scope.postMessage(m, transfer);
@@ -192,6 +226,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   // ORT writes its log through console.error: keep the page's console for real errors unless asked
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   let loaded: LoadedSummary | undefined;
+  let tokenizerSummary: TokenizerSummary | undefined;
   if ("checkpoint" in src || "synthetic" in src) {
     // read and validate the file here, off the page's thread; a bad file throws CheckpointError before
     // anything is built (nothing half-loaded)
@@ -199,7 +234,9 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     let weights: RwkvWeights;
     let meta: Pick<LoadedSummary, "format" | "naming" | "dtype" | "parameterCount">;
     if ("checkpoint" in src) {
-      const ck = loadRwkvCheckpoint(src.checkpoint, src.hfConfig ? { hfConfig: src.hfConfig } : {});
+      const hfConfig = src.hfConfigJson ? readHfConfig(src.hfConfigJson) : src.hfConfig;
+      if (src.tokenizerJson) tokenizerSummary = readTokenizer(src.tokenizerJson);
+      const ck = loadRwkvCheckpoint(src.checkpoint, hfConfig ? { hfConfig } : {});
       weights = ck.weights;
       meta = { format: ck.format, naming: ck.naming, dtype: ck.dtype, parameterCount: ck.parameterCount };
     } else {
@@ -267,6 +304,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     ...(options.graphCapture ? { graphCapture: model.graphCapture } : {}),
     ...(options.graphCapture === "both" ? { graphCaptureParallel: model.graphCaptureParallel } : {}),
     ...(model.graphCaptureFallback ? { graphCaptureFallback: model.graphCaptureFallback } : {}),
+    ...(tokenizerSummary ? { tokenizer: tokenizerSummary } : {}),
   };
 }
 
@@ -438,6 +476,15 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
     case "gptReset":
       gptCache = needGpt().newCache();
       return { result: null, transfer: [] };
+    case "tokenize":
+      return { result: needTokenizer().encode(req.text), transfer: [] };
+    case "tokenTexts": {
+      const tk = needTokenizer();
+      const texts = req.ids.map((id) =>
+        Number.isInteger(id) && id >= 0 && id < tk.vocabSize ? tk.tokenText(id) : null,
+      );
+      return { result: texts, transfer: [] };
+    }
     case "dispose": {
       await gpt?.dispose();
       gpt = undefined;
@@ -446,6 +493,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       state = undefined;
       await model?.dispose();
       model = undefined;
+      tokenizer = undefined;
       device?.destroy();
       device = undefined;
       return { result: null, transfer: [] };

@@ -11,6 +11,7 @@
  *   const traceView = ch.trace(promptText);              a generator: Framework gives the next cells its values,
  *                                                        the precomputed trace at once, then the live one
  *   display(ch.badge(traceView)); if (!traceView) display(ch.missing(promptText))   badge; why nothing is shown
+ *   const live = ch.live();                              null, then the loaded model (chapter 7 counts its tensors)
  *   ch.remember({prompt: promptText, layer})             the view state into the address (shareable links)
  *   view(ch.slider("rank", {min: 0, max: C - 1, label}))   a slider starting at the address's value
  *   display(ch.playButton(picker, view.T))               ▶ Play: steps a token picker through the prompt
@@ -29,12 +30,18 @@
  */
 import { CHAPTER_PROMPTS, type ChapterKey } from "../chapters/defaults.js";
 import { decodeParams, type ModelParams } from "../chapters/params.js";
-import { missingTraceMessage, openModel, traceStream, type ModelHandle } from "../live/live-model.js";
+import {
+  missingTraceMessage,
+  openModel,
+  traceStream,
+  type LiveModel,
+  type ModelHandle,
+} from "../live/live-model.js";
 import { cardFromJson, type ModelCard } from "../live/model-source.js";
 import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
 import type { TraceView } from "../trace/trace.js";
 import { promptInput, select, slider, tokenPicker } from "./controls.js";
-import { EQ, errorBox, installExplainer, modelBadge, notice } from "./page.js";
+import { EQ, errorBox, installExplainer, modelBadge, notice, type BadgeInfo } from "./page.js";
 import { clampInt, readUrlState, writeUrlState, type ViewState } from "./url-state.js";
 
 export interface Attachment {
@@ -110,8 +117,13 @@ export interface Chapter<S extends ViewState, P> {
    * `summarise` of the live trace (null when there is none: see `missing`)
    */
   summary<R>(text: string, summarise: (view: TraceView) => R): AsyncGenerator<P | R | null> | null;
-  /** the badge: which model ran, and whether `view` (a trace or a summary: its source and backend) is live */
-  badge(view: Pick<TraceView, "source" | "backend"> | null): HTMLElement;
+  /**
+   * the badge: which model ran, and whether `view` (a trace or a summary: its source and backend) is live;
+   * `other` badges another handle (e.g. chapter 8's ONNX worker)
+   */
+  badge(view: Pick<TraceView, "source" | "backend"> | null, other?: BadgeInfo["handle"]): HTMLElement;
+  /** for a page cell: null at once, then the live model once it is ready (nothing more when off or failed) */
+  live(): AsyncGenerator<LiveModel | null>;
   /** a notice saying why there is no trace to show for this prompt (kinds: for an empty prompt, for the other
    * reasons; "warn" both by default) */
   missing(text: string, kinds?: { empty?: NoticeKind; other?: NoticeKind }): HTMLElement;
@@ -223,7 +235,16 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       const pre = precomputed as (P & { text?: string }) | null;
       return summaryStream(prompt, pre?.text === prompt.text ? pre : null, handle, summarise);
     },
-    badge: (view) => modelBadge({ view, handle }),
+    badge: (view, other) => modelBadge({ view, handle: other ?? handle }),
+    async *live() {
+      yield null;
+      if (handle.status === "off") return;
+      try {
+        yield await handle.ready;
+      } catch {
+        // the badge says why; the figures keep what they had
+      }
+    },
     missing: (text, { empty = "warn", other = "warn" } = {}) => {
       const prompt = chapter.encode(text);
       return notice(missingTraceMessage(prompt, handle), prompt.tokens.length ? other : empty);

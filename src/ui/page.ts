@@ -18,8 +18,8 @@
  *   settle(value, ms, invalidation)    async generator for a page cell: yields `value` after `ms` unless the cell
  *                                      was invalidated first (debounces expensive figures while typing)
  */
-import type { ModelHandle } from "../live/live-model.js";
-import { modelLabel } from "../live/model-source.js";
+import type { Handle } from "../live/handle.js";
+import { modelLabel, type ModelCard } from "../live/model-source.js";
 import type { TraceView } from "../trace/trace.js";
 
 /** KaTeX options for display equations with hover-linkable symbols (\htmlData needs `trust`). */
@@ -189,9 +189,10 @@ export function installExplainer(): void {
 }
 
 export interface BadgeInfo {
-  /** the trace (or a summary of it) the figures show now (null: none yet) */
+  /** the trace (or a summary of it, or any result with its source and backend) the figures show now (null: none yet) */
   view?: Pick<TraceView, "source" | "backend"> | null;
-  handle: ModelHandle;
+  /** the model's handle (openModel's, or any Handle with the card it runs) */
+  handle: Handle<unknown> & { card: ModelCard };
 }
 
 /**

@@ -114,165 +114,168 @@ async function runInPage(
 
 if (!status.available) console.log(`SKIP ORT browser tests: ${status.message}`);
 
-describe.runIf(status.available)("onnxruntime-web in Chromium through the model worker", () => {
-  let browser: Browser;
-  beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), "rwkv-ort-e2e-"));
-    await writeFile(path.join(dir, "worker.js"), await bundleModule());
-    await writeFile(
-      path.join(dir, "page.js"),
-      await bundleModule(path.join(import.meta.dirname, "ort-page.ts")),
-    );
-    await writeFile(
-      path.join(dir, "index.html"),
-      '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./page.js"></script>',
-    );
-    await symlink(ortWasmPath(), path.join(dir, ORT_WASM_NAME));
-    server = await serveStatic(dir);
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  it("runs both graphs on the WebGPU EP, every node placed on WebGPU, parity <= 1e-3; survives a lost device on wasm", async () => {
-    const { out, logs } = await runInPage(browser.context, {
-      ep: "webgpu",
-      chunk: 5,
-      logSeverityLevel: 0,
-      loseDevice: true,
+describe.runIf(status.available || status.required)(
+  "onnxruntime-web in Chromium through the model worker",
+  () => {
+    let browser: Browser;
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(os.tmpdir(), "rwkv-ort-e2e-"));
+      await writeFile(path.join(dir, "worker.js"), await bundleModule());
+      await writeFile(
+        path.join(dir, "page.js"),
+        await bundleModule(path.join(import.meta.dirname, "ort-page.ts")),
+      );
+      await writeFile(
+        path.join(dir, "index.html"),
+        '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="./page.js"></script>',
+      );
+      await symlink(ortWasmPath(), path.join(dir, ORT_WASM_NAME));
+      server = await serveStatic(dir);
+      browser = await launchChromium();
     });
-    expect(out.init.ep).toBe("webgpu");
-    expect(out.init.fallbackReason).toBeUndefined();
-    expect(out.init.stateLocation).toBe("gpu-buffer");
-    // ORT runs on the worker's device (so its loss is seen), not on one ORT made itself
-    expect(out.init.sessionsOnWorkerDevice).toBe(true);
-    expect(out.parEp).toBe("webgpu");
-    expect(out.stepEps.every((e) => e === "webgpu")).toBe(true);
-    // ORT's verbose log: one placement summary per session. The two WebGPU sessions (RNN, parallel) have every
-    // node on WebGPU; the two after the simulated device loss are the wasm rebuild (ORT's CPU EP).
-    const placements = logs.filter(
-      (l) => l.includes("VerifyEachNodeIsAssignedToAnEp") && l.includes("placed on"),
-    );
-    expect(placements.length).toBe(4);
-    for (const p of placements.slice(0, 2))
-      expect(p).toMatch(/All nodes placed on \[WebGpuExecutionProvider\]/);
-    for (const p of placements.slice(2)) expect(p).toMatch(/All nodes placed on \[CPUExecutionProvider\]/);
-    const d = diffs(out);
-    console.log(`WebGPU (${out.init.adapter?.architecture}) max |diff| vs reference:`, d);
-    expect(d.parallel).toBeLessThanOrEqual(1e-3);
-    expect(d.rnn).toBeLessThanOrEqual(1e-3);
-    expect(d.state).toBeLessThanOrEqual(1e-3);
-    expect(d.mixed).toBeLessThanOrEqual(1e-3);
-    expect(out.init.graphCapture).toBeUndefined(); // not asked for
-    expect(logs.some((l) => l.includes("Replaying the captured"))).toBe(false);
-    // typed errors cross the worker boundary; the model keeps working
-    expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
-    expect(out.after).toBe(CONFIG.vocabSize);
-    // a lost device: a typed error for the call that meets it, a visible event, then wasm from a reset state
-    expect(out.lost?.simulated).toBe(true);
-    expect(out.lost?.code).toBe("device-lost");
-    expect(out.events.map((e) => e.kind)).toContain("device-lost");
-    expect(out.lost?.epAfter).toBe("wasm");
-    const first = ref.step(TOKENS[0]).logits;
-    expect(Math.max(...out.lost!.logits!.map((x, i) => Math.abs(x - first[i])))).toBeLessThanOrEqual(1e-4);
-  });
-
-  it("runs the RNN step through ORT graph capture on WebGPU (replayed, not re-dispatched), parity <= 1e-3", async () => {
-    const { out, logs } = await runInPage(browser.context, {
-      ep: "webgpu",
-      chunk: 5,
-      logSeverityLevel: 0,
-      graphCapture: true,
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
+      if (dir) await rm(dir, { recursive: true, force: true });
     });
-    expect(out.init.ep).toBe("webgpu");
-    expect(out.init.graphCaptureFallback).toBeUndefined();
-    expect(out.init.graphCapture).toBe(true);
-    // ORT's session log says so on every run that replays the captured graph instead of running the kernels
-    const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
-    console.log(`graph capture: ${replays} replayed runs in the log`);
-    // 13 steps + 1 after the errors + 4 in the mixed run, all but the first (captured) replayed at least
-    expect(replays).toBeGreaterThanOrEqual(TOKENS.length);
-    const d = diffs(out);
-    console.log(`WebGPU graph capture (${out.init.adapter?.architecture}) max |diff| vs reference:`, d);
-    expect(d.rnn).toBeLessThanOrEqual(1e-3);
-    expect(d.state).toBeLessThanOrEqual(1e-3);
-    expect(d.mixed).toBeLessThanOrEqual(1e-3);
-    expect(d.parallel).toBeLessThanOrEqual(1e-3);
-    expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
-    expect(out.after).toBe(CONFIG.vocabSize);
-  });
 
-  it('graph capture "both": full parallel chunks captured too (13 tokens in chunks of 5), parity <= 1e-3', async () => {
-    const { out, logs } = await runInPage(browser.context, {
-      ep: "webgpu",
-      chunk: 5,
-      logSeverityLevel: 0,
-      graphCapture: "both",
+    it("runs both graphs on the WebGPU EP, every node placed on WebGPU, parity <= 1e-3; survives a lost device on wasm", async () => {
+      const { out, logs } = await runInPage(browser.context, {
+        ep: "webgpu",
+        chunk: 5,
+        logSeverityLevel: 0,
+        loseDevice: true,
+      });
+      expect(out.init.ep).toBe("webgpu");
+      expect(out.init.fallbackReason).toBeUndefined();
+      expect(out.init.stateLocation).toBe("gpu-buffer");
+      // ORT runs on the worker's device (so its loss is seen), not on one ORT made itself
+      expect(out.init.sessionsOnWorkerDevice).toBe(true);
+      expect(out.parEp).toBe("webgpu");
+      expect(out.stepEps.every((e) => e === "webgpu")).toBe(true);
+      // ORT's verbose log: one placement summary per session. The two WebGPU sessions (RNN, parallel) have every
+      // node on WebGPU; the two after the simulated device loss are the wasm rebuild (ORT's CPU EP).
+      const placements = logs.filter(
+        (l) => l.includes("VerifyEachNodeIsAssignedToAnEp") && l.includes("placed on"),
+      );
+      expect(placements.length).toBe(4);
+      for (const p of placements.slice(0, 2))
+        expect(p).toMatch(/All nodes placed on \[WebGpuExecutionProvider\]/);
+      for (const p of placements.slice(2)) expect(p).toMatch(/All nodes placed on \[CPUExecutionProvider\]/);
+      const d = diffs(out);
+      console.log(`WebGPU (${out.init.adapter?.architecture}) max |diff| vs reference:`, d);
+      expect(d.parallel).toBeLessThanOrEqual(1e-3);
+      expect(d.rnn).toBeLessThanOrEqual(1e-3);
+      expect(d.state).toBeLessThanOrEqual(1e-3);
+      expect(d.mixed).toBeLessThanOrEqual(1e-3);
+      expect(out.init.graphCapture).toBeUndefined(); // not asked for
+      expect(logs.some((l) => l.includes("Replaying the captured"))).toBe(false);
+      // typed errors cross the worker boundary; the model keeps working
+      expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
+      expect(out.after).toBe(CONFIG.vocabSize);
+      // a lost device: a typed error for the call that meets it, a visible event, then wasm from a reset state
+      expect(out.lost?.simulated).toBe(true);
+      expect(out.lost?.code).toBe("device-lost");
+      expect(out.events.map((e) => e.kind)).toContain("device-lost");
+      expect(out.lost?.epAfter).toBe("wasm");
+      const first = ref.step(TOKENS[0]).logits;
+      expect(Math.max(...out.lost!.logits!.map((x, i) => Math.abs(x - first[i])))).toBeLessThanOrEqual(1e-4);
     });
-    expect(out.init.graphCaptureFallback).toBeUndefined();
-    expect(out.init.graphCapture).toBe(true);
-    expect(out.init.graphCaptureParallel).toBe(true);
-    // two sessions capture: the RNN step and the parallel graph
-    expect(logs.filter((l) => l.includes("CaptureBegin")).length).toBe(2);
-    // forward of 13 tokens: 2 captured chunks (the first captures, the second replays) + a plain one of 3;
-    // the mixed run's forward of 5 tokens replays once more; the steps replay as before
-    const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
-    expect(replays).toBeGreaterThanOrEqual(TOKENS.length + 2);
-    const d = diffs(out);
-    console.log(
-      `WebGPU graph capture "both" (${out.init.adapter?.architecture}) max |diff| vs reference:`,
-      d,
-    );
-    expect(d.parallel).toBeLessThanOrEqual(1e-3);
-    expect(d.rnn).toBeLessThanOrEqual(1e-3);
-    expect(d.state).toBeLessThanOrEqual(1e-3);
-    expect(d.mixed).toBeLessThanOrEqual(1e-3);
-  });
 
-  it("graph capture asked for on the wasm EP: plain steps, the reason reported, parity <= 1e-4", async () => {
-    const { out } = await runInPage(browser.context, {
-      ep: "wasm",
-      chunk: 4,
-      logSeverityLevel: 3,
-      graphCapture: true,
+    it("runs the RNN step through ORT graph capture on WebGPU (replayed, not re-dispatched), parity <= 1e-3", async () => {
+      const { out, logs } = await runInPage(browser.context, {
+        ep: "webgpu",
+        chunk: 5,
+        logSeverityLevel: 0,
+        graphCapture: true,
+      });
+      expect(out.init.ep).toBe("webgpu");
+      expect(out.init.graphCaptureFallback).toBeUndefined();
+      expect(out.init.graphCapture).toBe(true);
+      // ORT's session log says so on every run that replays the captured graph instead of running the kernels
+      const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
+      console.log(`graph capture: ${replays} replayed runs in the log`);
+      // 13 steps + 1 after the errors + 4 in the mixed run, all but the first (captured) replayed at least
+      expect(replays).toBeGreaterThanOrEqual(TOKENS.length);
+      const d = diffs(out);
+      console.log(`WebGPU graph capture (${out.init.adapter?.architecture}) max |diff| vs reference:`, d);
+      expect(d.rnn).toBeLessThanOrEqual(1e-3);
+      expect(d.state).toBeLessThanOrEqual(1e-3);
+      expect(d.mixed).toBeLessThanOrEqual(1e-3);
+      expect(d.parallel).toBeLessThanOrEqual(1e-3);
+      expect(out.errors.map((e) => e.code)).toEqual(["token-out-of-range", "empty-prompt"]);
+      expect(out.after).toBe(CONFIG.vocabSize);
     });
-    expect(out.init.ep).toBe("wasm");
-    expect(out.init.graphCapture).toBe(false);
-    const d = diffs(out);
-    expect(d.rnn).toBeLessThanOrEqual(1e-4);
-    expect(d.mixed).toBeLessThanOrEqual(1e-4);
-  });
 
-  it("runs on the wasm EP when asked, parity <= 1e-4", async () => {
-    const { out } = await runInPage(browser.context, { ep: "wasm", chunk: 4, logSeverityLevel: 3 });
-    expect(out.init.ep).toBe("wasm");
-    expect(out.init.stateLocation).toBe("cpu");
-    const d = diffs(out);
-    expect(d.parallel).toBeLessThanOrEqual(1e-4);
-    expect(d.rnn).toBeLessThanOrEqual(1e-4);
-    expect(d.state).toBeLessThanOrEqual(1e-4);
-  });
-
-  it("falls back to wasm, visibly, in a browser without WebGPU", async () => {
-    const plain = await chromium.launch({
-      executablePath: CHROME_PATH,
-      headless: true,
-      args: CHROMIUM_FLAGS.filter((f) => f !== "--enable-unsafe-webgpu"),
+    it('graph capture "both": full parallel chunks captured too (13 tokens in chunks of 5), parity <= 1e-3', async () => {
+      const { out, logs } = await runInPage(browser.context, {
+        ep: "webgpu",
+        chunk: 5,
+        logSeverityLevel: 0,
+        graphCapture: "both",
+      });
+      expect(out.init.graphCaptureFallback).toBeUndefined();
+      expect(out.init.graphCapture).toBe(true);
+      expect(out.init.graphCaptureParallel).toBe(true);
+      // two sessions capture: the RNN step and the parallel graph
+      expect(logs.filter((l) => l.includes("CaptureBegin")).length).toBe(2);
+      // forward of 13 tokens: 2 captured chunks (the first captures, the second replays) + a plain one of 3;
+      // the mixed run's forward of 5 tokens replays once more; the steps replay as before
+      const replays = logs.filter((l) => l.includes("Replaying the captured")).length;
+      expect(replays).toBeGreaterThanOrEqual(TOKENS.length + 2);
+      const d = diffs(out);
+      console.log(
+        `WebGPU graph capture "both" (${out.init.adapter?.architecture}) max |diff| vs reference:`,
+        d,
+      );
+      expect(d.parallel).toBeLessThanOrEqual(1e-3);
+      expect(d.rnn).toBeLessThanOrEqual(1e-3);
+      expect(d.state).toBeLessThanOrEqual(1e-3);
+      expect(d.mixed).toBeLessThanOrEqual(1e-3);
     });
-    try {
-      const ctx = await plain.newContext();
-      const { out } = await runInPage(ctx, { ep: "auto", chunk: 64, logSeverityLevel: 3 });
+
+    it("graph capture asked for on the wasm EP: plain steps, the reason reported, parity <= 1e-4", async () => {
+      const { out } = await runInPage(browser.context, {
+        ep: "wasm",
+        chunk: 4,
+        logSeverityLevel: 3,
+        graphCapture: true,
+      });
       expect(out.init.ep).toBe("wasm");
-      expect(out.init.fallbackReason).toMatch(/WebGPU/);
-      expect(out.events.map((e) => e.kind)).toContain("fallback");
+      expect(out.init.graphCapture).toBe(false);
+      const d = diffs(out);
+      expect(d.rnn).toBeLessThanOrEqual(1e-4);
+      expect(d.mixed).toBeLessThanOrEqual(1e-4);
+    });
+
+    it("runs on the wasm EP when asked, parity <= 1e-4", async () => {
+      const { out } = await runInPage(browser.context, { ep: "wasm", chunk: 4, logSeverityLevel: 3 });
+      expect(out.init.ep).toBe("wasm");
+      expect(out.init.stateLocation).toBe("cpu");
       const d = diffs(out);
       expect(d.parallel).toBeLessThanOrEqual(1e-4);
       expect(d.rnn).toBeLessThanOrEqual(1e-4);
-    } finally {
-      await plain.close();
-    }
-  });
-});
+      expect(d.state).toBeLessThanOrEqual(1e-4);
+    });
+
+    it("falls back to wasm, visibly, in a browser without WebGPU", async () => {
+      const plain = await chromium.launch({
+        executablePath: CHROME_PATH,
+        headless: true,
+        args: CHROMIUM_FLAGS.filter((f) => f !== "--enable-unsafe-webgpu"),
+      });
+      try {
+        const ctx = await plain.newContext();
+        const { out } = await runInPage(ctx, { ep: "auto", chunk: 64, logSeverityLevel: 3 });
+        expect(out.init.ep).toBe("wasm");
+        expect(out.init.fallbackReason).toMatch(/WebGPU/);
+        expect(out.events.map((e) => e.kind)).toContain("fallback");
+        const d = diffs(out);
+        expect(d.parallel).toBeLessThanOrEqual(1e-4);
+        expect(d.rnn).toBeLessThanOrEqual(1e-4);
+      } finally {
+        await plain.close();
+      }
+    });
+  },
+);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CheckpointError } from "../../src/rwkv/checkpoint/index.js";
 import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
-import { DownloadError, fetchCached, type CacheLike } from "../../src/full-size/download.js";
 import {
   MODEL_CACHE,
   MODELS,
@@ -162,105 +161,18 @@ describe("load error messages", () => {
     q.name = "QuotaExceededError";
     expect(loadErrorMessage(q)).toMatch(/storage is full/);
   });
-});
-
-/** A Map-backed Cache API stand-in. */
-function memoryCache(opts: { failPut?: Error } = {}): CacheLike & { store: Map<string, Uint8Array> } {
-  const store = new Map<string, Uint8Array>();
-  return {
-    store,
-    async match(k) {
-      const b = store.get(k);
-      return b ? new Response(b.slice()) : undefined;
-    },
-    async put(k, r) {
-      if (opts.failPut) throw opts.failPut;
-      store.set(k, new Uint8Array(await r.arrayBuffer()));
-    },
-    async delete(k) {
-      return store.delete(k);
-    },
-  };
-}
-
-/** A fetch whose body comes in the given chunks; `length` overrides Content-Length; `failAfter` breaks the stream. */
-function fakeFetch(chunks: Uint8Array[], o: { length?: number; status?: number; failAfter?: number } = {}) {
-  const calls: string[] = [];
-  const f = async (url: string) => {
-    calls.push(url);
-    let i = 0;
-    const body = new ReadableStream<Uint8Array>({
-      pull(c) {
-        if (o.failAfter !== undefined && i === o.failAfter) return c.error(new Error("connection reset"));
-        if (i < chunks.length) c.enqueue(chunks[i++]);
-        else c.close();
-      },
+  it("a JSON file over its limits and a download over its cap say so, with the file's own message", () => {
+    const deep = Object.assign(new Error("config.json is nested more than 32 levels deep"), {
+      code: "json-too-deep",
     });
-    const total = o.length ?? chunks.reduce((s, c) => s + c.length, 0);
-    return new Response(body, { status: o.status ?? 200, headers: { "content-length": String(total) } });
-  };
-  return { f, calls };
-}
-
-describe("fetchCached", () => {
-  const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255);
-  const parts = [bytes.subarray(0, 300), bytes.subarray(300, 700), bytes.subarray(700)];
-
-  it("downloads with progress, stores the file, and the second load makes no request", async () => {
-    const cache = memoryCache();
-    const { f, calls } = fakeFetch(parts);
-    let t = 0;
-    const seen: number[] = [];
-    const r = await fetchCached("http://h/m.pth", {
-      fetch: f,
-      cache,
-      now: () => (t += 100),
-      onProgress: (p) => seen.push(p.loaded),
+    expect(loadErrorMessage(deep)).toBe(
+      "The files were not loaded: config.json is nested more than 32 levels deep.",
+    );
+    const big = Object.assign(new Error("http://h/config.json is 2000000 bytes or more"), {
+      code: "too-large",
     });
-    expect(r.fromCache).toBe(false);
-    expect(Array.from(r.bytes)).toEqual(Array.from(bytes));
-    expect(seen).toEqual([0, 300, 700, 1000, 1000]);
-    const again = await fetchCached("http://h/m.pth", { fetch: f, cache });
-    expect(again.fromCache).toBe(true);
-    expect(Array.from(again.bytes)).toEqual(Array.from(bytes));
-    expect(calls).toEqual(["http://h/m.pth"]);
-  });
-
-  it("a body shorter than its Content-Length is 'interrupted' and nothing is cached", async () => {
-    const cache = memoryCache();
-    const { f } = fakeFetch(parts.slice(0, 2), { length: 1000 });
-    await expect(fetchCached("http://h/m.pth", { fetch: f, cache })).rejects.toMatchObject({
-      code: "interrupted",
-    });
-    expect(cache.store.size).toBe(0);
-  });
-
-  it("a stream that breaks is 'interrupted'; HTTP 404 is 'http'; a stopped download is 'aborted'", async () => {
-    const broken = fakeFetch(parts, { failAfter: 1 });
-    await expect(fetchCached("http://h/a", { fetch: broken.f })).rejects.toMatchObject({
-      code: "interrupted",
-    });
-    const missing = fakeFetch([], { status: 404 });
-    const e = await fetchCached("http://h/b", { fetch: missing.f }).catch((x) => x);
-    expect(e).toBeInstanceOf(DownloadError);
-    expect(e.code).toBe("http");
-    expect(e.message).toContain("404");
-    const ac = new AbortController();
-    ac.abort();
-    await expect(
-      fetchCached("http://h/c", { fetch: fakeFetch(parts).f, signal: ac.signal }),
-    ).rejects.toMatchObject({
-      code: "aborted",
-    });
-  });
-
-  it("a full quota still returns the bytes, with the reason they were not cached", async () => {
-    const q = new Error("quota exceeded");
-    q.name = "QuotaExceededError";
-    const cache = memoryCache({ failPut: q });
-    const r = await fetchCached("http://h/m.pth", { fetch: fakeFetch(parts).f, cache });
-    expect(r.bytes.length).toBe(1000);
-    expect(r.cacheError).toMatch(/quota is full/);
-    expect(cache.store.size).toBe(0);
+    expect(loadErrorMessage(big)).toBe(
+      "The download was stopped: http://h/config.json is 2000000 bytes or more.",
+    );
   });
 });

@@ -1,10 +1,9 @@
 // Data loader: chapter 8's precomputed comparison (default prompt): the reference model's RNN mode and parallel
 // mode logits, and their times in Node at build time (the page replaces them with a run in the browser).
 import { loadBuildModel } from "../../build/build-model.js";
-import { encodeModes } from "../../chapters/chapter-data.js";
+import { encodeModes, referenceModes, runModes } from "../../chapters/modes.js";
 import { CHAPTER_PROMPTS } from "../../chapters/defaults.js";
 import { encodePrompt } from "../../trace/prompt.js";
-import { referenceModes, runModes } from "../../components/mode-diff.js";
 
 const { card, model } = loadBuildModel();
 const { prompt, maxTokens } = CHAPTER_PROMPTS.rnnParallel;

@@ -25,7 +25,7 @@ export const CHROMIUM_FLAGS = [
 /** Missing browser: skip with one clear line, unless CI=true or E2E_REQUIRED=1 (then the tests fail). */
 export function browserStatus(): { available: boolean; required: boolean; message: string } {
   const available = existsSync(CHROME_PATH);
-  const required = process.env.CI === "true" || process.env.E2E_REQUIRED === "1";
+  const required = /^(1|true)$/i.test(process.env.CI ?? "") || process.env.E2E_REQUIRED === "1";
   const message =
     `Chromium not found at ${CHROME_PATH}: install it with \`apt-get install -y chromium\` ` +
     "(or set CHROME_PATH to a Chromium/Chrome binary)";
