@@ -252,7 +252,7 @@ export function blockDiagram({
     50,
   );
   box(
-    { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "W_r, W_k, W_v (Eq. 11–13)", kind: "time" },
+    { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "Wᵣ, Wₖ, Wᵥ (Eq. 11–13)", kind: "time" },
     col - bw / 2,
     562,
     bw,
@@ -266,7 +266,7 @@ export function blockDiagram({
     50,
   );
   box(
-    { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then W_o", detail: "output gate (Eq. 17)", kind: "time" },
+    { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then Wₒ", detail: "output gate (Eq. 17)", kind: "time" },
     col - bw / 2,
     434,
     bw,
