@@ -21,6 +21,7 @@ export const chapters: { name: string; path: string }[] = [
   { name: "7. The whole model", path: "/07-whole-model" },
   { name: "8. RNN mode and parallel mode", path: "/08-rnn-and-parallel" },
   { name: "The full-size model", path: "/full-size" },
+  { name: "Notation", path: "/notation" },
 ];
 
 export default {
@@ -34,7 +35,7 @@ export default {
   head: '<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">',
   footer:
     "An explainer of <cite>RWKV: Reinventing RNNs for the Transformer Era</cite> (Peng et al., EMNLP Findings 2023), " +
-    '<a href="https://arxiv.org/abs/2305.13048">arXiv 2305.13048</a>. Equation numbers follow arXiv v4. ' +
+    '<a href="https://arxiv.org/abs/2305.13048">arXiv 2305.13048</a>. Equation numbers follow arXiv v4 (v1 numbers them differently: see <a href="./notation">Notation</a>). ' +
     "Code under the Apache-2.0 licence.",
   toc: true,
   pager: true,

@@ -21,6 +21,7 @@
  *   paperW(loaded) -> number       the paper's w (>= 0) from the loaded decay (-e^{time_decay})
  *   layerKey(key, layer) -> string a key with the layer N filled in ("blocks.N.att.time_decay", 3)
  *   hfKey(key) -> string           the Hugging Face spelling of a BlinkDL block key (the rename names.ts undoes)
+ *   V1_NUMBERING                   where arXiv v1's equation, section and appendix numbers differ from v4's
  */
 import { sym } from "./tex.js";
 
@@ -490,3 +491,40 @@ export function hfKey(key: string): string {
   };
   return `rwkv.blocks.${n}.${module === "att" ? "attention" : "feed_forward"}.${mix[rest] ?? rest}`;
 }
+
+/** Where the numbering of arXiv v1 (22 May 2023) differs from v4's, which the site cites. */
+export interface NumberingRow {
+  what: string;
+  v4: string;
+  v1: string;
+}
+
+export const V1_NUMBERING: readonly NumberingRow[] = [
+  { what: "attention, AFT and RWKV's pair bias", v4: "Eq. 7-10 (Section 2.2)", v1: "Eq. 7-10 (Section 3.2)" },
+  {
+    what: `token shift of time mixing: ${uni("r")}, ${uni("k")}, ${uni("v")}`,
+    v4: "Eq. 11-13 (Section 3.1.1)",
+    v1: "Eq. 11-13 (Section 4.1)",
+  },
+  { what: `token shift of channel mixing: ${uni("rp")}, ${uni("kp")}`, v4: "Eq. 14-15", v1: "Eq. 16-17" },
+  { what: `the WKV operator ${uni("wkv")}`, v4: "Eq. 16 (Section 3.1.2)", v1: "Eq. 14" },
+  {
+    what: `the output gate ${uni("o")} = ${uni("W_o")}·(σ(${uni("r")}) ⊙ ${uni("wkv")})`,
+    v4: "Eq. 17 (Section 3.1.3)",
+    v1: "Eq. 15",
+  },
+  { what: `channel mixing's output ${uni("op")}`, v4: "Eq. 18", v1: "Eq. 18" },
+  {
+    what: `the recurrence ${uni("a")}, ${uni("b")}`,
+    v4: "Eq. 19-22 (Appendix D)",
+    v1: "Eq. 19-22 (Appendix B)",
+  },
+  {
+    what: `the stable form with the shared exponent ${uni("p")}`,
+    v4: "Eq. 23-28 (Appendix D)",
+    v1: "Eq. 23-32 (Appendix B)",
+  },
+  { what: "parameter initialisation", v4: "Appendix E", v1: "Appendix D" },
+  { what: "parameters and FLOPs per token", v4: "Table 2 (Section 4)", v1: "Table 2 (Appendix C)" },
+  { what: "time decays of the 169M model", v4: "Figure 10 (Appendix I)", v1: "Appendix G" },
+];
