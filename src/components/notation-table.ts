@@ -16,7 +16,11 @@ const chapterOf = (page: string): string => String(Number(page.slice(0, 2)));
 
 export function notationTable(
   entries: readonly NotationEntry[],
-  { tex, symbol, pages }: { tex: (s: string) => Element; symbol: (id: string) => string; pages?: readonly string[] },
+  {
+    tex,
+    symbol,
+    pages,
+  }: { tex: (s: string) => Element; symbol: (id: string) => string; pages?: readonly string[] },
 ): HTMLElement {
   const figure = create("figure").attr("data-figure", "notation").attr("data-rows", entries.length);
   const table = figure.append("table").attr("class", "notation").style("max-width", "100%");
@@ -26,7 +30,9 @@ export function notationTable(
   const body = table.append("tbody");
   for (const e of entries) {
     const tr = body.append("tr").attr("data-id", e.id);
-    tr.append("td").node()!.append(tex(symbol(e.id)));
+    tr.append("td")
+      .node()!
+      .append(tex(symbol(e.id)));
     tr.append("td").text(e.meaning);
     const key = tr.append("td");
     if (e.key) key.append("code").text(e.key);
