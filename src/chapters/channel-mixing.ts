@@ -234,18 +234,21 @@ export const ACTIVATIONS: readonly { name: ActivationName; f: (x: number) => num
   { name: "GELU", f: gelu },
 ];
 
+/** The share of a token's units whose activation the concentration measure adds up: the largest tenth. */
+export const TOP_FRACTION = 0.1;
+
 export interface ActivationStats {
   name: ActivationName;
   /** outputs exactly 0, over all T x F */
   zeros: number;
-  /** the share of each token's total |activation| carried by its largest 10% of units, averaged over tokens */
+  /** the share of each token's total |activation| carried by its largest TOP_FRACTION of units, token average */
   top10: number;
 }
 
 /** Each activation applied to one layer's k' (T, F): how many outputs are exactly zero, how concentrated the rest. */
 export function activationStats(k: ArrayLike<number>, T: number, F: number): ActivationStats[] {
   if (k.length !== T * F) throw new RangeError(`activationStats: ${k.length} values, expected ${T * F}`);
-  const top = Math.max(1, Math.ceil(F / 10));
+  const top = Math.max(1, Math.ceil(F * TOP_FRACTION));
   const row = new Float64Array(F);
   return ACTIVATIONS.map(({ name, f }) => {
     let zeros = 0;
@@ -298,7 +301,7 @@ export function activationShapes(summary: SparsitySummary, layer: number): Activ
     caption:
       `The three activations applied to the same ${summary.T} × ${summary.F} pre-activations ${uni("kp")} of ` +
       `layer ${layer} (the histogram behind the curves). ReLU² and ReLU zero the same ${p(sq.zeros)} of them ` +
-      `exactly; GELU zeroes ${p(g.zeros)}. Where they differ is the shape: squaring makes the largest 10% of a ` +
+      `exactly; GELU zeroes ${p(g.zeros)}. Where they differ is the shape: squaring makes the largest ${p(TOP_FRACTION)} of a ` +
       `token's units carry ${p(sq.top10)} of its activation, against ${p(relu.top10)} with ReLU and ${p(g.top10)} ` +
       `with GELU. The model was trained with ReLU² (Eq. 18); the other two columns only show what the same ` +
       `${uni("kp")} would give.`,
