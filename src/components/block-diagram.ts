@@ -311,14 +311,14 @@ export function blockDiagram({
     48,
   );
   box(
-    { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′_r, W′_k (Eq. 14–15)", kind: "channel" },
+    { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′ᵣ, W′ₖ (Eq. 14–15)", kind: "channel" },
     col - bw / 2,
     206,
     bw,
     48,
   );
   box(
-    { id: "sqrelu", label: "W′_v · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
+    { id: "sqrelu", label: "W′ᵥ · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
     col - bw / 2,
     144,
     bw,

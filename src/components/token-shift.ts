@@ -302,7 +302,7 @@ export function tokenConv(
     height: n * rowHeight,
     margin,
     fluid: true,
-    data: { maxError: view.maxError, channels: view.channels.map((c) => c.channel).join(" ") },
+    data: { "max-error": view.maxError, channels: view.channels.map((c) => c.channel).join(" ") },
     label: `Token shift as a width-2 convolution over time for ${n} channels`,
   });
   const { svg, width: w } = f;

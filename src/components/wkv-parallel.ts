@@ -27,7 +27,11 @@ export function wkvParallel(
     height: side + 36 + mH,
     margin,
     fluid: true,
-    data: { errParallel: view.errParallel, errChunked: view.errChunked, chunks: view.chunkStarts.length },
+    data: {
+      "err-parallel": view.errParallel,
+      "err-chunked": view.errChunked,
+      chunks: view.chunkStarts.length,
+    },
     label:
       `The ${T} by ${T} weights of Eq. 16 for channel ${view.channel}, each row's maximum subtracted, with the ` +
       `${view.chunkStarts.length} chunks of ${view.chunk} tokens outlined`,
