@@ -1,7 +1,7 @@
 /**
  * The notation page's tables (the data: src/chapters/notation.ts): every symbol with its TeX (rendered by the
- * `tex` function the page passes, KaTeX), meaning, checkpoint key, how it is loaded, shape, equations and the
- * chapters that show it; and where arXiv v1's numbering differs from v4's.
+ * `tex` function the page passes, KaTeX), meaning, checkpoint key and how it is loaded (or how it is computed),
+ * shape, equations and the chapters that show it; and where arXiv v1's numbering differs from v4's.
  *
  *   notationTable(entries, {tex, pages?}) -> <figure data-figure="notation" data-rows>
  *       tex(s) -> Element renders a TeX string inline; pages: the page paths of this build (links to the others
@@ -22,25 +22,35 @@ export function notationTable(
     pages,
   }: { tex: (s: string) => Element; symbol: (id: string) => string; pages?: readonly string[] },
 ): HTMLElement {
-  const figure = create("figure").attr("data-figure", "notation").attr("data-rows", entries.length);
-  const table = figure.append("table").attr("class", "notation").style("max-width", "100%");
+  const figure = create("figure")
+    .attr("data-figure", "notation")
+    .attr("data-rows", entries.length)
+    .style("overflow-x", "auto")
+    .style("max-width", "100%");
+  const table = figure.append("table").attr("class", "notation").style("min-width", "760px");
   const head = table.append("thead").append("tr");
-  for (const h of ["symbol", "what it is", "checkpoint key", "loaded as", "shape", "equations", "chapters"])
+  for (const h of [
+    "symbol",
+    "what it is",
+    "checkpoint key, or how it is computed",
+    "shape",
+    "equations",
+    "chapters",
+  ])
     head.append("th").text(h);
   const body = table.append("tbody");
   for (const e of entries) {
     const tr = body.append("tr").attr("data-id", e.id);
     tr.append("td")
+      .style("white-space", "nowrap")
       .node()!
       .append(tex(symbol(e.id)));
-    tr.append("td").text(e.meaning);
-    const key = tr.append("td");
-    if (e.key) key.append("code").text(e.key);
-    else key.text("computed");
-    const load = tr.append("td");
-    if (e.load) load.node()!.append(tex(e.load));
-    else if (e.computed && e.computed.startsWith("Eq.")) load.text(e.computed);
-    else if (e.computed) load.node()!.append(tex(e.computed));
+    tr.append("td").style("min-width", "16rem").text(e.meaning);
+    const source = tr.append("td");
+    if (e.key) source.append("div").append("code").text(e.key);
+    const how = e.load ?? e.computed;
+    if (how && how.startsWith("Eq.")) source.append("div").text(how);
+    else if (how) source.append("div").node()!.append(tex(how));
     tr.append("td").style("white-space", "nowrap").text(e.shape);
     tr.append("td").text(e.eqs);
     const where = tr.append("td");

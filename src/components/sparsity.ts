@@ -403,7 +403,7 @@ export function activationCompare(d: ActivationShapes, { width }: { width: numbe
     .attr("font-weight", 700)
     .attr("font-size", 15)
     .attr("fill", "currentColor")
-    .text(`layer ${d.layer}: what each activation does with the same k′`);
+    .text(`layer ${d.layer}: zeros and concentration`);
   svg.selectAll(".tick text").attr("font-size", 13);
   return f.done(d.caption);
 }

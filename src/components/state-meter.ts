@@ -140,6 +140,13 @@ export function stateMeter(
 }
 
 const RWKV_COLOR = "var(--color-rwkv, #3b6fd9)";
+
+/** The powers of ten between lo and hi (a log axis's ticks without the crowd of 2·10^k ... 9·10^k). */
+function decades(lo: number, hi: number): number[] {
+  const out: number[] = [];
+  for (let e = Math.ceil(Math.log10(lo)); 10 ** e <= hi; e++) out.push(10 ** e);
+  return out;
+}
 const KV_COLOR = "var(--color-softmax, #e8590c)";
 
 /**
@@ -230,7 +237,7 @@ export function memoryBars(rows: readonly MemoryRow[], { width }: { width: numbe
     .attr("transform", `translate(0,${margin.top + plotH})`)
     .call(
       axisBottom(x)
-        .ticks(Math.max(2, Math.floor(w / 140)), "~s")
+        .tickValues(decades(lo, hi))
         .tickFormat((v) => `${format("~s")(v as number)}B`),
     )
     .call((g) =>

@@ -334,7 +334,7 @@ export function tokenConv(
     const kmax = Math.max(1, ...ch.kernel);
     const ky = scaleLinear()
       .domain([kmin, kmax])
-      .range([top + rowHeight - 34, top + 10]);
+      .range([top + rowHeight - 34, top + 24]);
     const taps: [string, number, string][] = [
       ["t−1", ch.kernel[1], "xprev"],
       ["t", ch.kernel[0], "xcur"],
