@@ -20,6 +20,7 @@ export const chapters: { name: string; path: string }[] = [
   { name: "6. Channel mixing", path: "/06-channel-mixing" },
   { name: "7. The whole model", path: "/07-whole-model" },
   { name: "8. RNN mode and parallel mode", path: "/08-rnn-and-parallel" },
+  { name: "9. What the state remembers", path: "/09-what-the-state-remembers" },
   { name: "The full-size model", path: "/full-size" },
   { name: "Notation", path: "/notation" },
 ];

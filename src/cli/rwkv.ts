@@ -2,30 +2,44 @@
  * The `rwkv` command line (a stable interface: other work and checks call it).
  *
  *   npm run rwkv -- info <model>
- *   npm run rwkv -- logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
+ *   npm run rwkv -- logits <model> --tokens 3,1,4 | --tokens-file F [--mode rnn|parallel] [--backend ref|ort] --json
  *   npm run rwkv -- generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s]
  *                   [--backend ref|ort]
- *   npm run rwkv -- eval <model> --text-file F [--mode rnn|parallel] [--backend ref|ort] --json
+ *   npm run rwkv -- eval <model> --text-file F | --tokens ... | --tokens-file F [--mode rnn|parallel]
+ *                   [--backend ref|ort] --json
  *   npm run rwkv -- bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--json]
+ *   (any command) --tokenizer tokenizer.json: use this tokenizer (it must fit the model's vocabulary)
  *
  * <model>: a .safetensors, .pth or .bin file (config.json beside it for the Hugging Face format),
  * or synthetic-169m / synthetic-430m / synthetic-tiny (deterministic random weights, nothing downloaded).
- * Errors: non-zero exit and one clear line on stderr.
+ * Token ids: decimal integers in 0..V-1, separated by commas or whitespace (a --tokens-file may hold any
+ * number of them). Files must be regular files within a size limit (load.ts FILE_LIMITS).
+ * Errors: non-zero exit and one clear line on stderr; non-finite logits are an error, never printed.
+ * Runs longer than 3 s report progress on stderr (generate: only when stdout is not a terminal, where the
+ * text itself shows it).
  */
-import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { logSoftmaxAt, Sampler } from "../rwkv/sampling.js";
+import { assertFiniteLogits, logSoftmaxAt, Sampler } from "../rwkv/sampling.js";
 import { countParameters, paperParameterCount } from "../rwkv/synthetic.js";
-import { CliError, loadModel, type LoadedModel } from "./load.js";
+import {
+  CliError,
+  FILE_LIMITS,
+  loadModel,
+  parseTokenIds,
+  Progress,
+  readTextFile,
+  type LoadedModel,
+} from "./load.js";
 import { benchRef } from "./bench-ref.js";
-import { CharTokenizer } from "../rwkv/tokenizer.js";
+import { CharTokenizer, TextStream } from "../rwkv/tokenizer.js";
 
 const USAGE = `usage: rwkv <info|logits|generate|eval|bench> <model> [options]
   info <model>                                   format, config, parameter count
-  logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
+  logits <model> --tokens 3,1,4 | --tokens-file F [--mode rnn|parallel] [--backend ref|ort] --json
   generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s] [--backend ref|ort]
-  eval <model> --text-file F [--mode rnn|parallel] [--backend ref|ort] --json
-  bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json`;
+  eval <model> --text-file F | --tokens ... | --tokens-file F [--mode rnn|parallel] [--backend ref|ort] --json
+  bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json
+  --tokenizer tokenizer.json   use this tokenizer (its ids must fit the model's vocabulary)`;
 
 const { values: opts, positionals } = (() => {
   try {
@@ -33,6 +47,7 @@ const { values: opts, positionals } = (() => {
       allowPositionals: true,
       options: {
         tokens: { type: "string" },
+        "tokens-file": { type: "string" },
         mode: { type: "string", default: "rnn" },
         backend: { type: "string", default: "ref" },
         json: { type: "boolean", default: false },
@@ -58,10 +73,17 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function num(name: string, value: string | undefined, check: (x: number) => boolean): number {
+/** a decimal number option: an integer (optionally signed) or a plain decimal fraction; no hex, no "" */
+function num(
+  name: string,
+  value: string | undefined,
+  check: (x: number) => boolean,
+  integer = false,
+): number {
+  const syntax = integer ? /^-?[0-9]+$/ : /^-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$/;
   const x = Number(value);
-  if (value === undefined || !Number.isFinite(x) || !check(x))
-    fail(`--${name} has an invalid value: ${value}`);
+  if (value === undefined || !syntax.test(value) || !Number.isFinite(x) || !check(x))
+    fail(`--${name} has an invalid value: ${JSON.stringify(value)}`);
   return x;
 }
 
@@ -108,6 +130,9 @@ async function runner(m: LoadedModel): Promise<Runner> {
   };
 }
 
+/** Parallel mode works through long inputs in blocks of this many tokens, carrying the state (for progress). */
+const BLOCK = 256;
+
 /** Logits (T, V) of `tokens` from the empty state, through parallel mode or T steps of RNN mode. */
 async function backendLogits(
   m: LoadedModel,
@@ -115,16 +140,27 @@ async function backendLogits(
   md: "rnn" | "parallel",
 ): Promise<Float32Array> {
   const model = await runner(m);
+  const V = m.weights.config.vocabSize;
+  const out = new Float32Array(tokens.length * V);
+  const progress = new Progress(`logits (${md} mode)`, tokens.length);
   try {
-    if (md === "parallel") return (await model.forward(tokens, model.initialState())).logits;
-    const V = m.weights.config.vocabSize;
-    const out = new Float32Array(tokens.length * V);
     let state = model.initialState();
-    for (let t = 0; t < tokens.length; t++) {
-      const r = await model.step(tokens[t], state);
-      out.set(r.logits, t * V);
-      state = r.state;
+    if (md === "parallel") {
+      for (let s = 0; s < tokens.length; s += BLOCK) {
+        const r = await model.forward(tokens.slice(s, s + BLOCK), state);
+        out.set(r.logits, s * V);
+        state = r.state;
+        progress.update(Math.min(s + BLOCK, tokens.length));
+      }
+    } else {
+      for (let t = 0; t < tokens.length; t++) {
+        const r = await model.step(tokens[t], state);
+        out.set(r.logits, t * V);
+        state = r.state;
+        progress.update(t + 1);
+      }
     }
+    progress.finish();
     return out;
   } finally {
     await model.dispose();
@@ -173,24 +209,38 @@ function info(m: LoadedModel): void {
   console.log(`tokenizer  ${m.tokenizerName}`);
 }
 
-function parseTokens(m: LoadedModel): number[] {
-  if (!opts.tokens) fail("logits needs --tokens, e.g. --tokens 3,1,4");
-  const ids = opts.tokens.split(",").map((s) => Number(s.trim()));
+/** token ids from --tokens or --tokens-file (exactly one), strictly parsed; undefined if neither is given */
+function tokenIds(m: LoadedModel): number[] | undefined {
   const V = m.weights.config.vocabSize;
-  ids.forEach((id, i) => {
-    if (!Number.isInteger(id) || id < 0 || id >= V)
-      fail(`--tokens: item ${i} (${opts.tokens!.split(",")[i]}) is not a token id in 0..${V - 1}`);
-  });
-  return ids;
+  const file = opts["tokens-file"];
+  if (file !== undefined && opts.tokens !== undefined) fail("give --tokens or --tokens-file, not both");
+  if (file !== undefined)
+    return parseTokenIds(readTextFile(file, "tokens file", FILE_LIMITS.tokens), V, file);
+  if (opts.tokens !== undefined) return parseTokenIds(opts.tokens, V, "--tokens");
+  return undefined;
 }
 
 async function logits(m: LoadedModel): Promise<void> {
-  const tokens = parseTokens(m);
+  const tokens = tokenIds(m) ?? fail("logits needs --tokens 3,1,4 or --tokens-file F");
   const flat = await backendLogits(m, tokens, mode());
+  assertFiniteLogits(flat); // never print NaN (JSON null) as if it were an answer
   const V = m.weights.config.vocabSize;
-  const rows = tokens.map((_, t) => Array.from(flat.subarray(t * V, (t + 1) * V)));
-  if (opts.json) console.log(JSON.stringify({ logits: rows }));
-  else rows.forEach((r, t) => console.log(`t=${t} token=${tokens[t]} argmax=${r.indexOf(Math.max(...r))}`));
+  if (opts.json) {
+    // row by row: a long run's JSON is never one giant string
+    process.stdout.write('{"logits":[');
+    for (let t = 0; t < tokens.length; t++) {
+      const row = JSON.stringify(Array.from(flat.subarray(t * V, (t + 1) * V)));
+      process.stdout.write(t === 0 ? row : "," + row);
+    }
+    process.stdout.write("]}\n");
+  } else {
+    for (let t = 0; t < tokens.length; t++) {
+      const row = flat.subarray(t * V, (t + 1) * V);
+      let best = 0;
+      for (let i = 1; i < V; i++) if (row[i] > row[best]) best = i;
+      console.log(`t=${t} token=${tokens[t]} argmax=${best}`);
+    }
+  }
 }
 
 function encodeOrFail(m: LoadedModel, text: string): number[] {
@@ -213,51 +263,60 @@ function encodeOrFail(m: LoadedModel, text: string): number[] {
 
 async function generate(m: LoadedModel): Promise<void> {
   if (opts.prompt === undefined) fail('generate needs --prompt "..."');
-  const maxTokens = num("max-tokens", opts["max-tokens"], (x) => Number.isInteger(x) && x >= 0);
+  const maxTokens = num("max-tokens", opts["max-tokens"], (x) => x >= 0, true);
   const temperature = num("temperature", opts.temperature, (x) => x >= 0);
   const topP = num("top-p", opts["top-p"], (x) => x > 0 && x <= 1);
-  const seed = num("seed", opts.seed, Number.isInteger);
+  const seed = num("seed", opts.seed, Number.isSafeInteger, true);
   const tok = m.tokenizer;
   const prompt = encodeOrFail(m, opts.prompt);
   const sampler = new Sampler(seed);
   const model = await runner(m);
-  // ingest the prompt in parallel mode, then continue in RNN mode
-  const first = await model.forward(prompt, model.initialState(), { lastOnly: true });
-  let state = first.state;
-  let last = first.logits;
+  // ingest the prompt in parallel mode (in blocks, with progress if it is long), then continue in RNN mode
+  const ingest = new Progress("generate: reading the prompt", prompt.length);
+  let state = model.initialState();
+  let last: Float32Array = new Float32Array(0);
+  for (let s = 0; s < prompt.length; s += BLOCK) {
+    const r = await model.forward(prompt.slice(s, s + BLOCK), state, { lastOnly: true });
+    state = r.state;
+    last = r.logits;
+    ingest.update(Math.min(s + BLOCK, prompt.length));
+  }
+  ingest.finish();
   process.stdout.write(opts.prompt);
-  const out: number[] = [];
-  let printed = "";
+  // decode as we go, a few tokens at a time (TextStream): O(1) a token, not a decode of the whole output
+  const stream = new TextStream(tok!);
+  const progress = process.stdout.isTTY ? undefined : new Progress("generate", maxTokens);
   for (let n = 0; n < maxTokens; n++) {
-    const next = sampler.sample(last, { temperature, topP });
-    out.push(next);
-    const text = tok!.decode(out);
-    // print only complete characters (a BPE token may end inside a UTF-8 sequence)
-    if (!text.endsWith("\uFFFD")) {
-      process.stdout.write(text.slice(printed.length));
-      printed = text;
-    }
+    const next = sampler.sample(last, { temperature, topP }); // throws on non-finite logits
+    const text = stream.push(next);
+    if (text) process.stdout.write(text);
+    progress?.update(n + 1);
+    if (n + 1 === maxTokens) break; // the last token's logits are never used
     const r = await model.step(next, state);
     state = r.state;
     last = r.logits;
   }
-  process.stdout.write("\n");
+  process.stdout.write(stream.flush() + "\n");
+  progress?.finish();
   await model.dispose();
 }
 
 async function evaluate(m: LoadedModel): Promise<void> {
   const file = opts["text-file"];
-  if (!file) fail("eval needs --text-file F");
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    fail(`cannot read ${file}: ${(e as Error).message}`);
+  const given = tokenIds(m);
+  if ((file === undefined) === (given === undefined))
+    fail("eval needs --text-file F, or token ids (--tokens ... or --tokens-file F), exactly one of them");
+  const ids = given ?? encodeOrFail(m, readTextFile(file!, "text file", FILE_LIMITS.text));
+  if (ids.length < 2) {
+    fail(
+      `eval needs at least two tokens (each is predicted from the ones before it); ${file ?? "the ids"} ` +
+        `gave ${ids.length}`,
+    );
   }
-  const ids = encodeOrFail(m, text);
   const md = mode();
   const model = await runner(m);
   const t0 = performance.now();
+  const progress = new Progress(`eval (${md} mode)`, ids.length - 1);
   // Predict token t+1 from tokens 0..t, carrying the state over the whole file (no windows).
   let nll = 0;
   let state = model.initialState();
@@ -265,22 +324,25 @@ async function evaluate(m: LoadedModel): Promise<void> {
     for (let t = 0; t + 1 < ids.length; t++) {
       const r = await model.step(ids[t], state);
       state = r.state;
-      nll -= logSoftmaxAt(r.logits, ids[t + 1]);
+      nll -= logSoftmaxAt(r.logits, ids[t + 1]); // throws on non-finite logits
+      progress.update(t + 1);
     }
   } else {
     const V = m.weights.config.vocabSize;
-    const block = 256;
-    for (let s = 0; s + 1 < ids.length; s += block) {
-      const piece = ids.slice(s, Math.min(s + block, ids.length - 1));
+    for (let s = 0; s + 1 < ids.length; s += BLOCK) {
+      const piece = ids.slice(s, Math.min(s + BLOCK, ids.length - 1));
       const r = await model.forward(piece, state);
       state = r.state;
       for (let t = 0; t < piece.length; t++)
         nll -= logSoftmaxAt(r.logits.subarray(t * V, (t + 1) * V), ids[s + t + 1]);
+      progress.update(s + piece.length);
     }
   }
+  progress.finish();
   const predicted = ids.length - 1;
   const natsPerToken = nll / predicted;
   await model.dispose();
+  if (!Number.isFinite(natsPerToken)) fail(`the loss is ${natsPerToken}: the model's outputs are not finite`);
   const result = {
     nats_per_token: natsPerToken,
     bits_per_token: natsPerToken / Math.LN2,
@@ -297,10 +359,8 @@ async function evaluate(m: LoadedModel): Promise<void> {
 }
 
 async function bench(spec: string, m: LoadedModel): Promise<void> {
-  const T = num("tokens", opts.tokens ?? "64", (x) => Number.isInteger(x) && x > 0);
-  const repeats = opts.repeats
-    ? num("repeats", opts.repeats, (x) => Number.isInteger(x) && x > 0)
-    : undefined;
+  const T = num("tokens", opts.tokens ?? "64", (x) => x > 0, true);
+  const repeats = opts.repeats !== undefined ? num("repeats", opts.repeats, (x) => x > 0, true) : undefined;
   let result: Record<string, unknown>;
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
@@ -321,7 +381,8 @@ async function main(): Promise<void> {
   if (!["info", "logits", "generate", "eval", "bench"].includes(cmd))
     fail(`unknown command '${cmd}'\n${USAGE}`);
   if (!spec) fail(`${cmd} needs a model: a .safetensors/.pth/.bin file or synthetic-169m / synthetic-tiny`);
-  const m = loadModel(spec, { tokenizer: opts.tokenizer, seed: Number(opts.seed) || 0 });
+  const seed = num("seed", opts.seed, Number.isSafeInteger, true);
+  const m = loadModel(spec, { tokenizer: opts.tokenizer, seed });
   if (cmd === "info") info(m);
   else if (cmd === "logits") await logits(m);
   else if (cmd === "generate") await generate(m);

@@ -22,6 +22,24 @@ export interface ForwardOptions {
   trace?: boolean;
   /** return logits of the last position only (prompt ingestion; default false) */
   lastOnly?: boolean;
+  /** interventions on the residual stream (causal tracing, chapter 9); absent, nothing changes */
+  hooks?: BlockHooks;
+}
+
+/**
+ * Optional interventions for causal tracing (Meng et al. 2022, as the paper's Appendix I applies it). Rows are
+ * this call's positions: n = 1 for `step`, T for `forward`. Without hooks the model runs exactly as before.
+ */
+export interface BlockHooks {
+  /** the raw embeddings emb[token], (n, C) row-major, before ln0: may be changed in place (noise) */
+  embedding?: (e: Float32Array) => void;
+  /** the residual stream after block l, (n, C): may be changed in place; the next block and the head read it */
+  blockOutput?: (l: number, x: Float32Array) => void;
+  /**
+   * Enter at block `layer` (0..L; L runs the head only) with `x`, (n, C), as the residual stream entering it,
+   * instead of the embedding: blocks below are skipped and their state is passed through unchanged.
+   */
+  enter?: { layer: number; x: Float32Array };
 }
 
 /** Per-layer intermediate tensors of one forward pass, each (T, C) unless noted. Named after the paper. */
@@ -131,8 +149,9 @@ export class RwkvModel {
 
   /**
    * RNN mode: one token, returns the logits (V) and the next state. The input state is not modified.
+   * `hooks` (optional) intervene on this token's residual stream (causal tracing).
    */
-  step(token: number, state?: RwkvState): { logits: Float32Array; state: RwkvState } {
+  step(token: number, state?: RwkvState, hooks?: BlockHooks): { logits: Float32Array; state: RwkvState } {
     this.checkToken(token);
     if (state) this.checkState(state);
     const { nEmbd: C, ffnSize: F, vocabSize: V, layerNormEps: eps } = this.config;
@@ -140,12 +159,18 @@ export class RwkvModel {
     const next = state ? cloneState(state) : this.initialState();
 
     const x = new Float32Array(C);
-    layerNormRow(W.emb, token * C, C, W.ln0, eps, x, 0); // ln0 on the embedding
+    const l0 = this.enterLayer(hooks, 1);
+    if (hooks?.enter) x.set(hooks.enter.x);
+    else if (hooks?.embedding) {
+      const e = W.emb.slice(token * C, (token + 1) * C);
+      hooks.embedding(e);
+      layerNormRow(e, 0, C, W.ln0, eps, x, 0);
+    } else layerNormRow(W.emb, token * C, C, W.ln0, eps, x, 0); // ln0 on the embedding
     const xx = new Float32Array(C);
     const mixed = new Float32Array(C);
     const wkv = new Float32Array(C);
 
-    for (let l = 0; l < W.blocks.length; l++) {
+    for (let l = l0; l < W.blocks.length; l++) {
       const blk = W.blocks[l];
       const s = next[l];
       // --- time mixing ---
@@ -172,6 +197,7 @@ export class RwkvModel {
       }
       const vv = matVec(ffn.Wv, kk, C, F);
       for (let c = 0; c < C; c++) x[c] += sigmoid(rr[c]) * vv[c]; // Eq. 18
+      hooks?.blockOutput?.(l, x);
     }
     layerNormRow(x, 0, C, W.lnOut, eps, xx, 0);
     return { logits: matVec(W.head, xx, V, C), state: next };
@@ -180,6 +206,7 @@ export class RwkvModel {
   /**
    * Parallel mode: all tokens at once (every matmul over T positions; token shift over the sequence).
    * Returns logits (T, V) and the state after the last token; `state` (if given) is not modified.
+   * `opts.hooks` (optional) intervene on the residual stream (causal tracing).
    */
   forward(tokens: ArrayLike<number>, state?: RwkvState, opts: ForwardOptions = {}): ForwardResult {
     const T = tokens.length;
@@ -190,15 +217,26 @@ export class RwkvModel {
     const W = this.weights;
     const next = state ? cloneState(state) : this.initialState();
     const wkvMode = opts.wkv ?? "chunked";
+    const hooks = opts.hooks;
+    const l0 = this.enterLayer(hooks, T);
+    if (hooks?.enter && opts.trace)
+      throw new RwkvError("a trace needs every block: `trace` and `enter` conflict");
 
     // embedding + ln0, (T, C)
     let x: Float32Array = new Float32Array(T * C);
-    for (let t = 0; t < T; t++) layerNormRow(W.emb, tokens[t] * C, C, W.ln0, eps, x, t * C);
+    if (hooks?.enter) x.set(hooks.enter.x);
+    else if (hooks?.embedding) {
+      const e = new Float32Array(T * C);
+      for (let t = 0; t < T; t++) e.set(W.emb.subarray(tokens[t] * C, (tokens[t] + 1) * C), t * C);
+      hooks.embedding(e);
+      for (let t = 0; t < T; t++) layerNormRow(e, t * C, C, W.ln0, eps, x, t * C);
+    } else for (let t = 0; t < T; t++) layerNormRow(W.emb, tokens[t] * C, C, W.ln0, eps, x, t * C);
     const trace: Trace | undefined = opts.trace ? { T, C, F, x0: x.slice(), layers: [] } : undefined;
 
-    for (let l = 0; l < W.blocks.length; l++) {
+    for (let l = l0; l < W.blocks.length; l++) {
       const lt = this.block(W.blocks[l], next[l], x, T, wkvMode, opts.chunk ?? 32, !!trace);
       x = lt.xOut;
+      hooks?.blockOutput?.(l, x);
       if (trace) trace.layers.push(lt as LayerTrace);
     }
 
@@ -206,6 +244,20 @@ export class RwkvModel {
     const xl = layerNorm(x.subarray((T - rows) * C), rows, C, W.lnOut, eps);
     const logits = matMul(xl, rows, W.head, V, C);
     return trace ? { logits, state: next, trace } : { logits, state: next };
+  }
+
+  /** The first block to run under `hooks` (0 unless `enter`), after checking `enter` fits n positions. */
+  private enterLayer(hooks: BlockHooks | undefined, n: number): number {
+    const enter = hooks?.enter;
+    if (!enter) return 0;
+    const L = this.config.nLayer;
+    if (!Number.isInteger(enter.layer) || enter.layer < 0 || enter.layer > L) {
+      throw new RwkvError(`enter.layer ${enter.layer} is out of range 0..${L}`);
+    }
+    if (enter.x.length !== n * this.config.nEmbd) {
+      throw new RwkvError(`enter.x has ${enter.x.length} values, expected ${n} x ${this.config.nEmbd}`);
+    }
+    return enter.layer;
   }
 
   /** One block over T positions (parallel mode). Updates `s` to the state after the last token. */

@@ -1,5 +1,31 @@
-/** Choosing the next token from logits: greedy, temperature, top-p (nucleus), with a seeded PRNG. */
+/**
+ * Choosing the next token from logits: greedy, temperature, top-p (nucleus), with a seeded PRNG.
+ * Logits must be finite: a NaN or an infinity means the model computation went wrong (an overflow, a corrupt
+ * weight), and a token "sampled" from it would be noise presented as text. `Sampler.sample` and `logSoftmaxAt`
+ * throw NonFiniteLogitsError instead, naming the first bad index.
+ */
 import { mulberry32 } from "./random.js";
+
+export class NonFiniteLogitsError extends Error {
+  /** index of the first non-finite logit */
+  readonly index: number;
+  constructor(index: number, value: number) {
+    super(
+      `logit ${index} is ${value}: the model produced non-finite logits (an overflow or a corrupt weight); ` +
+        "refusing to sample or score from them",
+    );
+    this.name = "NonFiniteLogitsError";
+    this.index = index;
+  }
+}
+
+/** Throws NonFiniteLogitsError unless every logit is a finite number. */
+export function assertFiniteLogits(logits: ArrayLike<number>): void {
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i];
+    if (!(x - x === 0)) throw new NonFiniteLogitsError(i, x); // false for NaN and +-Infinity
+  }
+}
 
 export interface SamplingOptions {
   /** 0 means greedy (argmax); default 1 */
@@ -29,8 +55,12 @@ export function softmax(logits: ArrayLike<number>, temperature = 1): Float64Arra
   return p;
 }
 
-/** log softmax of one row, for losses (nats) */
+/** log softmax of one row, for losses (nats); throws NonFiniteLogitsError on a NaN or infinite logit */
 export function logSoftmaxAt(logits: ArrayLike<number>, index: number): number {
+  assertFiniteLogits(logits);
+  if (!Number.isInteger(index) || index < 0 || index >= logits.length) {
+    throw new RangeError(`target index ${index} is outside the ${logits.length} logits`);
+  }
   let m = -Infinity;
   for (let i = 0; i < logits.length; i++) m = Math.max(m, logits[i]);
   let s = 0;
@@ -44,11 +74,14 @@ export class Sampler {
     this.rand = mulberry32(seed);
   }
 
+  /** The next token id; throws NonFiniteLogitsError if any logit is NaN or infinite (never a silent pick). */
   sample(logits: ArrayLike<number>, opts: SamplingOptions = {}): number {
     const temperature = opts.temperature ?? 1;
     const topP = opts.topP ?? 1;
     if (!(temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
     if (!(topP > 0 && topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${topP}`);
+    if (logits.length === 0) throw new RangeError("no logits to sample from");
+    assertFiniteLogits(logits);
     if (temperature === 0) return argmax(logits);
     const p = softmax(logits, temperature);
     const order = Array.from(p.keys()).sort((i, j) => p[j] - p[i]);

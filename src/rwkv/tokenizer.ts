@@ -190,3 +190,33 @@ export class NeoXTokenizer implements Tokenizer {
     return this.decode([id]);
   }
 }
+
+/**
+ * Decoding while generating, in O(1) per token: tokens are decoded in small groups, and a group is released
+ * as soon as it ends on a whole character. A byte-level BPE token may end inside a UTF-8 sequence (its text
+ * then ends in U+FFFD); such tokens wait for the next ones, up to MAX_PENDING tokens (a UTF-8 character has at
+ * most 4 bytes, so a longer wait means the bytes are invalid, and they are released as U+FFFD, as a whole
+ * decode would show them). Concatenated, the pieces equal tokenizer.decode(all ids) for tokenizers whose
+ * decode is a concatenation (byte-level BPE, characters).
+ */
+export class TextStream {
+  static readonly MAX_PENDING = 8;
+  private pending: number[] = [];
+  constructor(private readonly tokenizer: Pick<Tokenizer, "decode">) {}
+
+  /** Add one token; returns the text completed by it ("" while a character is still incomplete). */
+  push(id: number): string {
+    this.pending.push(id);
+    const text = this.tokenizer.decode(this.pending);
+    if (text.endsWith("\uFFFD") && this.pending.length < TextStream.MAX_PENDING) return "";
+    this.pending = [];
+    return text;
+  }
+
+  /** The text of tokens still held back (an incomplete character at the very end), and reset. */
+  flush(): string {
+    const text = this.pending.length > 0 ? this.tokenizer.decode(this.pending) : "";
+    this.pending = [];
+    return text;
+  }
+}

@@ -27,6 +27,15 @@ export function emptyWkvState(C: number): WkvState {
 }
 
 /**
+ * n steps of decay in log space, n * w, with 0 * w = 0 also when w = -Infinity: a token that is not yet
+ * decayed keeps its weight e^{k}. (time_decay >= ~88.7 makes w = -exp(time_decay) overflow to -Infinity in
+ * fp32, i.e. e^{w} = 0, "forget at once"; IEEE 754 would give 0 * -Infinity = NaN.)
+ */
+export function decayExponent(n: number, w: number): number {
+  return n === 0 ? 0 : n * w;
+}
+
+/**
  * The paper's direct form (Eq. 16), evaluated literally in fp32 arithmetic (every exponential,
  * product and sum rounded to fp32, as a GPU kernel would): it overflows once u + k_t or k_i
  * exceed ~88.7, where e^{k} is no longer a finite fp32 number, and then returns Infinity/NaN.
@@ -47,7 +56,7 @@ export function wkvDirect(
       let num = 0;
       let den = 0;
       for (let i = 0; i < t; i++) {
-        const e = f(Math.exp(f(f((t - 1 - i) * w[c]) + k[i * C + c])));
+        const e = f(Math.exp(f(f(decayExponent(t - 1 - i, w[c])) + k[i * C + c])));
         num = f(num + f(e * v[i * C + c]));
         den = f(den + e);
       }
@@ -84,7 +93,10 @@ export function wkvStep(
     const e1 = Math.exp(p[c] - q);
     const e2 = Math.exp(uk - q);
     out[kOff + c] = (e1 * a[c] + e2 * vc) / (e1 * b[c] + e2);
-    // update: decay the state once (e^{w}) and add the current token with weight e^{k}
+    // update: decay the state once (e^{w}) and add the current token with weight e^{k}.
+    // w = -Infinity (instant forgetting) gives pw = -Infinity, f1 = 0. Storing q2 rounds p + w to fp32, as
+    // Hugging Face's CPU path and the CUDA kernel do, so the states stay equal to theirs; that rounding is
+    // also what limits RNN mode on extreme keys (docs/hostile-inputs.md, "WKV").
     const pw = p[c] + w[c];
     const q2 = Math.max(pw, kc);
     const f1 = Math.exp(pw - q2);
@@ -133,9 +145,10 @@ export function wkvScan(
  *
  * i.e. a (L x L) lower-triangular matrix of relative decays per channel. Subtracting the row
  * maximum m_t before exponentiating keeps every term in [0, 1], so the result is finite for any
- * decay and key magnitude. The state after the chunk has exponents p + L*w and (L-1-i)*w + k_i,
- * normalised the same way, and is carried into the next chunk. All positions of a chunk are
- * computed at once (no dependence between t's inside a chunk).
+ * decay and key magnitude, including w = -Infinity (n*w is taken as 0 for n = 0: decayExponent).
+ * The state after the chunk has exponents p + L*w and (L-1-i)*w + k_i, normalised by their maximum
+ * rounded to fp32 (the precision p is stored in), so that a and b are exact relative to the stored p.
+ * All positions of a chunk are computed at once (no dependence between t's inside a chunk).
  * Updates `s` in place; returns wkv (T, C).
  */
 export function wkvChunked(
@@ -159,10 +172,10 @@ export function wkvChunked(
       const bc = s.b[c];
       for (let t = 0; t < L; t++) {
         // row t of the relative-decay matrix and its maximum
-        let m = pc + t * wc;
+        let m = pc + decayExponent(t, wc);
         logits[chunk] = m;
         for (let i = 0; i < t; i++) {
-          const x = (t - 1 - i) * wc + k[(t0 + i) * C + c];
+          const x = decayExponent(t - 1 - i, wc) + k[(t0 + i) * C + c];
           logits[i] = x;
           if (x > m) m = x;
         }
@@ -180,16 +193,18 @@ export function wkvChunked(
         out[(t0 + t) * C + c] = num / den;
       }
       // carry: the state after the chunk's last token
-      let m = pc + L * wc;
+      const ps = pc + L * wc; // L >= 1
+      let m = ps;
       for (let i = 0; i < L; i++) {
-        const x = (L - 1 - i) * wc + k[(t0 + i) * C + c];
+        const x = decayExponent(L - 1 - i, wc) + k[(t0 + i) * C + c];
         if (x > m) m = x;
       }
-      const es = Math.exp(pc + L * wc - m);
+      m = Math.fround(m); // the stored p; a and b are scaled to exactly this exponent
+      const es = Math.exp(ps - m);
       let na = es * ac;
       let nb = es * bc;
       for (let i = 0; i < L; i++) {
-        const e = Math.exp((L - 1 - i) * wc + k[(t0 + i) * C + c] - m);
+        const e = Math.exp(decayExponent(L - 1 - i, wc) + k[(t0 + i) * C + c] - m);
         na += e * v[(t0 + i) * C + c];
         nb += e;
       }

@@ -16,7 +16,17 @@
  */
 import { layerNorm, layerNormRow, matMul, matVec } from "../rwkv/ops.js";
 import type { Tensor, TensorMap } from "../rwkv/tensor.js";
+import type { BlockHooks } from "../rwkv/model.js";
 import type { LayerNormWeights } from "../rwkv/weights.js";
+
+/**
+ * Optional interventions for causal tracing (chapter 9), the same shape as RWKV's: `embedding` sees the token
+ * embeddings wte[token] (n, C) before the positions wpe are added (where Meng et al. 2022 add their noise);
+ * `blockOutput(l, x)` the residual stream after block l; `enter` starts at block `layer` (0..L) with `x` as the
+ * residual stream entering it (in `step`, the KV cache rows of the skipped blocks at this position are left as
+ * they are). Without hooks the model runs exactly as before.
+ */
+export type GptHooks = BlockHooks;
 
 export type GeluKind = "erf" | "tanh";
 
@@ -332,6 +342,8 @@ function addBias(y: Float32Array, rows: number, bias: Float32Array | undefined):
 export interface GptForwardOptions {
   /** also return the attention weights, [layer][head] -> (T, T) row-major (row t: query t, column i: key i) */
   attention?: boolean;
+  /** interventions on the residual stream (causal tracing, chapter 9); absent, nothing changes */
+  hooks?: GptHooks;
 }
 
 export interface GptForwardResult {
@@ -388,7 +400,41 @@ export class GptModel {
     for (let c = 0; c < C; c++) out[off + c] = wte[token * C + c] + wpe[pos * C + c];
   }
 
-  /** All positions at once (causal). */
+  /**
+   * Embedding under a hook: the rows wte[token] (n, C) go through `hook`, then wpe[pos0 + i] is added; into `out`.
+   */
+  private embedWithHook(
+    tokens: ArrayLike<number>,
+    pos0: number,
+    out: Float32Array,
+    hook: (e: Float32Array) => void,
+  ): void {
+    const C = this.config.nEmbd;
+    const { wte, wpe } = this.weights;
+    const n = tokens.length;
+    const e = new Float32Array(n * C);
+    for (let i = 0; i < n; i++) e.set(wte.subarray(tokens[i] * C, (tokens[i] + 1) * C), i * C);
+    hook(e);
+    for (let i = 0; i < n; i++) {
+      for (let c = 0; c < C; c++) out[i * C + c] = e[i * C + c] + wpe[(pos0 + i) * C + c];
+    }
+  }
+
+  /** The first block to run under `hooks` (0 unless `enter`), after checking `enter` fits n positions. */
+  private enterLayer(hooks: GptHooks | undefined, n: number): number {
+    const enter = hooks?.enter;
+    if (!enter) return 0;
+    const L = this.config.nLayer;
+    if (!Number.isInteger(enter.layer) || enter.layer < 0 || enter.layer > L) {
+      throw new GptError(`enter.layer ${enter.layer} is out of range 0..${L}`);
+    }
+    if (enter.x.length !== n * this.config.nEmbd) {
+      throw new GptError(`enter.x has ${enter.x.length} values, expected ${n} x ${this.config.nEmbd}`);
+    }
+    return enter.layer;
+  }
+
+  /** All positions at once (causal). `opts.hooks` (optional): causal tracing. */
   forward(tokens: ArrayLike<number>, opts: GptForwardOptions = {}): GptForwardResult {
     const T = tokens.length;
     const {
@@ -408,11 +454,16 @@ export class GptModel {
     const scale = 1 / Math.sqrt(D);
     const W = this.weights;
 
+    const hooks = opts.hooks;
+    const l0 = this.enterLayer(hooks, T);
     let x = new Float32Array(T * C); // (T, C)
-    for (let t = 0; t < T; t++) this.embed(tokens[t], t, x, t * C);
+    if (hooks?.enter) x.set(hooks.enter.x);
+    else if (hooks?.embedding) this.embedWithHook(tokens, 0, x, hooks.embedding);
+    else for (let t = 0; t < T; t++) this.embed(tokens[t], t, x, t * C);
     const attention: Float32Array[][] | undefined = opts.attention ? [] : undefined;
 
-    for (const blk of W.blocks) {
+    for (let l = l0; l < W.blocks.length; l++) {
+      const blk = W.blocks[l];
       // --- attention (Eq. 7-8 with the causal mask and 1/sqrt(d_head)) ---
       const h = layerNorm(x, T, C, blk.ln1, eps);
       const qkv = addBias(matMul(h, T, blk.qkv.weight, 3 * C, C), T, blk.qkv.bias); // (T, 3C)
@@ -455,6 +506,7 @@ export class GptModel {
       const next = new Float32Array(T * C);
       for (let i = 0; i < T * C; i++) next[i] = x[i] + m[i];
       x = next;
+      hooks?.blockOutput?.(l, x);
     }
     const xf = layerNorm(x, T, C, W.lnF, eps);
     const logits = matMul(xf, T, W.head, V, C);
@@ -463,10 +515,10 @@ export class GptModel {
 
   /**
    * One token with a KV cache: appends this token's keys and values to `cache` (mutated) and returns the
-   * logits (V) for the next token. The position is cache.length.
+   * logits (V) for the next token. The position is cache.length. `hooks` (optional): causal tracing.
    */
-  step(token: number, cache: KvCache): Float32Array {
-    return this.decode(token, cache, false).logits;
+  step(token: number, cache: KvCache, hooks?: GptHooks): Float32Array {
+    return this.decode(token, cache, false, hooks).logits;
   }
 
   /**
@@ -482,6 +534,7 @@ export class GptModel {
     token: number,
     cache: KvCache,
     keep: boolean,
+    hooks?: GptHooks,
   ): { logits: Float32Array; attention?: Float32Array[][] } {
     this.checkToken(token);
     const {
@@ -502,12 +555,15 @@ export class GptModel {
     const D = C / H;
     const scale = 1 / Math.sqrt(D);
     const W = this.weights;
+    const l0 = this.enterLayer(hooks, 1);
     const x = new Float32Array(C);
-    this.embed(token, pos, x, 0);
+    if (hooks?.enter) x.set(hooks.enter.x);
+    else if (hooks?.embedding) this.embedWithHook([token], pos, x, hooks.embedding);
+    else this.embed(token, pos, x, 0);
     const h = new Float32Array(C);
     const scores = new Float64Array(pos + 1);
     const attention: Float32Array[][] | undefined = keep ? [] : undefined;
-    for (let l = 0; l < W.blocks.length; l++) {
+    for (let l = l0; l < W.blocks.length; l++) {
       const rows: Float32Array[] = [];
       const blk = W.blocks[l];
       layerNormRow(x, 0, C, blk.ln1, eps, h, 0);
@@ -547,6 +603,7 @@ export class GptModel {
       for (let j = 0; j < F; j++) a[j] = gelu(a[j], geluKind);
       const m = addBias(matVec(blk.fcOut.weight, a, C, F), 1, blk.fcOut.bias);
       for (let c = 0; c < C; c++) x[c] += m[c];
+      hooks?.blockOutput?.(l, x);
     }
     cache.length = pos + 1;
     layerNormRow(x, 0, C, W.lnF, eps, h, 0);

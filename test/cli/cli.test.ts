@@ -1,10 +1,12 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { paperParameterCount, SHAPES } from "../../src/rwkv/synthetic.js";
+import { paperParameterCount, SHAPES, syntheticWeights } from "../../src/rwkv/synthetic.js";
+import { mulberry32 } from "../../src/rwkv/random.js";
+import { blinkTensors, safetensorsF32 } from "../rwkv/checkpoint-writers.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(__dirname, "../..");
@@ -13,12 +15,25 @@ const CLI = resolve(ROOT, "src/cli/rwkv.ts");
 const FIX = resolve(ROOT, "test/fixtures/checkpoints");
 
 async function rwkv(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return rwkvWith({}, ...args);
+}
+
+/** the CLI with extra environment variables; killed after 60 s (a FIFO must never block it) */
+async function rwkvWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(TSX, [CLI, ...args], { cwd: ROOT, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run(TSX, [CLI, ...args], {
+      cwd: ROOT,
+      maxBuffer: 64 << 20,
+      timeout: 60_000,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout, stderr };
   } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    const err = e as { code: number; stdout: string; stderr: string; killed?: boolean };
+    return { code: err.killed ? -1 : err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
 
@@ -112,5 +127,138 @@ describe("rwkv CLI", () => {
     expect(g2.code, g2.stderr).toBe(0);
     expect(g1.stdout.length).toBeGreaterThan("JULIET:".length + 20);
     expect(g2.stdout).toBe(g1.stdout);
+  }, 120_000);
+});
+
+const NEOX = resolve(ROOT, "../shared/data/20B_tokenizer.json");
+const TINY = resolve(ROOT, "data/models/tiny-rwkv.safetensors");
+
+describe("rwkv CLI refuses what it cannot mean (issue 16)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "rwkv-cli-16-"));
+  const model = resolve(FIX, "blinkdl-fp32.pth"); // V = 11
+
+  it("token ids: decimal integers in range, no empty items; whitespace separates too", async () => {
+    // every rule is unit-tested in load.test.ts; here, end to end, that the CLI applies them
+    const bad: [string, RegExp][] = [
+      ["3,,4", /item 1 is empty/],
+      ["0x10,1e1", /item 0 \("0x10"\) is not a decimal integer/],
+    ];
+    const results = await Promise.all(bad.map(([t]) => rwkv("logits", model, `--tokens=${t}`, "--json")));
+    bad.forEach(([t, msg], i) => {
+      expect(results[i].code, t).not.toBe(0);
+      expect(results[i].stderr, t).toMatch(msg);
+      expect(results[i].stdout, t).toBe("");
+    });
+    const ok = await rwkv("logits", model, "--tokens", " 1 2,3\n", "--json");
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout).logits).toHaveLength(3);
+  }, 120_000);
+
+  it("--tokens-file carries 100,000 ids (too many for a command line); eval on it shows progress", async () => {
+    const r = mulberry32(16);
+    const ids = Array.from({ length: 100_000 }, () => Math.floor(r() * 11));
+    const file = join(dir, "ids.txt");
+    // commas, spaces and newlines, as a person or a script would write them
+    writeFileSync(
+      file,
+      ids
+        .map((x, i) => (i % 20 === 19 ? `${x}\n` : `${x}, `))
+        .join("")
+        .replace(/, $/, "\n"),
+    );
+    const fifty = join(dir, "50.txt");
+    writeFileSync(fifty, ids.slice(0, 50).join(","));
+    const [big, small, viaArg] = await Promise.all([
+      rwkvWith(
+        { RWKV_PROGRESS_AFTER_MS: "0" },
+        ...["eval", model, "--tokens-file", file, "--mode", "parallel", "--json"],
+      ),
+      rwkv("eval", model, "--tokens-file", fifty, "--json"),
+      rwkv("eval", model, "--tokens", ids.slice(0, 50).join(","), "--json"),
+    ]);
+    expect(big.code, big.stderr).toBe(0);
+    expect(JSON.parse(big.stdout).tokens).toBe(99_999);
+    expect(big.stderr).toMatch(/^rwkv: eval \(parallel mode\): [\d,]+\/99,999 tokens/m);
+    expect(small.code, small.stderr).toBe(0);
+    expect(JSON.parse(small.stdout).nats_per_token).toBe(JSON.parse(viaArg.stdout).nats_per_token);
+  }, 120_000);
+
+  it("only regular files within a size limit: a FIFO, /dev/zero, a directory, a 300 MB text are refused at once", async () => {
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const sub = join(dir, "a-directory.pth");
+    mkdirSync(sub);
+    const huge = join(dir, "huge.txt");
+    writeFileSync(huge, "");
+    truncateSync(huge, 300 * 1024 * 1024); // sparse: nothing is written, and nothing may be read
+    // every kind is unit-tested in load.test.ts; here, end to end, each path of the CLI that reads a file
+    const cases: [string[], RegExp][] = [
+      [["info", fifo], /FIFO \(named pipe\), not a regular file/],
+      [["logits", model, "--tokens-file", "/dev/zero"], /character device/],
+      [["eval", TINY, "--text-file", huge], /314572800 bytes, over the \d+-byte limit/],
+      [["info", sub], /directory, not a regular file/],
+    ];
+    const t0 = Date.now();
+    const results = await Promise.all(cases.map(([a]) => rwkv(...a)));
+    cases.forEach(([a, msg], i) => {
+      expect(results[i].code, a.join(" ")).toBeGreaterThan(0); // an error exit, not killed by the timeout
+      expect(results[i].stderr, a.join(" ")).toMatch(msg);
+    });
+    expect(Date.now() - t0).toBeLessThan(55_000);
+  }, 120_000);
+
+  it("eval needs at least two tokens", async () => {
+    const one = join(dir, "one.txt");
+    writeFileSync(one, "A");
+    const [a, b] = await Promise.all([
+      rwkv("eval", TINY, "--text-file", one),
+      rwkv("eval", model, "--tokens", "3"),
+    ]);
+    for (const r of [a, b]) {
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/at least two tokens/);
+      expect(r.stdout).not.toMatch(/NaN/);
+    }
+  }, 60_000);
+
+  it.skipIf(!existsSync(NEOX))(
+    "--tokenizer is used when given, or refused with the reason",
+    async () => {
+      const notTok = join(dir, "not-a-tokenizer.json");
+      writeFileSync(notTok, JSON.stringify({ model: { type: "WordPiece" } }));
+      const [synth, char, bad] = await Promise.all([
+        rwkv("info", "synthetic-169m", "--tokenizer", NEOX, "--json"),
+        rwkv("info", TINY, "--tokenizer", NEOX),
+        rwkv("info", "synthetic-169m", "--tokenizer", notTok),
+      ]);
+      expect(synth.code, synth.stderr).toBe(0);
+      expect(JSON.parse(synth.stdout).tokenizer).toBe(`GPT-NeoX BPE (${NEOX})`);
+      expect(char.code).toBe(1); // the char model's card had silently won before
+      expect(char.stderr).toMatch(/has 50277 ids, the model only 65/);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/not a Hugging Face tokenizer\.json/);
+    },
+    120_000,
+  );
+
+  it("a model whose outputs overflow: logits, eval and generate fail; nothing prints NaN with exit 0", async () => {
+    // finite weights (the loader accepts them) whose final LayerNorm scale overflows fp32 on the way to the head
+    const cfg = { nLayer: 1, nEmbd: 8, ffnSize: 32, vocabSize: 5, layerNormEps: 1e-5 };
+    const tensors = blinkTensors(syntheticWeights(cfg, 1)).map((t) =>
+      t.name === "ln_out.weight" ? { ...t, data: new Float32Array(8).fill(3e38) } : t,
+    );
+    const file = join(dir, "overflow.safetensors");
+    writeFileSync(file, safetensorsF32(tensors));
+    writeFileSync(join(dir, "overflow.json"), JSON.stringify({ vocabulary: "abcde" })); // a char model card
+    const results = await Promise.all([
+      rwkv("logits", file, "--tokens", "1,2,3", "--json"),
+      rwkv("eval", file, "--tokens", "1,2,3", "--mode", "parallel", "--json"),
+      rwkv("generate", file, "--prompt", "abc", "--max-tokens", "5", "--temperature", "0"),
+    ]);
+    for (const r of results) {
+      expect(r.code, r.stdout).toBe(1);
+      expect(r.stderr).toMatch(/non-finite/);
+      expect(r.stdout).not.toMatch(/NaN|null/);
+    }
   }, 120_000);
 });

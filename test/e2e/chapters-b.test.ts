@@ -8,10 +8,9 @@ import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { exactParams, table2Flops } from "../../src/chapters/flops.js";
-import { ffnSparsity } from "../../src/chapters/channel-mixing.js";
+import { countParameters } from "../../src/rwkv/synthetic.js";
 import { loadBuildModel } from "../../src/build/build-model.js";
-import { attentionChecks, attentionOf, wkvAttentionMatrix } from "../../src/chapters/attention.js";
+import { attentionChecks, attentionOf } from "../../src/chapters/attention.js";
 import { CHAPTER_PROMPTS } from "../../src/chapters/defaults.js";
 import { loadBuildGpt } from "../../src/build/gpt-build.js";
 import { gptAttention } from "../../src/live/gpt-attention.js";
@@ -55,13 +54,26 @@ function channelOfRank(layer: number, rank: number): number {
   return Array.from({ length: C }, (_, c) => c).sort((a, b) => w[b] - w[a])[rank];
 }
 
+/**
+ * The weight of token i in the last position's wkv (Eq. 16 read as an average over the past), in float64, written
+ * out here rather than taken from the page's module: e^{(t-1-i) w + k_i} for i < t and e^{u + k_t} for i = t, over
+ * their sum (w is the loaded decay, -e^{time_decay} < 0).
+ */
+function eq16Weight(k: Float32Array, w: number, u: number, T: number, channel: number, i: number): number {
+  const t = T - 1;
+  const term = (j: number) => Math.exp(j < t ? (t - 1 - j) * w + k[j * C + channel] : u + k[t * C + channel]);
+  let z = 0;
+  for (let j = 0; j <= t; j++) z += term(j);
+  return term(i) / z;
+}
+
 /** alpha[T-1][T-2] of the WKV for (layer, channel) and the GPT's softmax weight for (layer, head), from Node. */
 function expectedAttention(text: string, layer: number, channel: number, gLayer: number, head: number) {
   const enc = encodePrompt(text, card.vocabulary, { maxTokens: CHAPTER_PROMPTS.attention.maxTokens });
   const T = enc.tokens.length;
   const trace = model.forward(enc.tokens, undefined, { trace: true }).trace!;
   const { w, u } = weights.blocks[layer].att;
-  const A = wkvAttentionMatrix(trace.layers[layer].k, w, u, T, C, channel);
+  const k = trace.layers[layer].k;
   const G = attentionOf(
     gptAttention(gpt.model, enc.tokens, { text: enc.text, synthetic: gpt.card.synthetic }),
     gLayer,
@@ -70,7 +82,7 @@ function expectedAttention(text: string, layer: number, channel: number, gLayer:
   const i = Math.max(0, T - 2);
   return {
     T,
-    wkv: A[(T - 1) * T + i],
+    wkv: eq16Weight(k, w[channel], u[channel], T, channel, i),
     softmax: G[(T - 1) * T + i],
     rowSum: attentionChecks(G, T).rowSumError,
   };
@@ -205,12 +217,13 @@ describe.runIf(status.available || status.required)("chapters 2, 6, 7, 8 in Chro
           maxTokens: CHAPTER_PROMPTS.channelMixing.maxTokens,
         });
         const tr = model.forward(enc.tokens, undefined, { trace: true }).trace!;
-        const s = ffnSparsity(
-          tr.layers.map((l) => l.ffnAct),
-          tr.T,
-          tr.F,
-        );
-        return s.map((l) => `layer ${l.layer} ${(100 * l.fraction).toFixed(1)}%`).join(", ");
+        // counted here from the reference model's k' (Eq. 15): max(k', 0)^2 is zero exactly where k' <= 0
+        return tr.layers
+          .map((l, layer) => {
+            const zeros = l.ffnK.reduce((n, x) => n + (x <= 0 ? 1 : 0), 0);
+            return `layer ${layer} ${((100 * zeros) / (tr.T * tr.F)).toFixed(1)}%`;
+          })
+          .join(", ");
       };
       await expect
         .poll(() => fig.locator("svg").getAttribute("aria-label"), { timeout: TIMEOUT })
@@ -231,15 +244,15 @@ describe.runIf(status.available || status.required)("chapters 2, 6, 7, 8 in Chro
       const calc = page.locator('[data-figure="flops-calculator"]');
       await calc.locator("table td").first().waitFor({ timeout: TIMEOUT });
       // the loaded model first: counted tensors equal the formula (the paper's when its hidden size is 4D)
-      const own = { L: weights.config.nLayer, D: C, V: weights.config.vocabSize, F: weights.config.ffnSize };
       await expect
         .poll(() => calc.locator("tbody tr").first().textContent())
-        .toContain(exactParams(own).toLocaleString("en-US"));
+        .toContain(countParameters(weights).toLocaleString("en-US")); // the loaded tensors' values, counted
       expect(await calc.locator(".match").count()).toBe(2);
       await calc.locator("button", { hasText: "169M" }).click();
       const body = await calc.locator("tbody").textContent();
       expect(body).toContain("169,342,464");
-      expect(body).toContain(table2Flops({ L: 12, D: 768, V: 50277 }).toLocaleString("en-US"));
+      // 2 (V D + 13 D^2 L) for V = 50,277, D = 768, L = 12: 2 (38,612,736 + 92,012,544)
+      expect(body).toContain((261_250_560).toLocaleString("en-US"));
       expect(body).toContain("2.613 × 10⁸"); // printed in Table 2
       // the diagram links only to chapters present in this build
       for (const href of await page

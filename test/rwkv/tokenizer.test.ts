@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { CharTokenizer, NeoXTokenizer, TokenizerError } from "../../src/rwkv/tokenizer.js";
+import { CharTokenizer, NeoXTokenizer, TextStream, TokenizerError } from "../../src/rwkv/tokenizer.js";
+import { mulberry32 } from "../../src/rwkv/random.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 // RWKV_NEOX_TOKENIZER overrides the location (e.g. to check the skip path)
@@ -133,4 +134,57 @@ describe.skipIf(!haveNeoX)("NeoXTokenizer (GPT-NeoX-20B BPE via @huggingface/tok
     tokenizerError(() => new NeoXTokenizer("{oops"), "bad-json");
     tokenizerError(() => new NeoXTokenizer("{}"), "bad-json");
   });
+});
+
+describe("TextStream: decoding while generating, O(1) a token (issue 16)", () => {
+  /** counts the ids each decode call is given */
+  function counting<T extends { decode(ids: readonly number[]): string }>(tok: T) {
+    const c = { ids: 0, calls: 0 };
+    return {
+      c,
+      decode: (ids: readonly number[]) => {
+        c.ids += ids.length;
+        c.calls++;
+        return tok.decode(ids);
+      },
+    };
+  }
+
+  it("characters: every piece at once, concatenation equals decode()", () => {
+    const tok = new CharTokenizer("ab\n");
+    const ids = [0, 1, 2, 1, 0];
+    const s = new TextStream(tok);
+    expect(ids.map((id) => s.push(id)).join("") + s.flush()).toBe(tok.decode(ids));
+  });
+
+  it.skipIf(!haveNeoX)(
+    "GPT-NeoX BPE: 20,000 random ids (multi-byte characters split across tokens) decode as a whole does, " +
+      "with at most 8 ids per decode call",
+    () => {
+      const tok = new NeoXTokenizer(readFileSync(NEOX_JSON, "utf8"));
+      const r = mulberry32(16);
+      // mostly byte tokens of multi-byte UTF-8 (ids 0..255 are the 256 bytes), some whole words
+      const ids = Array.from({ length: 20_000 }, () =>
+        r() < 0.6 ? 128 + Math.floor(r() * 128) : Math.floor(r() * tok.vocabSize),
+      );
+      const w = counting(tok);
+      const s = new TextStream(w);
+      let out = "";
+      let heldBack = 0;
+      for (const id of ids) {
+        const piece = s.push(id);
+        if (piece === "") heldBack++;
+        out += piece;
+      }
+      out += s.flush();
+      expect(out).toBe(tok.decode(ids));
+      expect(heldBack).toBeGreaterThan(1000); // the partial-character path is exercised
+      expect(w.c.ids / ids.length).toBeLessThan(TextStream.MAX_PENDING);
+      // a real text: exactly the text back
+      const text = "naïve café — 東京, emoji 🙂 and \n new lines ";
+      const enc = tok.encode(text);
+      const s2 = new TextStream(tok);
+      expect(enc.map((id) => s2.push(id)).join("") + s2.flush()).toBe(tok.decode(enc));
+    },
+  );
 });

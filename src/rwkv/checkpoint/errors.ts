@@ -12,6 +12,8 @@ export type CheckpointErrorCode =
   | "shape-mismatch" // a tensor's shape disagrees with the config inferred from the others
   | "unsupported-dtype" // not F32/F16/BF16
   | "unsupported-compression" // a deflated (or otherwise compressed) zip entry
+  | "checksum-mismatch" // a zip entry's bytes do not have the CRC-32 its directory records (corrupt data)
+  | "over-budget" // the file asks for more memory than its size justifies (docs/hostile-inputs.md)
   | "non-finite" // a weight is NaN or infinite
   | "forbidden-pickle-global" // the pickle names a callable outside the state-dict allow-list
   | "unsupported-architecture" // an RWKV-5/6/7, RWKV-4a, GPT-2, ... checkpoint

@@ -12,8 +12,9 @@ import type { Tensor, TensorMap } from "../tensor.js";
 import type { BlockWeights, LayerNormWeights, RwkvConfig, RwkvWeights } from "../weights.js";
 import { CheckpointError, quote } from "./errors.js";
 import { toBlinkNames, type Naming } from "./names.js";
-import { readSafetensors } from "./safetensors.js";
-import { readTorchZip } from "./torch.js";
+import { indexSafetensors } from "./safetensors.js";
+import { indexTorchZip } from "./torch.js";
+import type { TensorEntry } from "./lazy.js";
 
 export type CheckpointFormat = "safetensors" | "torch-zip";
 
@@ -61,16 +62,23 @@ const OTHER_ARCHITECTURES: readonly [RegExp, string][] = [
   [/(^|\.)mixer\.A_log$/, "Mamba"],
 ];
 
-function checkArchitecture(tensors: TensorMap): void {
-  for (const [re, arch] of OTHER_ARCHITECTURES) {
-    for (const k of tensors.keys()) {
-      if (re.test(k)) {
-        throw new CheckpointError(
-          "unsupported-architecture",
-          `this is a ${arch} checkpoint (key ${quote(k)}), not RWKV-4; this reference model implements RWKV-4 only`,
-        );
-      }
-    }
+/** any of OTHER_ARCHITECTURES: one test per key (a file may hold 10^5 names), the list is consulted on a hit */
+const ANY_OTHER = new RegExp(OTHER_ARCHITECTURES.map(([re]) => `(?:${re.source})`).join("|"));
+
+function checkArchitecture(tensors: ReadonlyMap<string, unknown>): void {
+  let found = -1;
+  let foundKey = "";
+  for (const k of tensors.keys()) {
+    if (!ANY_OTHER.test(k)) continue;
+    const i = OTHER_ARCHITECTURES.findIndex(([re]) => re.test(k));
+    if (found < 0 || i < found) [found, foundKey] = [i, k]; // the list's order decides, then the file's
+  }
+  if (found >= 0) {
+    throw new CheckpointError(
+      "unsupported-architecture",
+      `this is a ${OTHER_ARCHITECTURES[found][1]} checkpoint (key ${quote(foundKey)}), not RWKV-4; ` +
+        "this reference model implements RWKV-4 only",
+    );
   }
   const rwkvLike = tensors.has("emb.weight") || [...tensors.keys()].some((k) => /^blocks\.\d+\./.test(k));
   if (!rwkvLike) {
@@ -90,18 +98,30 @@ export interface WeightsOptions {
   layerNormEps?: number;
 }
 
+/** Anything with a shape: a decoded tensor, or a reader's index entry (nothing decoded yet). */
+export interface Shaped {
+  readonly shape: readonly number[];
+}
+
+export interface Layout {
+  nLayer: number;
+  nEmbd: number;
+  ffnSize: number;
+  vocabSize: number;
+}
+
+function numelOf(shape: readonly number[]): number {
+  return shape.reduce((a, d) => a * d, 1);
+}
+
 /**
- * Validate a BlinkDL-named (or Hugging Face-named) tensor map as an RWKV-4 checkpoint, infer its RwkvConfig from the shapes, and apply
- * the load transforms. Throws CheckpointError (missing-key, extra-key, shape-mismatch, non-finite,
- * unsupported-architecture) naming the key and the expected vs actual shape.
+ * The names and shapes of an RWKV-4 checkpoint (BlinkDL names), checked without looking at any value: no
+ * other architecture's keys, emb.weight (V, C), blocks 0..L-1 complete, no missing and no unexpected key,
+ * every shape as the config inferred from emb.weight and blocks.0.ffn.key.weight says. The loader runs it on
+ * the readers' indexes, before decoding a tensor (issue 16). Throws CheckpointError naming the key.
  */
-export function weightsFromTensors(named: TensorMap, opts: WeightsOptions = {}): RwkvWeights {
-  const tensors = toBlinkNames(named).tensors; // Hugging Face names are accepted too (a no-op for BlinkDL's)
+export function checkLayout(tensors: ReadonlyMap<string, Shaped>): Layout {
   checkArchitecture(tensors);
-  const eps = opts.layerNormEps ?? DEFAULT_LAYER_NORM_EPS;
-  if (!(eps > 0 && Number.isFinite(eps))) {
-    throw new CheckpointError("shape-mismatch", `LayerNorm epsilon ${eps} is not a positive finite number`);
-  }
 
   const emb = tensors.get("emb.weight");
   if (!emb)
@@ -197,10 +217,10 @@ export function weightsFromTensors(named: TensorMap, opts: WeightsOptions = {}):
     );
   }
   for (const [k, want] of expected) {
-    const t = tensors.get(k) as Tensor;
+    const t = tensors.get(k) as Shaped;
     const ok =
       want === "vec"
-        ? t.data.length === C && t.shape.filter((d) => d !== 1).length <= 1 && t.shape.length <= 3
+        ? numelOf(t.shape) === C && t.shape.filter((d) => d !== 1).length <= 1 && t.shape.length <= 3
         : t.shape.length === want.length && t.shape.every((d, j) => d === want[j]);
     if (!ok) {
       throw new CheckpointError(
@@ -209,7 +229,25 @@ export function weightsFromTensors(named: TensorMap, opts: WeightsOptions = {}):
           `(from emb.weight ${shapeStr(emb.shape)} and blocks.0.ffn.key.weight ${shapeStr(ffnKey.shape)})`,
       );
     }
-    if (t.data.length !== t.shape.reduce((a, d) => a * d, 1)) {
+  }
+  return { nLayer, nEmbd, ffnSize, vocabSize };
+}
+
+/**
+ * Validate a BlinkDL-named (or Hugging Face-named) tensor map as an RWKV-4 checkpoint, infer its RwkvConfig from the shapes, and apply
+ * the load transforms. Throws CheckpointError (missing-key, extra-key, shape-mismatch, non-finite,
+ * unsupported-architecture) naming the key and the expected vs actual shape.
+ */
+export function weightsFromTensors(named: TensorMap, opts: WeightsOptions = {}): RwkvWeights {
+  const tensors = toBlinkNames(named).tensors; // Hugging Face names are accepted too (a no-op for BlinkDL's)
+  const { nLayer, nEmbd, ffnSize, vocabSize } = checkLayout(tensors);
+  const C = nEmbd;
+  const eps = opts.layerNormEps ?? DEFAULT_LAYER_NORM_EPS;
+  if (!(eps > 0 && Number.isFinite(eps))) {
+    throw new CheckpointError("shape-mismatch", `LayerNorm epsilon ${eps} is not a positive finite number`);
+  }
+  for (const [k, t] of tensors) {
+    if (t.data.length !== numelOf(t.shape)) {
       throw new CheckpointError(
         "shape-mismatch",
         `${k}: shape ${shapeStr(t.shape)} but ${t.data.length} values`,
@@ -295,7 +333,6 @@ function configNumber(cfg: Record<string, unknown>, key: string): number | undef
  */
 export function loadRwkvCheckpoint(bytes: Uint8Array, opts: { hfConfig?: object } = {}): LoadedCheckpoint {
   const format = detectFormat(bytes);
-  const read = format === "safetensors" ? readSafetensors(bytes) : readTorchZip(bytes);
   const cfg = (opts.hfConfig ?? {}) as Record<string, unknown>;
   const modelType = cfg["model_type"];
   if (typeof modelType === "string" && modelType !== "rwkv") {
@@ -304,12 +341,29 @@ export function loadRwkvCheckpoint(bytes: Uint8Array, opts: { hfConfig?: object 
       `config.json has model_type ${quote(modelType)}; this reference model implements RWKV-4 ("rwkv") only`,
     );
   }
-  const { tensors, naming } = toBlinkNames(read.tensors, opts.hfConfig);
+  // phase one: names, shapes and dtypes only; every key and shape is checked before any tensor is decoded
+  const index = format === "safetensors" ? indexSafetensors(bytes) : indexTorchZip(bytes);
+  const layout = checkLayout(toBlinkNames(index.entries as Map<string, TensorEntry>, opts.hfConfig).tensors);
+  checkConfig(cfg, layout);
+  // phase two: decode (each storage once, CRC-checked for zips), then the values: finiteness, transforms
+  const stored = index.decode();
+  const { tensors, naming } = toBlinkNames(stored, opts.hfConfig);
   const layerNormEps = configNumber(cfg, "layer_norm_epsilon");
   const weights = weightsFromTensors(tensors, layerNormEps === undefined ? {} : { layerNormEps });
+  let parameterCount = 0;
+  for (const t of stored.values()) parameterCount += t.data.length;
+  return {
+    format,
+    naming,
+    dtype: index.dtype,
+    weights,
+    tensorNames: [...stored.keys()],
+    parameterCount,
+  };
+}
 
-  // config.json must agree with the shapes
-  const c = weights.config;
+/** config.json must agree with the shapes */
+function checkConfig(cfg: Record<string, unknown>, c: Layout): void {
   const checks: [string, number][] = [
     ["hidden_size", c.nEmbd],
     ["num_hidden_layers", c.nLayer],
@@ -326,14 +380,4 @@ export function loadRwkvCheckpoint(bytes: Uint8Array, opts: { hfConfig?: object 
       );
     }
   }
-  let parameterCount = 0;
-  for (const t of read.tensors.values()) parameterCount += t.data.length;
-  return {
-    format,
-    naming,
-    dtype: read.dtype,
-    weights,
-    tensorNames: [...read.tensors.keys()],
-    parameterCount,
-  };
 }

@@ -9,7 +9,7 @@
  * rwkv.blocks.N.feed_forward.{time_mix_key, time_mix_receptance, key, receptance, value}, rwkv.ln_out.*,
  * head.weight. The renaming is a pure key map: values (and their shapes) are untouched.
  */
-import type { TensorMap } from "../tensor.js";
+import type { Tensor } from "../tensor.js";
 import { CheckpointError, quote } from "./errors.js";
 
 export type Naming = "blinkdl" | "hf";
@@ -34,20 +34,24 @@ export function hfToBlinkName(key: string): string {
 }
 
 /** Hugging Face checkpoints put everything but the head under `rwkv.`. */
-export function detectNaming(tensors: TensorMap): Naming {
+export function detectNaming(tensors: ReadonlyMap<string, unknown>): Naming {
   for (const k of tensors.keys()) if (k.startsWith("rwkv.")) return "hf";
   return "blinkdl";
 }
 
 /**
  * Rename a checkpoint's tensors to BlinkDL's scheme (a no-op for BlinkDL files). `hfConfig` is accepted for
- * symmetry with the loader; names alone decide the scheme.
+ * symmetry with the loader; names alone decide the scheme. Works on any map keyed by tensor name (decoded
+ * tensors, or a reader's index entries).
  */
-export function toBlinkNames(tensors: TensorMap, hfConfig?: object): { tensors: TensorMap; naming: Naming } {
+export function toBlinkNames<T = Tensor>(
+  tensors: Map<string, T>,
+  hfConfig?: object,
+): { tensors: Map<string, T>; naming: Naming } {
   void hfConfig;
   const naming = detectNaming(tensors);
   if (naming === "blinkdl") return { tensors, naming };
-  const out: TensorMap = new Map();
+  const out = new Map<string, T>();
   const from = new Map<string, string>();
   for (const [k, t] of tensors) {
     const b = hfToBlinkName(k);

@@ -10,7 +10,11 @@
  *
  * Bounds: every read is checked against the end of the stream; the machine does at most one step per byte
  * (no opcode loops), so it always halts; memo indices are map keys (no huge arrays); integers beyond 2^53 and
- * strings running past the end are errors.
+ * strings running past the end are errors. Memory: every value, container, mark, memo entry and dict item the
+ * machine builds is charged an estimate of its heap size (PICKLE_COST, from V8 measurements), and past
+ * MAX_PICKLE_HEAP (64 MiB, some 40,000 tensors' worth; the 14B model's state dict needs ~1.5 MB) the reader
+ * stops with CheckpointError("over-budget"): a 32 MB stream of EMPTY_DICT opcodes is refused after ~250,000
+ * dicts, instead of building 32 million of them (docs/hostile-inputs.md).
  */
 import { CheckpointError, quote } from "./errors.js";
 
@@ -46,6 +50,31 @@ export const ALLOWED_GLOBALS: ReadonlySet<string> = new Set([
 
 /** Max memo entries (a state dict of the 14B model needs a few thousand). */
 export const MAX_MEMO = 1_000_000;
+
+/** Default budget for the objects one pickle may build, in estimated heap bytes. */
+export const MAX_PICKLE_HEAP = 64 * 1024 * 1024;
+
+/**
+ * Estimated V8 heap bytes per thing built (measured with node --expose-gc over 10^6 of each: an empty dict
+ * with its Map 227, an empty list 75, a mark's array 43, a string 35 + its characters, a stack slot 8-10),
+ * rounded up.
+ */
+export const PICKLE_COST = {
+  slot: 16, // a primitive or a reference pushed on the stack or appended to a list
+  stringBase: 32, // plus 2 per character
+  bytes: 96, // a Uint8Array view
+  dict: 256,
+  sequence: 80, // a list or tuple, plus a slot per item
+  object: 64, // a global name, a storage or tensor record
+  mark: 64,
+  memo: 48, // a memo map entry
+  item: 48, // a dict entry
+} as const;
+
+export interface PickleOptions {
+  /** budget in estimated heap bytes (default MAX_PICKLE_HEAP) */
+  maxHeap?: number;
+}
 
 export class PyTuple {
   constructor(readonly items: readonly PyValue[]) {}
@@ -220,7 +249,28 @@ const OPNAMES: Record<number, string> = {
  * Run the pickle in `data` and return the object it builds. Throws CheckpointError for anything outside the
  * state-dict subset: "forbidden-pickle-global" for a disallowed global, "bad-pickle" otherwise.
  */
-export function loadPickle(data: Uint8Array): PyValue {
+export function loadPickle(data: Uint8Array, opts: PickleOptions = {}): PyValue {
+  const budget = opts.maxHeap ?? MAX_PICKLE_HEAP;
+  let spent = 0;
+  const charge = (n: number): void => {
+    spent += n;
+    if (spent > budget) {
+      throw new CheckpointError(
+        "over-budget",
+        `pickle: the objects built by offset ${pos} would take more than ${budget} bytes of memory ` +
+          `(estimated); a state dict needs far less, so this stream is refused (docs/hostile-inputs.md)`,
+      );
+    }
+  };
+  const cost = (v: PyValue): number => {
+    if (typeof v === "string") return PICKLE_COST.stringBase + 2 * v.length;
+    if (v === null || typeof v !== "object") return PICKLE_COST.slot;
+    if (v instanceof PyDict) return PICKLE_COST.dict;
+    if (v instanceof PyList || v instanceof PyTuple)
+      return PICKLE_COST.sequence + PICKLE_COST.slot * v.items.length;
+    if (v instanceof Uint8Array) return PICKLE_COST.bytes;
+    return PICKLE_COST.object + (v instanceof TensorRef ? PICKLE_COST.slot * 2 * v.size.length : 0);
+  };
   const utf8 = new TextDecoder("utf-8", { fatal: true });
   const latin1 = new TextDecoder("latin1");
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -259,17 +309,27 @@ export function loadPickle(data: Uint8Array): PyValue {
     stk = prev;
     return items as PyValue[]; // marks never sit inside a frame: MARK opens a new one
   };
+  /** push a value this opcode built: charged its estimated size */
   const push = (v: PyValue): void => {
+    charge(cost(v) + (typeof v === "object" && v !== null ? PICKLE_COST.slot : 0));
+    stk.push(v);
+  };
+  /** push another reference to an existing value (DUP, GET): one stack slot */
+  const pushRef = (v: PyValue): void => {
+    charge(PICKLE_COST.slot);
     stk.push(v);
   };
   const put = (i: number): void => {
-    if (memo.size >= MAX_MEMO && !memo.has(i)) throw bad(`more than ${MAX_MEMO} memo entries`);
+    if (!memo.has(i)) {
+      if (memo.size >= MAX_MEMO) throw bad(`more than ${MAX_MEMO} memo entries`);
+      charge(PICKLE_COST.memo);
+    }
     memo.set(i, top("PUT"));
   };
   const get = (i: number): void => {
     const v = memo.get(i);
     if (v === undefined) throw bad(`memo entry ${i} read before it was written`);
-    push(v);
+    pushRef(v);
   };
   const text = (n: number, what: string): string => {
     const at = need(n, what);
@@ -293,6 +353,7 @@ export function loadPickle(data: Uint8Array): PyValue {
   const setItems = (dict: PyValue, items: PyValue[], what: string): void => {
     if (!(dict instanceof PyDict)) throw bad(`${what} on ${describe(dict)}, not a dict`);
     if (items.length % 2 !== 0) throw bad(`${what} with an odd number of items`);
+    charge(PICKLE_COST.item * (items.length / 2));
     for (let i = 0; i < items.length; i += 2) {
       const k = items[i];
       if (!(k === null || typeof k === "string" || typeof k === "number" || typeof k === "boolean")) {
@@ -318,6 +379,7 @@ export function loadPickle(data: Uint8Array): PyValue {
         return pop("STOP");
       }
       case 0x28: // MARK
+        charge(PICKLE_COST.mark);
         metastack.push(stk);
         stk = [];
         break;
@@ -329,7 +391,7 @@ export function loadPickle(data: Uint8Array): PyValue {
         popMark("POP_MARK");
         break;
       case 0x32: // DUP
-        push(top("DUP"));
+        pushRef(top("DUP"));
         break;
       case 0x4e: // NONE
         push(null);
@@ -476,6 +538,7 @@ export function loadPickle(data: Uint8Array): PyValue {
         const v = pop("APPEND");
         const l = top("APPEND");
         if (!(l instanceof PyList)) throw bad(`APPEND to ${describe(l)}, not a list`);
+        charge(PICKLE_COST.slot);
         l.items.push(v);
         break;
       }
@@ -484,6 +547,7 @@ export function loadPickle(data: Uint8Array): PyValue {
         const items = popMark("APPENDS");
         const l = top("APPENDS");
         if (!(l instanceof PyList)) throw bad(`APPENDS to ${describe(l)}, not a list`);
+        charge(PICKLE_COST.slot * items.length);
         for (const v of items) l.items.push(v);
         break;
       }

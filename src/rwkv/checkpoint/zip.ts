@@ -5,7 +5,14 @@
  * Only "stored" (method 0) entries are read: torch.save never compresses. A deflated entry (a file that was
  * re-zipped by another tool) is reported as CheckpointError("unsupported-compression") naming the entry;
  * re-save it with torch.save or unzip/zip -0 it. Entry data are returned as subarrays of the input (no copy).
+ *
+ * Integrity (issue 16): every local header must agree with its central directory record (same name bytes,
+ * method, flags; CRC and sizes, in the header or in the data descriptor after the data), entries may not
+ * overlap each other or the central directory, names are unique, and every entry read has its CRC-32 checked
+ * (zipEntryData; the storage decoders fuse the check into their one pass, dtype.ts decodeWithCrc). A flipped
+ * bit in a tensor, or an edited name or extra length that shifts an entry's data window, is an error.
  */
+import { crc32 } from "./crc32.js";
 import { CheckpointError, quote } from "./errors.js";
 
 export interface ZipEntry {
@@ -16,6 +23,10 @@ export interface ZipEntry {
   readonly compressedSize: number;
   /** absolute offset of the entry's data in the file */
   readonly dataOffset: number;
+  /** CRC-32 of the entry's (uncompressed) data, as the central directory records it */
+  readonly crc32: number;
+  /** absolute offset of the entry's local header */
+  readonly localOffset: number;
 }
 
 const SIG_EOCD = 0x06054b50;
@@ -23,6 +34,10 @@ const SIG_ZIP64_EOCD = 0x06064b50;
 const SIG_ZIP64_LOCATOR = 0x07064b50;
 const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
+const SIG_DESCRIPTOR = 0x08074b50;
+/** general purpose flags: bit 0 encrypted, bit 3 CRC and sizes in a data descriptor after the data */
+const FLAG_ENCRYPTED = 0x1;
+const FLAG_DESCRIPTOR = 0x8;
 /** more entries than this is not a state dict we could hold anyway */
 const MAX_ENTRIES = 1_000_000;
 
@@ -96,7 +111,7 @@ export function readZipDirectory(bytes: Uint8Array): ZipEntry[] {
   }
 
   const names = new TextDecoder("utf-8");
-  const entries: ZipEntry[] = [];
+  const entries: (ZipEntry & { end: number })[] = [];
   let p = cdOffset;
   const cdEnd = cdOffset + cdSize;
   for (let i = 0; i < count; i++) {
@@ -110,6 +125,7 @@ export function readZipDirectory(bytes: Uint8Array): ZipEntry[] {
     }
     const flags = r.u16(p + 8);
     const method = r.u16(p + 10);
+    const crc = r.u32(p + 16);
     let compressedSize = r.u32(p + 20);
     let size = r.u32(p + 24);
     const nameLen = r.u16(p + 28);
@@ -149,26 +165,169 @@ export function readZipDirectory(bytes: Uint8Array): ZipEntry[] {
       e += 4 + len;
     }
 
-    // the local header: its own name/extra lengths decide where the data start
-    r.need(localOffset, 30, `local header of ${quote(name)}`);
-    if (r.u32(localOffset) !== SIG_LOCAL) {
-      throw new CheckpointError(
-        "bad-header",
-        `zip: bad local header signature for ${quote(name)} at offset ${localOffset}`,
-      );
-    }
-    const dataOffset = localOffset + 30 + r.u16(localOffset + 26) + r.u16(localOffset + 28);
-    r.need(dataOffset, compressedSize, `data of ${quote(name)}`);
-    if (flags & 1)
+    if (flags & FLAG_ENCRYPTED)
       throw new CheckpointError("unsupported-compression", `zip: entry ${quote(name)} is encrypted`);
-    entries.push({ name, method, size, compressedSize, dataOffset });
+    const { dataOffset, end } = checkLocalHeader(r, {
+      name,
+      nameBytes: bytes.subarray(p + 46, p + 46 + nameLen),
+      flags,
+      method,
+      crc,
+      size,
+      compressedSize,
+      localOffset,
+    });
+    entries.push({ name, method, size, compressedSize, dataOffset, crc32: crc, localOffset, end });
     p = next;
   }
-  return entries;
+
+  // names are unique; entries lie one after the other, before the central directory, never overlapping
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.name)) throw new CheckpointError("bad-header", `zip: two entries named ${quote(e.name)}`);
+    seen.add(e.name);
+  }
+  const byOffset = [...entries].sort((x, y) => x.localOffset - y.localOffset);
+  for (let i = 0; i < byOffset.length; i++) {
+    const e = byOffset[i];
+    const limit = i + 1 < byOffset.length ? byOffset[i + 1].localOffset : cdOffset;
+    if (e.end > limit) {
+      throw new CheckpointError(
+        "bad-header",
+        `zip: entry ${quote(e.name)} (local header at ${e.localOffset}, data and descriptor up to ${e.end}) ` +
+          (i + 1 < byOffset.length
+            ? `overlaps entry ${quote(byOffset[i + 1].name)} at ${limit}`
+            : `runs into the central directory at ${cdOffset}`),
+      );
+    }
+  }
+  return entries.map(({ end, ...e }) => (void end, e));
 }
 
-/** The bytes of a stored entry, as a subarray of the file (no copy). */
+interface CentralRecord {
+  name: string;
+  nameBytes: Uint8Array;
+  flags: number;
+  method: number;
+  crc: number;
+  size: number;
+  compressedSize: number;
+  localOffset: number;
+}
+
+/**
+ * The local header of one entry, checked against its central record (APPNOTE 4.3.7, 4.3.9, 4.5.3); returns
+ * where the data start and where the entry (data plus descriptor) ends.
+ */
+function checkLocalHeader(r: Reader, c: CentralRecord): { dataOffset: number; end: number } {
+  const lo = c.localOffset;
+  const what = `local header of ${quote(c.name)}`;
+  r.need(lo, 30, what);
+  if (r.u32(lo) !== SIG_LOCAL) {
+    throw new CheckpointError(
+      "bad-header",
+      `zip: bad local header signature for ${quote(c.name)} at offset ${lo}`,
+    );
+  }
+  const flags = r.u16(lo + 6);
+  const method = r.u16(lo + 8);
+  const crc = r.u32(lo + 14);
+  let compressedSize = r.u32(lo + 18);
+  let size = r.u32(lo + 22);
+  const nameLen = r.u16(lo + 26);
+  const extraLen = r.u16(lo + 28);
+  r.need(lo + 30, nameLen + extraLen, what);
+  const disagree = (field: string, local: string | number, central: string | number): CheckpointError =>
+    new CheckpointError(
+      "bad-header",
+      `zip: ${what} disagrees with the central directory: ${field} ${local} vs ${central}`,
+    );
+  const localName = r.bytes.subarray(lo + 30, lo + 30 + nameLen);
+  if (nameLen !== c.nameBytes.length || !localName.every((b, i) => b === c.nameBytes[i])) {
+    throw disagree("name", quote(new TextDecoder().decode(localName)), quote(c.name));
+  }
+  if (method !== c.method) throw disagree("method", method, c.method);
+  if ((flags & (FLAG_ENCRYPTED | FLAG_DESCRIPTOR)) !== (c.flags & (FLAG_ENCRYPTED | FLAG_DESCRIPTOR))) {
+    throw disagree("flags", `0x${flags.toString(16)}`, `0x${c.flags.toString(16)}`);
+  }
+  // the extra field is a sequence of (id, length, data) records that fills it exactly
+  let e = lo + 30 + nameLen;
+  const eEnd = e + extraLen;
+  while (e < eEnd) {
+    if (e + 4 > eEnd) throw new CheckpointError("bad-header", `zip: ${what}: the extra field is malformed`);
+    const id = r.u16(e);
+    const len = r.u16(e + 2);
+    if (e + 4 + len > eEnd)
+      throw new CheckpointError("bad-header", `zip: ${what}: an extra record runs past its end`);
+    if (id === 1 && len >= 16 && size === 0xffffffff && compressedSize === 0xffffffff) {
+      size = r.u64(e + 4, "zip64 size");
+      compressedSize = r.u64(e + 12, "zip64 compressed size");
+    }
+    e += 4 + len;
+  }
+  if (c.flags & FLAG_DESCRIPTOR) {
+    // CRC and sizes follow the data; the local fields are zero (or, from some writers, the real values)
+    if (crc !== 0 && crc !== c.crc) throw disagree("CRC-32", crc, c.crc);
+    for (const [f, l, v] of [
+      ["compressed size", compressedSize, c.compressedSize],
+      ["size", size, c.size],
+    ] as const) {
+      if (l !== 0 && l !== 0xffffffff && l !== v) throw disagree(f, l, v);
+    }
+  } else {
+    if (crc !== c.crc) throw disagree("CRC-32", crc, c.crc);
+    if (compressedSize !== c.compressedSize)
+      throw disagree("compressed size", compressedSize, c.compressedSize);
+    if (size !== c.size) throw disagree("size", size, c.size);
+  }
+  const dataOffset = eEnd;
+  r.need(dataOffset, c.compressedSize, `data of ${quote(c.name)}`);
+  let end = dataOffset + c.compressedSize;
+  if (c.flags & FLAG_DESCRIPTOR) {
+    // data descriptor: [signature] crc-32, compressed size, size (4 bytes each, or 8 for zip64 sizes)
+    r.need(end, 4, `data descriptor of ${quote(c.name)}`);
+    if (r.u32(end) === SIG_DESCRIPTOR) end += 4;
+    r.need(end, 12, `data descriptor of ${quote(c.name)}`);
+    if (r.u32(end) !== c.crc) throw disagree("data descriptor CRC-32", r.u32(end), c.crc);
+    if (r.u32(end + 4) === c.compressedSize && r.u32(end + 8) === c.size) end += 12;
+    else {
+      r.need(end, 20, `data descriptor of ${quote(c.name)}`);
+      if (
+        r.u64(end + 4, "zip64 descriptor size") !== c.compressedSize ||
+        r.u64(end + 12, "zip64 descriptor size") !== c.size
+      ) {
+        throw disagree("data descriptor sizes", `${r.u32(end + 4)}`, `${c.compressedSize}`);
+      }
+      end += 20;
+    }
+  }
+  return { dataOffset, end };
+}
+
+/** The bytes of a stored entry, as a subarray of the file (no copy), after checking their CRC-32. */
 export function zipEntryData(bytes: Uint8Array, entry: ZipEntry): Uint8Array {
+  const data = storedEntryBytes(bytes, entry);
+  checkCrc(entry, crc32(data));
+  return data;
+}
+
+/** Throws CheckpointError("checksum-mismatch") unless `crc` is the entry's recorded CRC-32. */
+export function checkCrc(entry: ZipEntry, crc: number): void {
+  if (crc !== entry.crc32) {
+    const hex = (x: number): string => "0x" + x.toString(16).padStart(8, "0");
+    throw new CheckpointError(
+      "checksum-mismatch",
+      `zip: entry ${quote(entry.name)} has CRC-32 ${hex(crc)} but the directory records ${hex(entry.crc32)}: ` +
+        "its bytes were changed after it was written (a corrupt or tampered file)",
+    );
+  }
+}
+
+/**
+ * The bytes of a stored entry WITHOUT the CRC check: for callers that check it themselves in the same pass
+ * (dtype.ts decodeWithCrc, then checkCrc).
+ */
+export function storedEntryBytes(bytes: Uint8Array, entry: ZipEntry): Uint8Array {
   if (entry.method !== 0) {
     throw new CheckpointError(
       "unsupported-compression",
