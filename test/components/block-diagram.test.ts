@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NOTATION, V1_NUMBERING, tx } from "../../src/chapters/notation.js";
-import { notationTable, numberingTable } from "../../src/components/notation-table.js";
+import { notationTable, numberingTable } from "../../src/components/block-diagram.js";
 import { FakeElement, withFakeDocument } from "../helpers/fake-dom.js";
 
 describe("the notation page's tables", () => {
