@@ -4,7 +4,8 @@
  * chapters' precomputed traces in traces/) read data/models/: delete their cached output whenever a file in
  * data/models/ (or src/rwkv/, src/transformer/, src/onnx/, src/runtime/, src/trace/, src/live/, src/chapters/, src/build/, whose code
  * computes the traces)
- * is newer, so a newly trained model is picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
+ * is newer, so a newly trained model is picked up by the next build. The bundled model worker (data/ort-worker.js) and
+ * the service worker (coi-sw.js) are built from src/runtime/ and refreshed the same way. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
@@ -36,10 +37,13 @@ const inputs = Math.max(
 const targets: string[] = [];
 if (existsSync(cache)) {
   for (const name of readdirSync(cache))
-    if (/^tiny-(rwkv|gpt)/.test(name)) targets.push(path.join(cache, name));
+    if (/^tiny-(rwkv|gpt)|^ort-worker\.js$/.test(name)) targets.push(path.join(cache, name));
   const traces = path.join(cache, "traces");
   if (existsSync(traces)) for (const name of readdirSync(traces)) targets.push(path.join(traces, name));
 }
+// the cross-origin-isolation service worker (src/coi-sw.js.ts, from src/runtime/isolation.ts), at the cache's root
+const coiSw = path.join(cache, "..", "coi-sw.js");
+if (existsSync(coiSw)) targets.push(coiSw);
 let removed = 0;
 for (const file of targets) {
   if (statSync(file).mtimeMs < inputs) {

@@ -7,6 +7,8 @@
  *                   [--backend ref|ort]
  *   npm run rwkv -- eval <model> --text-file F [--mode rnn|parallel] [--backend ref|ort] --json
  *   npm run rwkv -- bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--json]
+ *   --threads N (with --backend ort, for logits, generate, eval and bench): onnxruntime-web's wasm threads
+ *   (default 1); `bench --json` reports the threads ORT ran with.
  *
  * <model>: a .safetensors, .pth or .bin file (config.json beside it for the Hugging Face format),
  * or synthetic-169m / synthetic-430m / synthetic-tiny (deterministic random weights, nothing downloaded).
@@ -25,7 +27,8 @@ const USAGE = `usage: rwkv <info|logits|generate|eval|bench> <model> [options]
   logits <model> --tokens 3,1,4 [--mode rnn|parallel] [--backend ref|ort] --json
   generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s] [--backend ref|ort]
   eval <model> --text-file F [--mode rnn|parallel] [--backend ref|ort] --json
-  bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json`;
+  bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json
+  --threads N   onnxruntime-web's wasm threads for --backend ort (default 1)`;
 
 const { values: opts, positionals } = (() => {
   try {
@@ -44,6 +47,7 @@ const { values: opts, positionals } = (() => {
         "text-file": { type: "string" },
         tokenizer: { type: "string" },
         repeats: { type: "string" },
+        threads: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -63,6 +67,14 @@ function num(name: string, value: string | undefined, check: (x: number) => bool
   if (value === undefined || !Number.isFinite(x) || !check(x))
     fail(`--${name} has an invalid value: ${value}`);
   return x;
+}
+
+/** `--threads N`: ORT's wasm threads (--backend ort only; the reference model runs on one thread). */
+function threads(): number | undefined {
+  if (opts.threads === undefined) return undefined;
+  if (opts.backend !== "ort")
+    fail("--threads applies to --backend ort (the reference model runs on one thread)");
+  return num("threads", opts.threads, (x) => Number.isInteger(x) && x >= 1 && x <= 64);
 }
 
 function mode(): "rnn" | "parallel" {
@@ -89,7 +101,7 @@ interface Runner {
 async function runner(m: LoadedModel): Promise<Runner> {
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
-    const om = ort.createOrtModel(m.weights);
+    const om = ort.createOrtModel(m.weights, { threads: threads() });
     type S = ReturnType<typeof om.initialState>;
     return {
       initialState: () => om.initialState(),
@@ -304,9 +316,10 @@ async function bench(spec: string, m: LoadedModel): Promise<void> {
   let result: Record<string, unknown>;
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
-    result = await ort.ortBench(m.weights, { tokens: T, repeats });
+    result = await ort.ortBench(m.weights, { tokens: T, repeats, threads: threads() });
   } else if (opts.backend === "ref") {
-    result = benchRef(m.model, { tokens: T, repeats });
+    threads();
+    result = { ...benchRef(m.model, { tokens: T, repeats }), threads: 1 };
   } else fail(`--backend must be ref or ort, got ${opts.backend}`);
   result = { model: spec, backend: opts.backend, tokens: T, ...result };
   console.log(opts.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
@@ -321,6 +334,7 @@ async function main(): Promise<void> {
   if (!["info", "logits", "generate", "eval", "bench"].includes(cmd))
     fail(`unknown command '${cmd}'\n${USAGE}`);
   if (!spec) fail(`${cmd} needs a model: a .safetensors/.pth/.bin file or synthetic-169m / synthetic-tiny`);
+  if (cmd !== "info") threads(); // --threads with --backend ref fails here, before loading anything
   const m = loadModel(spec, { tokenizer: opts.tokenizer, seed: Number(opts.seed) || 0 });
   if (cmd === "info") info(m);
   else if (cmd === "logits") await logits(m);

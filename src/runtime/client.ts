@@ -5,11 +5,14 @@
  *   const model = await RwkvWorkerClient.create({ workerUrl, wasmUrl, source: { weights } });
  *   model.ep;               // "webgpu" | "wasm": what really runs
  *   model.fallbackReason;   // why not WebGPU (show it on the page)
+ *   model.init.threads;     // ORT's wasm threads in the worker (./threads.ts decides, here, from the page's URL)
+ *   wasmThreadsInUse();     // the same for the page's badge: the last model worker's threads and why
  *   const { logits } = await model.forward(promptIds);   // ingests the prompt, keeps the state
  *   const next = await model.step(tokenId);             // one RNN step from the kept state
  */
 import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
 import { fromSerialized } from "./errors.js";
+import { chooseThreads, threadsFromUrl } from "./threads.js";
 import type {
   EpPreference,
   GptInitResult,
@@ -35,6 +38,12 @@ export type {
   RunResult,
   WorkerEvent,
 } from "./protocol.js";
+
+/** What the page's model workers report about ORT's wasm threads (one policy per page, so one answer). */
+let pageThreads: { threads: number; reason: string } | undefined;
+export function wasmThreadsInUse(): { threads: number; reason: string } | undefined {
+  return pageThreads;
+}
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -72,6 +81,13 @@ export class RwkvWorkerClient {
     const { workerUrl: _w, worker: _k, source, onEvent: _e, ...options } = opts;
     // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
     if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
+    // the thread policy sees the page's address (?threads=) and isolation; the worker applies it
+    // `?threads=` is in the page's address, which the worker cannot see: pass it on (else the worker decides)
+    if (options.numThreads || threadsFromUrl()) {
+      const t = chooseThreads({ requested: options.numThreads });
+      options.numThreads = t.threads;
+      options.threadsReason = t.reason;
+    }
     // checkpoint bytes move to the worker (transferred, not copied): the caller must not use them afterwards
     const transfer: Transferable[] = "checkpoint" in source ? [source.checkpoint.buffer as ArrayBuffer] : [];
     try {
@@ -86,6 +102,7 @@ export class RwkvWorkerClient {
     }
     c.ep = c.info.ep;
     c.fallbackReason = c.info.fallbackReason;
+    pageThreads = { threads: c.info.threads, reason: c.info.threadsReason };
     return c;
   }
 
@@ -220,7 +237,14 @@ export class GptWorkerClient {
       g.info = (await client.call({
         type: "gptInit",
         source: opts.source,
-        options: { wasmUrl, ep: opts.ep ?? "auto", attention: !!opts.attention },
+        options: {
+          wasmUrl,
+          ep: opts.ep ?? "auto",
+          attention: !!opts.attention,
+          ...(threadsFromUrl()
+            ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
+            : {}),
+        },
       })) as GptInitResult;
     } catch (e) {
       await client.dispose().catch(() => undefined);

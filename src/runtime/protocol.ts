@@ -31,6 +31,13 @@ export interface WorkerInitOptions {
    * full chunks of `forward` too
    */
   graphCapture?: boolean | "both";
+  /**
+   * wasm threads for ORT, when the page fixes them (`?threads=`, which only the page sees, or its own request;
+   * ./threads.ts) with the reason; the worker still uses 1 when it is not cross-origin isolated. Default: the
+   * policy applied in the worker, which knows the model's size.
+   */
+  numThreads?: number;
+  threadsReason?: string;
 }
 
 /**
@@ -101,6 +108,10 @@ export interface InitResult {
   graphCaptureParallel?: boolean;
   /** why graph capture was asked for but is not used */
   graphCaptureFallback?: string;
+  /** wasm threads ORT runs with (read back from ORT after the sessions were built) */
+  threads: number;
+  /** why that many (./threads.ts) */
+  threadsReason: string;
 }
 
 /**
@@ -124,6 +135,9 @@ export interface GptInitResult {
   adapter?: AdapterSummary;
   buildSeconds: number;
   parameterCount: number;
+  /** wasm threads ORT runs with, and why (as InitResult's) */
+  threads: number;
+  threadsReason: string;
 }
 
 export interface GptStepResult {

@@ -34,6 +34,13 @@ import type {
 } from "./protocol.js";
 import { OrtRwkv, type OrtState } from "./rwkv-ort.js";
 import { softwareAdapterReason } from "./ep-policy.js";
+import {
+  chooseThreads,
+  NOT_ISOLATED_REASON,
+  stepMatrixNumbers,
+  threadsLabel,
+  type ThreadChoice,
+} from "./threads.js";
 import { SerialQueue } from "../util/serial.js";
 
 /* Minimal WebGPU typings (TypeScript's DOM lib has none). */
@@ -65,6 +72,7 @@ const scope = self as unknown as {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
   navigator: GpuNavigator;
   crossOriginIsolated?: boolean;
+  name?: string;
 };
 
 let model: OrtRwkv | undefined;
@@ -73,6 +81,38 @@ let source:
   { ow?: OnnxWeights; config: RwkvConfig; graphs?: { rnn?: Uint8Array; parallel?: Uint8Array } } | undefined;
 let initOptions: WorkerInitOptions | undefined;
 let device: GpuDevice | undefined;
+
+/**
+ * ORT's wasm threads (./threads.ts): the page's decision when it sent one, else the policy applied here (it knows
+ * the model's size); 1 when this worker is not cross-origin isolated. Must run before ORT's first session (its
+ * wasm starts once per worker, so the first model's choice holds for the worker's life).
+ */
+function configureThreads(options: WorkerInitOptions, stepNumbers: number): ThreadChoice {
+  const isolated = !!scope.crossOriginIsolated && typeof SharedArrayBuffer !== "undefined";
+  const choice: ThreadChoice = !isolated
+    ? { threads: 1, reason: NOT_ISOLATED_REASON }
+    : options.numThreads
+      ? {
+          threads: options.numThreads,
+          reason: options.threadsReason ?? `${threadsLabel(options.numThreads)}: the page's choice`,
+        }
+      : chooseThreads({ stepNumbers });
+  ort.env.wasm.numThreads = choice.threads;
+  return choice;
+}
+let threadChoice: ThreadChoice | undefined;
+/** The threads ORT really runs with: it lowers env.wasm.numThreads to 1 when its wasm cannot start threads. */
+function threadsInUse(): { threads: number; threadsReason: string } {
+  const threads = ort.env.wasm.numThreads ?? 1;
+  const reason = threadChoice?.reason ?? NOT_ISOLATED_REASON;
+  return {
+    threads,
+    threadsReason:
+      threads === threadChoice?.threads
+        ? reason
+        : `${threadsLabel(threads)}: onnxruntime-web could not start more`,
+  };
+}
 
 function post(m: Response | WorkerEvent, transfer: Transferable[] = []): void {
   scope.postMessage(m, transfer);
@@ -188,7 +228,6 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   const t0 = performance.now();
   initOptions = options;
   ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
-  ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   // ORT writes its log through console.error: keep the page's console for real errors unless asked
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   let loaded: LoadedSummary | undefined;
@@ -225,6 +264,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     source = { config: src.config, graphs: src.graphs };
   }
   const config = source.config;
+  threadChoice ??= configureThreads(options, stepMatrixNumbers(config));
   const want = options.ep ?? "auto";
   let fallbackReason: string | undefined;
   let adapter: AdapterSummary | undefined;
@@ -267,6 +307,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     ...(options.graphCapture ? { graphCapture: model.graphCapture } : {}),
     ...(options.graphCapture === "both" ? { graphCaptureParallel: model.graphCaptureParallel } : {}),
     ...(model.graphCaptureFallback ? { graphCaptureFallback: model.graphCaptureFallback } : {}),
+    ...threadsInUse(),
   };
 }
 
@@ -282,7 +323,6 @@ async function gptInit(
     throw new OrtRwkvError("unsupported", "this worker already holds a model; dispose it first");
   const t0 = performance.now();
   ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
-  ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   let weights: GptWeights;
   let parameterCount = 0;
@@ -294,6 +334,7 @@ async function gptInit(
     for (const t of tensors.values()) parameterCount += t.data.length;
     weights = gptWeightsFromTensors(tensors, { nHead: src.nHead });
   }
+  threadChoice ??= configureThreads(options, stepMatrixNumbers(weights.config));
   const attention = !!options.attention;
   const want = options.ep ?? "auto";
   let fallbackReason: string | undefined;
@@ -320,6 +361,7 @@ async function gptInit(
     ...(adapter ? { adapter } : {}),
     buildSeconds: (performance.now() - t0) / 1000,
     parameterCount,
+    ...threadsInUse(),
   };
 }
 
@@ -454,14 +496,18 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
 }
 
 const queue = new SerialQueue();
-scope.onmessage = (e: MessageEvent<Request>) => {
-  const req = e.data;
-  void queue.run(async () => {
-    try {
-      const { result, transfer } = await handle(req);
-      post({ id: req.id, ok: true, result }, transfer);
-    } catch (err) {
-      post({ id: req.id, ok: false, error: serializeError(err) });
-    }
-  });
-};
+// With threads, ORT's bundled wasm starts its pthread workers from this same script (import.meta.url), named
+// "em-pthread...": there Emscripten owns the messages, and this worker's request handler must stay out.
+if (!scope.name?.startsWith("em-pthread")) {
+  scope.onmessage = (e: MessageEvent<Request>) => {
+    const req = e.data;
+    void queue.run(async () => {
+      try {
+        const { result, transfer } = await handle(req);
+        post({ id: req.id, ok: true, result }, transfer);
+      } catch (err) {
+        post({ id: req.id, ok: false, error: serializeError(err) });
+      }
+    });
+  };
+}
