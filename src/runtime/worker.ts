@@ -7,6 +7,12 @@
  * tensor, a session that builds), else wasm; the reason for a fallback is reported, never silent.
  * A lost GPU device makes the failing call throw DeviceLostError, posts a "device-lost" event, and the
  * worker rebuilds the sessions on wasm (state reset) so the page keeps working.
+ *
+ * Engine "fused" (WorkerInitOptions.engine): on WebGPU the RNN step (`step`, `steps`, `generate`, which samples on
+ * the GPU) runs on the hand-written WGSL kernels of ./fused/ instead of ORT's step graph; ORT keeps the parallel
+ * graph and the probes. The state lives in whichever engine ran last and moves (read back, written) when the
+ * other one runs next. On wasm, or when the kernels cannot be built, ORT runs the step: InitResult.engineFallback.
+ * ORT's wasm threads: ./threads.ts (the page's decision, else the policy applied here with the model's size).
  */
 import * as ort from "onnxruntime-web/webgpu";
 import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
@@ -20,6 +26,8 @@ import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeE
 import type {
   AdapterSummary,
   EpPreference,
+  GenerateRequestOptions,
+  GenerateResult,
   GptInitResult,
   GptInitSource,
   GptStepResult,
@@ -42,6 +50,10 @@ import {
   type ThreadChoice,
 } from "./threads.js";
 import { SerialQueue } from "../util/serial.js";
+import { FusedError, FusedRwkv } from "./fused/fused-rwkv.js";
+import type { GDevice } from "./fused/webgpu.js";
+import { Sampler } from "../rwkv/sampling.js";
+import { TokenOutOfRangeError } from "./errors.js";
 
 /* Minimal WebGPU typings (TypeScript's DOM lib has none). */
 interface GpuLimits {
@@ -81,6 +93,18 @@ let source:
   { ow?: OnnxWeights; config: RwkvConfig; graphs?: { rnn?: Uint8Array; parallel?: Uint8Array } } | undefined;
 let initOptions: WorkerInitOptions | undefined;
 let device: GpuDevice | undefined;
+/** set by the device's `lost` promise: fused calls that fail after it are a lost device */
+let deviceLostReason: string | undefined;
+
+/* The fused WGSL step (engine "fused") and where the current state lives. */
+let fused: FusedRwkv | undefined;
+let engineFallback: string | undefined;
+/** which engine holds the current state: "ort" (`state`), "fused" (its GPU buffers) or "both" (equal) */
+let owner: "ort" | "fused" | "both" = "both";
+/** the logits of the last position (a copy; generate on ORT samples from them, the fused sampler is given them) */
+let lastLogits: Float32Array | undefined;
+/** the CPU sampler of generate on ORT (seeded by generate's seed) */
+let cpuSampler: Sampler | undefined;
 
 /**
  * ORT's wasm threads (./threads.ts): the page's decision when it sent one, else the policy applied here (it knows
@@ -187,9 +211,11 @@ async function pickWebGpu(
   // and overwrites ort.env.webgpu.device with that one, which init() checks afterwards
   (ort.env.webgpu as unknown as { device: GpuDevice }).device = device;
   const mine = device;
+  deviceLostReason = undefined;
   void mine.lost.then((info) => {
     if (device !== mine) return;
-    model?.markDeviceLost(info.message || info.reason);
+    deviceLostReason = info.message || info.reason || "the GPU device was lost";
+    model?.markDeviceLost(deviceLostReason);
   });
   return { adapter: summary };
 }
@@ -231,6 +257,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   // ORT writes its log through console.error: keep the page's console for real errors unless asked
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   let loaded: LoadedSummary | undefined;
+  let rwkvWeights: RwkvWeights | undefined; // for the fused step (its own layouts)
   if ("checkpoint" in src || "synthetic" in src) {
     // read and validate the file here, off the page's thread; a bad file throws CheckpointError before
     // anything is built (nothing half-loaded)
@@ -257,9 +284,11 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
       readMs: performance.now() - r0,
     };
     source = { ow: prepareOnnxWeights(weights), config: weights.config };
+    rwkvWeights = weights;
   } else if ("weights" in src) {
     // prebuild the (in, out) matrices once for both graphs
     source = { ow: prepareOnnxWeights(src.weights), config: src.weights.config };
+    rwkvWeights = src.weights;
   } else {
     source = { config: src.config, graphs: src.graphs };
   }
@@ -287,7 +316,26 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   if (!model) model = await build("wasm");
   if (fallbackReason) post({ type: "event", kind: "fallback", message: fallbackReason, ep: "wasm" });
   state = model.initialState();
+  owner = "both";
+  lastLogits = undefined;
+  engineFallback = undefined;
+  if (options.engine === "fused") {
+    if (model.ep !== "webgpu" || !device)
+      engineFallback = `the fused step needs WebGPU (${fallbackReason ?? "wasm was asked for"})`;
+    else if (!rwkvWeights)
+      engineFallback = "the fused step needs the weights (this model came as ONNX graphs)";
+    else {
+      try {
+        fused = await FusedRwkv.create(device as unknown as GDevice, rwkvWeights);
+      } catch (e) {
+        if (!(e instanceof FusedError)) throw e;
+        engineFallback = e.message;
+      }
+    }
+  }
   return {
+    engine: fused ? "fused" : "ort",
+    ...(engineFallback ? { engineFallback } : {}),
     ep: model.ep,
     ...(fallbackReason ? { fallbackReason } : {}),
     ...(adapter ? { adapter } : {}),
@@ -376,6 +424,13 @@ async function recoverOnWasm(reason: string): Promise<void> {
   model = undefined;
   state = undefined;
   device = undefined;
+  if (fused) {
+    fused.dispose();
+    fused = undefined;
+    engineFallback = `${reason}: the fused step needs WebGPU`;
+  }
+  owner = "both";
+  lastLogits = undefined;
   try {
     await old?.dispose();
   } catch {
@@ -396,9 +451,61 @@ function need(): OrtRwkv {
   return model;
 }
 
-async function run(kind: "step" | "steps" | "forward", input: number | number[]): Promise<RunResult> {
+/** The fused engine with the current state (and logits) in it. */
+async function fusedNow(): Promise<FusedRwkv> {
+  const f = fused!;
+  if (owner === "ort") {
+    f.setState(await state!.read());
+    if (lastLogits) f.setLogits(lastLogits);
+    owner = "both";
+  }
+  return f;
+}
+
+/** ORT's `state` with the current state in it. */
+async function ortNow(): Promise<OrtRwkv> {
   const m = need();
+  if (owner === "fused") {
+    const next = m.fromRwkvState(await fused!.getState());
+    state?.dispose();
+    state = next;
+    owner = "both";
+  }
+  return m;
+}
+
+/** A fused call failed: after a lost device that is DeviceLostError (and the model moves to wasm). */
+async function fusedFailure(e: unknown): Promise<never> {
+  if (deviceLostReason || e instanceof DeviceLostError) {
+    const reason = deviceLostReason ?? messageOf(e);
+    await recoverOnWasm(reason);
+    throw new DeviceLostError(reason);
+  }
+  throw e;
+}
+
+function checkTokens(tokens: number[]): void {
+  const V = need().config.vocabSize;
+  for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new TokenOutOfRangeError(t, V);
+}
+
+async function run(kind: "step" | "steps" | "forward", input: number | number[]): Promise<RunResult> {
   const t0 = performance.now();
+  const V = need().config.vocabSize;
+  if (fused && kind !== "forward") {
+    const tokens = kind === "step" ? [input as number] : (input as number[]);
+    checkTokens(tokens);
+    try {
+      const f = await fusedNow();
+      const logits = (await f.steps(tokens))!;
+      owner = "fused";
+      lastLogits = logits.slice();
+      return { logits, ep: "webgpu", engine: "fused", ms: performance.now() - t0 };
+    } catch (e) {
+      return fusedFailure(e);
+    }
+  }
+  const m = fused ? await ortNow() : need();
   try {
     const r =
       kind === "step"
@@ -409,16 +516,51 @@ async function run(kind: "step" | "steps" | "forward", input: number | number[])
     const old = state;
     state = r.state;
     if (old && old !== state) old.dispose();
+    owner = "ort";
+    lastLogits = r.logits.slice(r.logits.length - V);
     return {
       logits: r.logits,
       ...(r.probes ? { probes: r.probes } : {}),
       ep: m.ep,
+      engine: "ort",
       ms: performance.now() - t0,
     };
   } catch (e) {
     if (e instanceof DeviceLostError) await recoverOnWasm(e.message);
     throw e;
   }
+}
+
+/** n times: sample from the current logits, then step that token (on the GPU with the fused engine). */
+async function generate(o: GenerateRequestOptions): Promise<GenerateResult> {
+  const t0 = performance.now();
+  if (!Number.isInteger(o.n) || o.n < 0) throw new RangeError(`generate needs a token count, got ${o.n}`);
+  if (fused) {
+    try {
+      const f = await fusedNow();
+      if (!f.hasLogits)
+        throw new OrtRwkvError("unsupported", "generate needs a prompt first (step, steps or forward)");
+      const tokens = await f.generate(o.n, o);
+      owner = "fused";
+      lastLogits = undefined; // the fused engine holds the current logits
+      return { tokens, ms: performance.now() - t0, engine: "fused", ep: "webgpu", sampledOn: "gpu" };
+    } catch (e) {
+      if (e instanceof OrtRwkvError || e instanceof RangeError) throw e;
+      return fusedFailure(e);
+    }
+  }
+  const m = need();
+  if (!lastLogits)
+    throw new OrtRwkvError("unsupported", "generate needs a prompt first (step, steps or forward)");
+  if (o.seed !== undefined || !cpuSampler) cpuSampler = new Sampler(o.seed ?? 0);
+  const tokens: number[] = [];
+  for (let i = 0; i < o.n; i++) {
+    const t = cpuSampler.sample(lastLogits, { temperature: o.temperature, topP: o.topP });
+    tokens.push(t);
+    const r = await run("step", t);
+    lastLogits = r.logits;
+  }
+  return { tokens, ms: performance.now() - t0, engine: "ort", ep: m.ep, sampledOn: "cpu" };
 }
 
 async function handle(req: Request): Promise<{ result: unknown; transfer: Transferable[] }> {
@@ -433,6 +575,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
         const next = req.from === "initial" ? m.initialState() : m.fromRwkvState(req.from);
         state?.dispose();
         state = next;
+        owner = "ort";
       }
       const r = await run(req.type, req.type === "step" ? req.token : req.tokens);
       const transfer: Transferable[] = [r.logits.buffer as ArrayBuffer];
@@ -443,18 +586,33 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       const m = need();
       state?.dispose();
       state = m.initialState();
+      fused?.reset();
+      owner = "both";
+      lastLogits = undefined;
       return { result: null, transfer: [] };
     }
     case "getState":
       need();
+      if (owner === "fused") {
+        try {
+          return { result: await fused!.getState(), transfer: [] };
+        } catch (e) {
+          return fusedFailure(e);
+        }
+      }
       return { result: await state!.read(), transfer: [] };
     case "setState": {
       const m = need();
       const next = m.fromRwkvState(req.state);
       state?.dispose();
       state = next;
+      fused?.setState(req.state);
+      owner = "both";
+      lastLogits = undefined;
       return { result: null, transfer: [] };
     }
+    case "generate":
+      return { result: await generate(req), transfer: [] };
     case "simulateDeviceLoss": {
       const d = device;
       if (!d) return { result: false, transfer: [] };
@@ -486,6 +644,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       gptCache = undefined;
       state?.dispose();
       state = undefined;
+      fused?.dispose();
+      fused = undefined;
       await model?.dispose();
       model = undefined;
       device?.destroy();
