@@ -497,7 +497,7 @@ async function run(kind: "step" | "steps" | "forward", input: number | number[])
     checkTokens(tokens);
     try {
       const f = await fusedNow();
-      const logits = (await f.steps(tokens))!;
+      const logits = kind === "step" ? await f.step(tokens[0]) : (await f.steps(tokens))!;
       owner = "fused";
       lastLogits = logits.slice();
       return { logits, ep: "webgpu", engine: "fused", ms: performance.now() - t0 };

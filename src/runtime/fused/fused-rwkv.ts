@@ -33,6 +33,7 @@ import {
   USAGE,
   type GBindGroup,
   type GBuffer,
+  type GCommandBuffer,
   type GComputePass,
   type GComputePipeline,
   type GDevice,
@@ -81,6 +82,8 @@ interface Layer {
 }
 
 const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+/** steps per submission in steps() and generate(): the GPU starts while the rest is being encoded */
+const SUBMIT = 8;
 
 export class FusedRwkv {
   readonly config: RwkvConfig;
@@ -89,6 +92,8 @@ export class FusedRwkv {
   private readonly owned: GBuffer[] = [];
   private logitsOnGpu = false;
   private disposed = false;
+  /** step's next command buffer, encoded while the previous one ran */
+  private prepared: GCommandBuffer | undefined;
 
   private constructor(
     private readonly device: GDevice,
@@ -294,37 +299,54 @@ export class FusedRwkv {
     return this.logitsOnGpu;
   }
 
-  /** One RNN step from the kept state (which advances); the logits read back. */
+  /**
+   * One RNN step from the kept state (which advances); the logits read back. The command buffer of a step (embed,
+   * blocks, head, copy of the logits) does not depend on the token, which the embed kernel reads from the GPU: the
+   * next one is encoded while this one runs, so a token costs the GPU's time plus the read-back, not the encoding.
+   */
   async step(token: number): Promise<Float32Array> {
-    return (await this.steps([token]))!;
+    this.live();
+    this.checkTokens([token]);
+    const V = this.config.vocabSize;
+    this.device.queue.writeBuffer(this.b.tokens, 0, new Uint32Array([token]));
+    this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
+    const cb = this.prepared ?? this.encodeReadStep();
+    this.prepared = undefined;
+    this.device.queue.submit([cb]);
+    this.logitsOnGpu = true;
+    this.prepared = this.encodeReadStep();
+    await this.b.readLogits.mapAsync(MAP_READ, 0, V * 4);
+    const out = new Float32Array(this.b.readLogits.getMappedRange(0, V * 4).slice(0));
+    this.b.readLogits.unmap();
+    return out;
   }
 
   /**
-   * RNN mode over `tokens` from the kept state: every step queued without a read-back, the head only for the last
-   * token, whose logits are read back (or with `read: false` only kept on the GPU; then the result is undefined).
+   * RNN mode over `tokens` from the kept state: every step queued without a read-back (submitted SUBMIT steps at a
+   * time, so the GPU works while the rest is encoded), the head only for the last token, whose logits are read
+   * back (or with `read: false` only kept on the GPU; then the result is undefined).
    */
   async steps(
     tokens: ArrayLike<number>,
     { read = true }: { read?: boolean } = {},
   ): Promise<Float32Array | undefined> {
     this.live();
-    const V = this.config.vocabSize;
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i];
-      if (!Number.isInteger(t) || t < 0 || t >= V)
-        throw new FusedError(`token id ${t} is out of range 0..${V - 1}`);
-    }
+    this.checkTokens(tokens);
     if (tokens.length === 0) throw new FusedError("steps needs at least one token");
+    const V = this.config.vocabSize;
     for (let s = 0; s < tokens.length; s += this.maxTokens) {
       const part = Array.prototype.slice.call(tokens, s, s + this.maxTokens) as number[];
       const last = s + part.length >= tokens.length;
       this.device.queue.writeBuffer(this.b.tokens, 0, new Uint32Array(part));
       this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
-      const enc = this.device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      for (let i = 0; i < part.length; i++) this.encodeStep(pass, last && i === part.length - 1);
-      pass.end();
-      this.device.queue.submit([enc.finish()]);
+      for (let i = 0; i < part.length; i += SUBMIT) {
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let j = i; j < Math.min(part.length, i + SUBMIT); j++)
+          this.encodeStep(pass, last && j === part.length - 1);
+        pass.end();
+        this.device.queue.submit([enc.finish()]);
+      }
     }
     this.logitsOnGpu = true;
     return read ? this.read(this.b.logits, this.b.readLogits, V * 4) : undefined;
@@ -337,8 +359,8 @@ export class FusedRwkv {
   }
 
   /**
-   * n times: sample the next token on the GPU from the current logits, then run its step; one submission per
-   * maxTokens tokens, no read-back until the tokens are read at the end. Returns the n tokens.
+   * n times: sample the next token on the GPU from the current logits, then run its step; submitted SUBMIT tokens
+   * at a time with no read-back until the tokens are read at the end (or every maxTokens). Returns the n tokens.
    */
   async generate(n: number, opts: SampleOptions): Promise<number[]> {
     this.live();
@@ -352,17 +374,19 @@ export class FusedRwkv {
     while (out.length < n) {
       const k = Math.min(this.maxTokens, n - out.length);
       this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
-      const enc = this.device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      for (let i = 0; i < k; i++) {
-        pass.setPipeline(this.pipes.sample);
-        pass.setBindGroup(0, this.groups.sample);
-        pass.dispatchWorkgroups(1);
-        this.encodeStep(pass, true);
+      for (let i = 0; i < k; i += SUBMIT) {
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let j = i; j < Math.min(k, i + SUBMIT); j++) {
+          pass.setPipeline(this.pipes.sample);
+          pass.setBindGroup(0, this.groups.sample);
+          pass.dispatchWorkgroups(1);
+          this.encodeStep(pass, true);
+        }
+        pass.end();
+        if (i + SUBMIT >= k) enc.copyBufferToBuffer(this.b.tokens, 0, this.b.readTokens, 0, k * 4);
+        this.device.queue.submit([enc.finish()]);
       }
-      pass.end();
-      enc.copyBufferToBuffer(this.b.tokens, 0, this.b.readTokens, 0, k * 4);
-      this.device.queue.submit([enc.finish()]);
       await this.b.readTokens.mapAsync(MAP_READ, 0, k * 4);
       out.push(...new Uint32Array(this.b.readTokens.getMappedRange(0, k * 4).slice(0)));
       this.b.readTokens.unmap();
@@ -370,9 +394,16 @@ export class FusedRwkv {
     return out;
   }
 
-  /** Wait until the GPU has done everything queued (for timing). */
+  /**
+   * Wait until the GPU has done everything queued (for timing): a 4-byte read-back queued after it (Dawn for Node
+   * keeps its event loop alive for a mapping, not for onSubmittedWorkDone).
+   */
   async finish(): Promise<void> {
-    await this.device.queue.onSubmittedWorkDone();
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.b.ctl, 0, this.b.readTokens, 0, 4);
+    this.device.queue.submit([enc.finish()]);
+    await this.b.readTokens.mapAsync(MAP_READ, 0, 4);
+    this.b.readTokens.unmap();
   }
 
   dispose(): void {
@@ -383,6 +414,25 @@ export class FusedRwkv {
 
   private live(): void {
     if (this.disposed) throw new FusedError("this fused model was disposed");
+  }
+
+  private checkTokens(tokens: ArrayLike<number>): void {
+    const V = this.config.vocabSize;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= V)
+        throw new FusedError(`token id ${t} is out of range 0..${V - 1}`);
+    }
+  }
+
+  /** One step with the head, and the logits copied to their staging buffer (step's command buffer). */
+  private encodeReadStep(): GCommandBuffer {
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    this.encodeStep(pass, true);
+    pass.end();
+    enc.copyBufferToBuffer(this.b.logits, 0, this.b.readLogits, 0, this.config.vocabSize * 4);
+    return enc.finish();
   }
 
   /** embed, the blocks, and (withHead) the head: one RNN step, 4L + 1 (+ 1) dispatches. */
