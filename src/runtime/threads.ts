@@ -11,16 +11,16 @@
  *  3. else the caller's request;
  *  4. else 1 for a small model (fewer than MIN_STEP_NUMBERS_FOR_THREADS numbers in the matrices one RNN step
  *     reads): its matrix products take microseconds, less than handing work to other threads costs
- *     (docs/benchmarks.md: the tiny model at 1 and 2 threads);
- *  5. else half the logical processors (`navigator.hardwareConcurrency`; SMT siblings share one core's
- *     load/store path, and the RNN step is bound by reading the weights), at least 2 where there are 2 and at
- *     most 8 (MAX_DEFAULT_THREADS): 169M generation on 16 cores, docs/benchmarks.md, is no faster at 16 than at 8,
- *     and the page's own thread keeps a core for the figures.
+ *     (docs/benchmarks.md: the tiny model's RNN mode at 2 threads ran at half the speed of 1);
+ *  5. else half the logical processors (`navigator.hardwareConcurrency`), rounded down, 1 to MAX_DEFAULT_THREADS = 8.
+ *     Measured (docs/benchmarks.md, 169M generation on ORT wasm): on a 16-core host 8 threads take 16.1 ms a token
+ *     and 16 threads 15.4 ms (the step is bound by reading the weights, and SMT siblings share a core's load path);
+ *     on a busy 2-core machine 2 threads took twice as long as 1. The page's own thread keeps the rest.
  *
  * API:
  *   parseThreads(value) -> number | undefined            a positive integer <= MAX_THREADS, else undefined
  *   threadsFromUrl(search?) -> number | undefined         the `?threads=` of the page's address
- *   defaultThreads(hardwareConcurrency) -> number         rule 4
+ *   defaultThreads(hardwareConcurrency) -> number         rule 5
  *   stepMatrixNumbers(config) -> number                  numbers in the matrices one RNN step reads (rule 4)
  *   decideThreads({isolated, hardwareConcurrency, fromUrl?, requested?, stepNumbers?}) -> ThreadChoice
  *                                                         pure: the rules above
@@ -57,7 +57,7 @@ export function threadsFromUrl(search: string | undefined = globalThis.location?
 
 export function defaultThreads(hardwareConcurrency: number): number {
   const hc = Number.isInteger(hardwareConcurrency) && hardwareConcurrency > 0 ? hardwareConcurrency : 1;
-  return Math.min(MAX_DEFAULT_THREADS, hc, Math.max(2, Math.ceil(hc / 2)));
+  return Math.min(MAX_DEFAULT_THREADS, Math.max(1, Math.floor(hc / 2)));
 }
 
 /**
@@ -101,7 +101,7 @@ export function decideThreads({
   const n = defaultThreads(hardwareConcurrency);
   return {
     threads: n,
-    reason: `${threadsLabel(n)}: half of this machine's ${hardwareConcurrency} logical processors, 2 to ${MAX_DEFAULT_THREADS}`,
+    reason: `${threadsLabel(n)}: half of this machine's ${hardwareConcurrency} logical processors, at most ${MAX_DEFAULT_THREADS}`,
   };
 }
 
