@@ -86,10 +86,24 @@ async function fusedWorker(req: WorkerRequest) {
     const genState = plain(await m.getState());
     await m.reset();
     const fromEmpty = await m.steps(req.prompt);
+    const [engine, engineFallback, ep] = [m.engine, m.engineFallback ?? null, m.ep];
+    // a lost GPU device: the failing call says so, then the worker runs on wasm with ORT's step (state reset)
+    let lost: { code: unknown; engine: string; ep: string; fallback: string | null } | undefined;
+    if (await m.simulateDeviceLoss()) {
+      let code: unknown;
+      try {
+        await m.step(1);
+      } catch (e) {
+        code = (e as { code?: unknown }).code;
+      }
+      const after = await m.step(1);
+      lost = { code, engine: after.engine, ep: after.ep, fallback: m.engineFallback ?? null };
+    }
     return {
-      engine: m.engine,
-      engineFallback: m.engineFallback ?? null,
-      ep: m.ep,
+      lost: lost ?? null,
+      engine,
+      engineFallback,
+      ep,
       warnings,
       prompt: { logits: Array.from(prompt.logits.subarray(prompt.logits.length - V)), engine: prompt.engine },
       steps,

@@ -165,6 +165,7 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
     gen: { tokens: number[]; engine: string; sampledOn: string };
     genState: Record<string, number[]>[];
     fromEmpty: { logits: number[]; engine: string };
+    lost: { code: unknown; engine: string; ep: string; fallback: string | null } | null;
   }
 
   function checkWorker(out: WorkerOut, fusedEngine: boolean): void {
@@ -198,6 +199,9 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
     expect(out.engineFallback).toBeNull();
     expect(out.warnings).toEqual([]);
     checkWorker(out, true);
+    // after a lost device the failing call is a DeviceLostError and the next one runs ORT's step on wasm
+    expect(out.lost).toMatchObject({ code: "device-lost", engine: "ort", ep: "wasm" });
+    expect(out.lost!.fallback).toMatch(/now running on wasm/); // the worker's device-lost notice
   });
 
   it("on wasm the fused request falls back to ORT's step, says why, and samples on the CPU", async () => {
@@ -208,5 +212,6 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
     expect(out.engineFallback).toMatch(/needs WebGPU/);
     expect(out.warnings.some((w) => /fused WGSL step not used: .*needs WebGPU/.test(w))).toBe(true);
     checkWorker(out, false);
+    expect(out.lost).toBeNull(); // no GPU device to lose
   });
 });
