@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { COI_SW_PATH, coiHeadScript } from "./src/runtime/isolation.js";
 
 const root = "src";
 const rootDir = path.join(path.dirname(fileURLToPath(import.meta.url)), root);
@@ -33,7 +34,11 @@ export default {
   style: "components/style.css",
   // The default is a Google Fonts stylesheet: nothing may be loaded from another host.
   globalStylesheets: [],
-  head: '<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">',
+  // coiHeadScript: cross-origin isolation on static hosts through a service worker (src/runtime/isolation.ts)
+  head: ({ path: page }: { path: string }) =>
+    '<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">' + coiHeadScript(page),
+  // the service worker itself, built at the root by the data loader src/coi-sw.js.ts
+  dynamicPaths: [COI_SW_PATH],
   footer:
     "An explainer of <cite>RWKV: Reinventing RNNs for the Transformer Era</cite> (Peng et al., EMNLP Findings 2023), " +
     '<a href="https://arxiv.org/abs/2305.13048">arXiv 2305.13048</a>. Equation numbers follow arXiv v4 (v1 numbers them differently: see <a href="./notation">Notation</a>). ' +

@@ -1,12 +1,16 @@
 /**
  * A small static file server for dist/ on 127.0.0.1 (browser tests). Resolves Framework's clean URLs
  * (`/01-overview` -> `01-overview.html`, `/` -> `index.html`) and sends the MIME types the site needs.
+ * By default it also sends the cross-origin-isolation headers (COOP/COEP, src/runtime/isolation.ts), as
+ * `npm run dev` and a host configured for the site do; `{ isolationHeaders: false }` makes it a plain static host
+ * that sends none (the service worker then isolates the site: test/e2e/threads.test.ts).
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { ISOLATION_HEADERS } from "../../../src/runtime/isolation.js";
 
 export const MIME_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -65,7 +69,10 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(root: string): Promise<StaticServer> {
+export async function serveStatic(
+  root: string,
+  { isolationHeaders = true }: { isolationHeaders?: boolean } = {},
+): Promise<StaticServer> {
   const dir = path.resolve(root);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -79,7 +86,11 @@ export async function serveStatic(root: string): Promise<StaticServer> {
           res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${url.pathname}`);
           return;
         }
-        res.writeHead(200, { "content-type": mimeType(file), "cache-control": "no-store" });
+        res.writeHead(200, {
+          "content-type": mimeType(file),
+          "cache-control": "no-store",
+          ...(isolationHeaders ? ISOLATION_HEADERS : {}),
+        });
         if (req.method === "HEAD") res.end();
         else createReadStream(file).pipe(res);
       },
