@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { COI_SW_PATH, coiHeadScript } from "./src/runtime/isolation.js";
 
 const root = "src";
 const rootDir = path.join(path.dirname(fileURLToPath(import.meta.url)), root);
@@ -22,6 +23,7 @@ export const chapters: { name: string; path: string }[] = [
   { name: "8. RNN mode and parallel mode", path: "/08-rnn-and-parallel" },
   { name: "9. What the state remembers", path: "/09-what-the-state-remembers" },
   { name: "The full-size model", path: "/full-size" },
+  { name: "Notation", path: "/notation" },
 ];
 
 export default {
@@ -40,10 +42,14 @@ export default {
   style: "components/style.css",
   // The default is a Google Fonts stylesheet: nothing may be loaded from another host.
   globalStylesheets: [],
-  head: '<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">',
+  // coiHeadScript: cross-origin isolation on static hosts through a service worker (src/runtime/isolation.ts)
+  head: ({ path: page }: { path: string }) =>
+    '<meta name="color-scheme" content="light dark"><link rel="icon" href="data:,">' + coiHeadScript(page),
+  // the service worker itself, built at the root by the data loader src/coi-sw.js.ts
+  dynamicPaths: [COI_SW_PATH],
   footer:
     "An explainer of <cite>RWKV: Reinventing RNNs for the Transformer Era</cite> (Peng et al., EMNLP Findings 2023), " +
-    '<a href="https://arxiv.org/abs/2305.13048">arXiv 2305.13048</a>. Equation numbers follow arXiv v4. ' +
+    '<a href="https://arxiv.org/abs/2305.13048">arXiv 2305.13048</a>. Equation numbers follow arXiv v4 (v1 numbers them differently: see <a href="./notation">Notation</a>). ' +
     "Code under the Apache-2.0 licence.",
   toc: true,
   pager: true,

@@ -6,6 +6,7 @@
  * src/runtime/, src/trace/, src/live/, src/chapters/, src/build/, src/util/, whose code computes the traces or
  * is bundled into the worker)
  * is newer, so a newly trained model is picked up by the next build. Usage: `tsx scripts/refresh-model-cache.ts` (before `observable build`).
+ * The service worker (coi-sw.js) is refreshed the same way.
  */
 import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
@@ -42,6 +43,9 @@ if (existsSync(cache)) {
   const traces = path.join(cache, "traces");
   if (existsSync(traces)) for (const name of readdirSync(traces)) targets.push(path.join(traces, name));
 }
+// the cross-origin-isolation service worker (src/coi-sw.js.ts, from src/runtime/isolation.ts), at the cache's root
+const coiSw = path.join(cache, "..", "coi-sw.js");
+if (existsSync(coiSw)) targets.push(coiSw);
 let removed = 0;
 for (const file of targets) {
   if (statSync(file).mtimeMs < inputs) {

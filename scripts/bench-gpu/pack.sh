@@ -1,7 +1,8 @@
 #!/bin/bash
 # npm run bench:gpu — packs the WebGPU benchmark for the NVIDIA machine (no Node, no network there) into
 # .gpubench/ (git-ignored, ~35 MB): a stripped Node, Dawn for Node (npm "webgpu"), onnxruntime-web's files,
-# src/cli/ort-gpu-bench.ts bundled, the roofline kernels, and the Vulkan/GL loader .debs. Then prints the device
+# src/cli/ort-gpu-bench.ts, full-size-gpu.ts, fused-gpu-bench.ts and the rwkv CLI bundled, the roofline kernels,
+# and the Vulkan/GL loader .debs. Then prints the device
 # command. On that machine `bash .gpubench/run.sh` prints BENCH_JSON and ROOFLINE_JSON lines and writes
 # $OUT/bench-gpu.json. Needs the npm registry and Debian's package index (both reachable here).
 set -euo pipefail
@@ -21,6 +22,13 @@ npx esbuild "$ROOT/src/cli/ort-gpu-bench.ts" --bundle --platform=node --format=e
 # the full-size page's own measurements (src/full-size/bench.ts) on the same runtime
 npx esbuild "$ROOT/src/cli/full-size-gpu.ts" --bundle --platform=node --format=esm --log-level=warning \
   --outfile="$D/pkg/full-size.mjs"
+# the fused WGSL step (src/runtime/fused/): checks against the reference model and timings
+npx esbuild "$ROOT/src/cli/fused-gpu-bench.ts" --bundle --platform=node --format=esm --log-level=warning \
+  --outfile="$D/pkg/fused.mjs"
+# the rwkv CLI itself, for ORT's wasm EP on N threads (`bench --threads N`); ORT's Node build imports its wasm
+# glue (ort-wasm-simd-threaded.mjs, and that its .wasm) from beside the bundle: run.sh puts them there
+npx esbuild "$ROOT/src/cli/rwkv.ts" --bundle --platform=node --format=esm --log-level=warning \
+  --outfile="$D/pkg/rwkv.mjs"
 
 strip --strip-all -o "$D/pkg/bin/node" "$(readlink -f "$(command -v node)")"
 xz -T2 -6 -f "$D/pkg/bin/node"

@@ -15,8 +15,9 @@
  * position decay plus the key of the earlier token (AFT's Eq. 9 with w_{t,i} = -(t-i)w, Eq. 10).
  *
  * API:
- *   TEX.softmax, softmaxRow, aft, linear, decay, wkv, wkvAlpha      Eq. 7, 8, 9, linear attention, 10, 16, Eq. 16
- *                                                                  read as attention (hover-linked: w, k, v, u, ...)
+ *   TEX.softmax, softmaxRow, aft, linear, decay, wkv, shift, wkvAlpha   Eq. 7, 8, 9, linear attention, 10, 16,
+ *                                              Eq. 16 written with Eq. 10's bias (shift), Eq. 16 read as attention
+ *   eq10Form(k, v, w, u, T, C, channel)        wkv_t of one channel by Eq. 9 with Eq. 10's w_{t,i} and w_{t,t} = u - w
  *   wkvAttentionMatrix(k, w, u, T, C, c) -> alpha (T, T)   one channel's WKV weights (log-sum-exp, stable)
  *   applyRows(A, x, T, C, c) -> y (T)          y_t = sum_i A[t, i] x_i of one channel
  *   attentionChecks(A, T) -> {rowSumError, aboveDiagonal}
@@ -31,11 +32,12 @@
  *                                              average over the channels and positions
  *   distinctiveHeads(gpt, trace) -> {prev, space} | null   the heads that look most at the previous character / the
  *                                              latest space or line break
- *   windowedLoss(card) -> nats per character on the held-out windows, when the card has it
+ *   windowedLoss(card) -> nats per character on the held-out windows, when the card has it; lossWindow(card) their length
  *   attentionCostData(T, {d, maxPoints}) -> AttentionCostRow[]   the home page's multiply-add counts
  */
 import type { ModelParams } from "./params.js";
 import { halfLife } from "./decay.js";
+import { tx } from "./notation.js";
 import { sym } from "./tex.js";
 import {
   TraceError,
@@ -51,9 +53,10 @@ import {
 // The equations
 // ---------------------------------------------------------------------------------------------------------
 
-const W = sym("w", "w");
-const EARLIER = String.raw`e^{-(t-1-i)${W} + ${sym("k", "k_i")}}`;
-const CURRENT = String.raw`e^{${sym("u", "u")} + ${sym("k", "k_t")}}`;
+const W = tx("w");
+const EARLIER = String.raw`e^{-(t-1-i)${W} + ${tx("k", "i")}}`;
+const CURRENT = String.raw`e^{${tx("u")} + ${tx("k")}}`;
+const ALPHA = tx("alpha");
 
 export const TEX = {
   /** Eq. 7: self-attention without the multi-head split and the 1/sqrt(d_k) scale, as the paper writes it */
@@ -76,13 +79,17 @@ S_t = S_{t-1} + \phi(k_t)\, v_t^\top, \qquad z_t = z_{t-1} + \phi(k_t), \qquad
   decay: String.raw`w_{t,i} = -(t - i)\, ${W}, \qquad ${W} \in (\mathbb{R}_{\ge 0})^{d} \tag{10}`,
   /** Eq. 16: the WKV operator for one channel */
   wkv: String.raw`
-${sym("wkv", "wkv_t")} = \frac{\sum_{i=1}^{t-1} ${EARLIER} \odot ${sym("v", "v_i")} + ${CURRENT} \odot ${sym("v", "v_t")}}{\sum_{i=1}^{t-1} ${EARLIER} + ${CURRENT}} \tag{16}
+${tx("wkv")} = \frac{\sum_{i=1}^{t-1} ${EARLIER} \odot ${tx("v", "i")} + ${CURRENT} \odot ${tx("v")}}{\sum_{i=1}^{t-1} ${EARLIER} + ${CURRENT}} \tag{16}
+`,
+  /** Eq. 16 multiplied above and below by e^{-w}: Eq. 9 with Eq. 10's bias for the earlier tokens */
+  shift: String.raw`
+${tx("wkv")} = \frac{\sum_{i=1}^{t-1} e^{-(t-i)${W} + ${tx("k", "i")}} \odot ${tx("v", "i")} + e^{(${tx("u")} - ${W}) + ${tx("k")}} \odot ${tx("v")}}{\sum_{i=1}^{t-1} e^{-(t-i)${W} + ${tx("k", "i")}} + e^{(${tx("u")} - ${W}) + ${tx("k")}}}
 `,
   /** Eq. 16 read as attention: a softmax over the earlier positions with the score s_{t,i} */
   wkvAlpha: String.raw`
-${sym("wkv", "wkv_t")} = \sum_{i=1}^{t} ${sym("alpha", String.raw`\alpha_{t,i}`)}\, ${sym("v", "v_i")}, \qquad
-${sym("alpha", String.raw`\alpha_{t,i}`)} = \frac{e^{s_{t,i}}}{\sum_{j=1}^{t} e^{s_{t,j}}}, \qquad
-s_{t,i} = \begin{cases} -(t-1-i)\,${W} + ${sym("k", "k_i")} & i < t \\ ${sym("u", "u")} + ${sym("k", "k_t")} & i = t \end{cases}
+${tx("wkv")} = \sum_{i=1}^{t} ${ALPHA}\, ${tx("v", "i")}, \qquad
+${ALPHA} = \frac{e^{s_{t,i}}}{\sum_{j=1}^{t} e^{s_{t,j}}}, \qquad
+s_{t,i} = \begin{cases} -(t-1-i)\,${W} + ${tx("k", "i")} & i < t \\ ${tx("u")} + ${tx("k")} & i = t \end{cases}
 `,
 } as const;
 
@@ -139,6 +146,43 @@ export function applyRows(
     y[t] = acc;
   }
   return y;
+}
+
+/**
+ * One channel's wkv_t computed as Eq. 9 (AFT) with Eq. 10's bias w_{t,i} = -(t-i) w for every earlier token and
+ * w_{t,t} = u - w for the current one (float64, the row maximum subtracted): Eq. 16 with its numerator and
+ * denominator both multiplied by e^{-w}, so it must give the model's wkv_t. `w` is the loaded decay (-e^{time_decay}
+ * = minus the paper's w), so -(t-i) w_paper = (t-i) w and u - w_paper = u + w.
+ */
+export function eq10Form(
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  w: ArrayLike<number>,
+  u: ArrayLike<number>,
+  T: number,
+  C: number,
+  channel: number,
+): Float64Array {
+  const out = new Float64Array(T);
+  const s = new Float64Array(T);
+  const wc = w[channel];
+  for (let t = 0; t < T; t++) {
+    let m = -Infinity;
+    for (let i = 0; i <= t; i++) {
+      const bias = i < t ? (t - i) * wc : u[channel] + wc; // Eq. 10 for i < t; u - w_paper for i = t
+      s[i] = bias + k[i * C + channel];
+      m = Math.max(m, s[i]);
+    }
+    let num = 0;
+    let den = 0;
+    for (let i = 0; i <= t; i++) {
+      const e = Math.exp(s[i] - m);
+      num += e * v[i * C + channel];
+      den += e;
+    }
+    out[t] = num / den;
+  }
+  return out;
 }
 
 /** Largest |row sum - 1| and largest weight above the diagonal of a (T, T) attention matrix. */
@@ -260,6 +304,8 @@ export function decodeGptAttention(json: unknown): GptAttention {
 /** The build-time check of src/data/traces/attention.json.ts: sum_i alpha v against the model's wkv. */
 export interface WkvBuildCheck {
   maxAbsDiff: number;
+  /** the same for eq10Form (absent in files written before it) */
+  eq10?: number;
   layers: number;
   channels: number;
   positions: number;
@@ -359,6 +405,8 @@ export interface WkvChecks {
   halfLife: string;
   /** sum_i alpha v_i against the model's own wkv_t: here when the trace has v and wkv, else the build-time check */
   wkv: { maxAbsDiff: number; scope: string };
+  /** Eq. 9 with Eq. 10's bias (and u - w for the current token) against the model's wkv_t, when the trace has them */
+  eq10?: number;
 }
 
 /** The checks list under the figure: the weights reproduce the model's own output, and every row sums to 1. */
@@ -384,11 +432,16 @@ export function wkvChecks(
     let m = 0;
     for (let t = 0; t < T; t++) m = Math.max(m, Math.abs(y[t] - lt.wkv[t * C + channel]));
     out.wkv = { maxAbsDiff: m, scope: `layer ${layer}, channel ${channel}, all ${T} positions` };
+    const { w, u } = params.layers[layer];
+    const z = eq10Form(tensorOf(trace, layer, "k"), lt.v, w, u, T, C, channel);
+    out.eq10 = 0;
+    for (let t = 0; t < T; t++) out.eq10 = Math.max(out.eq10, Math.abs(z[t] - lt.wkv[t * C + channel]));
   } else if (check) {
     out.wkv = {
       maxAbsDiff: check.maxAbsDiff,
       scope: `every layer and channel, all ${check.positions} positions, checked at build time`,
     };
+    if (check.eq10 !== undefined) out.eq10 = check.eq10;
   }
   if (view.softmax) out.softmaxRowSum = attentionChecks(view.softmax, T).rowSumError;
   return out;
@@ -491,7 +544,7 @@ export function distinctiveHeads(
   return best;
 }
 
-/** The validation loss on the held-out windows of 256 characters (the same for both models), if the card has it. */
+/** The validation loss on the held-out windows of ctx_len characters (lossWindow; the same for both models). */
 export function windowedLoss(card: {
   synthetic: boolean;
   raw?: Record<string, unknown>;
@@ -501,6 +554,12 @@ export function windowedLoss(card: {
   const windowed = results?.validation_windowed as Record<string, unknown> | undefined;
   const loss = windowed?.nats_per_char;
   return typeof loss === "number" ? loss : undefined;
+}
+
+/** The length of those windows: the training context ctx_len of the card (256 for this site's models). */
+export function lossWindow(card: { raw?: Record<string, unknown> }): number | undefined {
+  const ctx = (card.raw?.config as Record<string, unknown> | undefined)?.ctx_len;
+  return typeof ctx === "number" ? ctx : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------

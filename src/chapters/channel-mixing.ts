@@ -11,7 +11,10 @@
  * channel-mixing.json.ts) and the page reads. Pure.
  *
  * API:
- *   TEX.channelMix, TEX.output                 Eq. 14-15 and Eq. 18 (sym names rp, kp, act)
+ *   TEX.channelMix, TEX.output, TEX.activations   Eq. 14-15 and Eq. 18 (symbols of notation.ts), and the three
+ *                                              activations compared on the model's own k'
+ *   ACTIVATIONS, activationStats(k, T, F)      ReLU², ReLU, GELU on a layer's k': exact zeros, top-10% share
+ *   activationShapes(summary, layer) -> ActivationShapes   chapter 6's squared-ReLU figure
  *   ffnSparsity(acts, T, F) -> SparsityLayer[]  zeros of max(k', 0)^2 per layer and token
  *   histogram(values, bins, range?) -> Histogram
  *   K_BINS, symmetricRange(values)             the k' histograms' bins: [-m, m], m = max |k'| rounded up to 0.5
@@ -20,19 +23,21 @@
  *   sparsityTotals(summary, synthetic) -> {overall, lowest, highest, verdict}   what the prose says about it
  */
 import { TraceError, tensorOf, tokenLabel, type Backend, type TraceView } from "../trace/trace.js";
-import { sym } from "./tex.js";
+import { tx, uni } from "./notation.js";
 
-const rp = sym("rp", "r'_t");
-const kp = sym("kp", "k'_t");
+const mixTerm = (mu: string) =>
+  String.raw`${tx(mu)} \odot ${tx("xcur")} + (1 - ${tx(mu)}) \odot ${tx("xprev")}`;
 
 export const TEX = {
   /** Eq. 14-15: channel mixing's token-shifted inputs */
   channelMix: String.raw`\begin{aligned}
-${rp} &= W'_r \cdot \left(\mu'_r \odot x_t + (1 - \mu'_r) \odot x_{t-1}\right) && (14) \\
-${kp} &= W'_k \cdot \left(\mu'_k \odot x_t + (1 - \mu'_k) \odot x_{t-1}\right) && (15)
+${tx("rp")} &= ${tx("Wp_r")} \cdot \left(${mixTerm("mu_rp")}\right) && (14) \\
+${tx("kp")} &= ${tx("Wp_k")} \cdot \left(${mixTerm("mu_kp")}\right) && (15)
 \end{aligned}`,
   /** Eq. 18: the gated output, with the squared ReLU marked (act) */
-  output: String.raw`o'_t = \sigma(${rp}) \odot \left(W'_v \cdot ${sym("act", "\\max(k'_t, 0)^2")}\right) \tag{18}`,
+  output: String.raw`${tx("op")} = \sigma(${tx("rp")}) \odot \left(${tx("Wp_v")} \cdot ${tx("act")}\right) \tag{18}`,
+  /** the three activations the squared-ReLU figure compares, on the same k' */
+  activations: String.raw`\mathrm{ReLU}^2(x) = \max(x, 0)^2, \qquad \mathrm{ReLU}(x) = \max(x, 0), \qquad \mathrm{GELU}(x) = x\,\Phi(x)`,
 } as const;
 
 export interface SparsityLayer {
@@ -124,6 +129,8 @@ export interface SparsitySummary {
   layers: SparsityLayer[];
   /** histogram of k' per layer, K_BINS bins over symmetricRange of that layer's k' */
   histograms: Histogram[];
+  /** ReLU², ReLU and GELU applied to each layer's k' (absent in files written before it) */
+  shapes?: ActivationStats[][];
   source: "precomputed" | "live";
   /** what ran the model: "webgpu" | "wasm" (the ONNX graphs) or "reference (JS)" */
   backend: Backend;
@@ -143,6 +150,7 @@ export function sparsitySummary(view: TraceView): SparsitySummary {
       const k = tensorOf(view, l, "ffnK");
       return histogram(k, K_BINS, symmetricRange(k));
     }),
+    shapes: Array.from({ length: L }, (_, l) => activationStats(tensorOf(view, l, "ffnK"), view.T, view.F)),
     source: view.source,
     backend: view.backend,
     synthetic: view.synthetic,
@@ -169,6 +177,7 @@ export function decodeSparsity(json: unknown): SparsitySummary {
     F: e.F,
     layers: e.layers.map((l) => ({ ...l, perToken: Float64Array.from(l.perToken) })),
     histograms: e.histograms,
+    ...(e.shapes ? { shapes: e.shapes } : {}),
     source: "precomputed",
     backend: e.backend ?? "reference (JS)",
     synthetic: e.synthetic,
@@ -205,5 +214,96 @@ export function sparsityTotals(s: Pick<SparsitySummary, "layers">, synthetic: bo
         : overall < 0.45
           ? ": fewer zeros than the half that random weights would give"
           : "",
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Why a squared ReLU: the three activations on the model's own k'
+// ---------------------------------------------------------------------------------------------------------
+
+export type ActivationName = "ReLU²" | "ReLU" | "GELU";
+
+/** GELU in its tanh form (Hendrycks and Gimpel, 2016), as GPT-2 uses it. */
+export function gelu(x: number): number {
+  return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+}
+
+export const ACTIVATIONS: readonly { name: ActivationName; f: (x: number) => number }[] = [
+  { name: "ReLU²", f: (x) => (x > 0 ? x * x : 0) },
+  { name: "ReLU", f: (x) => (x > 0 ? x : 0) },
+  { name: "GELU", f: gelu },
+];
+
+/** The share of a token's units whose activation the concentration measure adds up: the largest tenth. */
+export const TOP_FRACTION = 0.1;
+
+export interface ActivationStats {
+  name: ActivationName;
+  /** outputs exactly 0, over all T x F */
+  zeros: number;
+  /** the share of each token's total |activation| carried by its largest TOP_FRACTION of units, token average */
+  top10: number;
+}
+
+/** Each activation applied to one layer's k' (T, F): how many outputs are exactly zero, how concentrated the rest. */
+export function activationStats(k: ArrayLike<number>, T: number, F: number): ActivationStats[] {
+  if (k.length !== T * F) throw new RangeError(`activationStats: ${k.length} values, expected ${T * F}`);
+  const top = Math.max(1, Math.ceil(F * TOP_FRACTION));
+  const row = new Float64Array(F);
+  return ACTIVATIONS.map(({ name, f }) => {
+    let zeros = 0;
+    let share = 0;
+    for (let t = 0; t < T; t++) {
+      let total = 0;
+      for (let j = 0; j < F; j++) {
+        const y = f(k[t * F + j]);
+        if (y === 0) zeros++;
+        row[j] = Math.abs(y);
+        total += row[j];
+      }
+      row.sort();
+      let big = 0;
+      for (let j = F - top; j < F; j++) big += row[j];
+      share += total > 0 ? big / total : 0;
+    }
+    return { name, zeros: zeros / (T * F), top10: share / T };
+  });
+}
+
+export interface ActivationShapes {
+  layer: number;
+  /** the layer's k' range (symmetric, as the histogram's) and the three curves over it */
+  range: [number, number];
+  curves: { name: ActivationName; x: Float64Array; y: Float64Array }[];
+  /** the histogram of this layer's k' */
+  histogram: Histogram;
+  stats: ActivationStats[];
+  caption: string;
+}
+
+/** What the squared-ReLU figure draws for one layer, from a sparsity summary (live or precomputed). */
+export function activationShapes(summary: SparsitySummary, layer: number): ActivationShapes | null {
+  const stats = summary.shapes?.[layer];
+  const h = summary.histograms[layer];
+  if (!stats || !h) return null;
+  const range: [number, number] = [h.edges[0], h.edges[h.edges.length - 1]];
+  const n = 121;
+  const x = Float64Array.from({ length: n }, (_, i) => range[0] + ((range[1] - range[0]) * i) / (n - 1));
+  const curves = ACTIVATIONS.map(({ name, f }) => ({ name, x, y: Float64Array.from(x, f) }));
+  const [sq, relu, g] = stats;
+  const p = (v: number) => `${(100 * v).toFixed(0)}%`;
+  return {
+    layer,
+    range,
+    curves,
+    histogram: h,
+    stats,
+    caption:
+      `The three activations applied to the same ${summary.T} × ${summary.F} pre-activations ${uni("kp")} of ` +
+      `layer ${layer} (the histogram behind the curves). ReLU² and ReLU zero the same ${p(sq.zeros)} of them ` +
+      `exactly; GELU zeroes ${p(g.zeros)}. Where they differ is the shape: squaring makes the largest ${p(TOP_FRACTION)} of a ` +
+      `token's units carry ${p(sq.top10)} of its activation, against ${p(relu.top10)} with ReLU and ${p(g.top10)} ` +
+      `with GELU. The model was trained with ReLU² (Eq. 18); the other two columns only show what the same ` +
+      `${uni("kp")} would give.`,
   };
 }

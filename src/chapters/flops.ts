@@ -23,6 +23,8 @@
  *   TABLE2_PRESETS                                    the six RWKV-4 Pile models of Table 2, with its printed values
  *   paperParams(shape) / exactParams(shape)           2VD + 13D²L + D(11L+4), and the same for any hidden size F
  *   table2Flops(shape)                                2(VD + 13D²L): Table 2's FLOPs per token
+ *   printedFlops(shape) -> {v4, v1}                   the formulas printed under the table (they miss it)
+ *   sciTex(x)                                         "2.613 \times 10^{8}", as Table 2 prints numbers
  *   rwkvMatrices(weights) -> MatrixInfo[]             the matrices of loaded weights, lookup or matmul
  *   matmulFlops(matrices)                             2 per weight of every multiplied matrix
  *   modelCounts(weights) -> ModelCounts               chapter 7's counts on the loaded tensors (build time and page)
@@ -46,6 +48,8 @@ x &\leftarrow x + \mathrm{ChannelMixing}(\mathrm{LN}_2(x))
   params: String.raw`\#\text{params} = 2VD + 13D^2L + D(11L + 4)`,
   /** Table 2's FLOP column */
   flops: String.raw`\text{FLOPs}_\text{forward} = 2\,(VD + 13D^2L)`,
+  /** the formulas printed in the notes under Table 2, which do not give its numbers */
+  printed: String.raw`\text{v4: } 2\,(2VD + 13D^2L) \qquad\qquad \text{v1 (Appendix C): } 6\,(VD + 13D^2L)`,
 } as const;
 
 export interface RwkvShape {
@@ -104,6 +108,23 @@ export function table2Flops(s: RwkvShape): number {
   const { L, D, V } = s;
   const F = s.F ?? 4 * D;
   return 2 * (V * D + L * (5 * D * D + 2 * D * F));
+}
+
+/**
+ * The FLOP formulas the paper's notes print beside Table 2, neither of which gives the table's numbers: v4 writes
+ * 2(2VD + 13D^2L) (which counts the embedding as a product too), v1's Appendix C 6(VD + 13D^2L) (forward and
+ * backward, "3x fw FLOPs", though its text calls it the forward pass).
+ */
+export function printedFlops(s: RwkvShape): { v4: number; v1: number } {
+  check(s);
+  const { L, D, V } = s;
+  return { v4: 2 * (2 * V * D + 13 * D * D * L), v1: 6 * (V * D + 13 * D * D * L) };
+}
+
+/** A number as the paper prints Table 2, in TeX: 2.613 \times 10^{8}. */
+export function sciTex(x: number): string {
+  const e = Math.floor(Math.log10(Math.abs(x)));
+  return String.raw`${(x / 10 ** e).toFixed(3)} \times 10^{${e}}`;
 }
 
 /** Matrix shapes a model holds, e.g. from its weights: [rows, cols] per matrix, with how it is used. */
@@ -255,8 +276,16 @@ export function calculatorInputs(loaded?: LoadedModelInfo): {
  */
 export function wholeModelFacts(shape: Required<RwkvShape>, counts: Pick<ModelCounts, "actualParams">) {
   const formulaParams = paperParams(shape);
-  const { L, D, V } = TABLE2_PRESETS[0]; // RWKV-4 169M
+  const { L, D, V, table2 } = TABLE2_PRESETS[0]; // RWKV-4 169M
+  const printed = printedFlops({ L, D, V });
   return {
+    /** Table 2's formula worked out for 169M, and the two printed formulas, as TeX */
+    flops169M: String.raw`2\,(${V} \cdot ${D} + 13 \cdot ${D}^2 \cdot ${L}) = ${sciTex(table2Flops({ L, D, V }))}`,
+    table169M: sciTex(table2!.flops),
+    v4Printed169M: sciTex(printed.v4),
+    v1Printed169M: sciTex(printed.v1),
+    /** how far 2 x #params overshoots Table 2's FLOPs for 169M, in % (v1 Appendix C: "a 30% discrepancy") */
+    crudeOver169M: Math.round(100 * ((2 * paperParams({ L, D, V })) / table2Flops({ L, D, V }) - 1)),
     formulaParams,
     exact: counts.actualParams === formulaParams,
     mflops: table2Flops(shape) / 1e6,
@@ -276,7 +305,7 @@ export const DIAGRAM_LINKS: Readonly<Record<string, string>> = {
   rkv: "./02-attention.html",
   wkv: "./05-wkv.html",
   decay: "./04-time-decay.html",
-  gate: "./02-attention.html",
+  gate: "./05-wkv.html",
   timeMix: "./02-attention.html",
   channelMix: "./06-channel-mixing.html",
   sqrelu: "./06-channel-mixing.html",

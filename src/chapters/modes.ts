@@ -19,18 +19,13 @@
  *   referenceChecks(result) / onnxChecks(graphs, reference) -> CheckLine[]   the sentences under the figures
  *   rnnOverParallel(result)                         RNN mode's time over parallel mode's, for the prose
  */
+import { TEX as OVERVIEW_TEX } from "./overview.js";
 import type { RwkvModel } from "../rwkv/model.js";
 import { TraceError, base64ToBytes, bytesToBase64, tokenLabel } from "../trace/trace.js";
 
 export const TEX = {
-  /** the WKV in RNN form: one step from the state (a, b) of the previous token */
-  recurrence: String.raw`
-wkv_t = \frac{a_{t-1} + e^{u + k_t} \odot v_t}{b_{t-1} + e^{u + k_t}}, \qquad
-\begin{aligned}
-a_t &= e^{-w} \odot a_{t-1} + e^{k_t} \odot v_t \\
-b_t &= e^{-w} \odot b_{t-1} + e^{k_t}
-\end{aligned}
-`,
+  /** the WKV in RNN form (Appendix D, Eq. 20-22): one step from the state (a, b) of the previous token */
+  recurrence: OVERVIEW_TEX.recurrent,
 } as const;
 
 export interface LogitsMode {

@@ -6,7 +6,8 @@
  *
  * API:
  *   TEX.wkv, TEX.halfLife                       Eq. 16 (decay and bonus terms hover-linked) and h = ln 2 / w
- *   decaySeries(layers) -> DecaySeries          per layer, channels sorted: e^{w} (Fig. 10), half-life, bonus u
+ *   decaySeries(layers) -> DecaySeries          per layer, channels sorted largest first: e^{-w} (Fig. 10),
+ *                                               half-life, bonus u; and the figure's caption
  *   fmtHalfLife(h) -> "5.61" | "12.3" | "140" | "∞"
  *   initTimeDecay(c, layer, C, L)               the paper's initial time_decay of channel c (Appendix E)
  *   decaySummary(params) -> DecaySummary        the numbers the prose quotes: median half-lives, short and long
@@ -25,34 +26,50 @@
 import { columnOf, type TraceView } from "../trace/trace.js";
 import { halfLife, sortedDecay, wFromHalfLife, wkvChannel, wkvWeights } from "./decay.js";
 import type { ModelParams } from "./params.js";
+import { entry, tx, uni } from "./notation.js";
 import { sym } from "./tex.js";
 
 const decayTerm = sym("w", "e^{-(t-1-i)w}");
 const bonusTerm = sym("u", "e^{u}");
-const kSym = (i: string) => sym("k", `k_${i}`);
-const vSym = (i: string) => sym("v", `v_${i}`);
 
 export const TEX = {
-  /** Eq. 16, the decay e^{-(t-1-i)w} and the bonus e^{u} marked (sym names wkv, w, u, k, v) */
-  wkv: String.raw`${sym("wkv", "wkv_t")} = \frac{\sum_{i=1}^{t-1} ${decayTerm}\, e^{${kSym("i")}} \odot ${vSym("i")} + ${bonusTerm}\, e^{${kSym("t")}} \odot ${vSym("t")}}{\sum_{i=1}^{t-1} ${decayTerm}\, e^{${kSym("i")}} + ${bonusTerm}\, e^{${kSym("t")}}} \tag{16}`,
+  /** Eq. 16, the decay e^{-(t-1-i)w} and the bonus e^{u} marked (symbols of notation.ts) */
+  wkv: String.raw`${tx("wkv")} = \frac{\sum_{i=1}^{t-1} ${decayTerm}\, e^{${tx("k", "i")}} \odot ${tx("v", "i")} + ${bonusTerm}\, e^{${tx("k")}} \odot ${tx("v")}}{\sum_{i=1}^{t-1} ${decayTerm}\, e^{${tx("k", "i")}} + ${bonusTerm}\, e^{${tx("k")}}} \tag{16}`,
   /** the half-life h of a decay w */
-  halfLife: String.raw`${sym("halflife", "h")} = \frac{\ln 2}{${sym("w", "w")}} \qquad\text{since}\qquad e^{-h w} = \tfrac{1}{2}.`,
+  halfLife: String.raw`${tx("halflife")} = \frac{\ln 2}{${tx("w")}} \qquad\text{since}\qquad e^{-h w} = \tfrac{1}{2}.`,
+  /** how far back an earlier token lies, and what Eq. 16 multiplies its e^{k_i} by */
+  stepsBack: String.raw`i = t - n \ (n \ge 1):\quad e^{-(t-1-i)${tx("w")}} = e^{-(n-1)${tx("w")}}, \qquad i = t:\quad e^{${tx("u")}}`,
+  /** the stored decay, as the paper's w */
+  load: entry("w").load!,
 } as const;
 
 export interface DecaySeries {
-  /** e^{w} per channel, sorted ascending, one array per layer (a line of the paper's Figure 10) */
+  /** e^{-w} per channel (the paper's w >= 0), largest first, one array per layer (a line of the paper's Figure 10) */
   decay: Float64Array[];
-  /** the half-life in tokens per channel, sorted (Infinity for a channel that never decays) */
+  /** the half-life in tokens per channel, longest first (Infinity for a channel that never decays) */
   halfLife: Float64Array[];
-  /** the bonus u per channel, sorted */
+  /** the bonus u per channel, largest first */
   bonus: Float64Array[];
+  /** the figure's caption */
+  caption: string;
 }
 
+const descending = (a: Float64Array): Float64Array => a.sort().reverse();
+
+/** Figure 10 and its companions: every channel of every layer, sorted from the largest value to the smallest. */
 export function decaySeries(layers: readonly { w: Float32Array; u: Float32Array }[]): DecaySeries {
   return {
-    decay: layers.map((l) => sortedDecay(l.w)),
-    halfLife: layers.map((l) => Float64Array.from(l.w, halfLife).sort()),
-    bonus: layers.map((l) => Float64Array.from(l.u).sort()),
+    decay: layers.map((l) => descending(sortedDecay(l.w))),
+    halfLife: layers.map((l) => descending(Float64Array.from(l.w, halfLife))),
+    bonus: layers.map((l) => descending(Float64Array.from(l.u))),
+    caption:
+      `Each line is one layer, its channels sorted from the largest value to the smallest, as in the paper's ` +
+      `Figure 10 (Appendix I). Layers are numbered from 0, as everywhere on this site and in the paper's ` +
+      `Appendix E; the paper's Figure 10 labels its 12 layers 1 to 12. Decay per step e⁻ʷ: ` +
+      `the factor by which a channel's memory of an earlier token shrinks at every further step. Half-life ` +
+      `${uni("halflife")} = ln 2 / ${uni("w")}: the tokens after which that memory has halved. Bonus ${uni("u")}: ` +
+      `the current token weighs exp(${uni("u")} + ${uni("k")}) in Eq. 16, the previous one exp(${uni("k", "t-1")}) ` +
+      `(not decayed), so below 0 the current token weighs less than the previous one would with the same key.`,
   };
 }
 
@@ -70,8 +87,11 @@ export function initTimeDecay(c: number, layer: number, C: number, L: number): n
 
 const median = (sorted: ArrayLike<number>): number => sorted[Math.floor(sorted.length / 2)];
 
+/** The half-life (tokens) above which chapter 4 counts a channel's memory as long. */
+export const LONG_MEMORY = 20;
+
 export interface DecaySummary {
-  /** per layer: the median half-life, and how many channels halve in under one token / last over 20 tokens */
+  /** per layer: the median half-life, and how many channels halve in under one token / last over LONG_MEMORY */
   layers: { median: number; short: number; long: number; medianInit: number }[];
   /** "layer 0: 1.23, layer 1: 4.56, ..." */
   medians: string;
@@ -106,7 +126,7 @@ export function decaySummary(params: ModelParams): DecaySummary {
     return {
       median: median(h),
       short: h.filter((x) => x < 1).length,
-      long: h.filter((x) => x > 20).length,
+      long: h.filter((x) => x > LONG_MEMORY).length,
       medianInit: median(hInit),
       movedMean: moved / C,
       movedMax,
@@ -207,6 +227,7 @@ export function readout(
 }
 
 export interface KernelData {
+  caption: string;
   /** token labels of the prompt */
   labels: string[];
   /** the output position whose weights are shown */
@@ -218,6 +239,7 @@ export interface KernelData {
 }
 
 export interface WkvCompareData {
+  caption: string;
   labels: string[];
   /** the channel's wkv along the prompt with the learned w and with the slider's */
   original: Float32Array;
@@ -247,12 +269,26 @@ export function channelView(
   for (let i = 0; i < k.length; i++) maxError = Math.max(maxError, Math.abs(original[i] - modelWkv[i]));
   return {
     kernel: {
+      caption:
+        `How output token ${token} (“${trace.labels[token]}”) weighs every token so far in this channel, Eq. 16: ` +
+        `an earlier token i gets exp(−(t−1−i)·${uni("w")} + ${uni("k", "i")}) and ` +
+        `the current token exp(${uni("u")} + ${uni("k")}), normalised to sum to 100% (the ${uni("alpha", "t,i")} of chapter 2).`,
       labels: trace.labels,
       t: token,
       original: wkvWeights({ w: learned.w, u: learned.u, k, t: token }),
       modified: wkvWeights({ w, u: learned.u, k, t: token }),
     },
-    compare: { labels: trace.labels, original, modified, v, t: token },
+    compare: {
+      caption:
+        `This channel's ${uni("wkv")} at every position (a running weighted average of the values ` +
+        `${uni("v")}, dots), computed again with the slider's decay. Only this channel of this layer changes; ` +
+        `later layers are not rerun.`,
+      labels: trace.labels,
+      original,
+      modified,
+      v,
+      t: token,
+    },
     check: {
       maxError,
       text:

@@ -4,7 +4,8 @@
  * weights made in process), written into docs/benchmarks.md with the machine it ran on.
  * `npm run bench -- ort`: the ONNX graphs on ORT wasm in Node (src/cli/ort.ts ortSuite): ingestion at T = 64, 256,
  * 1024 in both modes and generation, beside rooflines measured in the same runtime. `npm run bench` runs both;
- * `npm run bench:gpu` is the WebGPU counterpart (it needs the NVIDIA machine).
+ * `npm run bench:gpu` is the WebGPU counterpart (it needs the NVIDIA machine). `--threads N`: ORT's wasm threads for
+ * the `ort` suite (default 1, as a page without cross-origin isolation runs).
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import os from "node:os";
@@ -17,7 +18,11 @@ import { REPO_ROOT } from "./load.js";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { tokens: { type: "string", default: "64" }, "no-write": { type: "boolean", default: false } },
+  options: {
+    tokens: { type: "string", default: "64" },
+    "no-write": { type: "boolean", default: false },
+    threads: { type: "string", default: "1" },
+  },
 });
 const which = positionals[0] ?? "all";
 if (!["ref", "ort", "all"].includes(which)) {
@@ -25,6 +30,11 @@ if (!["ref", "ort", "all"].includes(which)) {
   process.exit(1);
 }
 const T = Number(values.tokens);
+const threads = Number(values.threads);
+if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+  process.stderr.write(`bench: --threads must be an integer in 1..64, got ${values.threads}\n`);
+  process.exit(1);
+}
 
 export function machine(): string {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
@@ -99,16 +109,19 @@ async function runOrt(): Promise<void> {
       Ts: [64, 256, 1024],
       gen,
       repeats: (T) => (big ? (T >= 1024 ? 1 : 2) : T >= 1024 ? 2 : 5),
+      threads,
     });
     console.log(JSON.stringify(r));
     out.push(r);
   }
   const f = (x: number, d = 1) => x.toFixed(d);
+  // one section per thread count (the single-threaded one keeps its key)
+  const key = threads === 1 ? "ort" : `ort-threads-${threads}`;
   const lines = [
-    "<!-- bench:ort:start -->",
-    "## ONNX graphs on onnxruntime-web wasm in Node (`npm run bench -- ort`)",
+    `<!-- bench:${key}:start -->`,
+    `## ONNX graphs on onnxruntime-web wasm in Node (\`npm run bench -- ort${threads === 1 ? "" : ` --threads ${threads}`}\`)`,
     "",
-    `Prompt ingestion of T random tokens in both modes (parallel: the parallel graph, chunks of ${out[0].chunk}, last-position logits and the final state; RNN: \`steps()\`, one run of the step graph per token) and generation (RNN steps with the logits read every token, greedy), medians after a warm-up run. Rooflines measured in the same runtime (src/runtime/roofline.ts): a (chunk, C) x (C, F) MatMul for the matmul rate, a matrix-vector product over as many bytes as one token's weights (at least 64 MiB: this machine's L3 cache is 260 MiB) for the streaming-read bandwidth. ${out[0].runtime}, as in a page without cross-origin isolation.`,
+    `Prompt ingestion of T random tokens in both modes (parallel: the parallel graph, chunks of ${out[0].chunk}, last-position logits and the final state; RNN: \`steps()\`, one run of the step graph per token) and generation (RNN steps with the logits read every token, greedy), medians after a warm-up run. Rooflines measured in the same runtime (src/runtime/roofline.ts): a (chunk, C) x (C, F) MatMul for the matmul rate, a matrix-vector product over as many bytes as one token's weights (at least 64 MiB: this machine's L3 cache is 260 MiB) for the streaming-read bandwidth. ${out[0].runtime}${out[0].threads === 1 ? ", as in a page without cross-origin isolation" : ""}.`,
     "",
     `Machine: ${machine()}. Run: ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC.`,
     "",
@@ -133,9 +146,9 @@ async function runOrt(): Promise<void> {
       (r) =>
         `| ${r.model} | ${r.generation.tokens} | ${f(r.generation.msPerTokenMedian, 2)} | ${f(r.generation.msPerTokenP95, 2)} | ${f(r.generation.boundMs, 3)} | ${f(r.generation.msPerTokenMedian / r.generation.boundMs, 1)}x |`,
     ),
-    "<!-- bench:ort:end -->",
+    `<!-- bench:${key}:end -->`,
   ];
-  writeSection("ort", lines.join("\n"));
+  writeSection(key, lines.join("\n"));
 }
 
 if (which === "ref" || which === "all") await runRef();

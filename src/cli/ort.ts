@@ -3,8 +3,10 @@
  */
 import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
 import {
+  configureNodeOrt,
   createOrtRwkv,
   emptyOrtState,
+  nodeOrtThreads,
   nodeRooflines,
   ortVersion,
   type OrtRwkv,
@@ -30,7 +32,12 @@ export interface OrtModel {
   dispose(): Promise<void>;
 }
 
-export function createOrtModel(weights: RwkvWeights, opts: { maxTokens?: number } = {}): OrtModel {
+export function createOrtModel(
+  weights: RwkvWeights,
+  opts: { maxTokens?: number; threads?: number } = {},
+): OrtModel {
+  // ORT's wasm starts once per process: the thread count must be set before its first session
+  if (opts.threads) configureNodeOrt({ numThreads: opts.threads });
   let ow: OnnxWeights | undefined;
   const prepared = () => (ow ??= prepareOnnxWeights(weights));
   const maxTokens = opts.maxTokens ?? Number.MAX_SAFE_INTEGER;
@@ -62,6 +69,8 @@ export interface OrtBenchOptions {
   repeats?: number;
   /** parallel graph chunk (default: the runtime's, 32 on wasm) */
   chunk?: number;
+  /** ORT's wasm threads (default 1); set before the first session of the process */
+  threads?: number;
 }
 
 function chunkOf(chunk: number, T: number): number {
@@ -89,6 +98,7 @@ export async function ortBench(
   weights: RwkvWeights,
   opts: OrtBenchOptions,
 ): Promise<Record<string, unknown>> {
+  if (opts.threads) configureNodeOrt({ numThreads: opts.threads });
   const T = opts.tokens;
   const big = weights.config.nEmbd >= 512;
   const repeats = opts.repeats ?? (big ? 3 : 10);
@@ -132,8 +142,10 @@ export async function ortBench(
   });
   const parallelGflops = (2 * matmulParams * T + 2 * C * V) / parS / 1e9; // + one head row
   const rnnGBs = (4 * (matmulParams + C * V) * T) / rnnS / 1e9; // every weight (and the head) read per token
+  const threads = nodeOrtThreads();
   return {
-    runtime: `onnxruntime-web ${ortVersion} wasm EP, 1 thread, Node ${process.version}`,
+    runtime: `onnxruntime-web ${ortVersion} wasm EP, ${threads === 1 ? "1 thread" : `${threads} threads`}, Node ${process.version}`,
+    threads,
     repeats,
     chunk: parModel.chunk,
     prepare_seconds: prepareS,
@@ -158,6 +170,8 @@ export interface OrtSuiteResult {
   model: string;
   shape: string;
   runtime: string;
+  /** ORT's wasm threads (read back from ORT after its sessions were built) */
+  threads: number;
   roofline: Rooflines;
   chunk: number;
   /** per T: both modes' prompt ingestion (last-position logits and the final state out) */
@@ -188,8 +202,9 @@ export interface OrtSuiteResult {
 export async function ortSuite(
   name: string,
   weights: RwkvWeights,
-  opts: { Ts: number[]; gen: number; repeats: (T: number) => number },
+  opts: { Ts: number[]; gen: number; repeats: (T: number) => number; threads?: number },
 ): Promise<OrtSuiteResult> {
+  if (opts.threads) configureNodeOrt({ numThreads: opts.threads });
   const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = weights.config;
   const ow = prepareOnnxWeights(weights);
   const maxT = Math.max(...opts.Ts);
@@ -234,7 +249,8 @@ export async function ortSuite(
   return {
     model: name,
     shape: `L=${L} D=${C} F=${F} V=${V}`,
-    runtime: `onnxruntime-web ${ortVersion} wasm EP, 1 thread, Node ${process.version}`,
+    runtime: `onnxruntime-web ${ortVersion} wasm EP, ${nodeOrtThreads() === 1 ? "1 thread" : `${nodeOrtThreads()} threads`}, Node ${process.version}`,
+    threads: nodeOrtThreads(),
     roofline,
     chunk: par.chunk,
     ingestion,

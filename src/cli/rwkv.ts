@@ -9,6 +9,8 @@
  *                   [--backend ref|ort] --json
  *   npm run rwkv -- bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--json]
  *   (any command) --tokenizer tokenizer.json: use this tokenizer (it must fit the model's vocabulary)
+ *   --threads N (with --backend ort, for logits, generate, eval and bench): onnxruntime-web's wasm threads
+ *   (default 1); `bench --json` reports the threads ORT ran with.
  *
  * <model>: a .safetensors, .pth or .bin file (config.json beside it for the Hugging Face format),
  * or synthetic-169m / synthetic-430m / synthetic-tiny (deterministic random weights, nothing downloaded).
@@ -39,7 +41,8 @@ const USAGE = `usage: rwkv <info|logits|generate|eval|bench> <model> [options]
   generate <model> --prompt "..." [--max-tokens N] [--temperature t] [--top-p p] [--seed s] [--backend ref|ort]
   eval <model> --text-file F | --tokens ... | --tokens-file F [--mode rnn|parallel] [--backend ref|ort] --json
   bench <model|synthetic-169m|synthetic-tiny> [--backend ref|ort] [--tokens T] [--repeats R] --json
-  --tokenizer tokenizer.json   use this tokenizer (its ids must fit the model's vocabulary)`;
+  --tokenizer tokenizer.json   use this tokenizer (its ids must fit the model's vocabulary)
+  --threads N   onnxruntime-web's wasm threads for --backend ort (default 1)`;
 
 const { values: opts, positionals } = (() => {
   try {
@@ -59,6 +62,7 @@ const { values: opts, positionals } = (() => {
         "text-file": { type: "string" },
         tokenizer: { type: "string" },
         repeats: { type: "string" },
+        threads: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -87,6 +91,14 @@ function num(
   return x;
 }
 
+/** `--threads N`: ORT's wasm threads (--backend ort only; the reference model runs on one thread). */
+function threads(): number | undefined {
+  if (opts.threads === undefined) return undefined;
+  if (opts.backend !== "ort")
+    fail("--threads applies to --backend ort (the reference model runs on one thread)");
+  return num("threads", opts.threads, (x) => Number.isInteger(x) && x >= 1 && x <= 64);
+}
+
 function mode(): "rnn" | "parallel" {
   if (opts.mode !== "rnn" && opts.mode !== "parallel")
     fail(`--mode must be rnn or parallel, got ${opts.mode}`);
@@ -111,7 +123,7 @@ interface Runner {
 async function runner(m: LoadedModel): Promise<Runner> {
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
-    const om = ort.createOrtModel(m.weights);
+    const om = ort.createOrtModel(m.weights, { threads: threads() });
     type S = ReturnType<typeof om.initialState>;
     return {
       initialState: () => om.initialState(),
@@ -364,9 +376,10 @@ async function bench(spec: string, m: LoadedModel): Promise<void> {
   let result: Record<string, unknown>;
   if (opts.backend === "ort") {
     const ort = await import("./ort.js");
-    result = await ort.ortBench(m.weights, { tokens: T, repeats });
+    result = await ort.ortBench(m.weights, { tokens: T, repeats, threads: threads() });
   } else if (opts.backend === "ref") {
-    result = benchRef(m.model, { tokens: T, repeats });
+    threads();
+    result = { ...benchRef(m.model, { tokens: T, repeats }), threads: 1 };
   } else fail(`--backend must be ref or ort, got ${opts.backend}`);
   result = { model: spec, backend: opts.backend, tokens: T, ...result };
   console.log(opts.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
@@ -382,6 +395,7 @@ async function main(): Promise<void> {
     fail(`unknown command '${cmd}'\n${USAGE}`);
   if (!spec) fail(`${cmd} needs a model: a .safetensors/.pth/.bin file or synthetic-169m / synthetic-tiny`);
   const seed = num("seed", opts.seed, Number.isSafeInteger, true);
+  if (cmd !== "info") threads(); // --threads with --backend ref fails here, before loading anything
   const m = loadModel(spec, { tokenizer: opts.tokenizer, seed });
   if (cmd === "info") info(m);
   else if (cmd === "logits") await logits(m);

@@ -4,8 +4,15 @@
  * shift, R/K/V, WKV with w and u, sigma(r) gate, W_o) and channel mixing (token shift, R'/K', squared ReLU,
  * W'_v, sigma(r') gate), each with its residual connection. Parts link to the chapter that explains them (the
  * links come in as an option: src/chapters/flops.ts diagramLinks). D3 only.
+ *
+ * The same parts as tables, for the notation page (the data: src/chapters/notation.ts):
+ *   notationTable(entries, {tex, symbol, pages?}) -> <figure data-figure="notation" data-rows>   every symbol with
+ *       its TeX (rendered by the page's `tex`), meaning, checkpoint key or how it is computed, shape, equations
+ *       and the chapters that show it (links only to pages in this build)
+ *   numberingTable(rows) -> <figure data-figure="numbering" data-rows>   where arXiv v1 numbers differently
  */
 import { create } from "d3";
+import type { NotationEntry, NumberingRow } from "../chapters/notation.js";
 
 export interface DiagramPart {
   id: string;
@@ -258,7 +265,7 @@ export function blockDiagram({
       50,
     );
     box(
-      { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "W_r, W_k, W_v (Eq. 11–13)", kind: "time" },
+      { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "Wᵣ, Wₖ, Wᵥ (Eq. 11–13)", kind: "time" },
       col - bw / 2,
       562,
       bw,
@@ -272,7 +279,7 @@ export function blockDiagram({
       50,
     );
     box(
-      { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then W_o", detail: "output gate (Eq. 17)", kind: "time" },
+      { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then Wₒ", detail: "output gate (Eq. 17)", kind: "time" },
       col - bw / 2,
       434,
       bw,
@@ -317,14 +324,14 @@ export function blockDiagram({
       48,
     );
     box(
-      { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′_r, W′_k (Eq. 14–15)", kind: "channel" },
+      { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′ᵣ, W′ₖ (Eq. 14–15)", kind: "channel" },
       col - bw / 2,
       206,
       bw,
       48,
     );
     box(
-      { id: "sqrelu", label: "W′_v · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
+      { id: "sqrelu", label: "W′ᵥ · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
       col - bw / 2,
       144,
       bw,
@@ -483,16 +490,16 @@ export function blockDiagram({
         .text(kind === "time" ? "Time mixing" : "Channel mixing");
     };
     half(c1, "time", {
-      gate: { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then W_o", detail: "output gate (Eq. 17)", kind: "time" },
+      gate: { id: "gate", label: "σ(rₜ) ⊙ wkvₜ, then Wₒ", detail: "output gate (Eq. 17)", kind: "time" },
       wkv: { id: "wkv", label: "WKV (Eq. 16)", detail: "weighted average of the v's", kind: "time" },
-      rk: { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "W_r, W_k, W_v (Eq. 11–13)", kind: "time" },
+      rk: { id: "rkv", label: "rₜ, kₜ, vₜ", detail: "Wᵣ, Wₖ, Wᵥ (Eq. 11–13)", kind: "time" },
       shift: { id: "tokenShift", label: "Token shift", detail: "μ ⊙ xₜ + (1 − μ) ⊙ xₜ₋₁", kind: "time" },
       ln: { id: "ln1", label: "LayerNorm ln1", kind: "norm" },
     });
     half(c2, "channel", {
       gate: { id: "gate2", label: "σ(r′ₜ) ⊙ …", detail: "receptance gate (Eq. 18)", kind: "channel" },
-      wkv: { id: "sqrelu", label: "W′_v · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
-      rk: { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′_r, W′_k (Eq. 14–15)", kind: "channel" },
+      wkv: { id: "sqrelu", label: "W′ᵥ · max(k′ₜ, 0)²", detail: "squared ReLU (Eq. 18)", kind: "channel" },
+      rk: { id: "rk2", label: "r′ₜ, k′ₜ", detail: "W′ᵣ, W′ₖ (Eq. 14–15)", kind: "channel" },
       shift: {
         id: "tokenShift2",
         label: "Token shift",
@@ -526,5 +533,79 @@ export function blockDiagram({
       "Pre-LN residual blocks: x ← x + TimeMix(LN1(x)), then x ← x + ChannelMix(LN2(x)). " +
         "Underlined parts open the chapter that explains them.",
     );
+  return figure.node() as HTMLElement;
+}
+
+/** "05-wkv" -> "5" */
+const chapterOf = (page: string): string => String(Number(page.slice(0, 2)));
+
+export function notationTable(
+  entries: readonly NotationEntry[],
+  {
+    tex,
+    symbol,
+    pages,
+  }: { tex: (s: string) => Element; symbol: (id: string) => string; pages?: readonly string[] },
+): HTMLElement {
+  const figure = create("figure")
+    .attr("data-figure", "notation")
+    .attr("data-rows", entries.length)
+    .style("overflow-x", "auto")
+    .style("max-width", "100%");
+  const table = figure.append("table").attr("class", "notation").style("min-width", "760px");
+  const head = table.append("thead").append("tr");
+  for (const h of [
+    "symbol",
+    "what it is",
+    "checkpoint key, or how it is computed",
+    "shape",
+    "equations",
+    "chapters",
+  ])
+    head.append("th").text(h);
+  const body = table.append("tbody");
+  for (const e of entries) {
+    const tr = body.append("tr").attr("data-id", e.id);
+    tr.append("td")
+      .style("white-space", "nowrap")
+      .node()!
+      .append(tex(symbol(e.id)));
+    tr.append("td").style("min-width", "16rem").text(e.meaning);
+    const source = tr.append("td");
+    if (e.key) source.append("div").append("code").text(e.key);
+    const how = e.load ?? e.computed;
+    if (how && how.startsWith("Eq.")) source.append("div").text(how);
+    else if (how) source.append("div").node()!.append(tex(how));
+    tr.append("td").style("white-space", "nowrap").text(e.shape);
+    tr.append("td").text(e.eqs);
+    const where = tr.append("td");
+    e.shown.forEach((page, i) => {
+      if (i) where.append("span").text(", ");
+      if (!pages || pages.includes(page))
+        where.append("a").attr("href", `./${page}.html`).text(chapterOf(page));
+      else where.append("span").text(chapterOf(page));
+    });
+  }
+  figure
+    .append("figcaption")
+    .text(
+      "Shapes: C channels (the paper's d, or D in Table 2 and Appendix D), F hidden units of channel mixing " +
+        "(4C in the paper), T tokens. N in a key is the layer, from 0.",
+    );
+  return figure.node() as HTMLElement;
+}
+
+export function numberingTable(rows: readonly NumberingRow[]): HTMLElement {
+  const figure = create("figure").attr("data-figure", "numbering").attr("data-rows", rows.length);
+  const table = figure.append("table").style("max-width", "100%");
+  const head = table.append("thead").append("tr");
+  for (const h of ["", "arXiv v4 (this site)", "arXiv v1"]) head.append("th").text(h);
+  const body = table.append("tbody");
+  for (const r of rows) {
+    const tr = body.append("tr");
+    tr.append("td").text(r.what);
+    tr.append("td").text(r.v4);
+    tr.append("td").text(r.v1);
+  }
   return figure.node() as HTMLElement;
 }

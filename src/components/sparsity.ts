@@ -5,9 +5,12 @@
  *   sparsityChart(layers, labels, {width, layer?}) -> <figure data-figure="ffn-sparsity">
  *       layers: SparsityLayer[] (ffnSparsity); labels: the tokens' display labels
  *   activationHistogram(h, {width, title}) -> <figure data-figure="ffn-histogram">   h: Histogram of k'
+ *   activationCompare(d, {width}) -> <figure data-figure="activation-shapes">   ReLU², ReLU and GELU on the same k'
+ *       (ActivationShapes of src/chapters/channel-mixing.ts): the curves over the histogram, and per activation
+ *       the share of exact zeros and the share of a token's activation in its largest 10% of units
  */
-import { axisBottom, axisLeft, format, scaleBand, scaleLinear } from "d3";
-import type { Histogram, SparsityLayer } from "../chapters/channel-mixing.js";
+import { axisBottom, axisLeft, format, line, max, scaleBand, scaleLinear } from "d3";
+import type { ActivationShapes, Histogram, SparsityLayer } from "../chapters/channel-mixing.js";
 import { frame, labelStep, MIN_TEXT, textWidth } from "./frame.js";
 
 const pct = format(".1%");
@@ -251,4 +254,157 @@ export function activationHistogram(
     .call(axisLeft(y).ticks(4, "~s"))
     .attr("font-size", 12);
   return f.done();
+}
+
+const SHAPE_COLORS: Record<string, string> = {
+  "ReLU²": "var(--color-rwkv, #3b6fd9)",
+  ReLU: "#868e96",
+  GELU: "#e8590c",
+};
+
+export function activationCompare(d: ActivationShapes, { width }: { width: number }): HTMLElement {
+  const height = 220;
+  const margin = { top: 40, right: 16, bottom: 44, left: 52 };
+  const f = frame("activation-shapes", {
+    width,
+    minWidth: 340,
+    height,
+    margin,
+    fluid: true,
+    data: Object.fromEntries(
+      d.stats.flatMap((s) => [
+        [`zeros-${s.name === "ReLU²" ? "relu2" : s.name.toLowerCase()}`, s.zeros],
+        [`top10-${s.name === "ReLU²" ? "relu2" : s.name.toLowerCase()}`, s.top10],
+      ]),
+    ),
+    label: d.stats
+      .map((s) => `${s.name}: ${pct(s.zeros)} exact zeros, largest 10% carry ${pct(s.top10)}`)
+      .join("; "),
+  });
+  const { svg, width: w } = f;
+  const side = w >= 640;
+  const leftW = side ? (w - 40) * 0.55 : w;
+  // left: the curves over the histogram of k'
+  const x = scaleLinear()
+    .domain(d.range)
+    .range([margin.left, leftW - margin.right]);
+  const yMax = Math.max(1, ...d.curves.map((c) => max(c.y) ?? 0));
+  const yMin = Math.min(0, ...d.curves.map((c) => Math.min(...c.y)));
+  const y = scaleLinear()
+    .domain([yMin, yMax])
+    .nice()
+    .range([margin.top + height, margin.top]);
+  const hMax = Math.max(1, ...d.histogram.counts);
+  const hy = scaleLinear()
+    .domain([0, hMax])
+    .range([margin.top + height, margin.top + height * 0.35]);
+  d.histogram.counts.forEach((c, b) => {
+    const x0 = x(d.histogram.edges[b]);
+    const x1 = x(d.histogram.edges[b + 1]);
+    svg
+      .append("rect")
+      .attr("x", x0)
+      .attr("width", Math.max(0.5, x1 - x0 - 0.5))
+      .attr("y", hy(c))
+      .attr("height", margin.top + height - hy(c))
+      .attr("fill", "currentColor")
+      .attr("opacity", 0.1);
+  });
+  svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
+  svg
+    .append("g")
+    .attr("transform", `translate(0,${margin.top + height})`)
+    .call(axisBottom(x).ticks(5))
+    .call((a) =>
+      a
+        .append("text")
+        .attr("x", leftW - margin.right)
+        .attr("y", 36)
+        .attr("text-anchor", "end")
+        .attr("fill", "currentColor")
+        .text("pre-activation k′ →"),
+    );
+  for (const c of d.curves) {
+    svg
+      .append("path")
+      .attr(
+        "d",
+        line<number>()
+          .x((_, i) => x(c.x[i]))
+          .y((v) => y(v))(Array.from(c.y)) ?? "",
+      )
+      .attr("fill", "none")
+      .attr("stroke", SHAPE_COLORS[c.name])
+      .attr("stroke-width", c.name === "ReLU²" ? 4 : 2.5)
+      .attr("data-sym", c.name === "ReLU²" ? "act" : null);
+  }
+  const legend = svg.append("g").attr("transform", `translate(${margin.left},18)`).attr("font-size", 15);
+  d.curves.forEach((c, i) => {
+    const g = legend.append("g").attr("transform", `translate(${i * 100},0)`);
+    g.append("line")
+      .attr("x2", 20)
+      .attr("y1", -5)
+      .attr("y2", -5)
+      .attr("stroke", SHAPE_COLORS[c.name])
+      .attr("stroke-width", 4);
+    g.append("text").attr("x", 26).attr("fill", "currentColor").text(c.name);
+  });
+  // right: zeros and concentration per activation
+  const ox = side ? leftW + 40 : 0;
+  const oy = side ? 0 : margin.top + height + margin.bottom;
+  if (!side) {
+    const H = 2 * (margin.top + height + margin.bottom);
+    svg.attr("height", H).attr("viewBox", `0 0 ${w} ${H}`);
+  }
+  const rw = side ? w - ox : w;
+  const g = svg.append("g").attr("transform", `translate(${ox},${oy})`);
+  const groups = ["exact zeros", "in the largest 10%"] as const;
+  const gx = scaleBand<string>()
+    .domain(groups)
+    .range([margin.left, rw - margin.right])
+    .padding(0.25);
+  const bx = scaleBand<string>()
+    .domain(d.stats.map((s) => s.name))
+    .range([0, gx.bandwidth()])
+    .padding(0.12);
+  const by = scaleLinear()
+    .domain([0, 1])
+    .range([margin.top + height, margin.top]);
+  g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(by).ticks(5, "%"));
+  g.append("g")
+    .attr("transform", `translate(0,${margin.top + height})`)
+    .call(axisBottom(gx));
+  for (const s of d.stats) {
+    for (const [group, v] of [
+      [groups[0], s.zeros],
+      [groups[1], s.top10],
+    ] as const) {
+      const bxv = gx(group)! + bx(s.name)!;
+      g.append("rect")
+        .attr("class", "shape-bar")
+        .attr("x", bxv)
+        .attr("width", bx.bandwidth())
+        .attr("y", by(v))
+        .attr("height", by(0) - by(v))
+        .attr("fill", SHAPE_COLORS[s.name])
+        .append("title")
+        .text(`${s.name}, ${group}: ${pct(v)}`);
+      g.append("text")
+        .attr("x", bxv + bx.bandwidth() / 2)
+        .attr("y", by(v) - 4)
+        .attr("text-anchor", "middle")
+        .attr("font-size", 13)
+        .attr("fill", "currentColor")
+        .text(`${(100 * v).toFixed(0)}%`);
+    }
+  }
+  g.append("text")
+    .attr("x", margin.left)
+    .attr("y", 18)
+    .attr("font-weight", 700)
+    .attr("font-size", 15)
+    .attr("fill", "currentColor")
+    .text(`layer ${d.layer}: zeros and concentration`);
+  svg.selectAll(".tick text").attr("font-size", 13);
+  return f.done(d.caption);
 }

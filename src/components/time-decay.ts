@@ -1,10 +1,10 @@
 /**
- * Chapter 4's figures (arXiv 2305.13048 v4: Eq. 16 and Figure 10). w is the loaded decay (w < 0): a step
- * multiplies memory by e^{w}, the paper's e^{-w}. The numbers come from src/chapters/time-decay.ts.
+ * Chapter 4's figures (arXiv 2305.13048 v4: Eq. 16 and Figure 10). The numbers and the captions come from
+ * src/chapters/time-decay.ts (captions written with the symbols of src/chapters/notation.ts).
  *
  *   decayOverview(series, {width}) -> <figure data-figure="time-decay">
  *       series: DecaySeries (decaySeries of the layers' {w, u}): three panels, one line per layer, channels
- *       sorted: e^{w} (the paper's Fig. 10), the half-life in tokens (log scale), and the bonus u
+ *       sorted from largest to smallest as in the paper's Fig. 10: e^{-w}, the half-life (log scale), the bonus u
  *   decayKernel({labels, t, original, modified}, {width}) -> <figure data-figure="decay-kernel">
  *       the weights Eq. 16 gives each position i <= t for output t, with the learned w and with the slider's w
  *   wkvCompare({labels, original, modified, v, t}, {width}) -> <figure data-figure="wkv-change">
@@ -132,12 +132,7 @@ export function decayOverview(
     });
   });
   svg.selectAll(".tick text").attr("font-size", 13);
-  return f.done(
-    "Each line is one layer, its channels sorted by the value shown. Decay per step (the paper's Figure 10): the " +
-      "factor by which a channel's memory shrinks at every token. Half-life: the number of tokens after which an " +
-      "old token's weight has halved. Bonus u: added to the current token's key in Eq. 16 (below 0, the current " +
-      "token weighs less than the previous one would with the same key).",
-  );
+  return f.done(series.caption);
 }
 
 export function decayKernel(
@@ -226,10 +221,7 @@ export function decayKernel(
     .attr("y", -11)
     .attr("fill", "#ae3ec9");
   legend.append("text").attr("x", 260).attr("fill", "currentColor").text("current token (bonus u)");
-  return f.done(
-    `How output token ${d.t} (“${d.labels[d.t]}”) weighs every token so far in this channel: Eq. 16's ` +
-      `e^{(t-1-i)w + k_i} for earlier tokens and e^{u + k_t} for itself, normalised to sum to 100%.`,
-  );
+  return f.done(d.caption);
 }
 
 export function wkvCompare(
@@ -322,11 +314,8 @@ export function wkvCompare(
     .attr("stroke-width", 3);
   legend.append("text").attr("x", 188).attr("fill", "currentColor").text("wkv, slider's w");
   legend.append("circle").attr("cx", 330).attr("cy", -4).attr("r", 4).attr("fill", "#868e96");
-  legend.append("text").attr("x", 340).attr("fill", "currentColor").text("v_t");
-  return f.done(
-    "This channel's WKV output at every position (a running weighted average of the values v, dots), computed " +
-      "again with the slider's decay. Only this channel of this layer changes; later layers are not rerun.",
-  );
+  legend.append("text").attr("x", 340).attr("fill", "currentColor").text("vₜ");
+  return f.done(d.caption);
 }
 
 /** One line per row ("learned: w = 0.1234, e^{−w} = 0.8839, half-life 5.61 tokens"), then the bonus u. */

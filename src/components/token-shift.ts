@@ -2,13 +2,17 @@
  * Chapter 3's figures: token shift (arXiv 2305.13048 v4, Eq. 11-15), the per-channel interpolation
  *   x'_t = mu ⊙ x_t + (1 - mu) ⊙ x_{t-1}
  * with a learned mu for each input of time mixing (mu_r, mu_k, mu_v) and of channel mixing (mu'_r, mu'_k).
+ * Labels and captions come from src/chapters/token-shift.ts (the symbols of src/chapters/notation.ts).
  *
- *   muProfiles(series, {width}) -> <figure data-figure="mu-profiles">
+ *   muProfiles(series, {width, caption}) -> <figure data-figure="mu-profiles">
  *       series: MuSeries[] (src/chapters/token-shift.ts): one panel per mu, one line per layer, sorted
- *   tokenBlend(rows, {width, muLabel, token}) -> <figure data-figure="token-blend">   rows: BlendRow[] (same module)
+ *   tokenBlend(rows, {width, muLabel, token, current, previous, caption}) -> <figure data-figure="token-blend">
+ *       rows: BlendRow[] (same module)
+ *   tokenConv(view, {width}) -> <figure data-figure="token-conv" data-max-error>   token shift as a convolution
+ *       over time (ConvView of the same module): each channel's kernel, its input and the model's mixed input
  */
 import { axisBottom, axisLeft, extent, format, line, scaleLinear, scalePoint } from "d3";
-import type { BlendRow, MuSeries } from "../chapters/token-shift.js";
+import type { BlendRow, ConvView, MuSeries } from "../chapters/token-shift.js";
 import {
   frame,
   layerColor,
@@ -23,7 +27,7 @@ import {
 export function muProfiles(
   series: MuSeries[],
   // on a wide page (presenter mode) shorter panels, so both rows fit one screen
-  { width, height = width >= 960 ? 130 : 200 }: { width: number; height?: number },
+  { width, height = width >= 960 ? 130 : 200, caption }: { width: number; height?: number; caption?: string },
 ): HTMLElement {
   if (series.length === 0) throw new RangeError("muProfiles: no series");
   width = usableWidth(width); // a panel's [0, 1] band would otherwise get a negative width
@@ -147,11 +151,7 @@ export function muProfiles(
       .text(`${below + above} of ${C * s.layers.length} outside [0, 1]`);
   });
   svg.selectAll(".tick text").attr("font-size", 13);
-  return f.done(
-    "Each line is one layer's learned mix for every channel, sorted from smallest to largest. Inside the grey band " +
-      "(0 ≤ μ ≤ 1) the input is a blend of the current and the previous token: μ = 1 takes only x_t, μ = 0 only " +
-      "x_{t-1}. Red dots mark channels outside [0, 1], where the mix extrapolates instead of interpolating.",
-  );
+  return f.done(caption);
 }
 
 const fmt2 = format(".2f");
@@ -166,6 +166,9 @@ export function tokenBlend(
     mixedSym = "xk",
     token = "",
     previousToken = "",
+    current = "xₜ",
+    previous = "xₜ₋₁",
+    caption,
   }: {
     width: number;
     height?: number;
@@ -174,14 +177,18 @@ export function tokenBlend(
     mixedSym?: string;
     token?: string;
     previousToken?: string;
+    /** the current and the previous token's inputs, as the captions write them */
+    current?: string;
+    previous?: string;
+    caption?: string;
   },
 ): HTMLElement {
   if (rows.length === 0) throw new RangeError("tokenBlend: no channels");
   // the legend's items in rows that fit the width, then the check line (wrapped too): the plot starts below them
   const items: [string, string, string][] = [
-    ["prev", `x_{t-1}${previousToken ? ` (“${previousToken}”)` : ""}`, "xprev"],
-    ["cur", `x_t${token ? ` (“${token}”)` : ""}`, "xcur"],
-    ["mix", `${mixedLabel} = ${muLabel}·x_t + (1−${muLabel})·x_{t-1}`, mixedSym],
+    ["prev", `${previous}${previousToken ? ` (“${previousToken}”)` : ""}`, "xprev"],
+    ["cur", `${current}${token ? ` (“${token}”)` : ""}`, "xcur"],
+    ["mix", `${mixedLabel} = ${muLabel}·${current} + (1−${muLabel})·${previous}`, mixedSym],
   ];
   const usable = usableWidth(width) - 48 - 8;
   const placed: { item: [string, string, string]; x: number; row: number }[] = [];
@@ -209,7 +216,7 @@ export function tokenBlend(
     width,
     height,
     margin,
-    label: `Token shift for ${rows.length} channels: x_t, x_{t-1} and their learned blend`,
+    label: `Token shift for ${rows.length} channels: ${current}, ${previous} and their learned blend`,
   });
   const { svg } = f;
   width = f.width;
@@ -257,7 +264,7 @@ export function tokenBlend(
     cell
       .append("title")
       .text(
-        `channel ${r.channel}: ${muLabel} = ${r.mu.toFixed(3)}\nx_t = ${r.current.toFixed(4)}, x_{t-1} = ` +
+        `channel ${r.channel}: ${muLabel} = ${r.mu.toFixed(3)}\n${current} = ${r.current.toFixed(4)}, ${previous} = ` +
           `${r.previous.toFixed(4)}\n${mixedLabel} (model) = ${r.mixed.toFixed(4)}, formula = ${r.formula.toFixed(4)}`,
       );
     cell
@@ -322,9 +329,148 @@ export function tokenBlend(
       .attr("y", 18 + 22 * (row + 1) + 8 + 18 * i)
       .text(line),
   );
-  return f.done(
-    `${rows.length} channels of the chosen layer, ordered by their learned ${muLabel}. Each grey segment runs from ` +
-      `the previous token's input (hollow) to the current token's (filled); the diamond is what the model feeds to ` +
-      `its projection. Where ${muLabel} is near 1 the diamond sits on x_t, near 0 on x_{t-1}.`,
-  );
+  return f.done(caption);
+}
+
+/**
+ * Token shift as a causal convolution over time: one row per channel, its two-tap kernel [K_1, K_0] at lags 1 and
+ * 0 on the left, and along the prompt the channel's input (grey) and the model's mixed input (colour) that the
+ * kernel slid along the input gives; the figure carries the layer-wide check as data-max-error.
+ */
+export function tokenConv(
+  view: ConvView,
+  { width, rowHeight = 110 }: { width: number; rowHeight?: number },
+): HTMLElement {
+  if (view.channels.length === 0) throw new RangeError("tokenConv: no channels");
+  const n = view.channels.length;
+  const margin = { top: 30, right: 14, bottom: 40, left: 0 };
+  const f = frame("token-conv", {
+    width,
+    minWidth: 420,
+    height: n * rowHeight,
+    margin,
+    fluid: true,
+    data: { "max-error": view.maxError, channels: view.channels.map((c) => c.channel).join(" ") },
+    label: `Token shift as a width-2 convolution over time for ${n} channels`,
+  });
+  const { svg, width: w } = f;
+  const kernelW = 150;
+  const left = kernelW + 56;
+  const T = view.T;
+  const x = scaleLinear()
+    .domain([0, Math.max(1, T - 1)])
+    .range([left, w - margin.right]);
+  svg
+    .append("text")
+    .attr("x", 8)
+    .attr("y", 18)
+    .attr("font-weight", 700)
+    .attr("fill", "currentColor")
+    .text("kernel per channel");
+  svg
+    .append("text")
+    .attr("x", left)
+    .attr("y", 18)
+    .attr("font-weight", 700)
+    .attr("fill", "currentColor")
+    .text("along the prompt: input (grey) → mixed input (colour)");
+  view.channels.forEach((ch, row) => {
+    const top = margin.top + row * rowHeight;
+    const g = svg.append("g").attr("class", "conv-channel").attr("data-channel", ch.channel);
+    // the kernel: two stems at lag 1 (x_{t-1}) and lag 0 (x_t)
+    const kmin = Math.min(0, ...ch.kernel);
+    const kmax = Math.max(1, ...ch.kernel);
+    const ky = scaleLinear()
+      .domain([kmin, kmax])
+      .range([top + rowHeight - 34, top + 24]);
+    const taps: [string, number, string][] = [
+      ["t−1", ch.kernel[1], "xprev"],
+      ["t", ch.kernel[0], "xcur"],
+    ];
+    taps.forEach(([lag, k, s], i) => {
+      const cx = 40 + i * 64;
+      g.append("line")
+        .attr("x1", cx)
+        .attr("x2", cx)
+        .attr("y1", ky(0))
+        .attr("y2", ky(k))
+        .attr("stroke", i ? "var(--color-rwkv, #3b6fd9)" : "#868e96")
+        .attr("stroke-width", 6)
+        .attr("data-sym", s);
+      g.append("text")
+        .attr("x", cx)
+        .attr("y", top + rowHeight - 16)
+        .attr("text-anchor", "middle")
+        .attr("font-size", 13)
+        .attr("fill", "currentColor")
+        .text(lag);
+      g.append("text")
+        .attr("x", cx + 8)
+        .attr("y", ky(k) + (k >= 0 ? 4 : 12))
+        .attr("font-size", 13)
+        .attr("fill", "currentColor")
+        .text(fmt2(k));
+    });
+    g.append("line")
+      .attr("x1", 20)
+      .attr("x2", kernelW)
+      .attr("y1", ky(0))
+      .attr("y2", ky(0))
+      .attr("stroke", "currentColor")
+      .attr("opacity", 0.3);
+    g.append("text")
+      .attr("x", 8)
+      .attr("y", top + 4)
+      .attr("font-size", 13)
+      .attr("fill", "currentColor")
+      .text(`channel ${ch.channel}, μ = ${fmt2(ch.mu)}`);
+    // the series along the prompt
+    const vals = [...ch.x, ...ch.mixed];
+    const [lo, hi] = extent(vals) as [number, number];
+    const y = scaleLinear()
+      .domain([Math.min(lo, 0), Math.max(hi, 0)])
+      .nice()
+      .range([top + rowHeight - 24, top + 6]);
+    g.append("g").attr("transform", `translate(${left},0)`).call(axisLeft(y).ticks(3));
+    const path = (a: ArrayLike<number>) =>
+      line<number>()
+        .x((_, t) => x(t))
+        .y((v) => y(v))(Array.from(a)) ?? "";
+    g.append("path")
+      .attr("d", path(ch.x))
+      .attr("fill", "none")
+      .attr("stroke", "#868e96")
+      .attr("stroke-width", 2)
+      .attr("data-sym", "xcur");
+    g.append("path")
+      .attr("class", "mixed")
+      .attr("d", path(ch.mixed))
+      .attr("fill", "none")
+      .attr("stroke", "#e8590c")
+      .attr("stroke-width", 2.5);
+    for (let t = 0; t < T; t++) {
+      g.append("circle")
+        .attr("cx", x(t))
+        .attr("cy", y(ch.conv[t]))
+        .attr("r", 2.5)
+        .attr("fill", "#e8590c")
+        .append("title")
+        .text(
+          `“${view.labels[t]}”: input ${ch.x[t].toFixed(4)}, convolution ${ch.conv[t].toFixed(4)}, model ${ch.mixed[t].toFixed(4)}`,
+        );
+    }
+  });
+  const every = Math.ceil(T / Math.max(1, Math.floor((w - left) / 16)));
+  svg
+    .append("g")
+    .attr("transform", `translate(0,${margin.top + n * rowHeight - 18})`)
+    .call(
+      axisBottom(x)
+        .tickValues(Array.from({ length: T }, (_, i) => i).filter((i) => i % every === 0))
+        .tickFormat((i) => view.labels[i as number] ?? ""),
+    )
+    .selectAll("text")
+    .attr("font-family", "var(--monospace)");
+  svg.selectAll(".tick text").attr("font-size", 13);
+  return f.done(view.caption);
 }

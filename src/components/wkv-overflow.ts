@@ -3,37 +3,59 @@
  *
  *   wkvStepTable(step) -> <figure data-figure="wkv-step" data-max-error>   one step of Appendix D's recurrence
  *     with the model's own values, as a table
- *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow">   the direct form of Eq. 16 (arXiv 2305.13048
- *     v4) evaluated in fp32 against the stable running-max form (Appendix D), with the keys multiplied by s.
+ *   outputGateTable(view) -> <figure data-figure="output-gate" data-max-error>   Eq. 17 with the model's numbers
+ *   wkvOverflow(d, {width}) -> <figure data-figure="wkv-overflow" data-precision>   the direct form of Eq. 16
+ *     (arXiv 2305.13048 v4) against the stable running-max form (Appendix D) in fp32 or fp16, keys multiplied by s.
  *     d: {labels (T), channel, direct (T), stable (T), scale, predictedScale, nonFiniteDirect, nonFiniteStable,
  *         total, maxDiff, sweep: [{scale, nonFiniteDirect, nonFiniteStable}]}
  *     Left: one channel's wkv_t along the prompt, both forms (non-finite direct values marked at the top).
  *     Right: the share of non-finite outputs over all channels and tokens as s grows (log axis).
+ *   wkvParallel(view, {width, token?}) -> <figure data-figure="wkv-parallel" data-err-parallel data-err-chunked>
+ *     Eq. 16 for every position at once (ParallelView): a T x T matrix of weights exp(s_{t,i} - m_t), each row's
+ *     maximum m_t subtracted, the chunks the ONNX graphs compute at once outlined on the diagonal, m_t below.
  */
-import { axisBottom, axisLeft, create, extent, line, scaleLinear, scaleLog } from "d3";
-import type { OverflowFigureData, WkvStep } from "../chapters/wkv.js";
-import { labelStep, legible, textWidth, wrapLines } from "./frame.js";
+import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scaleLog } from "d3";
+import type { OutputGateView, OverflowFigureData, ParallelView, WkvStep } from "../chapters/wkv.js";
+import { frame, labelStep, legible, textWidth, usableWidth, wrapLines } from "./frame.js";
 
-/** The step table: what, value, and a note per row; the header names the layer, channel and token. */
-export function wkvStepTable(step: WkvStep): HTMLElement {
-  const figure = create("figure").attr("data-figure", "wkv-step").attr("data-max-error", step.maxError);
+/** A readout table: what, value, and a note per row, under a header naming the layer, channel and token. */
+function readoutTable(
+  name: string,
+  {
+    title,
+    rows,
+    maxError,
+    caption,
+  }: { title: string; rows: [string, string, string][]; maxError: number; caption: string },
+): HTMLElement {
+  const figure = create("figure").attr("data-figure", name).attr("data-max-error", maxError);
   const table = figure.append("table").style("font", "16px var(--monospace)").style("max-width", "100%");
   const head = table.append("thead").append("tr");
-  for (const h of [step.title, "value", ""]) head.append("th").text(h);
+  for (const h of [title, "value", ""]) head.append("th").text(h);
   const body = table.append("tbody");
-  for (const [what, value, note] of step.rows) {
+  for (const [what, value, note] of rows) {
     const tr = body.append("tr");
     tr.append("td").text(what);
     tr.append("td").text(value);
     tr.append("td").style("color", "var(--theme-foreground-muted)").text(note);
   }
-  figure
-    .append("figcaption")
-    .text(
-      "The recurrence of Appendix D evaluated here in float64 from the model's stored state; it matches the " +
-        `model's own values (fp32) to ${step.maxError.toExponential(1)}.`,
-    );
+  figure.append("figcaption").text(caption);
   return figure.node() as HTMLElement;
+}
+
+/** The step table of Appendix D's recurrence with the model's own values. */
+export function wkvStepTable(step: WkvStep): HTMLElement {
+  return readoutTable("wkv-step", {
+    ...step,
+    caption:
+      "The recurrence of Appendix D evaluated here in float64 from the model's stored state; it matches the " +
+      `model's own values (fp32) to ${step.maxError.toExponential(1)}.`,
+  });
+}
+
+/** Eq. 17 at one layer, channel and token, with the model's numbers (data-max-error: NaN until W_o is loaded). */
+export function outputGateTable(view: OutputGateView): HTMLElement {
+  return readoutTable("output-gate", view);
 }
 
 const DIRECT = "#e8590c";
@@ -45,6 +67,7 @@ export function wkvOverflow(
 ): HTMLElement {
   const figure = create("figure")
     .attr("data-figure", "wkv-overflow")
+    .attr("data-precision", d.precision)
     .attr("data-nonfinite-direct", d.nonFiniteDirect)
     .attr("data-nonfinite-stable", d.nonFiniteStable);
   const side = width >= 760;
@@ -52,11 +75,14 @@ export function wkvOverflow(
   const pw = side ? (width - gap) / 2 : width;
   // titles and the legend wrap to the panel's width (a long line would run out of the svg or into the other panel)
   const titleW = pw - 8;
-  const leftTitle = wrapLines(`Channel ${d.channel}: wkv_t with keys × ${d.scale.toFixed(1)}`, titleW, 16);
+  const leftTitle = wrapLines(
+    `Channel ${d.channel}: wkvₜ with keys × ${d.scale.toFixed(1)}, ${d.precision}`,
+    titleW,
+    16,
+  );
   const rightTitle = wrapLines("All channels: share of outputs not finite", titleW, 16);
   const titleLines = Math.max(leftTitle.length, rightTitle.length);
-  const legendRows =
-    textWidth("stable (App. D)direct (Eq. 16, fp32)   × = Inf/NaN", 14) + 90 > pw - 8 ? 2 : 1;
+  const legendRows = textWidth(`stable (App. D)${d.directLabel}`, 14) + 90 > pw - 8 ? 2 : 1;
   const margin = { top: 66 + 20 * (titleLines - 1) + 20 * (legendRows - 1), right: 14, bottom: 46, left: 56 };
   const head = 20 * (titleLines - 1); // the readout line moves down with the title
   const ph = margin.top + height + margin.bottom;
@@ -175,11 +201,7 @@ export function wkvOverflow(
       .attr("stroke", DIRECT)
       .attr("stroke-width", 2)
       .attr("stroke-dasharray", "6 4");
-    second
-      .append("text")
-      .attr("x", 28)
-      .attr("fill", "currentColor")
-      .text("direct (Eq. 16, fp32)   × = Inf/NaN");
+    second.append("text").attr("x", 28).attr("fill", "currentColor").text(d.directLabel);
   }
 
   // --- right: share of non-finite outputs vs scale ---
@@ -242,7 +264,7 @@ export function wkvOverflow(
         .attr("stroke-dasharray", "3 3")
         .attr("opacity", 0.6);
       // above the plot area, where no curve and no scale line runs, kept inside the panel
-      const text = `max exponent = 88.7 at s = ${d.predictedScale.toFixed(1)}`;
+      const text = d.limitLabel;
       const w = textWidth(text, 13);
       const at = Math.max(margin.left, Math.min(pw - margin.right - w, x(d.predictedScale) - w / 2));
       g.append("text")
@@ -278,13 +300,159 @@ export function wkvOverflow(
   }
   svg.selectAll(".tick text").attr("font-size", 13);
   legible(svg);
-  figure
-    .append("figcaption")
-    .text(
-      `Both forms run in fp32 on this layer's real keys and values, with every key multiplied by s. The direct form ` +
-        `forms e^{k} and e^{u+k} and overflows to Infinity once an exponent passes ln(3.4·10³⁸) ≈ 88.7 (then ` +
-        `Infinity/Infinity = NaN); the stable form subtracts the running maximum first and stays finite. Where both ` +
-        `are finite they differ by at most ${d.maxDiff.toExponential(1)}.`,
-    );
+  figure.append("figcaption").text(d.caption);
   return figure.node() as HTMLElement;
+}
+
+const RWKV = "var(--color-rwkv, #3b6fd9)";
+
+export function wkvParallel(
+  view: ParallelView,
+  { width, token }: { width: number; token?: number },
+): HTMLElement {
+  const { T } = view;
+  if (T < 1) throw new RangeError("wkvParallel: no tokens");
+  const margin = { top: 56, right: 16, bottom: 44, left: 48 };
+  const mH = 110;
+  const side = Math.max(120, Math.min(460, usableWidth(width, 320) - margin.left - margin.right));
+  const cell = side / T;
+  const f = frame("wkv-parallel", {
+    width,
+    minWidth: 320,
+    height: side + 36 + mH,
+    margin,
+    fluid: true,
+    data: {
+      "err-parallel": view.errParallel,
+      "err-chunked": view.errChunked,
+      chunks: view.chunkStarts.length,
+    },
+    label:
+      `The ${T} by ${T} weights of Eq. 16 for channel ${view.channel}, each row's maximum subtracted, with the ` +
+      `${view.chunkStarts.length} chunks of ${view.chunk} tokens outlined`,
+  });
+  const { svg } = f;
+  const fmt = format(".1e");
+  svg
+    .append("text")
+    .attr("x", 4)
+    .attr("y", 18)
+    .attr("font-weight", 700)
+    .attr("font-size", 15)
+    .attr("fill", "currentColor")
+    .text(`Channel ${view.channel}: weights exp(s − mₜ), row t = output, column i = earlier token`);
+  svg
+    .append("text")
+    .attr("x", 4)
+    .attr("y", 40)
+    .attr("font-size", 14)
+    .attr("fill", "currentColor")
+    .attr("class", "parallel-readout")
+    .text(
+      `vs the model's wkvₜ: full ${T}×${T} form ${fmt(view.errParallel)}, chunks of ${view.chunk} ` +
+        `${fmt(view.errChunked)}; largest mₜ ${view.maxExponent.toFixed(2)}`,
+    );
+  const g = svg.append("g").attr("transform", `translate(${margin.left},${margin.top})`);
+  g.append("rect")
+    .attr("width", side)
+    .attr("height", side)
+    .attr("fill", "none")
+    .attr("stroke", "currentColor")
+    .attr("stroke-opacity", 0.35);
+  const cells = g.append("g").attr("class", "cells").attr("fill", RWKV);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i <= t; i++) {
+      const e = view.E[t * T + i];
+      if (!(e > 1e-4)) continue;
+      cells
+        .append("rect")
+        .attr("x", i * cell)
+        .attr("y", t * cell)
+        .attr("width", cell + 0.3)
+        .attr("height", cell + 0.3)
+        .attr("fill-opacity", (0.08 + 0.92 * Math.min(1, Math.max(0, 1 + Math.log10(e) / 4))).toFixed(3))
+        .attr("data-sym", i === t ? "u" : "w");
+    }
+  }
+  // the chunks the graphs compute at once: squares on the diagonal
+  for (const t0 of view.chunkStarts) {
+    const n = Math.min(view.chunk, T - t0);
+    g.append("rect")
+      .attr("class", "chunk")
+      .attr("x", t0 * cell)
+      .attr("y", t0 * cell)
+      .attr("width", n * cell)
+      .attr("height", n * cell)
+      .attr("fill", "none")
+      .attr("stroke", "#e8590c")
+      .attr("stroke-width", 2);
+  }
+  if (token !== undefined && token >= 0 && token < T) {
+    g.append("rect")
+      .attr("x", 0)
+      .attr("y", token * cell)
+      .attr("width", (token + 1) * cell)
+      .attr("height", Math.max(cell, 1.5))
+      .attr("fill", "none")
+      .attr("stroke", "currentColor")
+      .attr("stroke-width", 1.5);
+  }
+  const step = cell >= 12 ? 1 : Math.ceil(14 / cell);
+  const labels = g.append("g").attr("font-family", "var(--monospace)").attr("font-size", 13);
+  for (let i = 0; i < T; i += step) {
+    labels
+      .append("text")
+      .attr("x", i * cell + cell / 2)
+      .attr("y", side + 16)
+      .attr("text-anchor", "middle")
+      .attr("fill", "currentColor")
+      .text(view.labels[i]);
+    labels
+      .append("text")
+      .attr("x", -6)
+      .attr("y", i * cell + cell / 2 + 4)
+      .attr("text-anchor", "end")
+      .attr("fill", "currentColor")
+      .text(view.labels[i]);
+  }
+  // m_t along the prompt
+  const top = margin.top + side + 36;
+  const x = scaleLinear()
+    .domain([0, Math.max(1, T - 1)])
+    .range([margin.left + cell / 2, margin.left + side - cell / 2]);
+  const mlo = Math.min(...view.m);
+  const mhi = Math.max(...view.m);
+  const y = scaleLinear()
+    .domain([Math.min(0, mlo), Math.max(0, mhi)])
+    .nice()
+    .range([top + mH, top + 14]);
+  svg
+    .append("text")
+    .attr("x", margin.left)
+    .attr("y", top + 4)
+    .attr("font-size", 14)
+    .attr("fill", "currentColor")
+    .text("mₜ, the row maximum subtracted before exp");
+  svg
+    .append("g")
+    .attr("transform", `translate(${margin.left - 4},0)`)
+    .call(axisLeft(y).ticks(3));
+  svg
+    .append("g")
+    .attr("transform", `translate(0,${top + mH})`)
+    .call(axisBottom(x).ticks(Math.min(T, 8)));
+  svg
+    .append("path")
+    .attr(
+      "d",
+      line<number>()
+        .x((_, t) => x(t))
+        .y((v) => y(v))(Array.from(view.m)) ?? "",
+    )
+    .attr("fill", "none")
+    .attr("stroke", RWKV)
+    .attr("stroke-width", 2.5)
+    .attr("data-sym", "p");
+  svg.selectAll(".tick text").attr("font-size", 13);
+  return f.done(view.caption);
 }

@@ -5,13 +5,24 @@
  *   const model = await RwkvWorkerClient.create({ workerUrl, wasmUrl, source: { weights } });
  *   model.ep;               // "webgpu" | "wasm": what really runs
  *   model.fallbackReason;   // why not WebGPU (show it on the page)
+ *   model.init.threads;     // ORT's wasm threads in the worker (./threads.ts decides, here, from the page's URL)
+ *   wasmThreadsInUse();     // the same for the page's badge: the last model worker's threads and why
  *   const { logits } = await model.forward(promptIds);   // ingests the prompt, keeps the state
  *   const next = await model.step(tokenId);             // one RNN step from the kept state
+ *   const { tokens } = await model.generate({ n: 32, temperature: 0.8, topP: 0.9, seed: 1 });
+ *                           // sample + step n times; with engine "fused" on WebGPU sampled on the GPU, no read-back
+ *   model.engine;           // "fused" | "ort": what runs the RNN step (`engine` option or ?engine= in the address)
+ *   model.engineFallback;   // why "fused" was asked for but ORT runs it
  */
 import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
 import { fromSerialized } from "./errors.js";
+import { chooseThreads, threadsFromUrl } from "./threads.js";
+import { engineFromUrl } from "./ep-policy.js";
 import type {
+  Engine,
   EpPreference,
+  GenerateRequestOptions,
+  GenerateResult,
   GptInitResult,
   GptInitSource,
   GptStepResult,
@@ -25,7 +36,10 @@ import type {
 } from "./protocol.js";
 
 export type {
+  Engine,
   EpPreference,
+  GenerateRequestOptions,
+  GenerateResult,
   GptInitResult,
   GptInitSource,
   GptStepResult,
@@ -36,6 +50,12 @@ export type {
   TokenizerSummary,
   WorkerEvent,
 } from "./protocol.js";
+
+/** What the page's model workers report about ORT's wasm threads (one policy per page, so one answer). */
+let pageThreads: { threads: number; reason: string } | undefined;
+export function wasmThreadsInUse(): { threads: number; reason: string } | undefined {
+  return pageThreads;
+}
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 type RequestBody = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -58,6 +78,9 @@ export class RwkvWorkerClient {
   /** the EP that runs now (may change to "wasm" after a lost device) */
   ep: "webgpu" | "wasm" = "wasm";
   fallbackReason: string | undefined;
+  /** the engine of the RNN step (changes to "ort" after a lost device) */
+  engine: Engine = "ort";
+  engineFallback: string | undefined;
 
   protected constructor(
     private readonly worker: Worker,
@@ -73,6 +96,15 @@ export class RwkvWorkerClient {
     const { workerUrl: _w, worker: _k, source, onEvent: _e, ...options } = opts;
     // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
     if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
+    // the thread policy sees the page's address (?threads=) and isolation; the worker applies it
+    // `?engine=` in the address wins (like `?ep=`), for every model of the page
+    options.engine = engineFromUrl() ?? options.engine ?? "ort";
+    // `?threads=` is in the page's address, which the worker cannot see: pass it on (else the worker decides)
+    if (options.numThreads || threadsFromUrl()) {
+      const t = chooseThreads({ requested: options.numThreads });
+      options.numThreads = t.threads;
+      options.threadsReason = t.reason;
+    }
     // checkpoint bytes move to the worker (transferred, not copied): the caller must not use them afterwards
     // (the reader's JSON files too: each buffer once, a buffer listed twice cannot be transferred)
     const transfer: Transferable[] =
@@ -97,6 +129,11 @@ export class RwkvWorkerClient {
     }
     c.ep = c.info.ep;
     c.fallbackReason = c.info.fallbackReason;
+    pageThreads = { threads: c.info.threads, reason: c.info.threadsReason };
+    c.engine = c.info.engine;
+    c.engineFallback = c.info.engineFallback;
+    // a visible fallback, never a silent one (a warning: the page keeps working on ORT)
+    if (c.engineFallback) console.warn(`fused WGSL step not used: ${c.engineFallback}`);
     return c;
   }
 
@@ -110,7 +147,13 @@ export class RwkvWorkerClient {
   private receive(m: Response | WorkerEvent): void {
     if ("type" in m) {
       this.ep = m.ep;
-      if (m.kind === "device-lost") this.fallbackReason = m.message;
+      if (m.kind === "device-lost") {
+        this.fallbackReason = m.message;
+        if (this.engine === "fused") {
+          this.engine = "ort";
+          this.engineFallback = m.message;
+        }
+      }
       this.onEvent?.(m);
       return;
     }
@@ -164,6 +207,17 @@ export class RwkvWorkerClient {
       tokens: Array.from(tokens),
       ...(from ? { from } : {}),
     })) as RunResult;
+    this.ep = r.ep;
+    return r;
+  }
+
+  /**
+   * Sample a token from the current logits and run its step, n times, from the kept state (a prompt must have run
+   * through step, steps or forward). With the fused engine the tokens are sampled on the GPU and no logits are
+   * read back; on ORT the worker samples them (src/rwkv/sampling.ts) from each step's logits.
+   */
+  async generate(opts: GenerateRequestOptions): Promise<GenerateResult> {
+    const r = (await this.call({ type: "generate", ...opts })) as GenerateResult;
     this.ep = r.ep;
     return r;
   }
@@ -241,7 +295,14 @@ export class GptWorkerClient {
       g.info = (await client.call({
         type: "gptInit",
         source: opts.source,
-        options: { wasmUrl, ep: opts.ep ?? "auto", attention: !!opts.attention },
+        options: {
+          wasmUrl,
+          ep: opts.ep ?? "auto",
+          attention: !!opts.attention,
+          ...(threadsFromUrl()
+            ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
+            : {}),
+        },
       })) as GptInitResult;
     } catch (e) {
       await client.dispose().catch(() => undefined);

@@ -14,10 +14,13 @@
  *   decideEp({requested?, adapter}) -> EpChoice        pure: the rules above from what was detected
  *   softwareAdapterReason(adapter) -> string|undefined the one sentence for a software adapter
  *   chooseEp(requested?) -> Promise<EpChoice>          detects navigator.gpu's adapter and applies decideEp
+ *   engineFromUrl(search?) -> Engine | undefined        `?engine=fused|ort`: which engine runs the RNN step on
+ *                                                       WebGPU (the fused WGSL kernels or ORT's step graph), for
+ *                                                       every model the page opens (src/runtime/client.ts)
  */
-import type { EpPreference } from "./protocol.js";
+import type { Engine, EpPreference } from "./protocol.js";
 
-export type { EpPreference };
+export type { Engine, EpPreference };
 
 export interface EpChoice {
   /** what to ask the worker for: "auto" means WebGPU with wasm as the fallback */
@@ -41,6 +44,11 @@ export function epFromUrl(
   search: string | undefined = globalThis.location?.search,
 ): EpPreference | undefined {
   return parseEp(new URLSearchParams(search ?? "").get("ep"));
+}
+
+export function engineFromUrl(search: string | undefined = globalThis.location?.search): Engine | undefined {
+  const v = new URLSearchParams(search ?? "").get("engine");
+  return v === "fused" || v === "ort" ? v : undefined;
 }
 
 export const SOFTWARE_ADAPTER_REASON = "the only WebGPU adapter is a software fallback (slower than wasm)";

@@ -18,11 +18,19 @@ export * from "./errors.js";
 export type { Rooflines } from "./roofline.js";
 
 let configured = false;
-/** One wasm thread by default (stable timings and tests); pass more for the CLI bench if you like. */
+/**
+ * One wasm thread by default (stable timings and tests); the CLI's `--threads N` passes more. ORT's wasm starts
+ * once per process, with the thread count set before its first session.
+ */
 export function configureNodeOrt(opts: { numThreads?: number } = {}): void {
   ort.env.wasm.numThreads = opts.numThreads ?? 1;
   ort.env.logLevel = "error";
   configured = true;
+}
+
+/** The wasm threads ORT runs with (ORT lowers env.wasm.numThreads to 1 when it cannot start threads). */
+export function nodeOrtThreads(): number {
+  return ort.env.wasm.numThreads ?? 1;
 }
 
 /** Build the graphs from `weights` and open wasm sessions on them. */

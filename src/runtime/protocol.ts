@@ -31,7 +31,22 @@ export interface WorkerInitOptions {
    * full chunks of `forward` too
    */
   graphCapture?: boolean | "both";
+  /**
+   * wasm threads for ORT, when the page fixes them (`?threads=`, which only the page sees, or its own request;
+   * ./threads.ts) with the reason; the worker still uses 1 when it is not cross-origin isolated. Default: the
+   * policy applied in the worker, which knows the model's size.
+   */
+  numThreads?: number;
+  threadsReason?: string;
+  /**
+   * which engine runs the RNN step (`step`, `steps`, `generate`): "ort" (the ONNX step graph, default) or
+   * "fused" (hand-written WGSL kernels, ./fused/; WebGPU only: on wasm, or when they cannot be built, ORT runs
+   * them and InitResult.engineFallback says why). The parallel graph and the probes stay on ORT either way.
+   */
+  engine?: Engine;
 }
+
+export type Engine = "ort" | "fused";
 
 /**
  * Where the model comes from: weights (graphs are built in the worker), prebuilt ONNX bytes, checkpoint bytes
@@ -119,6 +134,14 @@ export interface InitResult {
   graphCaptureFallback?: string;
   /** with a source's tokenizerJson: the tokenizer the worker keeps (requests "tokenize", "tokenTexts") */
   tokenizer?: TokenizerSummary;
+  /** the engine of the RNN step (see WorkerInitOptions.engine) */
+  engine: Engine;
+  /** why "fused" was asked for but ORT runs the step */
+  engineFallback?: string;
+  /** wasm threads ORT runs with (read back from ORT after the sessions were built) */
+  threads: number;
+  /** why that many (./threads.ts) */
+  threadsReason: string;
 }
 
 /**
@@ -142,6 +165,9 @@ export interface GptInitResult {
   adapter?: AdapterSummary;
   buildSeconds: number;
   parameterCount: number;
+  /** wasm threads ORT runs with, and why (as InitResult's) */
+  threads: number;
+  threadsReason: string;
 }
 
 export interface GptStepResult {
@@ -164,8 +190,31 @@ export interface RunResult {
   probes?: Record<string, Float32Array>;
   /** the EP that ran this call (changes to "wasm" after a lost device) */
   ep: "webgpu" | "wasm";
+  /** the engine that ran it ("fused" only for step and steps, when the fused step is in use) */
+  engine: Engine;
   /** milliseconds inside the worker */
   ms: number;
+}
+
+/** `generate`: tokens sampled on the GPU by the fused engine, or on the CPU from ORT's logits (same loop). */
+export interface GenerateRequestOptions {
+  /** tokens to generate (each: sample from the current logits, then one step of that token) */
+  n: number;
+  /** 0 = greedy */
+  temperature: number;
+  topP: number;
+  /** restart the sampler's random stream from this seed (else it continues from the last generate) */
+  seed?: number;
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  /** milliseconds inside the worker for all of them */
+  ms: number;
+  engine: Engine;
+  ep: "webgpu" | "wasm";
+  /** where the tokens were sampled */
+  sampledOn: "gpu" | "cpu";
 }
 
 export type Request =
@@ -173,6 +222,8 @@ export type Request =
   | { id: number; type: "step"; token: number }
   /** RNN mode over several tokens from the kept state (which advances); logits of the last one only */
   | { id: number; type: "steps"; tokens: number[] }
+  /** sample and step n times from the kept state and the last logits (a prompt must have run: step/steps/forward) */
+  | ({ id: number; type: "generate" } & GenerateRequestOptions)
   /**
    * `from`: run from this state ("initial": the empty one) instead of the kept state; the kept state becomes the
    * state after these tokens either way (traces set it on each call instead of a separate setState round trip)

@@ -7,6 +7,12 @@
  * tensor, a session that builds), else wasm; the reason for a fallback is reported, never silent.
  * A lost GPU device makes the failing call throw DeviceLostError, posts a "device-lost" event, and the
  * worker rebuilds the sessions on wasm (state reset) so the page keeps working.
+ *
+ * Engine "fused" (WorkerInitOptions.engine): on WebGPU the RNN step (`step`, `steps`, `generate`, which samples on
+ * the GPU) runs on the hand-written WGSL kernels of ./fused/ instead of ORT's step graph; ORT keeps the parallel
+ * graph and the probes. The state lives in whichever engine ran last and moves (read back, written) when the
+ * other one runs next. On wasm, or when the kernels cannot be built, ORT runs the step: InitResult.engineFallback.
+ * ORT's wasm threads: ./threads.ts (the page's decision, else the policy applied here with the model's size).
  */
 import * as ort from "onnxruntime-web/webgpu";
 import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
@@ -20,6 +26,8 @@ import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeE
 import type {
   AdapterSummary,
   EpPreference,
+  GenerateRequestOptions,
+  GenerateResult,
   GptInitResult,
   GptInitSource,
   GptStepResult,
@@ -35,6 +43,13 @@ import type {
 } from "./protocol.js";
 import { OrtRwkv, type OrtState } from "./rwkv-ort.js";
 import { softwareAdapterReason } from "./ep-policy.js";
+import {
+  chooseThreads,
+  NOT_ISOLATED_REASON,
+  stepMatrixNumbers,
+  threadsLabel,
+  type ThreadChoice,
+} from "./threads.js";
 import { SerialQueue } from "../util/serial.js";
 import {
   CONFIG_JSON_LIMITS,
@@ -43,6 +58,10 @@ import {
   parseJsonLimited,
 } from "../util/json-limits.js";
 import { NeoXTokenizer } from "../rwkv/tokenizer.js";
+import { FusedError, FusedRwkv } from "./fused/fused-rwkv.js";
+import type { GDevice } from "./fused/webgpu.js";
+import { Sampler } from "../rwkv/sampling.js";
+import { TokenOutOfRangeError } from "./errors.js";
 
 /* Minimal WebGPU typings (TypeScript's DOM lib has none). */
 interface GpuLimits {
@@ -73,6 +92,7 @@ const scope = self as unknown as {
   onmessage: ((e: MessageEvent<Request>) => void) | null;
   navigator: GpuNavigator;
   crossOriginIsolated?: boolean;
+  name?: string;
 };
 
 let model: OrtRwkv | undefined;
@@ -106,6 +126,51 @@ function readTokenizer(bytes: Uint8Array): TokenizerSummary {
 function needTokenizer(): NeoXTokenizer {
   if (!tokenizer) throw new OrtRwkvError("unsupported", "no tokenizer.json was read with this model");
   return tokenizer;
+}
+
+/** set by the device's `lost` promise: fused calls that fail after it are a lost device */
+let deviceLostReason: string | undefined;
+
+/* The fused WGSL step (engine "fused") and where the current state lives. */
+let fused: FusedRwkv | undefined;
+let engineFallback: string | undefined;
+/** which engine holds the current state: "ort" (`state`), "fused" (its GPU buffers) or "both" (equal) */
+let owner: "ort" | "fused" | "both" = "both";
+/** the logits of the last position (a copy; generate on ORT samples from them, the fused sampler is given them) */
+let lastLogits: Float32Array | undefined;
+/** the CPU sampler of generate on ORT (seeded by generate's seed) */
+let cpuSampler: Sampler | undefined;
+
+/**
+ * ORT's wasm threads (./threads.ts): the page's decision when it sent one, else the policy applied here (it knows
+ * the model's size); 1 when this worker is not cross-origin isolated. Must run before ORT's first session (its
+ * wasm starts once per worker, so the first model's choice holds for the worker's life).
+ */
+function configureThreads(options: WorkerInitOptions, stepNumbers: number): ThreadChoice {
+  const isolated = !!scope.crossOriginIsolated && typeof SharedArrayBuffer !== "undefined";
+  const choice: ThreadChoice = !isolated
+    ? { threads: 1, reason: NOT_ISOLATED_REASON }
+    : options.numThreads
+      ? {
+          threads: options.numThreads,
+          reason: options.threadsReason ?? `${threadsLabel(options.numThreads)}: the page's choice`,
+        }
+      : chooseThreads({ stepNumbers });
+  ort.env.wasm.numThreads = choice.threads;
+  return choice;
+}
+let threadChoice: ThreadChoice | undefined;
+/** The threads ORT really runs with: it lowers env.wasm.numThreads to 1 when its wasm cannot start threads. */
+function threadsInUse(): { threads: number; threadsReason: string } {
+  const threads = ort.env.wasm.numThreads ?? 1;
+  const reason = threadChoice?.reason ?? NOT_ISOLATED_REASON;
+  return {
+    threads,
+    threadsReason:
+      threads === threadChoice?.threads
+        ? reason
+        : `${threadsLabel(threads)}: onnxruntime-web could not start more`,
+  };
 }
 
 function post(m: Response | WorkerEvent, transfer: Transferable[] = []): void {
@@ -181,9 +246,11 @@ async function pickWebGpu(
   // and overwrites ort.env.webgpu.device with that one, which init() checks afterwards
   (ort.env.webgpu as unknown as { device: GpuDevice }).device = device;
   const mine = device;
+  deviceLostReason = undefined;
   void mine.lost.then((info) => {
     if (device !== mine) return;
-    model?.markDeviceLost(info.message || info.reason);
+    deviceLostReason = info.message || info.reason || "the GPU device was lost";
+    model?.markDeviceLost(deviceLostReason);
   });
   return { adapter: summary };
 }
@@ -222,11 +289,11 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   const t0 = performance.now();
   initOptions = options;
   ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
-  ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   // ORT writes its log through console.error: keep the page's console for real errors unless asked
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   let loaded: LoadedSummary | undefined;
   let tokenizerSummary: TokenizerSummary | undefined;
+  let rwkvWeights: RwkvWeights | undefined; // for the fused step (its own layouts)
   if ("checkpoint" in src || "synthetic" in src) {
     // read and validate the file here, off the page's thread; a bad file throws CheckpointError before
     // anything is built (nothing half-loaded)
@@ -255,13 +322,16 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
       readMs: performance.now() - r0,
     };
     source = { ow: prepareOnnxWeights(weights), config: weights.config };
+    rwkvWeights = weights;
   } else if ("weights" in src) {
     // prebuild the (in, out) matrices once for both graphs
     source = { ow: prepareOnnxWeights(src.weights), config: src.weights.config };
+    rwkvWeights = src.weights;
   } else {
     source = { config: src.config, graphs: src.graphs };
   }
   const config = source.config;
+  threadChoice ??= configureThreads(options, stepMatrixNumbers(config));
   const want = options.ep ?? "auto";
   let fallbackReason: string | undefined;
   let adapter: AdapterSummary | undefined;
@@ -284,7 +354,26 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
   if (!model) model = await build("wasm");
   if (fallbackReason) post({ type: "event", kind: "fallback", message: fallbackReason, ep: "wasm" });
   state = model.initialState();
+  owner = "both";
+  lastLogits = undefined;
+  engineFallback = undefined;
+  if (options.engine === "fused") {
+    if (model.ep !== "webgpu" || !device)
+      engineFallback = `the fused step needs WebGPU (${fallbackReason ?? "wasm was asked for"})`;
+    else if (!rwkvWeights)
+      engineFallback = "the fused step needs the weights (this model came as ONNX graphs)";
+    else {
+      try {
+        fused = await FusedRwkv.create(device as unknown as GDevice, rwkvWeights);
+      } catch (e) {
+        if (!(e instanceof FusedError)) throw e;
+        engineFallback = e.message;
+      }
+    }
+  }
   return {
+    engine: fused ? "fused" : "ort",
+    ...(engineFallback ? { engineFallback } : {}),
     ep: model.ep,
     ...(fallbackReason ? { fallbackReason } : {}),
     ...(adapter ? { adapter } : {}),
@@ -305,6 +394,7 @@ async function init(src: ModelSource, options: WorkerInitOptions): Promise<InitR
     ...(options.graphCapture === "both" ? { graphCaptureParallel: model.graphCaptureParallel } : {}),
     ...(model.graphCaptureFallback ? { graphCaptureFallback: model.graphCaptureFallback } : {}),
     ...(tokenizerSummary ? { tokenizer: tokenizerSummary } : {}),
+    ...threadsInUse(),
   };
 }
 
@@ -320,7 +410,6 @@ async function gptInit(
     throw new OrtRwkvError("unsupported", "this worker already holds a model; dispose it first");
   const t0 = performance.now();
   ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
-  ort.env.wasm.numThreads = scope.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
   ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
   let weights: GptWeights;
   let parameterCount = 0;
@@ -332,6 +421,7 @@ async function gptInit(
     for (const t of tensors.values()) parameterCount += t.data.length;
     weights = gptWeightsFromTensors(tensors, { nHead: src.nHead });
   }
+  threadChoice ??= configureThreads(options, stepMatrixNumbers(weights.config));
   const attention = !!options.attention;
   const want = options.ep ?? "auto";
   let fallbackReason: string | undefined;
@@ -358,6 +448,7 @@ async function gptInit(
     ...(adapter ? { adapter } : {}),
     buildSeconds: (performance.now() - t0) / 1000,
     parameterCount,
+    ...threadsInUse(),
   };
 }
 
@@ -372,6 +463,13 @@ async function recoverOnWasm(reason: string): Promise<void> {
   model = undefined;
   state = undefined;
   device = undefined;
+  if (fused) {
+    fused.dispose();
+    fused = undefined;
+    engineFallback = `${reason}: the fused step needs WebGPU`;
+  }
+  owner = "both";
+  lastLogits = undefined;
   try {
     await old?.dispose();
   } catch {
@@ -392,9 +490,61 @@ function need(): OrtRwkv {
   return model;
 }
 
-async function run(kind: "step" | "steps" | "forward", input: number | number[]): Promise<RunResult> {
+/** The fused engine with the current state (and logits) in it. */
+async function fusedNow(): Promise<FusedRwkv> {
+  const f = fused!;
+  if (owner === "ort") {
+    f.setState(await state!.read());
+    if (lastLogits) f.setLogits(lastLogits);
+    owner = "both";
+  }
+  return f;
+}
+
+/** ORT's `state` with the current state in it. */
+async function ortNow(): Promise<OrtRwkv> {
   const m = need();
+  if (owner === "fused") {
+    const next = m.fromRwkvState(await fused!.getState());
+    state?.dispose();
+    state = next;
+    owner = "both";
+  }
+  return m;
+}
+
+/** A fused call failed: after a lost device that is DeviceLostError (and the model moves to wasm). */
+async function fusedFailure(e: unknown): Promise<never> {
+  if (deviceLostReason || e instanceof DeviceLostError) {
+    const reason = deviceLostReason ?? messageOf(e);
+    await recoverOnWasm(reason);
+    throw new DeviceLostError(reason);
+  }
+  throw e;
+}
+
+function checkTokens(tokens: number[]): void {
+  const V = need().config.vocabSize;
+  for (const t of tokens) if (!Number.isInteger(t) || t < 0 || t >= V) throw new TokenOutOfRangeError(t, V);
+}
+
+async function run(kind: "step" | "steps" | "forward", input: number | number[]): Promise<RunResult> {
   const t0 = performance.now();
+  const V = need().config.vocabSize;
+  if (fused && kind !== "forward") {
+    const tokens = kind === "step" ? [input as number] : (input as number[]);
+    checkTokens(tokens);
+    try {
+      const f = await fusedNow();
+      const logits = kind === "step" ? await f.step(tokens[0]) : (await f.steps(tokens))!;
+      owner = "fused";
+      lastLogits = logits.slice();
+      return { logits, ep: "webgpu", engine: "fused", ms: performance.now() - t0 };
+    } catch (e) {
+      return fusedFailure(e);
+    }
+  }
+  const m = fused ? await ortNow() : need();
   try {
     const r =
       kind === "step"
@@ -405,16 +555,51 @@ async function run(kind: "step" | "steps" | "forward", input: number | number[])
     const old = state;
     state = r.state;
     if (old && old !== state) old.dispose();
+    owner = "ort";
+    lastLogits = r.logits.slice(r.logits.length - V);
     return {
       logits: r.logits,
       ...(r.probes ? { probes: r.probes } : {}),
       ep: m.ep,
+      engine: "ort",
       ms: performance.now() - t0,
     };
   } catch (e) {
     if (e instanceof DeviceLostError) await recoverOnWasm(e.message);
     throw e;
   }
+}
+
+/** n times: sample from the current logits, then step that token (on the GPU with the fused engine). */
+async function generate(o: GenerateRequestOptions): Promise<GenerateResult> {
+  const t0 = performance.now();
+  if (!Number.isInteger(o.n) || o.n < 0) throw new RangeError(`generate needs a token count, got ${o.n}`);
+  if (fused) {
+    try {
+      const f = await fusedNow();
+      if (!f.hasLogits)
+        throw new OrtRwkvError("unsupported", "generate needs a prompt first (step, steps or forward)");
+      const tokens = await f.generate(o.n, o);
+      owner = "fused";
+      lastLogits = undefined; // the fused engine holds the current logits
+      return { tokens, ms: performance.now() - t0, engine: "fused", ep: "webgpu", sampledOn: "gpu" };
+    } catch (e) {
+      if (e instanceof OrtRwkvError || e instanceof RangeError) throw e;
+      return fusedFailure(e);
+    }
+  }
+  const m = need();
+  if (!lastLogits)
+    throw new OrtRwkvError("unsupported", "generate needs a prompt first (step, steps or forward)");
+  if (o.seed !== undefined || !cpuSampler) cpuSampler = new Sampler(o.seed ?? 0);
+  const tokens: number[] = [];
+  for (let i = 0; i < o.n; i++) {
+    const t = cpuSampler.sample(lastLogits, { temperature: o.temperature, topP: o.topP });
+    tokens.push(t);
+    const r = await run("step", t);
+    lastLogits = r.logits;
+  }
+  return { tokens, ms: performance.now() - t0, engine: "ort", ep: m.ep, sampledOn: "cpu" };
 }
 
 async function handle(req: Request): Promise<{ result: unknown; transfer: Transferable[] }> {
@@ -429,6 +614,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
         const next = req.from === "initial" ? m.initialState() : m.fromRwkvState(req.from);
         state?.dispose();
         state = next;
+        owner = "ort";
       }
       const r = await run(req.type, req.type === "step" ? req.token : req.tokens);
       const transfer: Transferable[] = [r.logits.buffer as ArrayBuffer];
@@ -439,18 +625,33 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       const m = need();
       state?.dispose();
       state = m.initialState();
+      fused?.reset();
+      owner = "both";
+      lastLogits = undefined;
       return { result: null, transfer: [] };
     }
     case "getState":
       need();
+      if (owner === "fused") {
+        try {
+          return { result: await fused!.getState(), transfer: [] };
+        } catch (e) {
+          return fusedFailure(e);
+        }
+      }
       return { result: await state!.read(), transfer: [] };
     case "setState": {
       const m = need();
       const next = m.fromRwkvState(req.state);
       state?.dispose();
       state = next;
+      fused?.setState(req.state);
+      owner = "both";
+      lastLogits = undefined;
       return { result: null, transfer: [] };
     }
+    case "generate":
+      return { result: await generate(req), transfer: [] };
     case "simulateDeviceLoss": {
       const d = device;
       if (!d) return { result: false, transfer: [] };
@@ -491,6 +692,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       gptCache = undefined;
       state?.dispose();
       state = undefined;
+      fused?.dispose();
+      fused = undefined;
       await model?.dispose();
       model = undefined;
       tokenizer = undefined;
@@ -502,14 +705,18 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
 }
 
 const queue = new SerialQueue();
-scope.onmessage = (e: MessageEvent<Request>) => {
-  const req = e.data;
-  void queue.run(async () => {
-    try {
-      const { result, transfer } = await handle(req);
-      post({ id: req.id, ok: true, result }, transfer);
-    } catch (err) {
-      post({ id: req.id, ok: false, error: serializeError(err) });
-    }
-  });
-};
+// With threads, ORT's bundled wasm starts its pthread workers from this same script (import.meta.url), named
+// "em-pthread...": there Emscripten owns the messages, and this worker's request handler must stay out.
+if (!scope.name?.startsWith("em-pthread")) {
+  scope.onmessage = (e: MessageEvent<Request>) => {
+    const req = e.data;
+    void queue.run(async () => {
+      try {
+        const { result, transfer } = await handle(req);
+        post({ id: req.id, ok: true, result }, transfer);
+      } catch (err) {
+        post({ id: req.id, ok: false, error: serializeError(err) });
+      }
+    });
+  };
+}

@@ -19,6 +19,7 @@
  *   sym(name, tex) -> string           `\htmlData{sym=name}{tex}` for equations rendered with EQ / EQ_INLINE
  *   EQ, EQ_INLINE                      KaTeX options: `const eq = tex.options(EQ)` in a page, then eq`...`
  *   modelBadge(info) -> HTMLElement    "live · reference (JS) · tiny-rwkv (trained)" / "precomputed · ..."
+ *                                      (on wasm also "4 threads", data-threads="4")
  *   notice(message, kind) -> HTMLElement   a visible message (kind "info" | "warn" | "error"); empty span if ""
  *   errorBox(error) -> HTMLElement     a figure-sized message instead of a blank figure
  *   settle(value, ms, invalidation)    async generator for a page cell: yields `value` after `ms` unless the cell
@@ -26,6 +27,8 @@
  */
 import type { Handle } from "../live/handle.js";
 import { modelLabel, type ModelCard } from "../live/model-source.js";
+import { wasmThreadsInUse } from "../runtime/client.js";
+import { threadsLabel } from "../runtime/threads.js";
 import type { TraceView } from "../trace/trace.js";
 import { decorateFigures, EXPORT_CSS, FIGURE_PARAM } from "./export.js";
 import {
@@ -356,6 +359,12 @@ export function modelBadge({ view, handle }: BadgeInfo): HTMLElement {
         ? "the project's reference implementation in JavaScript ran the model"
         : `the ONNX graphs ran in onnxruntime-web's ${backend === "webgpu" ? "WebGPU" : "WebAssembly"} execution provider, in a worker`,
     );
+    // onnxruntime-web's wasm threads (src/runtime/threads.ts), as the model worker reported them
+    const threads = backend === "wasm" ? wasmThreadsInUse() : undefined;
+    if (threads) {
+      pill(threadsLabel(threads.threads), "threads", threads.reason);
+      root.dataset.threads = String(threads.threads);
+    }
     if (handle.fallbackReason) {
       pill(`fallback: ${handle.fallbackReason}`, "fallback", "why the model does not run on WebGPU here");
       root.dataset.fallback = handle.fallbackReason;

@@ -12,6 +12,7 @@ import {
   decodeGptAttention,
   distinctiveHeads,
   encodeGptAttention,
+  eq10Form,
   windowedLoss,
   wkvAttentionMatrix,
   wkvChecks,
@@ -318,5 +319,39 @@ describe("attentionCostData (home page figure)", () => {
     expect(() => attentionCostData(Number.NaN)).toThrow(RangeError);
     expect(() => attentionCostData(10, { d: 0 })).toThrow(/d must be/);
     expect(() => attentionCostData(10, { maxPoints: 1 })).toThrow(/maxPoints/);
+  });
+});
+
+describe("Eq. 10's t - i against Eq. 16's t - 1 - i", () => {
+  it("Eq. 9 with Eq. 10's bias and u - w for the current token is Eq. 16 (float64, written out here)", () => {
+    const C = config.nEmbd;
+    for (const layer of [0, 1])
+      for (let c = 0; c < C; c++) {
+        const { w, u } = params.layers[layer]; // loaded: w = -(the paper's w)
+        const k = trace.layers[layer].k;
+        const v = trace.layers[layer].v;
+        const z = eq10Form(k, v, w, u, 8, C, c);
+        for (let t = 0; t < 8; t++) {
+          let [num, den] = [0, 0];
+          for (let i = 0; i <= t; i++) {
+            const e = Math.exp(i < t ? (t - 1 - i) * w[c] + k[i * C + c] : u[c] + k[t * C + c]); // Eq. 16
+            num += e * v[i * C + c];
+            den += e;
+          }
+          expect(z[t]).toBeCloseTo(num / den, 10);
+          expect(z[t]).toBeCloseTo(trace.layers[layer].wkv[t * C + c], 5); // and the model's own
+        }
+      }
+  });
+
+  it("the checks list reports it live, and the build-time figure for the precomputed trace", () => {
+    const v = attentionView(view, params, null, { layer: 1, rank: 0, gLayer: 0, head: 0 });
+    expect(wkvChecks(view, params, v, 1).eq10).toBeLessThan(1e-5);
+    const keysOnly = decodeAttentionTrace({
+      trace: encodeTrace(view, { fields: ["k"] }),
+      check: { maxAbsDiff: 1e-7, eq10: 2e-7, layers: 2, channels: 8, positions: 8 },
+    });
+    expect(wkvChecks(keysOnly, params, v, 1, keysOnly.check).eq10).toBe(2e-7);
+    katex.renderToString(TEX.shift, { ...EQ, throwOnError: true });
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   TEX,
+  activationShapes,
+  activationStats,
   decodeSparsity,
   encodeSparsity,
   ffnSparsity,
@@ -138,5 +140,49 @@ describe("chapter 6's equations", () => {
     expect(TEX.channelMix).toMatch(/\(14\)[\s\S]*\(15\)/);
     expect(TEX.output).toContain("\\htmlData{sym=act}{\\max(k'_t, 0)^2}");
     expect(TEX.output).toContain("\\tag{18}");
+  });
+});
+
+describe("chapter 6: ReLU², ReLU and GELU on the same k'", () => {
+  it("counts exact zeros and the share of each token's activation in its largest 10% of units", () => {
+    // one token, F = 10 units: the largest 10% is one unit
+    const k = Float32Array.of(-2, -1, 0, 0.5, 1, 1, 1, 1, 1, 3);
+    const [sq, relu, gelu] = activationStats(k, 1, 10);
+    expect([sq.name, relu.name, gelu.name]).toEqual(["ReLU²", "ReLU", "GELU"]);
+    expect(sq.zeros).toBeCloseTo(0.3, 12); // -2, -1, 0
+    expect(relu.zeros).toBeCloseTo(0.3, 12);
+    expect(gelu.zeros).toBeCloseTo(0.1, 12); // only GELU(0) = 0 exactly
+    expect(sq.top10).toBeCloseTo(9 / (0.25 + 5 + 9), 12);
+    expect(relu.top10).toBeCloseTo(3 / (0.5 + 5 + 3), 12);
+    const g = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+    const mags = Array.from(k, (x) => Math.abs(g(x)));
+    expect(gelu.top10).toBeCloseTo(Math.max(...mags) / mags.reduce((a, b) => a + b, 0), 6);
+    expect(() => activationStats(k, 2, 10)).toThrow(RangeError);
+  });
+
+  it("the summary carries them per layer, live and through the precomputed JSON, and the figure reads them", () => {
+    const config = { nLayer: 2, nEmbd: 8, ffnSize: 32, vocabSize: 9, layerNormEps: 1e-5 };
+    const tokens = [1, 5, 2, 7, 3];
+    const trace = new RwkvModel(syntheticWeights(config, 4)).forward(tokens, undefined, {
+      trace: true,
+    }).trace!;
+    const view = viewOfTrace(trace, tokens, {
+      labels: [..."aebgc"],
+      text: "aebgc",
+      backend: "reference (JS)",
+      synthetic: true,
+    });
+    const s = sparsitySummary(view);
+    expect(s.shapes).toHaveLength(2);
+    expect(s.shapes![1]).toEqual(activationStats(trace.layers[1].ffnK, 5, 32));
+    // ReLU² zeros are exactly the zeros of the model's own activations
+    expect(s.shapes![1][0].zeros).toBeCloseTo(s.layers[1].fraction, 12);
+    const back = decodeSparsity(JSON.parse(JSON.stringify(encodeSparsity(s))));
+    expect(back.shapes).toEqual(s.shapes);
+    const fig = activationShapes(back, 1)!;
+    expect(fig.curves.map((c) => c.name)).toEqual(["ReLU²", "ReLU", "GELU"]);
+    expect(fig.range).toEqual([back.histograms[1].edges[0], back.histograms[1].edges.at(-1)]);
+    expect(fig.caption).not.toMatch(/_\{|\^\{|\\/);
+    expect(activationShapes({ ...back, shapes: undefined }, 1)).toBeNull();
   });
 });

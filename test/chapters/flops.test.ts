@@ -9,7 +9,9 @@ import {
   matmulFlops,
   modelCounts,
   paperParams,
+  printedFlops,
   rwkvMatrices,
+  sciTex,
   shownCounts,
   table2Flops,
   wholeModelFacts,
@@ -174,8 +176,28 @@ describe("chapter 7's prose and diagram", () => {
     expect(wholeModelFacts({ L: 2, D: 16, V: 12, F: 64 }, { actualParams: 1 }).exact).toBe(false);
   });
 
+  it("the formulas printed under Table 2 miss it; 2(VD + 13D²L) does not", () => {
+    // 169M: V = 50277, D = 768, L = 12 (Table 2); the arithmetic done here independently
+    const [V, D, L] = [50277, 768, 12];
+    expect(printedFlops({ L, D, V })).toEqual({ v4: 338_476_032, v1: 783_751_680 });
+    expect(table2Flops({ L, D, V })).toBe(261_250_560); // Table 2: 2.613 × 10^8
+    expect(sciTex(261_250_560)).toBe("2.613 \\times 10^{8}");
+    const facts = wholeModelFacts({ L, D, V, F: 4 * D }, { actualParams: 0 });
+    expect([facts.table169M, facts.v4Printed169M, facts.v1Printed169M]).toEqual([
+      "2.613 \\times 10^{8}",
+      "3.385 \\times 10^{8}",
+      "7.838 \\times 10^{8}",
+    ]);
+    expect(facts.crudeOver169M).toBe(30); // v1 Appendix C: "a 30% discrepancy for 169M"
+  });
+
   it("links diagram parts only to the chapters in this build", () => {
     const links = diagramLinks({ "05-wkv": true, "08-rnn-and-parallel": true, "02-attention": false });
-    expect(links).toEqual({ wkv: "./05-wkv.html", modes: "./08-rnn-and-parallel.html" });
+    // the output gate (Eq. 17) is displayed in chapter 5
+    expect(links).toEqual({
+      wkv: "./05-wkv.html",
+      gate: "./05-wkv.html",
+      modes: "./08-rnn-and-parallel.html",
+    });
   });
 });

@@ -44,16 +44,18 @@ function paramsWith(layers: { w: number[]; u?: number[] }[]): ModelParams {
 }
 
 describe("chapter 4: the paper's Figure 10 and its companions", () => {
-  it("decaySeries sorts e^{w}, the half-lives and the bonuses of each layer", () => {
+  it("decaySeries sorts e^{-w}, the half-lives and the bonuses of each layer largest first, as Figure 10", () => {
     const s = decaySeries([{ w: Float32Array.of(-1, -0.1, -3, 0), u: Float32Array.of(0.5, -2, 1, 0) }]);
-    expect(Array.from(s.decay[0])).toEqual([-3, -1, -0.1, 0].map((w) => Math.exp(Math.fround(w))));
+    expect(Array.from(s.decay[0])).toEqual([0, -0.1, -1, -3].map((w) => Math.exp(Math.fround(w))));
     const h = Array.from(s.halfLife[0]);
-    expect(h[3]).toBe(Infinity); // w = 0 never decays
+    expect(h[0]).toBe(Infinity); // w = 0 never decays
     [-1, -0.1, -3]
       .map((w) => Math.log(2) / -Math.fround(w))
-      .sort((a, b) => a - b)
-      .forEach((want, i) => expect(h[i]).toBeCloseTo(want, 12));
-    expect(Array.from(s.bonus[0])).toEqual([-2, 0, 0.5, 1]);
+      .sort((a, b) => b - a)
+      .forEach((want, i) => expect(h[i + 1]).toBeCloseTo(want, 12));
+    expect(Array.from(s.bonus[0])).toEqual([1, 0.5, 0, -2]);
+    expect(s.caption).toContain("largest value to the smallest");
+    expect(s.caption).toContain("1 to 12");
   });
 
   it("fmtHalfLife: two decimals below 10 tokens, one below 100, none above, ∞ for no decay", () => {

@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { decodeParams, encodeParams, layerNormInput, paramsOfWeights } from "../../src/chapters/params.js";
-import { blendRows, muProfile } from "../../src/chapters/token-shift.js";
+import katex from "katex";
+import {
+  MU_CAPTION,
+  TEX,
+  blendRows,
+  muProfile,
+  tokenShiftConv,
+  tokenShiftView,
+} from "../../src/chapters/token-shift.js";
+import { EQ } from "../../src/ui/page.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import { rowOf, viewOfTrace } from "../../src/trace/trace.js";
@@ -53,5 +62,52 @@ describe("chapter 3: token shift", () => {
     expect(() => blendRows({ current: cur, previous: prev, mu: mu.subarray(1), mixed: cur }, 3)).toThrow(
       RangeError,
     );
+  });
+});
+
+describe("chapter 3: token shift as a convolution over time", () => {
+  const tokens = [1, 4, 2, 6, 3, 5];
+  const view = viewOfTrace(
+    new RwkvModel(weights).forward(tokens, undefined, { trace: true }).trace!,
+    tokens,
+    {
+      labels: [..."bechdf"],
+      text: "bechdf",
+      backend: "reference (JS)",
+      synthetic: true,
+    },
+  );
+  const params = paramsOfWeights(weights, { synthetic: true, vocabulary: "abcdefg" });
+
+  it("a width-2 causal kernel [mu, 1 - mu] slid along the LayerNorm outputs gives the model's inputs", () => {
+    for (const mix of ["r", "k", "v"] as const)
+      for (let layer = 0; layer < 3; layer++) {
+        const conv = tokenShiftConv(view, params, { layer, mix });
+        expect(conv.maxError).toBeLessThan(1e-5);
+        expect(conv.channels.length).toBe(3);
+        const mu = params.layers[layer][({ r: "muR", k: "muK", v: "muV" } as const)[mix]];
+        const sorted = Array.from(mu).sort((a, b) => a - b);
+        expect(conv.channels.map((c) => c.mu)).toEqual([sorted[0], sorted[3], sorted[7]]);
+        for (const ch of conv.channels) {
+          expect(ch.kernel).toEqual([ch.mu, 1 - ch.mu]);
+          // an explicit convolution with one zero of left padding, written out here
+          const padded = [0, ...ch.x];
+          for (let t = 0; t < view.T; t++) {
+            const y = ch.kernel[0] * padded[t + 1] + ch.kernel[1] * padded[t];
+            expect(ch.conv[t]).toBeCloseTo(y, 12);
+            expect(ch.mixed[t]).toBeCloseTo(y, 5);
+          }
+        }
+        expect(conv.caption).not.toMatch(/_\{|\^\{|\\/);
+      }
+  });
+
+  it("the equations render with KaTeX; labels and captions carry no raw TeX", () => {
+    for (const tex of [TEX.timeMix, TEX.channelMix, TEX.conv])
+      katex.renderToString(tex, { ...EQ, throwOnError: true });
+    const { labels } = tokenShiftView(view, params, { layer: 1, token: 3, mix: "k" });
+    for (const s of [labels.caption, labels.current, labels.previous, labels.muLabel, MU_CAPTION])
+      expect(s).not.toMatch(/_\{|\^\{|\\|\b[a-z]_[a-z0-9]\b/i);
+    expect([labels.current, labels.previous, labels.muLabel]).toEqual(["xₜ", "xₜ₋₁", "μₖ"]);
   });
 });

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { paramsOfWeights } from "../../src/chapters/params.js";
 import {
   EMPTY_STATE,
+  FP16_EXP_LIMIT,
   FP32_EXP_LIMIT,
+  PARALLEL_CHUNK,
   SWEEP_SCALES,
   TEX,
   channelsByDecay,
@@ -15,11 +17,17 @@ import {
   overflowSweep,
   overflowSweepFor,
   overflowView,
+  outputGate,
+  parallelView,
   recurrenceStep,
+  roundHalf,
   stateHeatmaps,
   wkvStep,
 } from "../../src/chapters/wkv.js";
 import { heatmapGrid } from "../../src/components/heatmap.js";
+import { TRACE_CHUNK } from "../../src/live/ort-trace.js";
+import { f32ToF16Bits } from "../../src/onnx/half.js";
+import { f16ToF32 } from "../../src/rwkv/checkpoint/dtype.js";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import { viewOfTrace, type TraceView } from "../../src/trace/trace.js";
@@ -172,14 +180,18 @@ describe("what chapter 5's page shows", () => {
     ]);
     expect(s.rows[2][2]).toBe(`half-life ${(Math.log(0.5) / w).toFixed(2)} tokens`);
     const first = wkvStep(view, params, { layer: 0, channel: 3, token: 0 });
-    expect(first.rows[0]).toEqual(["state before: a, b, p", "0.0000, 0.0000, -1.000e+38", "the empty state"]);
+    expect(first.rows[0]).toEqual([
+      "state before: a′ₜ₋₁, b′ₜ₋₁, pₜ₋₁",
+      "0.0000, 0.0000, -1.000e+38",
+      "the empty state",
+    ]);
     expect(first.maxError).toBeLessThan(1e-5);
   });
 
   it("the overflow view is one channel of overflowStats at the chosen scale", async () => {
     const inputs = overflowInputs(view, params, 1);
     expect([inputs.T, inputs.C, inputs.labels.join("")]).toEqual([7, 6, "dbebfjc"]);
-    const sweep = await overflowSweepFor(inputs);
+    const sweep = await overflowSweepFor(inputs, "fp32");
     expect(sweep!.map((s) => s.scale)).toEqual(SWEEP_SCALES);
     expect(SWEEP_SCALES).toHaveLength(28);
     expect(SWEEP_SCALES[27]).toBeCloseTo(10 ** 2.7, 9);
@@ -195,8 +207,8 @@ describe("what chapter 5's page shows", () => {
       st.maxDiff,
       st.predictedScale,
     ]);
-    expect(await overflowSweepFor(null)).toBeNull();
-    expect(await overflowSweepFor(inputs, Promise.resolve())).toBeNull(); // invalidated before the first scale
+    expect(await overflowSweepFor(null, "fp32")).toBeNull();
+    expect(await overflowSweepFor(inputs, "fp16", Promise.resolve())).toBeNull(); // invalidated before the first scale
   });
 
   it("the key scale between the address and the log slider", () => {
@@ -207,5 +219,149 @@ describe("what chapter 5's page shows", () => {
       keyScaleSlider("9999"),
     ]).toEqual([0, 2, 0, Math.log10(500)]);
     expect([keyScaleParam(1), keyScaleParam(10 ** 2.4), keyScaleParam(1 + 1e-12)]).toEqual(["1", "251", "1"]);
+  });
+});
+
+describe("fp16: the precision switch of the overflow figure", () => {
+  it("roundHalf rounds as an independent fp32 -> fp16 converter does (src/onnx/half.ts, bit by bit)", () => {
+    const xs = [
+      0,
+      1,
+      -1,
+      0.1,
+      65504,
+      65519.99,
+      65520,
+      1e-5,
+      6.1e-5,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -26,
+      11.0898,
+      1 / 3,
+    ];
+    for (let i = 0; i < 2000; i++)
+      xs.push((Math.sin(i * 12.9898) * 43758.5453) % 70000, Math.exp(Math.sin(i) * 20));
+    for (const x of xs.map(Math.fround)) {
+      expect(roundHalf(x), String(x)).toBe(f16ToF32(f32ToF16Bits([x])[0]));
+    }
+    expect(roundHalf(NaN)).toBeNaN();
+  });
+
+  it("e^x is infinite in fp16 past ln 65504 ≈ 11.09, against ≈ 88.72 in fp32", () => {
+    expect(FP16_EXP_LIMIT).toBeCloseTo(11.0899, 4);
+    expect(FP32_EXP_LIMIT).toBeCloseTo(88.7228, 4);
+    expect(roundHalf(Math.exp(11.08))).toBeLessThan(Infinity);
+    expect(roundHalf(Math.exp(11.1))).toBe(Infinity);
+  });
+
+  it("the direct form overflows in fp16 at a far smaller key scale than in fp32; the stable form never does", () => {
+    const T = 6;
+    const C = 2;
+    const w = Float32Array.of(-0.5, -2);
+    const u = Float32Array.of(0.5, -0.5);
+    const k = Float32Array.from({ length: T * C }, (_, i) => ((i * 7) % 5) - 1.5); // largest key 2.5
+    const v = Float32Array.from({ length: T * C }, (_, i) => Math.sin(i));
+    const s1 = overflowStats({ w, u, k, v, T, C, scale: 1, precision: "fp16" });
+    expect(s1.nonFiniteDirect).toBe(0);
+    expect(s1.maxDiff).toBeLessThan(5e-3); // fp16 has 11 significant bits
+    expect(s1.predictedScale).toBeLessThanOrEqual(FP16_EXP_LIMIT / 2.5 + 1e-9);
+    const s5 = overflowStats({ w, u, k, v, T, C, scale: 5, precision: "fp16" }); // 12.5 > 11.09
+    expect(s5.nonFiniteDirect).toBeGreaterThan(0);
+    expect(s5.nonFiniteStable).toBe(0);
+    expect(overflowStats({ w, u, k, v, T, C, scale: 5, precision: "fp32" }).nonFiniteDirect).toBe(0);
+    // both fp16 forms follow Eq. 16 in float64 to fp16's precision where finite
+    for (let c = 0; c < C; c++)
+      for (let t = 0; t < T; t++) {
+        let [num, den] = [0, 0];
+        for (let i = 0; i <= t; i++) {
+          const e = Math.exp(i < t ? (t - 1 - i) * w[c] + k[i * C + c] : u[c] + k[t * C + c]);
+          num += e * v[i * C + c];
+          den += e;
+        }
+        expect(Math.abs(s1.stable[t * C + c] - num / den)).toBeLessThan(5e-3);
+        expect(Math.abs(s1.direct[t * C + c] - num / den)).toBeLessThan(5e-3);
+      }
+  });
+
+  it("the overflow view says which precision and limit it shows, in its labels and caption", () => {
+    const inputs = overflowInputs(view, params, 1);
+    const d = overflowView(inputs, { scale: 1, channel: 0, sweep: [], precision: "fp16" });
+    expect([d.precision, d.limit]).toEqual(["fp16", FP16_EXP_LIMIT]);
+    expect(d.caption).toContain("ln(65504) ≈ 11.09");
+    expect(d.limitLabel).toContain("11.09");
+    expect(d.directLabel).toContain("fp16");
+    expect(overflowView(inputs, { scale: 1, channel: 0, sweep: [] }).caption).toContain("≈ 88.7");
+  });
+});
+
+describe("Eq. 17 read off the model", () => {
+  it("o_t = W_o (σ(r_t) ⊙ wkv_t): the trace's att, recomputed from W_o for every channel", () => {
+    const C = config.nEmbd;
+    for (const [layer, token] of [
+      [0, 0],
+      [1, 5],
+    ]) {
+      const Wo = weights.blocks[layer].att.Wo;
+      const g = outputGate(view, { layer, channel: 2, token }, Wo);
+      expect(g.maxError).toBeLessThan(1e-5);
+      // independently: sigmoid of the trace's r times its wkv, through W_o
+      const r = view.layers[layer].r!.subarray(token * C, token * C + C);
+      const wkv = view.layers[layer].wkv!.subarray(token * C, token * C + C);
+      let o2 = 0;
+      for (let j = 0; j < C; j++) o2 += Wo[2 * C + j] * (1 / (1 + Math.exp(-r[j]))) * wkv[j];
+      expect(Number(g.rows[5][1])).toBeCloseTo(o2, 4);
+      expect(Number(g.rows[1][1])).toBeCloseTo(1 / (1 + Math.exp(-r[2])), 4);
+      katex.renderToString(g.tex, { ...EQ, throwOnError: true });
+    }
+    const waiting = outputGate(view, { layer: 0, channel: 1, token: 3 });
+    expect(waiting.maxError).toBeNaN();
+    expect(waiting.rows[5][1]).toBe("…");
+    expect(() => outputGate(view, { layer: 0, channel: 1, token: 3 }, new Float32Array(3))).toThrow(
+      RangeError,
+    );
+  });
+});
+
+describe("the parallel form and the chunked form", () => {
+  it("both reproduce the model's wkv (its recurrent scan), for one chunk and for chunks of 3", () => {
+    for (const layer of [0, 1])
+      for (let channel = 0; channel < config.nEmbd; channel++) {
+        for (const chunk of [32, 3, 1]) {
+          const p = parallelView(view, params, { layer, channel, chunk });
+          expect(p.errParallel).toBeLessThan(1e-5);
+          expect(p.errChunked).toBeLessThan(1e-5);
+          expect(p.chunkStarts).toEqual(Array.from({ length: Math.ceil(7 / chunk) }, (_, i) => i * chunk));
+        }
+      }
+  });
+
+  it("every row's largest weight is exactly 1 and nothing above the diagonal: the row maximum was subtracted", () => {
+    const p = parallelView(view, params, { layer: 1, channel: 4 });
+    for (let t = 0; t < p.T; t++) {
+      const row = Array.from(p.E.subarray(t * p.T, (t + 1) * p.T));
+      expect(Math.max(...row)).toBe(1);
+      expect(row.slice(t + 1).every((x) => x === 0)).toBe(true);
+    }
+    expect(p.maxExponent).toBe(Math.max(...p.m));
+    expect(p.caption).toContain(`${p.T} × ${p.T}`);
+  });
+
+  it("the chunk length is the one the live and build-time traces run", () => {
+    expect(PARALLEL_CHUNK).toBe(TRACE_CHUNK);
+  });
+
+  it("the equations render and are numbered as Appendix D numbers them", () => {
+    for (const [tex, tags] of [
+      [TEX.recurrent, ["(19)", "(20)", "(21)", "(22)"]],
+      [TEX.stable, ["(23)", "(24)", "(25)", "(26)", "(27)", "(28)"]],
+      [TEX.output, ["(17)"]],
+      [TEX.parallel, []],
+      [TEX.chunked, []],
+    ] as const) {
+      const html = katex.renderToString(tex, { ...EQ, throwOnError: true });
+      for (const t of tags) expect(html).toContain(t);
+    }
+    expect(TEX.output).toContain("\\htmlData{sym=W_o}{W_o}");
   });
 });

@@ -47,7 +47,12 @@ let browser: Browser;
 
 describe.runIf(status.available)("dist/ on a plain static host under /rwkv/", () => {
   beforeAll(async () => {
-    server = await serveStatic(distDir, { strict: true, base: BASE, files: { [PTH]: pth } });
+    server = await serveStatic(distDir, {
+      strict: true,
+      base: BASE,
+      files: { [PTH]: pth },
+      isolationHeaders: false,
+    });
     browser = await launchChromium();
   });
   afterAll(async () => {

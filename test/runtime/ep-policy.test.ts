@@ -38,3 +38,13 @@ describe("the execution-provider policy", () => {
     expect(epFromUrl("?ep=cuda")).toBeUndefined();
   });
 });
+
+describe("?engine= for the RNN step", () => {
+  it("reads fused or ort from the address, nothing else", async () => {
+    const { engineFromUrl } = await import("../../src/runtime/ep-policy.js");
+    expect(engineFromUrl("?engine=fused")).toBe("fused");
+    expect(engineFromUrl("?ep=webgpu&engine=ort")).toBe("ort");
+    expect(engineFromUrl("?engine=FUSED")).toBeUndefined();
+    expect(engineFromUrl("")).toBeUndefined();
+  });
+});

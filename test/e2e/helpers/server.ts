@@ -6,12 +6,17 @@
  * `python3 -m http.server`): the site lives under `base` (404 outside it), a URL names a file exactly (no `.html`
  * added), a folder's URL ending in `/` serves its index.html, and a folder's URL without the `/` is redirected
  * to it (301), as those servers do. test/e2e/hosting.test.ts serves dist/ this way.
+ *
+ * By default it also sends the cross-origin-isolation headers (COOP/COEP, src/runtime/isolation.ts), as
+ * `npm run dev` and a host configured for the site do; `{ isolationHeaders: false }` makes it a plain static host
+ * that sends none (the service worker then isolates the site: test/e2e/threads.test.ts).
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { ISOLATION_HEADERS } from "../../../src/runtime/isolation.js";
 
 export const MIME_TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -110,11 +115,13 @@ export interface ServeOptions {
   base?: string;
   /** more files, by their path under the base (e.g. "models/x.pth": a checkpoint copied next to the site) */
   files?: Record<string, Uint8Array>;
+  /** send the cross-origin-isolation headers (default true; see the top of this file) */
+  isolationHeaders?: boolean;
 }
 
 export async function serveStatic(
   root: string,
-  { strict = false, base = "/", files = {} }: ServeOptions = {},
+  { strict = false, base = "/", files = {}, isolationHeaders = true }: ServeOptions = {},
 ): Promise<StaticServer> {
   const dir = path.resolve(root);
   if (!base.startsWith("/") || !base.endsWith("/"))
@@ -158,7 +165,11 @@ export async function serveStatic(
           res.writeHead(404, { "content-type": "text/plain" }).end(`not found: ${url.pathname}`);
           return;
         }
-        res.writeHead(200, { "content-type": mimeType(file), "cache-control": "no-store" });
+        res.writeHead(200, {
+          "content-type": mimeType(file),
+          "cache-control": "no-store",
+          ...(isolationHeaders ? ISOLATION_HEADERS : {}),
+        });
         if (req.method === "HEAD") res.end();
         else createReadStream(file).pipe(res);
       },

@@ -1,0 +1,475 @@
+/**
+ * RWKV-4's RNN step on WebGPU as a few fused WGSL kernels (./kernels.ts): weights, state, logits and the sampled
+ * tokens stay on the GPU; a step is 4L + 2 dispatches in one compute pass (embed, 4 per block, head), and with
+ * the GPU-side sampler a whole run of tokens is queued in one submission with no read-back between tokens.
+ *
+ *   const f = await FusedRwkv.create(device, weights);      // device with the adapter's buffer limits
+ *   const logits = await f.step(token);                      // one step, logits read back (V)
+ *   await f.steps(promptTokens);                             // RNN mode over a prompt, last logits kept on the GPU
+ *   const next = await f.generate(64, { temperature: 0.8, topP: 0.9, seed: 1 });  // 64 sampled tokens
+ *   const s = await f.getState(); f.setState(s); f.reset();  // the recurrent state as src/rwkv/weights.ts's
+ *
+ * generate(n) samples from the current logits (those of the last step, or setLogits), then runs the step of
+ * that token, n times: the same loop as src/live/live-model.ts's generate, with the sampler on the GPU.
+ * Calls must not overlap (the model worker serialises them).
+ */
+import type { RwkvConfig, RwkvState, RwkvWeights } from "../../rwkv/weights.js";
+import { P_EMPTY } from "../../rwkv/wkv.js";
+import {
+  chanMixIn,
+  chanMixOut,
+  embed,
+  head,
+  N_VEC,
+  ROWS,
+  sample,
+  STATE_FIELDS,
+  timeMixIn,
+  timeMixOut,
+  type Shape,
+} from "./kernels.js";
+import {
+  MAP_READ,
+  USAGE,
+  type GBindGroup,
+  type GBuffer,
+  type GCommandBuffer,
+  type GComputePass,
+  type GComputePipeline,
+  type GDevice,
+} from "./webgpu.js";
+
+export class FusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FusedError";
+  }
+}
+
+export interface FusedOptions {
+  /** tokens one call may queue (steps' prompt length, generate's n); longer calls are split (default 1024) */
+  maxTokens?: number;
+}
+
+export interface SampleOptions {
+  /** 0 = greedy */
+  temperature: number;
+  topP: number;
+  /** restart the GPU's mulberry32 stream from this seed (else it continues from the last call) */
+  seed?: number;
+}
+
+/** Bytes the fused step needs in one storage binding: the largest matrix (head / embedding, or W'_k + W'_r). */
+export function fusedLargestBinding(c: RwkvConfig): number {
+  return 4 * Math.max(c.vocabSize * c.nEmbd, (c.ffnSize + c.nEmbd) * c.nEmbd, 3 * c.nEmbd * c.nEmbd);
+}
+
+/** Why this shape cannot run fused (the kernels read vectors of C and F as vec4 and split rows by 8). */
+export function fusedShapeProblem(c: RwkvConfig): string | undefined {
+  if (c.nEmbd % 4 !== 0 || c.ffnSize % 4 !== 0)
+    return `the fused kernels need C and F divisible by 4 (C = ${c.nEmbd}, F = ${c.ffnSize})`;
+  if (c.nEmbd % ROWS !== 0 || c.ffnSize % ROWS !== 0)
+    return `the fused kernels need C and F divisible by ${ROWS} (C = ${c.nEmbd}, F = ${c.ffnSize})`;
+  if (c.nEmbd * 4 > 12 * 1024) return `C = ${c.nEmbd} does not fit a workgroup's memory`;
+  return undefined;
+}
+
+interface Layer {
+  rkvIn: GBindGroup;
+  rkvOut: GBindGroup;
+  ffnIn: GBindGroup;
+  ffnOut: GBindGroup;
+}
+
+const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
+/** steps per submission in steps() and generate(): the GPU starts while the rest is being encoded */
+const SUBMIT = 8;
+
+export class FusedRwkv {
+  readonly config: RwkvConfig;
+  /** tokens queued per submission at most */
+  readonly maxTokens: number;
+  private readonly owned: GBuffer[] = [];
+  private logitsOnGpu = false;
+  private disposed = false;
+  /** step's next command buffer, encoded while the previous one ran */
+  private prepared: GCommandBuffer | undefined;
+
+  private constructor(
+    private readonly device: GDevice,
+    config: RwkvConfig,
+    maxTokens: number,
+    private readonly pipes: Record<
+      "embed" | "rkvIn" | "rkvOut" | "ffnIn" | "ffnOut" | "head" | "sample",
+      GComputePipeline
+    >,
+    private readonly b: Record<
+      | "x"
+      | "xln"
+      | "rkv"
+      | "kk"
+      | "rr"
+      | "state"
+      | "logits"
+      | "probs"
+      | "tokens"
+      | "ctl"
+      | "sampling"
+      | "readLogits"
+      | "readState"
+      | "readTokens",
+      GBuffer
+    >,
+    private readonly groups: { embed: GBindGroup; layers: Layer[]; head: GBindGroup; sample: GBindGroup },
+  ) {
+    this.config = config;
+    this.maxTokens = maxTokens;
+  }
+
+  static async create(device: GDevice, weights: RwkvWeights, opts: FusedOptions = {}): Promise<FusedRwkv> {
+    const config = weights.config;
+    const problem = fusedShapeProblem(config);
+    if (problem) throw new FusedError(problem);
+    const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = config;
+    const need = fusedLargestBinding(config);
+    const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    if (need > limit)
+      throw new FusedError(
+        `the largest matrix (${(need / 2 ** 20).toFixed(0)} MiB) exceeds this device's storage binding limit (${(limit / 2 ** 20).toFixed(0)} MiB)`,
+      );
+    const maxTokens = opts.maxTokens ?? 1024;
+    const shape: Shape = { C, F, V, eps: config.layerNormEps };
+    const owned: GBuffer[] = [];
+    device.pushErrorScope("validation");
+    device.pushErrorScope("out-of-memory");
+
+    // a buffer of `bytes` (rounded up to 16), filled with `data` one after the other when given
+    const buffer = (bytes: number, usage: number, label: string, data?: ArrayBufferView[]): GBuffer => {
+      const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+      const buf = device.createBuffer({ size, usage, label, mappedAtCreation: !!data });
+      if (data) {
+        const view = new Uint8Array(buf.getMappedRange());
+        let o = 0;
+        for (const d of data) {
+          view.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), o);
+          o += d.byteLength;
+        }
+        buf.unmap();
+      }
+      owned.push(buf);
+      return buf;
+    };
+    const W = USAGE.STORAGE;
+    const RW = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
+    const f32 = 4;
+
+    // the model, in the layouts the kernels read (nn.Linear's (out, in), rows stacked where one dispatch reads them)
+    const emb = buffer(V * C * f32, W, "emb", [weights.emb]);
+    const ln0 = buffer(2 * C * f32, W, "ln0", [weights.ln0.weight, weights.ln0.bias]);
+    const headW = buffer(V * C * f32, W, "head", [weights.head]);
+    const lnOut = buffer(2 * C * f32, W, "ln_out", [weights.lnOut.weight, weights.lnOut.bias]);
+    // the running state: per block attX, a, b, p, ffnX
+    const b = {
+      x: buffer(C * f32, RW, "x"),
+      xln: buffer(C * f32, RW, "xln"),
+      rkv: buffer(3 * C * f32, RW, "rkv"),
+      kk: buffer(F * f32, RW, "kk"),
+      rr: buffer(C * f32, RW, "rr"),
+      state: buffer(L * 5 * C * f32, RW, "state"),
+      logits: buffer(V * f32, RW, "logits"),
+      probs: buffer(V * f32, RW, "probs"),
+      tokens: buffer((maxTokens + 1) * 4, RW, "tokens"),
+      ctl: buffer(16, RW, "ctl"),
+      sampling: buffer(16, USAGE.UNIFORM | USAGE.COPY_DST, "sampling"),
+      readLogits: buffer(V * f32, USAGE.MAP_READ | USAGE.COPY_DST, "read logits"),
+      readState: buffer(L * 5 * C * f32, USAGE.MAP_READ | USAGE.COPY_DST, "read state"),
+      readTokens: buffer((maxTokens + 1) * 4, USAGE.MAP_READ | USAGE.COPY_DST, "read tokens"),
+    };
+
+    // synchronous creation (Dawn for Node does not settle createComputePipelineAsync's promise by itself);
+    // a shader that does not compile surfaces in the validation error scope popped below
+    const module = (name: string, code: string): GComputePipeline =>
+      device.createComputePipeline({
+        label: name,
+        layout: "auto",
+        compute: { module: device.createShaderModule({ code, label: name }), entryPoint: "main" },
+      });
+    const pipes: FusedRwkv["pipes"] = {
+      embed: module("embed", embed(shape)),
+      rkvIn: module("timeMixIn", timeMixIn(shape)),
+      rkvOut: module("timeMixOut", timeMixOut(shape)),
+      ffnIn: module("chanMixIn", chanMixIn(shape)),
+      ffnOut: module("chanMixOut", chanMixOut(shape)),
+      head: module("head", head(shape)),
+      sample: module("sample", sample(shape)),
+    };
+
+    const group = (p: GComputePipeline, bufs: GBuffer[], label: string): GBindGroup =>
+      device.createBindGroup({
+        label,
+        layout: p.getBindGroupLayout(0),
+        entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+    const layers: Layer[] = weights.blocks.map((blk, l) => {
+      const params = buffer(16, USAGE.UNIFORM, `layer ${l}`, [new Uint32Array([l])]);
+      const a = blk.att;
+      const fm = blk.ffn;
+      const vecs = buffer(N_VEC * C * f32, W, `vecs ${l}`, [
+        blk.ln1.weight,
+        blk.ln1.bias,
+        blk.ln2.weight,
+        blk.ln2.bias,
+        a.muK,
+        a.muV,
+        a.muR,
+        a.w,
+        a.u,
+        fm.muK,
+        fm.muR,
+      ]);
+      const wRkv = buffer(3 * C * C * f32, W, `W_kvr ${l}`, [a.Wk, a.Wv, a.Wr]);
+      const wO = buffer(C * C * f32, W, `W_o ${l}`, [a.Wo]);
+      const wKr = buffer((F + C) * C * f32, W, `W'_kr ${l}`, [fm.Wk, fm.Wr]);
+      const wV = buffer(C * F * f32, W, `W'_v ${l}`, [fm.Wv]);
+      return {
+        rkvIn: group(pipes.rkvIn, [params, wRkv, vecs, b.x, b.state, b.rkv, b.xln], `timeMixIn ${l}`),
+        rkvOut: group(pipes.rkvOut, [params, wO, vecs, b.x, b.state, b.rkv, b.xln], `timeMixOut ${l}`),
+        ffnIn: group(
+          pipes.ffnIn,
+          [params, wKr, vecs, b.x, b.state, b.rkv, b.kk, b.rr, b.xln],
+          `chanMixIn ${l}`,
+        ),
+        ffnOut: group(pipes.ffnOut, [params, wV, b.x, b.state, b.kk, b.rr, b.xln], `chanMixOut ${l}`),
+      };
+    });
+    const groups = {
+      embed: group(pipes.embed, [emb, ln0, b.tokens, b.ctl, b.x], "embed"),
+      layers,
+      head: group(pipes.head, [headW, lnOut, b.x, b.logits], "head"),
+      sample: group(pipes.sample, [b.sampling, b.logits, b.probs, b.tokens, b.ctl], "sample"),
+    };
+    const oom = await device.popErrorScope();
+    const invalid = await device.popErrorScope();
+    if (oom || invalid) {
+      for (const buf of owned) buf.destroy();
+      throw new FusedError(`building the fused step failed: ${(oom ?? invalid)!.message}`);
+    }
+    const f = new FusedRwkv(device, config, maxTokens, pipes, b, groups);
+    f.owned.push(...owned);
+    f.reset();
+    return f;
+  }
+
+  /** The empty state (attX = a = b = ffnX = 0, p = -1e38, as src/rwkv/model.ts initialState). */
+  reset(): void {
+    const { nLayer: L, nEmbd: C } = this.config;
+    const s = new Float32Array(L * 5 * C);
+    for (let l = 0; l < L; l++) s.fill(P_EMPTY, (l * 5 + 3) * C, (l * 5 + 4) * C);
+    this.device.queue.writeBuffer(this.b.state, 0, s);
+    this.logitsOnGpu = false;
+  }
+
+  setState(state: RwkvState): void {
+    const { nLayer: L, nEmbd: C } = this.config;
+    if (state.length !== L) throw new FusedError(`the state has ${state.length} layers, the model ${L}`);
+    const s = new Float32Array(L * 5 * C);
+    state.forEach((ls, l) => STATE_FIELDS.forEach((k, j) => s.set(ls[k], (l * 5 + j) * C)));
+    this.device.queue.writeBuffer(this.b.state, 0, s);
+    this.logitsOnGpu = false;
+  }
+
+  async getState(): Promise<RwkvState> {
+    const { nLayer: L, nEmbd: C } = this.config;
+    const all = await this.read(this.b.state, this.b.readState, L * 5 * C * 4);
+    return Array.from({ length: L }, (_, l) => {
+      const at = (j: number) => all.slice((l * 5 + j) * C, (l * 5 + j + 1) * C);
+      return { attX: at(0), a: at(1), b: at(2), p: at(3), ffnX: at(4) };
+    });
+  }
+
+  /** Make `logits` (V) the ones generate samples from next (e.g. the last row of ORT's parallel forward). */
+  setLogits(logits: Float32Array): void {
+    if (logits.length !== this.config.vocabSize) throw new FusedError("logits must have V entries");
+    this.device.queue.writeBuffer(this.b.logits, 0, logits);
+    this.logitsOnGpu = true;
+  }
+
+  /** Whether generate has logits to start from (a step ran, or setLogits). */
+  get hasLogits(): boolean {
+    return this.logitsOnGpu;
+  }
+
+  /**
+   * One RNN step from the kept state (which advances); the logits read back. The command buffer of a step (embed,
+   * blocks, head, copy of the logits) does not depend on the token, which the embed kernel reads from the GPU: the
+   * next one is encoded while this one runs, so a token costs the GPU's time plus the read-back, not the encoding.
+   */
+  async step(token: number): Promise<Float32Array> {
+    this.live();
+    this.checkTokens([token]);
+    const V = this.config.vocabSize;
+    this.device.queue.writeBuffer(this.b.tokens, 0, new Uint32Array([token]));
+    this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
+    const cb = this.prepared ?? this.encodeReadStep();
+    this.prepared = undefined;
+    this.device.queue.submit([cb]);
+    this.logitsOnGpu = true;
+    this.prepared = this.encodeReadStep();
+    await this.b.readLogits.mapAsync(MAP_READ, 0, V * 4);
+    const out = new Float32Array(this.b.readLogits.getMappedRange(0, V * 4).slice(0));
+    this.b.readLogits.unmap();
+    return out;
+  }
+
+  /**
+   * RNN mode over `tokens` from the kept state: every step queued without a read-back (submitted SUBMIT steps at a
+   * time, so the GPU works while the rest is encoded), the head only for the last token, whose logits are read
+   * back (or with `read: false` only kept on the GPU; then the result is undefined).
+   */
+  async steps(
+    tokens: ArrayLike<number>,
+    { read = true }: { read?: boolean } = {},
+  ): Promise<Float32Array | undefined> {
+    this.live();
+    this.checkTokens(tokens);
+    if (tokens.length === 0) throw new FusedError("steps needs at least one token");
+    const V = this.config.vocabSize;
+    for (let s = 0; s < tokens.length; s += this.maxTokens) {
+      const part = Array.prototype.slice.call(tokens, s, s + this.maxTokens) as number[];
+      const last = s + part.length >= tokens.length;
+      this.device.queue.writeBuffer(this.b.tokens, 0, new Uint32Array(part));
+      this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
+      for (let i = 0; i < part.length; i += SUBMIT) {
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let j = i; j < Math.min(part.length, i + SUBMIT); j++)
+          this.encodeStep(pass, last && j === part.length - 1);
+        pass.end();
+        this.device.queue.submit([enc.finish()]);
+      }
+    }
+    this.logitsOnGpu = true;
+    return read ? this.read(this.b.logits, this.b.readLogits, V * 4) : undefined;
+  }
+
+  /** The logits of the last step (read back). */
+  readLogits(): Promise<Float32Array> {
+    if (!this.logitsOnGpu) throw new FusedError("no logits yet: run a step first");
+    return this.read(this.b.logits, this.b.readLogits, this.config.vocabSize * 4);
+  }
+
+  /**
+   * n times: sample the next token on the GPU from the current logits, then run its step; submitted SUBMIT tokens
+   * at a time with no read-back until the tokens are read at the end (or every maxTokens). Returns the n tokens.
+   */
+  async generate(n: number, opts: SampleOptions): Promise<number[]> {
+    this.live();
+    if (!this.logitsOnGpu) throw new FusedError("generate needs logits to start from: run steps() first");
+    if (!(opts.temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${opts.temperature}`);
+    if (!(opts.topP > 0 && opts.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${opts.topP}`);
+    this.device.queue.writeBuffer(this.b.sampling, 0, new Float32Array([opts.temperature, opts.topP, 0, 0]));
+    if (opts.seed !== undefined)
+      this.device.queue.writeBuffer(this.b.ctl, 4, new Uint32Array([opts.seed >>> 0]));
+    const out: number[] = [];
+    while (out.length < n) {
+      const k = Math.min(this.maxTokens, n - out.length);
+      this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
+      for (let i = 0; i < k; i += SUBMIT) {
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        for (let j = i; j < Math.min(k, i + SUBMIT); j++) {
+          pass.setPipeline(this.pipes.sample);
+          pass.setBindGroup(0, this.groups.sample);
+          pass.dispatchWorkgroups(1);
+          this.encodeStep(pass, true);
+        }
+        pass.end();
+        if (i + SUBMIT >= k) enc.copyBufferToBuffer(this.b.tokens, 0, this.b.readTokens, 0, k * 4);
+        this.device.queue.submit([enc.finish()]);
+      }
+      await this.b.readTokens.mapAsync(MAP_READ, 0, k * 4);
+      out.push(...new Uint32Array(this.b.readTokens.getMappedRange(0, k * 4).slice(0)));
+      this.b.readTokens.unmap();
+    }
+    return out;
+  }
+
+  /**
+   * Wait until the GPU has done everything queued (for timing): a 4-byte read-back queued after it (Dawn for Node
+   * keeps its event loop alive for a mapping, not for onSubmittedWorkDone).
+   */
+  async finish(): Promise<void> {
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.b.ctl, 0, this.b.readTokens, 0, 4);
+    this.device.queue.submit([enc.finish()]);
+    await this.b.readTokens.mapAsync(MAP_READ, 0, 4);
+    this.b.readTokens.unmap();
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const buf of this.owned) buf.destroy();
+  }
+
+  private live(): void {
+    if (this.disposed) throw new FusedError("this fused model was disposed");
+  }
+
+  private checkTokens(tokens: ArrayLike<number>): void {
+    const V = this.config.vocabSize;
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= V)
+        throw new FusedError(`token id ${t} is out of range 0..${V - 1}`);
+    }
+  }
+
+  /** One step with the head, and the logits copied to their staging buffer (step's command buffer). */
+  private encodeReadStep(): GCommandBuffer {
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    this.encodeStep(pass, true);
+    pass.end();
+    enc.copyBufferToBuffer(this.b.logits, 0, this.b.readLogits, 0, this.config.vocabSize * 4);
+    return enc.finish();
+  }
+
+  /** embed, the blocks, and (withHead) the head: one RNN step, 4L + 1 (+ 1) dispatches. */
+  private encodeStep(pass: GComputePass, withHead: boolean): void {
+    const { nEmbd: C, ffnSize: F, vocabSize: V } = this.config;
+    const p = this.pipes;
+    pass.setPipeline(p.embed);
+    pass.setBindGroup(0, this.groups.embed);
+    pass.dispatchWorkgroups(1);
+    for (const g of this.groups.layers) {
+      pass.setPipeline(p.rkvIn);
+      pass.setBindGroup(0, g.rkvIn);
+      pass.dispatchWorkgroups(ceilDiv(3 * C, ROWS));
+      pass.setPipeline(p.rkvOut);
+      pass.setBindGroup(0, g.rkvOut);
+      pass.dispatchWorkgroups(ceilDiv(C, ROWS));
+      pass.setPipeline(p.ffnIn);
+      pass.setBindGroup(0, g.ffnIn);
+      pass.dispatchWorkgroups(ceilDiv(F + C, ROWS));
+      pass.setPipeline(p.ffnOut);
+      pass.setBindGroup(0, g.ffnOut);
+      pass.dispatchWorkgroups(ceilDiv(C, ROWS));
+    }
+    if (withHead) {
+      pass.setPipeline(p.head);
+      pass.setBindGroup(0, this.groups.head);
+      pass.dispatchWorkgroups(ceilDiv(V, ROWS));
+    }
+  }
+
+  private async read(src: GBuffer, staging: GBuffer, bytes: number): Promise<Float32Array> {
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(src, 0, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(MAP_READ, 0, bytes);
+    const out = new Float32Array(staging.getMappedRange(0, bytes).slice(0));
+    staging.unmap();
+    return out;
+  }
+}

@@ -1,0 +1,457 @@
+/**
+ * The fused RNN step of RWKV-4 as hand-written WGSL (arXiv 2305.13048 v4: Eq. 11-18, Appendix D), four kernels
+ * a block plus the embedding, the head and a sampler. Every shape is baked into the source as constants
+ * (one module set per model shape), fp32 throughout.
+ *
+ * Buffers (all fp32 unless noted; vectors of C are read as vec4):
+ *   x      (C)        the residual stream of the token being processed
+ *   xln    (C)        the last LayerNorm output (ln1 or ln2), kept for the token shift of the next token
+ *   rkv    (3C)       k_t, v_t, r_t of the current block (Eq. 11-13), stacked in that order
+ *   kk     (F)        max(k'_t, 0)^2 of channel mixing (Eq. 15, 18)
+ *   rr     (C)        r'_t of channel mixing (Eq. 14), before the sigmoid
+ *   state  (L, 5, C)  per block: attX, a, b, p, ffnX (the names of src/rwkv/weights.ts LayerState)
+ *   vecs   (11, C)    per block: ln1.w, ln1.b, ln2.w, ln2.b, att.muK, muV, muR, w, u, ffn.muK, muR (VEC)
+ *   logits (V), probs (V) scratch of the sampler
+ *   tokens (u32)      the token of every position of the current run; ctl (u32): [position, rng state]
+ *
+ * A block is four dispatches; each workgroup (256 threads) computes 8 output rows, 32 threads a row, and every
+ * workgroup recomputes what its rows need from vectors (the LayerNorm of x, the WKV of all channels), so no
+ * dispatch waits on a reduction from another. A state field is written only by a dispatch in which no other
+ * workgroup reads it (workgroup 0 writes it), so the state needs no double buffer:
+ *
+ *   timeMixIn   LayerNorm ln1 + token shift with attX (Eq. 11-13) + [W_k; W_v; W_r] x (3C rows)      -> rkv, xln
+ *   timeMixOut  WKV with the bonus u and Appendix D's running maximum p (Eq. 16), gate sigmoid(r) (Eq. 17),
+ *               W_o (C rows) + residual; workgroup 0: attX <- xln                                      -> x
+ *   chanMixIn   LayerNorm ln2 + token shift with ffnX + [W'_k; W'_r] x (F + C rows), squared ReLU (Eq. 18);
+ *               workgroup 0: the WKV state update a, b, p (Appendix D)                                 -> kk, rr, xln
+ *   chanMixOut  W'_v kk (C rows) gated by sigmoid(r') + residual (Eq. 18); workgroup 0: ffnX <- xln     -> x
+ *
+ * embed (ln0 of the embedding row of tokens[position]; position += 1), head (ln_out + the V-row head) and sample
+ * (greedy or temperature + top-p with a seeded mulberry32, written to tokens[position]) complete a step.
+ */
+
+/** Offsets (in C-vectors) of the per-block vectors in `vecs`. */
+export const VEC = {
+  ln1w: 0,
+  ln1b: 1,
+  ln2w: 2,
+  ln2b: 3,
+  attMuK: 4,
+  attMuV: 5,
+  attMuR: 6,
+  attW: 7,
+  attU: 8,
+  ffnMuK: 9,
+  ffnMuR: 10,
+} as const;
+export const N_VEC = 11;
+/** Fields of one block's state, in order (C each). */
+export const STATE_FIELDS = ["attX", "a", "b", "p", "ffnX"] as const;
+
+export const WG = 256;
+/** threads that share one output row of a matrix-vector product */
+export const LANES = 32;
+/** output rows per workgroup */
+export const ROWS = WG / LANES;
+
+export interface Shape {
+  C: number;
+  F: number;
+  V: number;
+  eps: number;
+}
+
+const f = (x: number): string => {
+  const s = String(x);
+  return /[.e]/.test(s) ? s : `${s}.0`;
+};
+
+/** Constants and helpers every kernel shares. */
+function prelude({ C, F, V, eps }: Shape): string {
+  return /* wgsl */ `
+const C: u32 = ${C}u;
+const C4: u32 = ${C / 4}u;
+const F: u32 = ${F}u;
+const F4: u32 = ${F / 4}u;
+const V: u32 = ${V}u;
+const EPS: f32 = ${f(eps)};
+const WG: u32 = ${WG}u;
+const LANES: u32 = ${LANES}u;
+const ROWS: u32 = ${ROWS}u;
+
+var<workgroup> red: array<f32, ${WG}>;
+
+// sum of v over the workgroup, the same (uniform) value in every thread; uniform control flow only
+fn reduce_sum(tid: u32, v: f32) -> f32 {
+  red[tid] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (tid < s) { red[tid] += red[tid + s]; }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&red[0]);
+}
+
+fn sigmoid4(x: vec4<f32>) -> vec4<f32> { return 1.0 / (1.0 + exp(-x)); }
+fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+`;
+}
+
+/**
+ * LayerNorm of x (every workgroup) into xs, mixed with the state's previous LayerNorm output (token shift,
+ * Eq. 11-15: mu * x_t + (1 - mu) * x_{t-1}); workgroup 0 also writes the LayerNorm output to xln.
+ */
+function lnShift(lnW: number, lnB: number, muOf: string, prevField: number): string {
+  return /* wgsl */ `
+  var s = 0.0;
+  for (var i = tid; i < C4; i += WG) { s += dot(x[i], vec4<f32>(1.0)); }
+  let mean = reduce_sum(tid, s) / f32(C);
+  var q = 0.0;
+  for (var i = tid; i < C4; i += WG) { let d = x[i] - vec4<f32>(mean); q += dot(d, d); }
+  let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
+  let mu = ${muOf};
+  let st = P.layer * 5u * C4;
+  for (var i = tid; i < C4; i += WG) {
+    let xl = (x[i] - vec4<f32>(mean)) * inv * vecs[${lnW}u * C4 + i] + vecs[${lnB}u * C4 + i];
+    if (wg.x == 0u) { xln[i] = xl; }
+    let m = vecs[mu * C4 + i];
+    xs[i] = xl * m + state[st + ${prevField}u * C4 + i] * (vec4<f32>(1.0) - m);
+  }
+  workgroupBarrier();
+`;
+}
+
+/**
+ * The matrix-vector product of the workgroup's ROWS rows (row-major, nIn4 vec4 per row) with the vector `input`
+ * (an expression indexed by j, vec4); leaves `total` (the row's sum) in thread tid < ROWS for row row0 + tid.
+ */
+function matvec(nIn4: string, nRows: string, input: string): string {
+  return /* wgsl */ `
+  let row0 = wg.x * ROWS;
+  let lane = tid % LANES;
+  let mine = row0 + tid / LANES;
+  var acc = 0.0;
+  if (mine < ${nRows}) {
+    let base = mine * ${nIn4};
+    for (var j = lane; j < ${nIn4}; j += LANES) { acc += dot(W[base + j], ${input}); }
+  }
+  red[tid] = acc;
+  workgroupBarrier();
+  let row = row0 + tid;
+  var total = 0.0;
+  if (tid < ROWS) {
+    for (var l = 0u; l < LANES; l++) { total += red[tid * LANES + l]; }
+  }
+`;
+}
+
+const PARAMS = /* wgsl */ `struct Params { layer: u32 }
+@group(0) @binding(0) var<uniform> P: Params;`;
+
+export function timeMixIn(shape: Shape): string {
+  return /* wgsl */ `${prelude(shape)}
+${PARAMS}
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W_k; W_v; W_r] (3C, C)
+@group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> state: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> rkv: array<f32>;
+@group(0) @binding(6) var<storage, read_write> xln: array<vec4<f32>>;
+var<workgroup> xs: array<vec4<f32>, C4>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  // rows 0..C-1 are k (mixed with mu_k), C..2C-1 v (mu_v), 2C..3C-1 r (mu_r): a workgroup's rows share one
+  ${lnShift(VEC.ln1w, VEC.ln1b, `${VEC.attMuK}u + (wg.x * ROWS) / C`, 0)}
+  ${matvec("C4", "3u * C", "xs[j]")}
+  if (tid < ROWS && row < 3u * C) { rkv[row] = total; }
+}
+`;
+}
+
+export function timeMixOut(shape: Shape): string {
+  return /* wgsl */ `${prelude(shape)}
+${PARAMS}
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W_o (C, C)
+@group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> rkv: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> xln: array<vec4<f32>>;
+var<workgroup> xs: array<vec4<f32>, C4>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let st = P.layer * 5u * C4;
+  for (var i = tid; i < C4; i += WG) {
+    let k = rkv[i];
+    let v = rkv[C4 + i];
+    let r = rkv[2u * C4 + i];
+    let a = state[st + C4 + i];
+    let b = state[st + 2u * C4 + i];
+    let p = state[st + 3u * C4 + i];
+    // Eq. 16 with the running maximum of Appendix D: the state (a, b) is scaled by e^{-p}
+    let uk = vecs[${VEC.attU}u * C4 + i] + k;
+    let m = max(p, uk);
+    let e1 = exp(p - m);
+    let e2 = exp(uk - m);
+    let wkv = (e1 * a + e2 * v) / (e1 * b + e2);
+    xs[i] = sigmoid4(r) * wkv; // the receptance gate (Eq. 17)
+    if (wg.x == 0u) { state[st + i] = xln[i]; } // attX: this token's ln1 output, for the next token's shift
+  }
+  workgroupBarrier();
+  ${matvec("C4", "C", "xs[j]")}
+  if (tid < ROWS && row < C) { x[row] = x[row] + total; } // residual
+}
+`;
+}
+
+export function chanMixIn(shape: Shape): string {
+  return /* wgsl */ `${prelude(shape)}
+${PARAMS}
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W'_k; W'_r] (F + C, C)
+@group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> rkv: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> kk: array<f32>;
+@group(0) @binding(7) var<storage, read_write> rr: array<f32>;
+@group(0) @binding(8) var<storage, read_write> xln: array<vec4<f32>>;
+var<workgroup> xs: array<vec4<f32>, C4>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  // rows 0..F-1 are k' (mixed with mu'_k), F..F+C-1 r' (mu'_r)
+  ${lnShift(VEC.ln2w, VEC.ln2b, `select(${VEC.ffnMuK}u, ${VEC.ffnMuR}u, wg.x * ROWS >= F)`, 4)}
+  if (wg.x == 0u) {
+    // the WKV state update (Appendix D): decay once by e^{w}, add this token with weight e^{k}; no other
+    // workgroup of this dispatch reads a, b or p
+    for (var i = tid; i < C4; i += WG) {
+      let k = rkv[i];
+      let v = rkv[C4 + i];
+      let a = state[st + C4 + i];
+      let b = state[st + 2u * C4 + i];
+      let pw = state[st + 3u * C4 + i] + vecs[${VEC.attW}u * C4 + i];
+      let m = max(pw, k);
+      let f1 = exp(pw - m);
+      let f2 = exp(k - m);
+      state[st + C4 + i] = f1 * a + f2 * v;
+      state[st + 2u * C4 + i] = f1 * b + f2;
+      state[st + 3u * C4 + i] = m;
+    }
+  }
+  ${matvec("C4", "F + C", "xs[j]")}
+  if (tid < ROWS && row < F) {
+    let h = max(total, 0.0);
+    kk[row] = h * h; // squared ReLU (Eq. 18)
+  } else if (tid < ROWS && row < F + C) {
+    rr[row - F] = total;
+  }
+}
+`;
+}
+
+export function chanMixOut(shape: Shape): string {
+  return /* wgsl */ `${prelude(shape)}
+${PARAMS}
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W'_v (C, F)
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> kk: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> rr: array<f32>;
+@group(0) @binding(6) var<storage, read> xln: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  if (wg.x == 0u) {
+    let st = P.layer * 5u * C4;
+    for (var i = tid; i < C4; i += WG) { state[st + 4u * C4 + i] = xln[i]; } // ffnX: this token's ln2 output
+  }
+  ${matvec("F4", "C", "kk[j]")}
+  if (tid < ROWS && row < C) { x[row] = x[row] + sigmoid(rr[row]) * total; } // Eq. 18 + residual
+}
+`;
+}
+
+/** ln0 of the embedding row of tokens[position], then position += 1 (one workgroup). */
+export function embed(shape: Shape): string {
+  return /* wgsl */ `${prelude(shape)}
+@group(0) @binding(0) var<storage, read> emb: array<vec4<f32>>;      // (V, C)
+@group(0) @binding(1) var<storage, read> ln0: array<vec4<f32>>;      // weight (C), bias (C)
+@group(0) @binding(2) var<storage, read> tokens: array<u32>;
+@group(0) @binding(3) var<storage, read_write> ctl: array<u32>;      // [position, rng]
+@group(0) @binding(4) var<storage, read_write> x: array<vec4<f32>>;
+var<workgroup> pos: u32;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32) {
+  if (tid == 0u) { pos = ctl[0]; }
+  workgroupBarrier();
+  let base = min(tokens[pos], V - 1u) * C4;
+  var s = 0.0;
+  for (var i = tid; i < C4; i += WG) { s += dot(emb[base + i], vec4<f32>(1.0)); }
+  let mean = reduce_sum(tid, s) / f32(C);
+  var q = 0.0;
+  for (var i = tid; i < C4; i += WG) { let d = emb[base + i] - vec4<f32>(mean); q += dot(d, d); }
+  let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
+  for (var i = tid; i < C4; i += WG) {
+    x[i] = (emb[base + i] - vec4<f32>(mean)) * inv * ln0[i] + ln0[C4 + i];
+  }
+  if (tid == 0u) { ctl[0] = pos + 1u; }
+}
+`;
+}
+
+/** ln_out and the head: logits[row] for the workgroup's rows. */
+export function head(shape: Shape): string {
+  return /* wgsl */ `${prelude(shape)}
+@group(0) @binding(0) var<storage, read> W: array<vec4<f32>>;        // head (V, C)
+@group(0) @binding(1) var<storage, read> lnOut: array<vec4<f32>>;    // weight (C), bias (C)
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> logits: array<f32>;
+var<workgroup> xs: array<vec4<f32>, C4>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  var s = 0.0;
+  for (var i = tid; i < C4; i += WG) { s += dot(x[i], vec4<f32>(1.0)); }
+  let mean = reduce_sum(tid, s) / f32(C);
+  var q = 0.0;
+  for (var i = tid; i < C4; i += WG) { let d = x[i] - vec4<f32>(mean); q += dot(d, d); }
+  let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
+  for (var i = tid; i < C4; i += WG) { xs[i] = (x[i] - vec4<f32>(mean)) * inv * lnOut[i] + lnOut[C4 + i]; }
+  workgroupBarrier();
+  ${matvec("C4", "V", "xs[j]")}
+  if (tid < ROWS && row < V) { logits[row] = total; }
+}
+`;
+}
+
+/**
+ * The next token from logits, on the GPU, written to tokens[position] (one workgroup):
+ * temperature 0: argmax (the first of equal maxima, as src/rwkv/sampling.ts argmax);
+ * else p_i = exp((l_i - max) / T), the nucleus {i : log p_i >= theta} with the largest theta whose mass reaches
+ * top_p of the total (found by bisection on theta, 32 halvings: to the float spacing of log p), and the token
+ * where u * (nucleus mass) falls in the cumulative sum in index order, u from mulberry32 (ctl[1]; 24 bits).
+ * The same distribution as Sampler.sample (which walks the nucleus in descending order): any token of the
+ * nucleus with probability proportional to p_i.
+ */
+export function sample(shape: Shape): string {
+  const chunk = Math.ceil(shape.V / WG);
+  return /* wgsl */ `${prelude(shape)}
+struct Sampling { temperature: f32, topP: f32 }
+@group(0) @binding(0) var<uniform> S: Sampling;
+@group(0) @binding(1) var<storage, read> logits: array<f32>;
+@group(0) @binding(2) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> tokens: array<u32>;
+@group(0) @binding(4) var<storage, read_write> ctl: array<u32>;
+const CHUNK: u32 = ${chunk}u;
+var<workgroup> redi: array<u32, ${WG}>;
+var<workgroup> pick: u32;
+
+// mulberry32 (src/rwkv/random.ts), advancing ctl[1]; 24 bits so that u < 1 in f32
+fn uniform01() -> f32 {
+  let a = ctl[1] + 0x6d2b79f5u;
+  ctl[1] = a;
+  var t = a;
+  t = (t ^ (t >> 15u)) * (t | 1u);
+  t = t ^ (t + (t ^ (t >> 7u)) * (t | 61u));
+  t = t ^ (t >> 14u);
+  return f32(t >> 8u) / 16777216.0;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_index) tid: u32) {
+  let lo0 = tid * CHUNK;
+  let hi0 = min(V, lo0 + CHUNK);
+  // argmax with the first index among equal values
+  var best = -3.4e38;
+  var bi = 0xffffffffu;
+  for (var i = lo0; i < hi0; i++) {
+    let l = logits[i];
+    if (l > best) { best = l; bi = i; }
+  }
+  red[tid] = best;
+  redi[tid] = bi;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+    if (tid < s) {
+      let o = red[tid + s];
+      let oi = redi[tid + s];
+      if (o > red[tid] || (o == red[tid] && oi < redi[tid])) { red[tid] = o; redi[tid] = oi; }
+    }
+    workgroupBarrier();
+  }
+  let m = red[0];
+  let argmax = redi[0];
+  workgroupBarrier();
+  if (S.temperature <= 0.0) {
+    if (tid == 0u) { tokens[ctl[0]] = argmax; }
+    return;
+  }
+  // unnormalised probabilities p_i = exp(z_i), z_i = (l_i - max) / T <= 0
+  var total = 0.0;
+  for (var i = lo0; i < hi0; i++) {
+    let p = exp((logits[i] - m) / S.temperature);
+    probs[i] = p;
+    total += p;
+  }
+  let Z = reduce_sum(tid, total);
+  // nucleus: the largest theta with sum_{z_i >= theta} p_i >= top_p * Z (p_i >= e^theta)
+  var lo = -104.0; // below f32's smallest exp: every token
+  var hi = 0.0;
+  if (S.topP < 1.0) {
+    let goal = S.topP * Z;
+    var part = 0.0;
+    for (var i = lo0; i < hi0; i++) { if (probs[i] >= 1.0) { part += probs[i]; } }
+    if (reduce_sum(tid, part) >= goal) { lo = 0.0; } else {
+      for (var it = 0u; it < 32u; it++) {
+        let mid = 0.5 * (lo + hi);
+        let th = exp(mid);
+        var ps = 0.0;
+        for (var i = lo0; i < hi0; i++) { if (probs[i] >= th) { ps += probs[i]; } }
+        if (reduce_sum(tid, ps) >= goal) { lo = mid; } else { hi = mid; }
+      }
+    }
+  }
+  let th = select(0.0, exp(lo), lo > -104.0);
+  // this thread's share of the nucleus mass, then an exclusive prefix over the threads
+  var mine = 0.0;
+  var last = 0xffffffffu;
+  for (var i = lo0; i < hi0; i++) { if (probs[i] >= th) { mine += probs[i]; last = i; } }
+  red[tid] = mine;
+  redi[tid] = last;
+  workgroupBarrier();
+  if (tid == 0u) {
+    var acc = 0.0;
+    var lastAll = argmax;
+    for (var t = 0u; t < WG; t++) {
+      let c = red[t];
+      red[t] = acc;
+      acc += c;
+      if (redi[t] != 0xffffffffu) { lastAll = redi[t]; }
+    }
+    // the point u * (nucleus mass) where the cumulative sum picks the token; the last nucleus token if rounding
+    // leaves it past the end
+    pick = lastAll;
+    redi[0] = bitcast<u32>(uniform01() * acc);
+  }
+  workgroupBarrier();
+  let xt = bitcast<f32>(redi[0]);
+  let start = red[tid];
+  if (xt >= start && xt < start + mine) {
+    var c = start;
+    var chosen = last;
+    for (var i = lo0; i < hi0; i++) {
+      if (probs[i] >= th) {
+        c += probs[i];
+        if (xt < c) { chosen = i; break; }
+      }
+    }
+    pick = chosen;
+  }
+  workgroupBarrier();
+  if (tid == 0u) { tokens[ctl[0]] = pick; }
+}
+`;
+}
