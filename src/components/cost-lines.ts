@@ -204,5 +204,6 @@ export function costLinesLabel(
     const last = s.points[s.points.length - 1];
     return last ? `${s.label}: ${n(last[1])} at ${n(last[0])}` : `${s.label}: not run`;
   });
-  return `${title}. ${parts.join("; ")}`;
+  const measured = series.filter((s) => s.points.length).length;
+  return `${title}. ${parts.join("; ")} (${measured} of ${series.length} series measured)`;
 }

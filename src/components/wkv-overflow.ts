@@ -314,7 +314,9 @@ export function wkvParallel(
   if (T < 1) throw new RangeError("wkvParallel: no tokens");
   const margin = { top: 56, right: 16, bottom: 44, left: 48 };
   const mH = 110;
-  const side = Math.max(120, Math.min(460, usableWidth(width, 320) - margin.left - margin.right));
+  // on a wide page (presenter mode) the matrix stays short enough for the figure to fit a 1280 × 720 screen
+  const wide = usableWidth(width, 320) >= 960 ? 0.28 * usableWidth(width, 320) : Infinity;
+  const side = Math.max(120, Math.min(460, wide, usableWidth(width, 320) - margin.left - margin.right));
   const cell = side / T;
   const f = frame("wkv-parallel", {
     width,

@@ -145,8 +145,9 @@ const SVG_PROPS = [
 const esc = (s: string): string =>
   s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
+/** A colour that paints nothing. */
 const transparent = (color: string): boolean =>
-  color === "transparent" || /rgba\(.*,\s*0\)$/.test(color) || color === "" || toRgb(color).endsWith(", 0)");
+  color === "transparent" || color === "" || toRgb(color).endsWith(", 0)");
 
 let pixel: CanvasRenderingContext2D | null = null;
 const rgbCache = new Map<string, string>();
@@ -182,8 +183,9 @@ interface Box {
 /** The page's background colour (the theme's), for a figure that is painted on it. */
 function pageBackground(figure: Element): string {
   for (let el: Element | null = figure; el; el = el.parentElement) {
-    const bg = getComputedStyle(el).backgroundColor;
-    if (!transparent(bg)) return toRgb(bg);
+    // the first opaque background (a half-transparent one, mid-transition, lets the page's through)
+    const bg = toRgb(getComputedStyle(el).backgroundColor);
+    if (bg.startsWith("rgb(")) return bg;
   }
   return "rgb(255, 255, 255)";
 }

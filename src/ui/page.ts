@@ -64,7 +64,7 @@ const STYLE = `
 .explainer-notice.warn { border-left-color: #e8590c; }
 .explainer-notice.error { border-left-color: #c92a2a; }
 .explainer-notice:empty { display: none; }
-[data-sym] { transition: background-color .1s, outline-color .1s; border-radius: 3px; }
+[data-sym]:not(figure) { transition: background-color .1s, outline-color .1s; border-radius: 3px; }
 .katex [data-sym] { position: relative; z-index: 1; cursor: default; }
 span[data-sym].sym-active, div[data-sym].sym-active { background: color-mix(in srgb, var(--theme-foreground-focus) 25%, transparent);
   outline: 2px solid var(--theme-foreground-focus); }
@@ -78,6 +78,7 @@ figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 0
   justify-content: safe center; }
 figure[data-figure].explainer-fullscreen > * { flex: none; }
 figure[data-figure].explainer-fullscreen { transition: none; }
+figure[data-figure].explainer-fullscreen > .explainer-figure-tools { position: absolute; top: .5rem; right: .5rem; margin: 0; }
 figure[data-figure].explainer-fullscreen > table { width: auto; }
 .explainer-prompt textarea { width: 100%; max-width: 720px; font: 18px/1.4 var(--monospace); padding: .5rem;
   box-sizing: border-box; color: var(--theme-foreground); background: var(--theme-background-alt);
@@ -99,6 +100,8 @@ figure[data-figure].explainer-fullscreen > table { width: auto; }
   padding: .75rem; border-radius: 6px; background: var(--theme-background-alt); border: 1px solid var(--theme-foreground-faint); }
 .explainer-generated .prompt-part { color: var(--theme-foreground-muted); }
 .explainer-generated .gen-part { color: var(--theme-foreground); font-weight: 600; }
+/* a long identifier in prose (performance.measureUserAgentSpecificMemory) breaks rather than widening a phone's page */
+#observablehq-main { overflow-wrap: break-word; }
 /* a table wider than a phone scrolls inside its figure rather than widening the page */
 figure[data-figure]:has(table):not(.explainer-fullscreen) { overflow-x: auto; }
 /* an equation may use the whole column (chapter 2's alpha with its cases is wider than the prose's 640 px), and
@@ -137,17 +140,17 @@ function figureNearestCenter(): HTMLElement | null {
 }
 
 /**
- * The zoom that fits content of `content` size (its screen pixels at zoom 1) into `viewport`, leaving a margin
- * above and below:
- * it enlarges a small figure (text with it) and shrinks one taller than the screen.
+ * The zoom that fits content of `content` size (its screen pixels at zoom 1) into `viewport`:
+ * it enlarges a figure (text with it) until its width or height reaches the screen's, and never shrinks one.
  */
 export function fullscreenZoom(
   content: { width: number; height: number },
   viewport: { width: number; height: number },
 ): number {
   if (!(content.width > 0 && content.height > 0)) return 1;
-  // the width to the edge (a figure keeps its own side margins), the height with room to spare
-  return Math.min(viewport.width / content.width, (0.94 * viewport.height) / content.height);
+  // the width to the edge and the height to the edge (the figure is centred; its own margins stay), and never
+  // smaller than on the page: a figure taller than the screen (a long table) scrolls instead
+  return Math.max(1, Math.min(viewport.width / content.width, viewport.height / content.height));
 }
 
 /** Zooms a full-screen figure so that what it holds fills the screen (figure text scales with it). */
@@ -162,7 +165,10 @@ function fitFullscreen(fig: HTMLElement): void {
   const zoomNow = fig.getBoundingClientRect().width / (fig.offsetWidth || 1) || 1;
   for (const c of parts)
     if (c.tagName === "FIGCAPTION") (c as HTMLElement).style.maxWidth = `${width / zoomNow}px`;
-  const height = parts.reduce((h, c) => h + c.getBoundingClientRect().height, 0);
+  // (the tools float at the top right in full screen: not part of the height)
+  const height = parts
+    .filter((c) => !c.classList.contains("explainer-figure-tools"))
+    .reduce((h, c) => h + c.getBoundingClientRect().height, 0);
   const zoom = fullscreenZoom({ width, height }, { width: window.innerWidth, height: window.innerHeight });
   fig.style.setProperty("zoom", String(zoom));
   fig.dataset.fullscreenZoom = zoom.toFixed(3);

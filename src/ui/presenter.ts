@@ -96,6 +96,7 @@ ${P} .explainer-prompt { display: grid; grid-template-columns: auto 1fr; column-
 ${P} .explainer-prompt > .explainer-notice { grid-column: 1 / -1; }
 ${P} .explainer-prompt label { margin: .4rem 0 0; }
 ${P} .explainer-prompt .count { display: none; }
+${P} .katex-display > .katex { font-size: 1.05em; }
 ${P} .explainer-prompt textarea { max-width: none; }
 ${P} .explainer-badge { display: inline-flex; margin: 0 1rem 0 0; vertical-align: middle; flex-wrap: nowrap; max-width: 100%; }
 ${P} .explainer-badge .pill.fallback { max-width: 16em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
@@ -103,13 +104,13 @@ ${P} .explainer-badge + [data-play-row] { display: inline-flex !important; verti
 ${P} [data-key]:has(> .token-strip) { zoom: .9; }
 ${P} [data-key]:has(> .token-strip) > :first-child:not(.token-strip) { display: none; }
 ${P} figure[data-figure]:not(.explainer-fullscreen) { margin: .5rem 0; position: relative; }
+${P} figure[data-figure]:not(.explainer-fullscreen):has(> table) { max-height: 68vh; overflow: auto; }
 ${P} figure[data-figure] > figcaption { font-size: 14px; max-width: none; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; line-height: 1.6; }
 ${P} figure[data-figure] > figcaption:hover { white-space: normal; line-height: 1.4; }
 ${P} figure[data-figure]:not(.explainer-fullscreen) > .explainer-figure-tools { position: absolute; right: 0; top: 0; margin: 0;
   opacity: 0; z-index: 2; background: var(--theme-background); padding: .15rem; border-radius: 4px; }
 ${P} figure[data-figure]:hover > .explainer-figure-tools, ${P} .explainer-figure-tools:focus-within { opacity: 1; }
-${P} figure.explainer-fullscreen > figcaption { white-space: normal; line-height: 1.4; }
 ${P} #observablehq-main form[class*="inputs-"]:not(figure form):not(:has(form)) { display: inline-flex; width: auto;
   margin: .1rem 1.5rem .1rem 0; vertical-align: bottom; }
 ${P} #observablehq-main form[class*="inputs-"]:not(:has(form)) > label { width: auto; }

@@ -142,7 +142,16 @@ describe.runIf(status.available)("presenting the built site", () => {
       const names = figures.map((f) => f.name);
       for (const [i, figName] of names.entries()) {
         const fig = page.locator(`figure[data-figure="${figName}"]`).first();
-        await fig.scrollIntoViewIfNeeded();
+        // a figure may be drawn again meanwhile (the full-size page's timings): take the new one
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await fig.scrollIntoViewIfNeeded({ timeout: 5000 });
+            break;
+          } catch (error) {
+            if (attempt >= 3) throw error;
+            await quiet(page);
+          }
+        }
         const before = figures[i].minFont?.px ?? 0;
         await fig.hover({ position: { x: 20, y: 40 } });
         await page.keyboard.press("f");
@@ -154,7 +163,8 @@ describe.runIf(status.available)("presenting the built site", () => {
           Math.min(16, before),
         );
         const zoom = Number(await fig.getAttribute("data-fullscreen-zoom"));
-        expect(zoom, `${figName}: full screen zoom`).toBeGreaterThan(1);
+        // never smaller than on the page (already the screen's width here: chapter 5's test shows it enlarging)
+        expect(zoom, `${figName}: full screen zoom`).toBeGreaterThanOrEqual(1);
         if (figName.startsWith("wkv-state") || i === 0)
           await page.screenshot({ path: path.join(shots, `${name}-${i}-${figName}-full.png`) });
         await page.keyboard.press("Escape");

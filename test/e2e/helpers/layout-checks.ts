@@ -82,8 +82,11 @@ export const FIGURE_LAYOUT = `((selector) => {
     const walker = document.createTreeWalker(fig, NodeFilter.SHOW_TEXT);
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       const p = n.parentElement;
-      if (!p || p.closest("svg") || !n.data.trim() || !p.getClientRects().length) continue;
-      html.push({ text: n.data.trim().slice(0, 40), px: parseFloat(getComputedStyle(p).fontSize) * htmlZoom(p) });
+      // (KaTeX's struts hold zero-width spaces at a near-zero size: not text anyone reads)
+      if (!p || p.closest("svg") || !n.data.replace(/[\s\u200b]/g, "") || !p.getClientRects().length) continue;
+      // a formula counts at its own size, not its sub- and superscripts' (70% of it, as in print)
+      const sized = p.closest(".katex") || p;
+      html.push({ text: n.data.trim().slice(0, 40), px: parseFloat(getComputedStyle(sized).fontSize) * htmlZoom(sized) });
     }
     const all = [...texts, ...html];
     const min = all.reduce((m, t) => (m && m.px <= t.px ? m : t), null);
