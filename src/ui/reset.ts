@@ -1,7 +1,7 @@
 /**
  * Reset to defaults (issue 14): the page again with none of its view state (prompt, layer, channel, token, sliders)
- * in the address, keeping only the settings that are not part of a view (presenter mode, the backend, the live
- * model switch, threads, the full-size page's weights and Hub). The chapter kit reads its view state from the
+ * in the address, keeping only the settings that are not part of a view (presenter mode, the backend and engine,
+ * the live model switch, threads, the full-size page's weights and Hub). The chapter kit reads its view state from the
  * address at start (src/ui/url-state.ts), so reloading with this address restores every default at once.
  *
  * API:
@@ -12,7 +12,7 @@
  */
 
 /** Settings that outlive a reset: they choose how the page runs, not what it shows. */
-export const KEPT_PARAMS = ["present", "ep", "live", "threads", "weights", "hub"] as const;
+export const KEPT_PARAMS = ["present", "ep", "engine", "live", "threads", "weights", "hub"] as const;
 
 export function resetSearch(search: string): string {
   const from = new URLSearchParams(search.startsWith("?") ? search.slice(1) : search);

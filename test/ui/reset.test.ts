@@ -5,7 +5,9 @@ import { KEPT_PARAMS, resetHref, resetSearch } from "../../src/ui/reset.js";
 describe("resetSearch", () => {
   it("drops every view key and keeps the page's settings, in their order of KEPT_PARAMS", () => {
     expect(resetSearch("?prompt=ROMEO%3A&layer=2&channel=17&token=4&s=1.5")).toBe("");
-    expect(resetSearch("?layer=2&ep=wasm&present=1&token=4&live=0")).toBe("?present=1&ep=wasm&live=0");
+    expect(resetSearch("?layer=2&ep=wasm&present=1&token=4&live=0&engine=fused")).toBe(
+      "?present=1&ep=wasm&engine=fused&live=0",
+    );
     expect(resetSearch("weights=models%2Fx.pth&hub=http%3A%2F%2F127.0.0.1%2F&threads=2")).toBe(
       "?threads=2&weights=models%2Fx.pth&hub=http%3A%2F%2F127.0.0.1%2F",
     );
