@@ -2,8 +2,7 @@
  * The full-size page's controls (browser). Each is an element with `.value` that dispatches `input` when the
  * value changes, for Framework's view():
  *
- *   loaderForm({models, initial, start?, stop, clear, cache}) -> element, .value: LoadRequest (the first: `start`,
- *       a checkpoint next to the site, when the address names one, else the model `initial`)
+ *   loaderForm({models, stop, clear, cache}) -> element, .value: LoadRequest
  *       the model select (the catalogue, a URL, local files), the URL and file fields, Load / Stop download /
  *       Clear cached models and the cache line. Only Load makes a new value (seq + 1); dropping files on the form
  *       picks them and loads. .showCache() refreshes the cache line.
@@ -53,8 +52,6 @@ export interface LoaderFormOptions {
   models: readonly { id: string; label: string }[];
   /** the model the page starts with */
   initial: string;
-  /** a checkpoint at a URL to start with instead (?weights=path: a file next to the site) */
-  start?: { url: string; configUrl?: string; tokenizerUrl?: string; refused?: string };
   /** "Stop download" */
   stop(): void;
   /** "Clear cached models" (then the cache line is read again) */
@@ -64,7 +61,7 @@ export interface LoaderFormOptions {
 
 export type LoaderForm = HTMLFormElement & { value: LoadRequest; showCache(): Promise<void> };
 
-export function loaderForm({ models, initial, start, stop, clear, cache }: LoaderFormOptions): LoaderForm {
+export function loaderForm({ models, initial, stop, clear, cache }: LoaderFormOptions): LoaderForm {
   const input = (name: string, type: string, extra: Record<string, string> = {}) =>
     h("input", { name, type, ...extra }) as HTMLInputElement;
   const select = h(
@@ -117,12 +114,7 @@ export function loaderForm({ models, initial, start, stop, clear, cache }: Loade
     fileRow.hidden = select.value !== "file";
   };
   select.addEventListener("change", sync);
-  select.value = start ? "url" : initial;
-  if (start) {
-    url.value = start.url;
-    configUrl.value = start.configUrl ?? "";
-    tokenizerUrl.value = start.tokenizerUrl ?? "";
-  }
+  select.value = initial;
   sync();
 
   form.showCache = async () => {
@@ -133,7 +125,7 @@ export function loaderForm({ models, initial, start, stop, clear, cache }: Loade
   void form.showCache();
 
   let seq = 0;
-  form.value = start ? { seq, kind: "url", ...start } : { seq, kind: "model", id: initial };
+  form.value = { seq, kind: "model", id: initial };
   load.onclick = () => {
     const v = select.value;
     const request: LoadRequest =
