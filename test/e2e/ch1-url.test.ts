@@ -4,23 +4,21 @@
  * integers for number keys), so the same seed gave other text than the presenter had prepared.
  */
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { Sampler } from "../../src/rwkv/sampling.js";
 import { encodePrompt } from "../../src/trace/prompt.js";
-import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { browserStatus } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
-import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt } from "./helpers/site.js";
+import { ensureBuilt } from "./helpers/site.js";
+import { siteSession, useSite } from "./helpers/session.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
 if (status.available && !baseUrl) ensureBuilt();
 const TIMEOUT = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 90_000);
 
-let server: StaticServer | undefined;
-let origin: string;
-let browser: Browser;
+const site = siteSession();
 
 const SHARED = "/01-overview?temperature=0.3&topP=0.55&seed=7";
 
@@ -47,21 +45,10 @@ async function generate(page: Page): Promise<string> {
 }
 
 describe.runIf(status.available || status.required)("chapter 1's shared link in Chromium", () => {
-  beforeAll(async () => {
-    if (baseUrl) origin = baseUrl;
-    else {
-      server = await serveStatic(distDir);
-      origin = server.origin;
-    }
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  useSite(site);
 
   it("keeps temperature 0.3, top-p 0.55 and seed 7, and gives the same text again after a reload", async () => {
-    const { page, problems } = await openWatchedPage(browser, origin + SHARED);
+    const { page, problems } = await openWatchedPage(site.browser, site.origin + SHARED);
     try {
       const want = {
         temperature: "0.3",
@@ -95,7 +82,7 @@ describe.runIf(status.available || status.required)("chapter 1's shared link in 
         "7",
       ]);
 
-      await page.goto(origin + SHARED, { waitUntil: "load" });
+      await page.goto(site.origin + SHARED, { waitUntil: "load" });
       expect(await controls(page)).toEqual(want);
       expect(await generate(page)).toBe(first);
       expect(problems).toEqual([]);

@@ -5,29 +5,27 @@
  * checks list under the figure reports the live WKV against the model's own output, and the address follows.
  */
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { loadBuildGpt } from "../../src/build/gpt-build.js";
 import { attentionOf, channelOfRank, wkvAttentionMatrix } from "../../src/chapters/attention.js";
 import { CHAPTER_PROMPTS } from "../../src/chapters/defaults.js";
 import { gptAttention } from "../../src/live/gpt-attention.js";
 import { encodePrompt } from "../../src/trace/prompt.js";
-import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { browserStatus } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
-import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt } from "./helpers/site.js";
+import { ensureBuilt } from "./helpers/site.js";
+import { siteSession, useSite } from "./helpers/session.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
 if (status.available && !baseUrl) ensureBuilt();
 const TIMEOUT = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 90_000);
 
-let server: StaticServer | undefined;
-let origin: string;
-let browser: Browser;
+const site = siteSession();
 
 function open(pagePath: string) {
-  return openWatchedPage(browser, origin + pagePath);
+  return openWatchedPage(site.browser, site.origin + pagePath);
 }
 
 async function waitLive(page: Page): Promise<void> {
@@ -51,18 +49,7 @@ function expected(text: string, layer: number, channel: number, gLayer: number, 
 }
 
 describe.runIf(status.available || status.required)("chapters 2 and 5 in Chromium", () => {
-  beforeAll(async () => {
-    if (baseUrl) origin = baseUrl;
-    else {
-      server = await serveStatic(distDir);
-      origin = server.origin;
-    }
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  useSite(site);
 
   it("chapter 5: ▶ Play streams the prompt token by token to its end; pressed again, it stops", async () => {
     const { page, problems } = await open("/05-wkv?token=2");

@@ -9,15 +9,15 @@
  *     stale within STALE_GRACE_MS of the keystroke and replaced once the new run ends.
  */
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CHAPTER_PROMPTS } from "../../src/chapters/defaults.js";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { encodePrompt } from "../../src/trace/prompt.js";
-import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { browserStatus } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
-import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt } from "./helpers/site.js";
+import { ensureBuilt } from "./helpers/site.js";
 import { numberAttr } from "./helpers/attrs.js";
+import { siteSession, useSite } from "./helpers/session.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -28,9 +28,7 @@ const LIVE_BOUND_MS = 60_000;
 /** From the keystroke to the stale mark: Framework's next frames, far less than one run of the graphs. */
 const STALE_GRACE_MS = 250;
 
-let server: StaticServer | undefined;
-let origin: string;
-let browser: Browser;
+const site = siteSession();
 
 const { card } = loadBuildModel();
 const { prompt: defaultPrompt, maxTokens } = CHAPTER_PROMPTS.rnnParallel;
@@ -54,18 +52,7 @@ function adapterKind(page: Page): Promise<string> {
 }
 
 describe.runIf(status.available || status.required)("chapter 8's ONNX section in Chromium (issue 11)", () => {
-  beforeAll(async () => {
-    if (baseUrl) origin = baseUrl;
-    else {
-      server = await serveStatic(distDir);
-      origin = server.origin;
-    }
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  useSite(site);
 
   it(`goes live on wasm within ${LIVE_BOUND_MS / 1000} s where the only WebGPU adapter is a software one, and says why`, async (ctx) => {
     const t0 = Date.now();
@@ -148,5 +135,5 @@ describe.runIf(status.available || status.required)("chapter 8's ONNX section in
 });
 
 function open(pagePath: string) {
-  return openWatchedPage(browser, origin + pagePath);
+  return openWatchedPage(site.browser, site.origin + pagePath);
 }

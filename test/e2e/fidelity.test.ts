@@ -6,7 +6,7 @@
  * 6's activation measures against the reference model's k', and the notation table against the notation module.
  */
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadBuildModel } from "../../src/build/build-model.js";
 import { activationStats } from "../../src/chapters/channel-mixing.js";
 import { CHAPTER_PROMPTS } from "../../src/chapters/defaults.js";
@@ -14,11 +14,11 @@ import { NOTATION } from "../../src/chapters/notation.js";
 import { overflowStats } from "../../src/chapters/wkv.js";
 import { encodePrompt } from "../../src/trace/prompt.js";
 import { numberAttr } from "./helpers/attrs.js";
-import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
+import { browserStatus } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
 import { PAGE_READY } from "./helpers/page-checks.js";
-import { serveStatic, type StaticServer } from "./helpers/server.js";
-import { distDir, ensureBuilt, findPages } from "./helpers/site.js";
+import { ensureBuilt, findPages } from "./helpers/site.js";
+import { siteSession, useSite } from "./helpers/session.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -59,11 +59,9 @@ function trace(chapter: keyof typeof CHAPTER_PROMPTS) {
   return { enc, trace: model.forward(enc.tokens, undefined, { trace: true }).trace! };
 }
 
-let server: StaticServer | undefined;
-let origin: string;
-let browser: Browser;
+const site = siteSession();
 
-const open = (pagePath: string) => openWatchedPage(browser, origin + pagePath);
+const open = (pagePath: string) => openWatchedPage(site.browser, site.origin + pagePath);
 
 async function ready(page: Page): Promise<void> {
   await page.waitForFunction(PAGE_READY, undefined, { timeout: TIMEOUT, polling: 250 });
@@ -73,9 +71,9 @@ async function waitLive(page: Page): Promise<void> {
   await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: TIMEOUT });
 }
 
-if (!status.available && !status.required) console.log(`SKIP browser tests: ${status.message}`);
+if (!status.available && !status.required) console.log(`SKIP site.browser tests: ${status.message}`);
 if (!status.available && status.required) {
-  describe("browser required (CI=true or E2E_REQUIRED=1)", () => {
+  describe("site.browser required (CI=true or E2E_REQUIRED=1)", () => {
     it("has Chromium", () => {
       throw new Error(status.message);
     });
@@ -83,18 +81,7 @@ if (!status.available && status.required) {
 }
 
 describe.runIf(status.available)("teaching fidelity in Chromium", () => {
-  beforeAll(async () => {
-    if (baseUrl) origin = baseUrl;
-    else {
-      server = await serveStatic(distDir);
-      origin = server.origin;
-    }
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  useSite(site);
 
   it("finds the pages, the notation page among them", () => {
     expect(pages).toContain("/notation");
