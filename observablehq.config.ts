@@ -28,6 +28,14 @@ export const chapters: { name: string; path: string }[] = [
 
 export default {
   root,
+  // Any static host (README "Host it"): page links end in .html (./02-attention.html), so a plain file server
+  // with no rewrite rules finds every page; the home page stays ./ (every server serves a folder's index.html).
+  preserveExtension: true,
+  preserveIndex: false,
+  // The path the site is served under. Framework writes every link, asset, worker and wasm path relative to the
+  // page, so one build works at / and under any sub-path; `base` is only the <base href> of a 404 page (none yet).
+  // Set it when the site lives under a sub-path: SITE_BASE=/rwkv/ npm run build.
+  base: process.env.SITE_BASE ?? "/",
   title: "RWKV, explained live",
   pages: chapters.filter((page) => existsSync(path.join(rootDir, `${page.path.slice(1)}.md`))),
   // default.css + air (light) + near-midnight (dark, by prefers-color-scheme) + our own rules.

@@ -295,26 +295,29 @@ export function wholeModelFacts(shape: Required<RwkvShape>, counts: Pick<ModelCo
   };
 }
 
-/** The chapter that explains each part of the block diagram (src/components/block-diagram.ts part ids). */
+/**
+ * The chapter that explains each part of the block diagram (src/components/block-diagram.ts part ids). The page
+ * files themselves (`.html`), so the links work on a plain static server (README, "Host it").
+ */
 export const DIAGRAM_LINKS: Readonly<Record<string, string>> = {
-  tokenShift: "./03-token-shift",
-  tokenShift2: "./03-token-shift",
-  rkv: "./02-attention",
-  wkv: "./05-wkv",
-  decay: "./04-time-decay",
-  gate: "./05-wkv",
-  timeMix: "./02-attention",
-  channelMix: "./06-channel-mixing",
-  sqrelu: "./06-channel-mixing",
-  gate2: "./06-channel-mixing",
-  rk2: "./06-channel-mixing",
-  modes: "./08-rnn-and-parallel",
+  tokenShift: "./03-token-shift.html",
+  tokenShift2: "./03-token-shift.html",
+  rkv: "./02-attention.html",
+  wkv: "./05-wkv.html",
+  decay: "./04-time-decay.html",
+  gate: "./05-wkv.html",
+  timeMix: "./02-attention.html",
+  channelMix: "./06-channel-mixing.html",
+  sqrelu: "./06-channel-mixing.html",
+  gate2: "./06-channel-mixing.html",
+  rk2: "./06-channel-mixing.html",
+  modes: "./08-rnn-and-parallel.html",
 };
 
 /** The diagram's links to the chapters present in this build (`pages`: data/site-pages.json, page -> present). */
 export function diagramLinks(pages: Readonly<Record<string, unknown>>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(DIAGRAM_LINKS).filter(([, href]) => pages[href.replace("./", "")]),
+    Object.entries(DIAGRAM_LINKS).filter(([, href]) => pages[href.replace(/^\.\/|\.html$/g, "")]),
   );
 }
 

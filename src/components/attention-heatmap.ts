@@ -9,6 +9,7 @@
  */
 import { create, format, type Selection } from "d3";
 import type { AttentionPanel } from "../chapters/attention.js";
+import { labelStep, legible, MIN_TEXT, textWidth } from "./frame.js";
 
 /** How a character is drawn on an axis (spaces and control characters made visible). */
 export function tokenLabel(s: string): string {
@@ -91,16 +92,22 @@ export function attentionComparison(
       );
     }
   }
-  const margin = { top: 64, right: 12, bottom: 44, left: 44 };
+  const margin = { top: 50, right: 12, bottom: 44, left: 44 };
   const gap = 28;
   const n = panels.length;
   const sideBySide = width >= n * (220 + margin.left + margin.right) + (n - 1) * gap;
   const avail = sideBySide ? (width - (n - 1) * gap) / n : width;
-  const side = Math.max(120, Math.min(maxSide, avail - margin.left - margin.right));
+  // on a wide page (presenter mode) the panels stay short enough for the figure and its controls to share a
+  // 1280 × 720 screen; a quarter of the width is still larger than the panels of a normal page
+  const wide = sideBySide && width >= 960 ? Math.max(220, 0.25 * width) : Infinity;
+  const side = Math.max(120, Math.min(maxSide, wide, avail - margin.left - margin.right));
   const cell = side / T;
   const panelW = side + margin.left + margin.right;
   const panelH = side + margin.top + margin.bottom;
-  const totalW = sideBySide ? n * panelW + (n - 1) * gap : panelW;
+  const panelsW = sideBySide ? n * panelW + (n - 1) * gap : panelW;
+  // the weight scale beside the panels when there is room (a wide page), else under the figure
+  const legendInside = width - panelsW >= 260;
+  const totalW = legendInside ? panelsW + 260 : panelsW;
   const totalH = sideBySide ? panelH : n * panelH;
   let [selT, selI] = selected ?? [T - 1, Math.max(0, T - 2)];
   selT = Math.min(Math.max(0, selT), T - 1);
@@ -129,9 +136,10 @@ export function attentionComparison(
     .style("max-width", "100%")
     .style("height", "auto");
 
-  // a label per token when cells are at least 7 px; else every step-th token, with its position
-  const step = cell >= 7 ? 1 : Math.max(2, Math.ceil(16 / cell));
-  const fontSize = step === 1 ? Math.max(8, Math.min(15, cell + 1)) : 11;
+  // the characters at 13 px, every stepX-th along the bottom and every stepY-th down the side, so none touch
+  const fontSize = MIN_TEXT;
+  const stepX = labelStep(cell, textWidth("m", fontSize, { mono: true }));
+  const stepY = labelStep(cell, fontSize);
   const highlights: Selection<SVGRectElement, undefined, null, undefined>[] = [];
   const rowMarks: Selection<SVGRectElement, undefined, null, undefined>[] = [];
 
@@ -141,7 +149,7 @@ export function attentionComparison(
     const g = svg.append("g").attr("transform", `translate(${ox + margin.left},${oy + margin.top})`);
     g.append("text")
       .attr("x", -margin.left + 4)
-      .attr("y", -margin.top + 18)
+      .attr("y", -margin.top + 16)
       .attr("font-weight", 600)
       .attr("fill", panel.color)
       .attr("data-sym", panel.sym ?? null)
@@ -149,7 +157,7 @@ export function attentionComparison(
     if (panel.subtitle) {
       g.append("text")
         .attr("x", -margin.left + 4)
-        .attr("y", -margin.top + 38)
+        .attr("y", -margin.top + 34)
         .attr("fill", "currentColor")
         .attr("font-size", 13)
         .text(panel.subtitle);
@@ -201,22 +209,21 @@ export function attentionComparison(
       .attr("font-size", fontSize)
       .attr("font-family", "var(--monospace)")
       .attr("fill", "currentColor");
-    for (let j = 0; j < T; j += step) {
-      const text = step === 1 ? tokenLabel(tokens[j]) : String(j);
+    for (let j = 0; j < T; j += stepX)
       lab
         .append("text")
         .attr("x", j * cell + cell / 2)
         .attr("y", side + fontSize + 3)
         .attr("text-anchor", "middle")
-        .text(text);
+        .text(tokenLabel(tokens[j]));
+    for (let j = 0; j < T; j += stepY)
       lab
         .append("text")
         .attr("x", -4)
         .attr("y", j * cell + cell / 2)
         .attr("dy", "0.35em")
         .attr("text-anchor", "end")
-        .text(text);
-    }
+        .text(tokenLabel(tokens[j]));
     g.append("text")
       .attr("x", side)
       .attr("y", side + 38)
@@ -225,7 +232,7 @@ export function attentionComparison(
       .attr("fill", "currentColor")
       .text("key position i (earlier tokens) →");
     g.append("text")
-      .attr("transform", `translate(${-margin.left + 10},${side}) rotate(-90)`)
+      .attr("transform", `translate(${-margin.left + 14},${side}) rotate(-90)`)
       .attr("font-size", 13)
       .attr("fill", "currentColor")
       .text("query position t →");
@@ -316,36 +323,59 @@ export function attentionComparison(
   });
 
   // legend: opacity scale
-  const legend = figure
-    .append("div")
-    .attr("class", "heatmap-legend")
-    .style("font", "14px var(--sans-serif)")
-    .style("color", "var(--theme-foreground-muted)");
-  legend.append("span").text(scale === "log" ? "weight (log scale) " : "weight (linear scale) ");
-  const lsvg = legend.append("svg").attr("width", 240).attr("height", 30).style("vertical-align", "middle");
   const ticks = scale === "log" ? [0.001, 0.01, 0.1, 1] : [0, 0.25, 0.5, 0.75, 1];
-  for (let x = 0; x < 200; x += 2) {
-    const a = scale === "log" ? 10 ** (-3 + (3 * x) / 200) : x / 200;
-    lsvg
-      .append("rect")
-      .attr("x", 20 + x)
-      .attr("y", 2)
-      .attr("width", 2.2)
-      .attr("height", 12)
+  const title = scale === "log" ? "weight (log scale)" : "weight (linear scale)";
+  const drawScale = (g: Selection<SVGGElement, undefined, null, undefined>) => {
+    for (let x = 0; x < 200; x += 2) {
+      const a = scale === "log" ? 10 ** (-3 + (3 * x) / 200) : x / 200;
+      g.append("rect")
+        .attr("x", 20 + x)
+        .attr("y", 2)
+        .attr("width", 2.2)
+        .attr("height", 12)
+        .attr("fill", "currentColor")
+        .attr("fill-opacity", cellOpacity(a, scale));
+    }
+    for (const tk of ticks) {
+      const x = scale === "log" ? ((Math.log10(tk) + 3) / 3) * 200 : tk * 200;
+      g.append("text")
+        .attr("x", 20 + x)
+        .attr("y", 29)
+        .attr("text-anchor", "middle")
+        .attr("font-size", MIN_TEXT)
+        .attr("fill", "currentColor")
+        .text(scale === "log" ? (tk === 1 ? "1" : `${tk}`) : `${tk}`);
+    }
+  };
+  if (legendInside) {
+    const g = svg
+      .append("g")
+      .attr("class", "heatmap-legend")
+      .attr("transform", `translate(${panelsW + 16},${margin.top})`);
+    g.append("text")
+      .attr("x", 20)
+      .attr("y", -8)
+      .attr("font-size", 14)
       .attr("fill", "currentColor")
-      .attr("fill-opacity", cellOpacity(a, scale));
+      .text(title);
+    drawScale(g.append("g"));
+  } else {
+    const legend = figure
+      .append("div")
+      .attr("class", "heatmap-legend")
+      .style("font", "14px var(--sans-serif)")
+      .style("color", "var(--theme-foreground-muted)");
+    legend.append("span").text(`${title} `);
+    const lsvg = legend
+      .append("svg")
+      .attr("width", 240)
+      .attr("height", 32)
+      .attr("role", "img")
+      .attr("aria-label", `${title}: ${ticks.join(", ")}`)
+      .style("vertical-align", "middle");
+    drawScale(lsvg.append("g"));
   }
-  for (const tk of ticks) {
-    const x = scale === "log" ? ((Math.log10(tk) + 3) / 3) * 200 : tk * 200;
-    lsvg
-      .append("text")
-      .attr("x", 20 + x)
-      .attr("y", 27)
-      .attr("text-anchor", "middle")
-      .attr("font-size", 11)
-      .attr("fill", "currentColor")
-      .text(scale === "log" ? (tk === 1 ? "1" : `${tk}`) : `${tk}`);
-  }
+  legible(svg);
   Object.assign(node.dataset, data);
   node.value = [selT, selI];
   render();

@@ -11,7 +11,7 @@
  */
 import { create, interpolatePurples, scaleLinear, scaleSequential, type Selection } from "d3";
 import type { TracePanel } from "../chapters/memory/figures.js";
-import { usableWidth } from "./frame.js";
+import { labelStep, MIN_TEXT, usableWidth } from "./frame.js";
 
 export interface CausalTraceFigureOptions {
   width: number;
@@ -47,7 +47,9 @@ export function traceLayout(width: number, panels: readonly TracePanel[]): Trace
   const panelW = columns === 2 ? (w - gap) / 2 : w;
   const cellW = Math.min(64, (panelW - labelW - 8) / L);
   const T = Math.max(1, ...panels.map((p) => p.T));
-  const cellH = T > 80 ? 10 : 14;
+  // on a wide page (presenter mode) the rows share about 170 px, so the panels, their readout and the controls fit
+  // one 1280 × 720 screen (full screen, f, shows them larger)
+  const cellH = w >= 960 ? Math.max(2.5, Math.min(14, 170 / T)) : T > 80 ? 10 : 14;
   return { columns, panelW, labelW, cellW, cellH };
 }
 
@@ -87,26 +89,32 @@ export function causalTraceFigure(panels: readonly TracePanel[], o: CausalTraceF
       .attr("width", p.L * cellW)
       .attr("height", plotH)
       .attr("fill", "rgba(128,128,128,0.15)");
+    // token labels at 13 px: every row when rows are tall enough, else every step-th row and the subject's first
+    const step = labelStep(cellH, MIN_TEXT, 0);
+    let last = -Infinity;
     for (let t = 0; t < p.T; t++) {
       const inSubject = t >= p.subject[0] && t < p.subject[1];
-      svg
-        .append("text")
-        .attr("x", labelW - 6)
-        .attr("y", top + t * cellH + cellH / 2)
-        .attr("dy", "0.35em")
-        .attr("text-anchor", "end")
-        .style("font", `${cellH >= 14 ? 13 : 11}px var(--monospace)`)
-        .attr("font-weight", inSubject ? 700 : 400)
-        .attr("fill", inSubject ? p.color : "currentColor")
-        .attr("data-sym", inSubject ? "subject" : null)
-        .text(`${p.labels[t] ?? ""}${inSubject ? "*" : ""}`);
+      if ((t % step === 0 || t === p.subject[0]) && t - last >= step) {
+        last = t;
+        svg
+          .append("text")
+          .attr("x", labelW - 6)
+          .attr("y", top + t * cellH + cellH / 2)
+          .attr("dy", "0.35em")
+          .attr("text-anchor", "end")
+          .style("font", `${MIN_TEXT}px var(--monospace)`)
+          .attr("font-weight", inSubject ? 700 : 400)
+          .attr("fill", inSubject ? p.color : "currentColor")
+          .attr("data-sym", inSubject ? "subject" : null)
+          .text(`${p.labels[t] ?? ""}${inSubject ? "*" : ""}`);
+      }
       for (let l = 0; l < p.L; l++) {
         const v = p.values[l * p.T + t];
         g.append("rect")
           .attr("x", l * cellW)
           .attr("y", t * cellH)
           .attr("width", Math.max(0, cellW - 1))
-          .attr("height", Math.max(0, cellH - 1))
+          .attr("height", cellH >= 6 ? cellH - 1 : cellH) // no gaps between rows too thin to show them
           .attr("fill", color(v))
           .append("title")
           .text(
@@ -162,17 +170,18 @@ function legend(
       .attr("offset", `${i * 10}%`)
       .attr("stop-color", color(domain[0] + ((domain[1] - domain[0]) * i) / 10));
   }
-  const w = width - 20;
+  // the bar inset by half a label's width, so "0%" and "100%" stay inside the svg
+  const w = width - 48;
   svg
     .append("rect")
-    .attr("x", 10)
+    .attr("x", 24)
     .attr("y", 4)
     .attr("width", w)
     .attr("height", 12)
     .attr("fill", `url(#${id})`);
   const x = scaleLinear()
     .domain(domain)
-    .range([10, 10 + w]);
+    .range([24, 24 + w]);
   for (const v of x.ticks(4)) {
     svg
       .append("text")

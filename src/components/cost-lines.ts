@@ -7,6 +7,7 @@
  *   A chart with no points at all shows its `empty` text instead of axes (the figure is never blank).
  */
 import { axisBottom, axisLeft, create, line, max, min, scaleLinear, scaleLog } from "d3";
+import { legible, wrapLines } from "./frame.js";
 
 export interface CostSeries {
   label: string;
@@ -47,8 +48,22 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
       series.map((s) => ({ label: s.label, points: s.points.map(([x, y]) => [x, +y.toPrecision(6)]) })),
     ),
   );
-  const legendH = 22 * Math.ceil(series.length / 2);
-  const margin = { top: 48 + (o.note ? 18 : 0) + legendH, right: 18, bottom: 44, left: 72 };
+  // the title, the note and the legend wrap to the figure's width (a phone's 350 px as well as a wide page)
+  const titleLines = wrapLines(title, width - 8, 15);
+  const noteLines = o.note ? wrapLines(o.note, width - 8, 13) : [];
+  const cols = width >= 560 ? 2 : 1;
+  const colW = (width - 8) / cols;
+  const labels = series.map((s) =>
+    wrapLines(s.points.length ? s.label : `${s.label} (not run)`, colW - 36, 13),
+  );
+  const rowHeights: number[] = [];
+  labels.forEach((l, i) => {
+    const r = Math.floor(i / cols);
+    rowHeights[r] = Math.max(rowHeights[r] ?? 0, 6 + 16 * l.length);
+  });
+  const headH = 20 * titleLines.length + 18 * noteLines.length;
+  const legendH = rowHeights.reduce((a, b) => a + b, 0);
+  const margin = { top: 12 + headH + legendH + 8, right: 18, bottom: 44, left: 72 };
   const H = margin.top + height + margin.bottom;
   const svg = figure
     .append("svg")
@@ -56,30 +71,32 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
     .attr("height", H)
     .attr("viewBox", `0 0 ${width} ${H}`)
     .attr("role", "img")
+    .attr("aria-label", costLinesLabel(title, series))
     .style("max-width", "100%")
     .style("height", "auto");
-  svg
-    .append("text")
-    .attr("x", 4)
-    .attr("y", 18)
-    .attr("font-weight", 600)
-    .attr("fill", "currentColor")
-    .text(title);
-  if (o.note) {
+  const head = svg.append("text").attr("font-weight", 600).attr("fill", "currentColor");
+  titleLines.forEach((line, i) =>
+    head
+      .append("tspan")
+      .attr("x", 4)
+      .attr("y", 18 + 20 * i)
+      .text(line),
+  );
+  noteLines.forEach((line, i) =>
     svg
       .append("text")
       .attr("x", 4)
-      .attr("y", 38)
+      .attr("y", 20 * titleLines.length + 16 + 18 * i)
       .attr("font-size", 13)
       .attr("fill", "currentColor")
       .attr("fill-opacity", 0.8)
-      .text(o.note);
-  }
-  const legendTop = 38 + (o.note ? 18 : 0);
-  const colW = Math.max(160, (width - 8) / 2);
+      .text(line),
+  );
+  const legendTop = 12 + headH;
   series.forEach((s, i) => {
-    const gx = 4 + (i % 2) * colW;
-    const gy = legendTop + 4 + 22 * Math.floor(i / 2);
+    const r = Math.floor(i / cols);
+    const gx = 4 + (i % cols) * colW;
+    const gy = legendTop + 4 + rowHeights.slice(0, r).reduce((a, b) => a + b, 0);
     const g = svg.append("g").attr("transform", `translate(${gx},${gy})`);
     g.append("line")
       .attr("x1", 0)
@@ -89,13 +106,15 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
       .attr("stroke", s.color)
       .attr("stroke-width", 3)
       .attr("stroke-dasharray", s.dashed ? "6 4" : null);
-    g.append("text")
-      .attr("x", 28)
-      .attr("y", 6)
-      .attr("dy", "0.35em")
-      .attr("font-size", 13)
-      .attr("fill", "currentColor")
-      .text(s.points.length ? s.label : `${s.label} (not run)`);
+    const text = g.append("text").attr("font-size", 13).attr("fill", "currentColor");
+    labels[i].forEach((line, j) =>
+      text
+        .append("tspan")
+        .attr("x", 28)
+        .attr("y", 6 + 16 * j)
+        .attr("dy", "0.35em")
+        .text(line),
+    );
   });
   const all = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   if (all.length === 0) {
@@ -105,6 +124,7 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
       .attr("y", margin.top + height / 2)
       .attr("fill", "currentColor")
       .text(o.empty ?? "No measurements yet.");
+    legible(svg);
     return figure.node() as HTMLElement;
   }
   const xs = all.map((p) => p[0]);
@@ -169,5 +189,21 @@ export function costLines(input: CostSeries[], o: CostLinesOptions): HTMLElement
       }
     }
   }
+  legible(svg);
   return figure.node() as HTMLElement;
+}
+
+/** The text alternative: the title and each series' last measured point (its key number). */
+export function costLinesLabel(
+  title: string,
+  series: readonly { label: string; points: readonly (readonly [number, number])[] }[],
+): string {
+  const n = (v: number) =>
+    Math.abs(v) >= 1000 ? Math.round(v).toLocaleString("en-US") : String(+v.toPrecision(3));
+  const parts = series.map((s) => {
+    const last = s.points[s.points.length - 1];
+    return last ? `${s.label}: ${n(last[1])} at ${n(last[0])}` : `${s.label}: not run`;
+  });
+  const measured = series.filter((s) => s.points.length).length;
+  return `${title}. ${parts.join("; ")} (${measured} of ${series.length} series measured)`;
 }

@@ -15,6 +15,14 @@
  *   panelGrid(n, width, {gap, panelHeight, columns}) -> PanelGrid
  *       pure: n panels in rows; `columns` [[minWidth, cols], ...] widest first (1 column below them all)
  *   layerColor(l), layerLegend(parent, nLayers, {x, y})     one colour per layer, and the "layer l" legend
+ *   textWidth(text, fontSize, {mono?}) -> number              an estimate of a label's width (no DOM needed)
+ *   labelStep(spacing, labelWidth, gap?) -> k                 label every k-th position so labels never touch
+ *   legible(svg)                                              raise every font size below MIN_TEXT to it (d3's
+ *                                                             axes draw at 10 px); Frame.done() calls it
+ *   wrapLines(text, width, fontSize) -> string[]              a title broken into lines that fit `width`
+ *
+ * Text: figures draw text at 13 px or more (MIN_TEXT): presenter mode zooms the page by 1.25, so it is read at
+ * 16 px or more on a 1280 × 720 projector (src/ui/presenter.ts), and full screen scales it further.
  */
 import { create, type Selection } from "d3";
 
@@ -77,6 +85,23 @@ export interface FrameOptions extends SizeOptions {
   data?: Record<string, string | number>;
 }
 
+/** Every font-size attribute of the svg (and its axes') below MIN_TEXT raised to MIN_TEXT. */
+export function legible(svg: Selection<SVGSVGElement, undefined, null, undefined> | SVGSVGElement): void {
+  const node = "node" in svg ? svg.node() : svg;
+  const walk = (el: Element): void => {
+    const size = parseFloat(el.getAttribute("font-size") ?? "");
+    if (size < MIN_TEXT) el.setAttribute("font-size", String(MIN_TEXT));
+    for (const child of Array.from(el.children)) if (typeof child === "object") walk(child);
+  };
+  if (node) walk(node);
+}
+
+/** Label every k-th of positions `spacing` px apart when a label is `labelWidth` px wide (at least 1). */
+export function labelStep(spacing: number, labelWidth: number, gap = 2): number {
+  if (!(spacing > 0)) return 1;
+  return Math.max(1, Math.ceil((labelWidth + gap) / spacing));
+}
+
 export interface Frame extends FrameSize {
   figure: Selection<HTMLElement, undefined, null, undefined>;
   svg: Selection<SVGSVGElement, undefined, null, undefined>;
@@ -101,6 +126,7 @@ export function frame(name: string, { label, fluid = false, data = {}, ...size }
     figure,
     svg,
     done(caption) {
+      legible(svg);
       if (caption !== undefined) figure.append("figcaption").text(caption);
       return figure.node() as HTMLElement;
     },
@@ -148,16 +174,57 @@ export function layerColor(l: number): string {
   return LAYER_COLORS[l % LAYER_COLORS.length];
 }
 
-/** "— layer 0  — layer 1 ..." in the layers' colours, from (x, y) of `parent`. */
+const LEGEND_ITEM = 92;
+const LEGEND_ROW = 20;
+
+/** How many rows the layer legend takes when it starts at x of a figure `width` wide (one row without a width). */
+export function layerLegendRows(nLayers: number, width?: number, x = 0): number {
+  if (width === undefined) return 1;
+  return Math.ceil(nLayers / Math.max(1, Math.floor((width - x) / LEGEND_ITEM)));
+}
+
+/**
+ * "— layer 0  — layer 1 ..." in the layers' colours, from (x, y) of `parent`; given the figure's `width`, it wraps
+ * into rows of LEGEND_ROW px (layerLegendRows says how many) instead of running out of the figure.
+ */
 export function layerLegend<E extends SVGElement>(
   parent: Selection<E, undefined, null, undefined>,
   nLayers: number,
-  { x, y }: { x: number; y: number },
+  { x, y, width }: { x: number; y: number; width?: number },
 ): void {
   const legend = parent.append("g").attr("class", "layer-legend").attr("transform", `translate(${x},${y})`);
+  const perRow = Math.ceil(nLayers / layerLegendRows(nLayers, width, x));
   for (let l = 0; l < nLayers; l++) {
-    const g = legend.append("g").attr("transform", `translate(${l * 92},0)`);
+    const g = legend
+      .append("g")
+      .attr("transform", `translate(${(l % perRow) * LEGEND_ITEM},${Math.floor(l / perRow) * LEGEND_ROW})`);
     g.append("line").attr("x2", 22).attr("stroke", layerColor(l)).attr("stroke-width", 4);
     g.append("text").attr("x", 28).attr("y", 5).attr("fill", "currentColor").text(`layer ${l}`);
   }
+}
+
+/** The smallest font size a figure draws text at (see the top of this file). */
+export const MIN_TEXT = 13;
+
+/**
+ * An estimate of how wide `text` is drawn at `fontSize` (no DOM: components are pure and tested in Node): 0.6 em a
+ * character for the sans-serif stacks the site uses (a little over their average), 0.62 em for monospace.
+ */
+export function textWidth(text: string, fontSize: number, { mono = false }: { mono?: boolean } = {}): number {
+  return [...text].length * fontSize * (mono ? 0.62 : 0.6);
+}
+
+/** `text` broken at spaces into lines no wider than `width` (by textWidth); a longer word stays whole. */
+export function wrapLines(text: string, width: number, fontSize: number): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const next = line ? `${line} ${word}` : word;
+    if (line && textWidth(next, fontSize) > width) {
+      lines.push(line);
+      line = word;
+    } else line = next;
+  }
+  if (line) lines.push(line);
+  return lines.length ? lines : [""];
 }

@@ -1,5 +1,6 @@
 /**
- * A channels × time heatmap (canvas for the cells, SVG for axes and marks), for any (T, C) tensor of a trace.
+ * A channels × time heatmap (one SVG: the cells an <image>, axes and marks around it), for any (T, C) tensor of a
+ * trace.
  * Rows are channels (optionally reordered), columns are token positions; columns at and after `revealed` are
  * drawn empty (the "filling in as tokens stream" effect).
  *
@@ -9,7 +10,7 @@
  *     opts: {width, name, title, sym?, labels (T), revealed?, rowOrder?, highlightRow?, highlightCol?,
  *            kind?, rowHeight?, format?, domain?}
  * The figure's element carries data-sym (hover linking) and dataset.min / dataset.max of what it shows.
- *   heatmapGrid(panels, {width}) -> <div>   heatmaps in a grid: two columns from 900 px, else one
+ *   heatmapGrid(panels, {width}) -> <div>   heatmaps in a grid: four columns from 960 px, two from 640, else one
  */
 import {
   create,
@@ -20,6 +21,7 @@ import {
   scaleLinear,
   scaleSequential,
 } from "d3";
+import { frame, panelGrid, usableWidth, wrapLines } from "./frame.js";
 
 export type HeatmapKind = "diverging" | "sequential";
 
@@ -94,13 +96,51 @@ export interface HeatmapOptions {
   highlightRow?: number;
   highlightCol?: number;
   kind?: HeatmapKind;
-  /** pixels per channel row (default: fit ~260 px) */
+  /** pixels per channel row (default: fit ~260 px); a panel narrower than 300 px takes at most 2/3 of its width */
   rowHeight?: number;
   format?: string;
   domain?: [number, number];
   caption?: string;
 }
 
+/** A heatmap panel is drawn at least this wide (four fit a 960 px row). */
+const HEATMAP_MIN_WIDTH = 200;
+
+/** Cells as a PNG data URL, one pixel per cell (time across, channels down), or "" where there is no canvas. */
+function cellImage(m: Matrix, revealed: number, order: readonly number[], scale: HeatmapScale): string {
+  if (typeof document === "undefined" || revealed < 1) return "";
+  const C = m.cols;
+  const canvas = document.createElement("canvas");
+  canvas.width = revealed;
+  canvas.height = C;
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return "";
+  const lut = colorTable(scale);
+  const lo = scale.domain[0];
+  const span = scale.domain[1] - scale.domain[0] || 1;
+  const img = ctx.createImageData(revealed, C);
+  const px = img.data;
+  for (let r = 0; r < C; r++) {
+    const c = order[r];
+    for (let t = 0; t < revealed; t++) {
+      const v = m.data[t * C + c];
+      const o = (r * revealed + t) * 4;
+      px[o + 3] = 255;
+      if (!Number.isFinite(v)) continue; // black
+      const i = Math.max(0, Math.min(255, Math.round(((v - lo) / span) * 255)));
+      px[o] = lut[i * 3];
+      px[o + 1] = lut[i * 3 + 1];
+      px[o + 2] = lut[i * 3 + 2];
+    }
+  }
+  ctx.putImageData(img, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+/**
+ * One SVG (the cells an <image> drawn pixelated), so the figure scales as a whole: full screen, presenter mode,
+ * export. The title wraps to the panel's width; the colour bar's labels get the room their longest one needs.
+ */
 export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const T = m.rows;
   const C = m.cols;
@@ -108,23 +148,37 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     throw new RangeError("heatmap: data does not match rows × cols");
   const revealed = Math.max(0, Math.min(T, o.revealed ?? T));
   const order = o.rowOrder ?? Array.from({ length: C }, (_, c) => c);
-  const rowH = o.rowHeight ?? Math.max(0.5, Math.min(4, 260 / C));
-  const margin = { top: 30, right: 16, bottom: 40, left: 50 };
-  const legendW = 70;
-  const plotW = Math.max(60, o.width - margin.left - margin.right - legendW);
-  const plotH = Math.round(C * rowH);
-  const H = margin.top + plotH + margin.bottom;
-  const colW = plotW / T;
+  const width = usableWidth(o.width, HEATMAP_MIN_WIDTH);
+  // about 260 px of rows; a narrow panel (four in a row: a wide page, presenter mode) shorter, at most 2/3 of its
+  // width, so that the row and the controls above it share one screen, whatever rowHeight asked for
+  const narrow = width < 300;
+  const fit = Math.max(0.5, Math.min(4, Math.max(150, Math.min(260, 0.66 * width)) / C));
+  const rowH = narrow ? Math.min(o.rowHeight ?? fit, fit) : (o.rowHeight ?? fit);
   const shown = new Float32Array(revealed * C);
   shown.set(m.data.subarray(0, revealed * C));
   const scale = heatmapScale(shown.length ? shown : m.data, o.kind ?? "diverging", o.domain);
-
-  const figure = create("figure")
-    .attr("data-figure", o.name)
-    .attr("data-revealed", revealed)
-    .style("position", "relative");
-  if (o.sym) figure.attr("data-sym", o.sym);
-  const node = figure.node() as HTMLElement;
+  const ly = scaleLinear().domain(scale.domain).range([1, 0]);
+  const fmt = d3format(o.format ?? ".2~g");
+  const ticks = ly.ticks(4).map((v) => ({ v, label: fmt(v) }));
+  // colour bar: 12 px bar, 4 px gap, then its labels (13 px text, about 0.62 em a character)
+  const legendW = 22 + 16 + Math.ceil(Math.max(3, ...ticks.map((t) => t.label.length)) * 13 * 0.62) + 4;
+  const left = 36;
+  const titleLines = wrapLines(o.title, width - 8, 16);
+  // a narrow panel leaves out the "tokens →" line: its token labels say as much
+  const margin = { top: 12 + 20 * titleLines.length, right: legendW, bottom: narrow ? 24 : 40, left };
+  const plotH = Math.round(C * rowH);
+  const f = frame(o.name, {
+    width,
+    minWidth: HEATMAP_MIN_WIDTH,
+    height: plotH,
+    margin,
+    label: `${o.title}: ${C} channels over ${T} tokens, ${revealed} shown, values ${fmt(scale.domain[0])} to ${fmt(scale.domain[1])}`,
+    data: { revealed },
+  });
+  const plotW = f.right - f.left;
+  const colW = plotW / T;
+  const node = f.figure.node() as HTMLElement;
+  if (o.sym) f.figure.attr("data-sym", o.sym);
   let mn = Infinity;
   let mx = -Infinity;
   for (const v of shown)
@@ -134,79 +188,44 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     }
   node.dataset.min = String(mn);
   node.dataset.max = String(mx);
-
-  const wrap = figure
-    .append("div")
-    .style("position", "relative")
-    .style("width", `${o.width}px`)
-    .style("height", `${H}px`);
-  const dpr = typeof window !== "undefined" ? Math.min(2, window.devicePixelRatio || 1) : 1;
-  const canvas = wrap
-    .append("canvas")
-    .attr("width", Math.round(plotW * dpr))
-    .attr("height", Math.round(plotH * dpr))
-    .style("position", "absolute")
-    .style("left", `${margin.left}px`)
-    .style("top", `${margin.top}px`)
-    .style("width", `${plotW}px`)
-    .style("height", `${plotH}px`)
-    .style("image-rendering", "pixelated");
-  const ctx = (canvas.node() as HTMLCanvasElement).getContext("2d");
-  if (ctx) {
-    ctx.fillStyle = "rgba(128,128,128,0.12)";
-    ctx.fillRect(0, 0, plotW * dpr, plotH * dpr);
-    if (revealed > 0) {
-      // one pixel per cell in an offscreen bitmap (time across, channels down), then scaled up unsmoothed
-      const lut = colorTable(scale);
-      const lo = scale.domain[0];
-      const span = scale.domain[1] - scale.domain[0] || 1;
-      const img = new ImageData(revealed, C);
-      const px = img.data;
-      for (let r = 0; r < C; r++) {
-        const c = order[r];
-        for (let t = 0; t < revealed; t++) {
-          const v = m.data[t * C + c];
-          const o = (r * revealed + t) * 4;
-          if (!Number.isFinite(v)) {
-            px[o + 3] = 255; // black
-            continue;
-          }
-          const i = Math.max(0, Math.min(255, Math.round(((v - lo) / span) * 255)));
-          px[o] = lut[i * 3];
-          px[o + 1] = lut[i * 3 + 1];
-          px[o + 2] = lut[i * 3 + 2];
-          px[o + 3] = 255;
-        }
-      }
-      const off = document.createElement("canvas");
-      off.width = revealed;
-      off.height = C;
-      off.getContext("2d")!.putImageData(img, 0, 0);
-      ctx.imageSmoothingEnabled = false;
-      ctx.drawImage(off, 0, 0, revealed * colW * dpr, plotH * dpr);
-    }
-  }
-  const svg = wrap
-    .append("svg")
-    .attr("width", o.width)
-    .attr("height", H)
-    .style("position", "absolute")
-    .style("left", 0)
-    .style("top", 0)
-    .attr("role", "img")
-    .attr("aria-label", `${o.title}: ${C} channels over ${T} tokens, ${revealed} shown`);
+  const svg = f.svg;
   svg
+    .append("rect")
+    .attr("x", f.left)
+    .attr("y", f.top)
+    .attr("width", plotW)
+    .attr("height", plotH)
+    .attr("fill", "rgba(128,128,128,0.12)");
+  const href = cellImage(m, revealed, order, scale);
+  if (href)
+    svg
+      .append("image")
+      .attr("class", "cells")
+      .attr("x", f.left)
+      .attr("y", f.top)
+      .attr("width", revealed * colW)
+      .attr("height", plotH)
+      .attr("preserveAspectRatio", "none")
+      .style("image-rendering", "pixelated")
+      .attr("href", href);
+  const title = svg
     .append("text")
-    .attr("x", margin.left)
-    .attr("y", 20)
+    .attr("class", "title")
+    .attr("x", 4)
     .attr("font-weight", 700)
     .attr("font-size", 16)
     .attr("fill", "currentColor")
-    .attr("data-sym", o.sym ?? null)
-    .text(o.title);
+    .attr("data-sym", o.sym ?? null);
+  titleLines.forEach((line, i) =>
+    title
+      .append("tspan")
+      .attr("x", 4)
+      .attr("y", 20 + 20 * i)
+      .text(line),
+  );
   svg
     .append("text")
-    .attr("transform", `translate(12,${margin.top + plotH / 2}) rotate(-90)`)
+    .attr("transform", `translate(14,${f.top + plotH / 2}) rotate(-90)`)
     .attr("text-anchor", "middle")
     .attr("font-size", 13)
     .attr("fill", "currentColor")
@@ -215,37 +234,38 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const xl = svg.append("g").attr("font-family", "var(--monospace)").attr("font-size", 14);
   for (let t = 0; t < T; t += every) {
     xl.append("text")
-      .attr("x", margin.left + (t + 0.5) * colW)
-      .attr("y", margin.top + plotH + 16)
+      .attr("x", f.left + (t + 0.5) * colW)
+      .attr("y", f.bottom + 16)
       .attr("text-anchor", "middle")
       .attr("fill", "currentColor")
       .attr("opacity", t < revealed ? 1 : 0.35)
       .text(o.labels[t] ?? "");
   }
-  svg
-    .append("text")
-    .attr("x", margin.left + plotW)
-    .attr("y", margin.top + plotH + 34)
-    .attr("text-anchor", "end")
-    .attr("font-size", 13)
-    .attr("fill", "currentColor")
-    .text("tokens →");
+  if (!narrow)
+    svg
+      .append("text")
+      .attr("x", f.right)
+      .attr("y", f.bottom + 34)
+      .attr("text-anchor", "end")
+      .attr("font-size", 13)
+      .attr("fill", "currentColor")
+      .text("tokens →");
   if (o.highlightRow !== undefined) {
     const r = order.indexOf(o.highlightRow);
     if (r >= 0) {
       svg
         .append("rect")
         .attr("class", "highlight-row")
-        .attr("x", margin.left - 6)
-        .attr("y", margin.top + r * rowH - 1)
-        .attr("width", plotW + 12)
+        .attr("x", f.left - 4)
+        .attr("y", f.top + r * rowH - 1)
+        .attr("width", plotW + 8)
         .attr("height", rowH + 2)
         .attr("fill", "none")
         .attr("stroke", "currentColor")
         .attr("stroke-width", 1.5);
       svg
         .append("path")
-        .attr("d", `M${margin.left - 12},${margin.top + (r + 0.5) * rowH - 5}l6,5l-6,5z`)
+        .attr("d", `M${f.left - 10},${f.top + (r + 0.5) * rowH - 5}l6,5l-6,5z`)
         .attr("fill", "currentColor");
     }
   }
@@ -253,8 +273,8 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     svg
       .append("rect")
       .attr("class", "highlight-col")
-      .attr("x", margin.left + o.highlightCol * colW)
-      .attr("y", margin.top - 2)
+      .attr("x", f.left + o.highlightCol * colW)
+      .attr("y", f.top - 2)
       .attr("width", Math.max(2, colW))
       .attr("height", plotH + 4)
       .attr("fill", "none")
@@ -262,9 +282,11 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
       .attr("stroke-width", 2);
   }
   // colour legend
-  const lx = margin.left + plotW + 22;
   const lh = Math.min(plotH, 200);
-  const grad = svg.append("g").attr("transform", `translate(${lx},${margin.top})`);
+  const grad = svg
+    .append("g")
+    .attr("class", "color-bar")
+    .attr("transform", `translate(${f.right + 22},${f.top})`);
   const steps = 40;
   for (let i = 0; i < steps; i++) {
     const v = scale.domain[1] - ((scale.domain[1] - scale.domain[0]) * (i + 0.5)) / steps;
@@ -275,32 +297,41 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
       .attr("height", lh / steps + 0.5)
       .attr("fill", scale.color(v));
   }
-  const ly = scaleLinear().domain(scale.domain).range([lh, 0]);
-  const fmt = d3format(o.format ?? ".2~g");
-  for (const v of ly.ticks(4)) {
+  for (const { v, label } of ticks) {
     grad
       .append("text")
       .attr("x", 16)
-      .attr("y", ly(v) + 4)
-      .attr("font-size", 12)
+      .attr("y", ly(v) * lh + 4)
+      .attr("font-size", 13)
       .attr("fill", "currentColor")
-      .text(fmt(v));
+      .text(label);
   }
-  if (o.caption) figure.append("figcaption").text(o.caption);
-  return node;
+  return f.done(o.caption);
 }
 
-/** Heatmaps in a grid, two columns when the page is at least 900 px wide, each panel its matrix and options. */
+/**
+ * Heatmaps in a grid, each panel its matrix and options: four in a row from 960 px (a wide page, presenter mode:
+ * one screen holds them all), two from 640 px, else one.
+ */
 export function heatmapGrid(
   panels: readonly ({ matrix: Matrix } & Omit<HeatmapOptions, "width">)[],
   { width }: { width: number },
 ): HTMLElement {
-  const cols = width >= 900 ? 2 : 1;
-  const w = cols === 2 ? (width - 24) / 2 : width;
+  const gap = 16;
+  const { cols, panelWidth } = panelGrid(panels.length, usableWidth(width), {
+    gap,
+    panelHeight: 0,
+    columns: [
+      [960, 4],
+      [640, 2],
+    ],
+  });
   const grid = create("div")
+    .attr("class", "heatmap-grid")
     .style("display", "grid")
-    .style("grid-template-columns", `repeat(${cols}, 1fr)`)
-    .style("gap", "0 24px");
-  for (const { matrix, ...options } of panels) grid.append(() => heatmap(matrix, { ...options, width: w }));
+    .style("grid-template-columns", `repeat(${cols}, ${panelWidth}px)`)
+    .style("gap", `0 ${gap}px`);
+  for (const { matrix, ...options } of panels)
+    grid.append(() => heatmap(matrix, { ...options, width: panelWidth }));
   return grid.node() as HTMLElement;
 }

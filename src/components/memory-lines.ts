@@ -95,7 +95,16 @@ export function lineFacets(facets: readonly LineFacet[], o: LineFacetsOptions): 
       .attr("width", panelW)
       .attr("height", H)
       .attr("role", "img")
-      .attr("aria-label", `${f.title}: ${f.series.map((s) => s.name).join(", ")}`);
+      .attr(
+        "aria-label",
+        // each series with its last point: the text alternative carries the numbers the lines show
+        `${f.title}: ${f.series
+          .map((s) => {
+            const last = s.points[s.points.length - 1];
+            return last ? `${s.name} ${+last.y.toPrecision(3)} at ${+last.x.toPrecision(3)}` : s.name;
+          })
+          .join(", ")}`,
+      );
     const x =
       o.xScale === "log"
         ? scaleLog()

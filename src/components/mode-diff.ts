@@ -4,6 +4,7 @@
  * list of checks under it. D3 only.
  */
 import { axisLeft, create, format, scaleBand, scaleLinear, scaleLog } from "d3";
+import { labelStep, legible, MIN_TEXT, textWidth } from "./frame.js";
 import type { CheckLine, ModeDiffData } from "../chapters/modes.js";
 
 const sci = format(".1e");
@@ -105,11 +106,11 @@ export function modeDiffChart(
     .attr("stroke", "var(--color-softmax, #e8590c)")
     .attr("stroke-width", 2)
     .attr("stroke-dasharray", "6 4");
-  const step = Math.max(1, Math.ceil(11 / x.bandwidth()));
+  const step = labelStep(x.step(), textWidth("m", MIN_TEXT, { mono: true }));
   const lab = svg
     .append("g")
     .attr("font-family", "var(--monospace)")
-    .attr("font-size", Math.max(9, Math.min(13, x.step())))
+    .attr("font-size", MIN_TEXT)
     .attr("fill", "currentColor");
   for (let t = 0; t < T; t += step) {
     lab
@@ -158,6 +159,7 @@ export function modeDiffChart(
       .attr("fill", "currentColor")
       .text(`${ms(r.ms)} ms  ${r.name === "rnn" ? "RNN" : r.name === "parallel" ? "parallel" : r.name}`);
   });
+  legible(svg);
   return figure.node() as HTMLElement;
 }
 

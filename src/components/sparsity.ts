@@ -11,7 +11,7 @@
  */
 import { axisBottom, axisLeft, format, line, max, scaleBand, scaleLinear } from "d3";
 import type { ActivationShapes, Histogram, SparsityLayer } from "../chapters/channel-mixing.js";
-import { frame } from "./frame.js";
+import { frame, labelStep, MIN_TEXT, textWidth } from "./frame.js";
 
 const pct = format(".1%");
 
@@ -135,11 +135,12 @@ export function sparsityChart(
         .text(`layer ${l.layer}, token ${t} “${tokens[t]}”: ${pct(l.perToken[t])} of the activations are 0`);
     }
   }
-  const step = cell >= 7 ? 1 : Math.max(2, Math.ceil(14 / cell));
+  // the prompt's characters at 13 px: every one when they fit side by side, else every step-th
+  const step = labelStep(cell, textWidth("m", MIN_TEXT, { mono: true }));
   const lab = svg
     .append("g")
     .attr("font-family", "var(--monospace)")
-    .attr("font-size", Math.max(9, Math.min(13, cell)))
+    .attr("font-size", MIN_TEXT)
     .attr("fill", "currentColor");
   for (let t = 0; t < T; t += step) {
     lab

@@ -16,7 +16,8 @@ const fmtInt = format(",d");
 
 export function stateMeter(
   data: StateMeterData,
-  { width, height = 220 }: { width: number; height?: number },
+  // on a wide page (presenter mode) a shorter plot, so the try-it box and the meter share one screen
+  { width, height = width >= 960 ? 120 : 220 }: { width: number; height?: number },
 ): HTMLElement {
   const margin = { top: 64, right: 150, bottom: 44, left: 60 };
   const readoutSize = width < 560 ? 14 : 17;

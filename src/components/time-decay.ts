@@ -14,7 +14,16 @@
  */
 import { axisBottom, axisLeft, create, extent, line, max, min, scaleBand, scaleLinear, scaleLog } from "d3";
 import type { DecayReadoutRow, DecaySeries, KernelData, WkvCompareData } from "../chapters/time-decay.js";
-import { frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
+import {
+  labelStep,
+  textWidth,
+  frame,
+  layerColor,
+  layerLegend,
+  layerLegendRows,
+  panelGrid,
+  usableWidth,
+} from "./frame.js";
 
 export function decayOverview(
   series: DecaySeries,
@@ -24,7 +33,7 @@ export function decayOverview(
   if (decay.length === 0) throw new RangeError("decayOverview: no layers");
   width = usableWidth(width);
   const margin = { top: 44, right: 12, bottom: 36, left: 54 };
-  const legendH = 28;
+  const legendH = 28 + 20 * (layerLegendRows(decay.length, width, margin.left) - 1);
   const grid = panelGrid(3, width, {
     gap: 24,
     panelHeight: margin.top + height + margin.bottom,
@@ -34,19 +43,22 @@ export function decayOverview(
     ],
   });
   const panelW = grid.panelWidth;
-  const f = frame("time-decay", {
-    width,
-    height: grid.height,
-    margin: { top: legendH, right: 0, bottom: 0, left: 0 },
-    label: "Per-layer decay e^-w, half-life and bonus u of every channel, sorted",
-  });
-  const { svg } = f;
-  layerLegend(svg, decay.length, { x: margin.left, y: 16 });
   const C = decay[0].length;
   const finite = halfLife.flatMap((h) => Array.from(h).filter(Number.isFinite));
   const hMin = min(finite) ?? Infinity;
   const hMax = max(finite) ?? 0;
   const [uLo, uHi] = extent(bonus.flatMap((b) => Array.from(b))) as [number, number];
+  const n3 = (v: number) => String(+v.toPrecision(3));
+  const f = frame("time-decay", {
+    width,
+    height: grid.height,
+    margin: { top: legendH, right: 0, bottom: 0, left: 0 },
+    label:
+      `Per-layer decay e^-w, half-life and bonus u of every channel, sorted (${decay.length} layers of ${C}): ` +
+      `half-lives from ${n3(hMin)} to ${n3(hMax)} tokens, u from ${n3(uLo)} to ${n3(uHi)}`,
+  });
+  const { svg } = f;
+  layerLegend(svg, decay.length, { x: margin.left, y: 16, width });
   const panels = [
     {
       title: "decay per step e⁻ʷ (Fig. 10)",
@@ -148,7 +160,8 @@ export function decayKernel(
     .nice()
     .range([margin.top + height, margin.top]);
   svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5, "%"));
-  const every = Math.ceil((d.t + 1) / Math.max(1, Math.floor((width - margin.left) / 18)));
+  // every character when they fit side by side (14 px monospace), else every k-th, and always the output token
+  const every = labelStep(x.step(), textWidth("m", 14, { mono: true }));
   svg
     .append("g")
     .attr("transform", `translate(0,${margin.top + height})`)
@@ -221,7 +234,9 @@ export function wkvCompare(
     width,
     height,
     margin,
-    label: "This channel's wkv over the prompt with the learned w and with the slider's w",
+    label:
+      `This channel's wkv over the prompt with the learned w and with the slider's w: at token ${d.t}, ` +
+      `${d.original[d.t]?.toFixed(3)} and ${d.modified[d.t]?.toFixed(3)}`,
   });
   const { svg } = f;
   width = f.width;
@@ -234,7 +249,7 @@ export function wkvCompare(
     .nice()
     .range([margin.top + height, margin.top]);
   svg.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
-  const every = Math.ceil(T / Math.max(1, Math.floor((width - margin.left) / 18)));
+  const every = labelStep(x(1) - x(0) || 1, textWidth("m", 14, { mono: true }));
   svg
     .append("g")
     .attr("transform", `translate(0,${margin.top + height})`)

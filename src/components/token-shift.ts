@@ -13,24 +13,39 @@
  */
 import { axisBottom, axisLeft, extent, format, line, scaleLinear, scalePoint } from "d3";
 import type { BlendRow, ConvView, MuSeries } from "../chapters/token-shift.js";
-import { frame, layerColor, layerLegend, panelGrid, usableWidth } from "./frame.js";
+import {
+  frame,
+  layerColor,
+  layerLegend,
+  layerLegendRows,
+  panelGrid,
+  textWidth,
+  usableWidth,
+  wrapLines,
+} from "./frame.js";
 
 export function muProfiles(
   series: MuSeries[],
-  { width, height = 200, caption }: { width: number; height?: number; caption?: string },
+  // on a wide page (presenter mode) shorter panels, so both rows fit one screen
+  { width, height = width >= 960 ? 130 : 200, caption }: { width: number; height?: number; caption?: string },
 ): HTMLElement {
   if (series.length === 0) throw new RangeError("muProfiles: no series");
   width = usableWidth(width); // a panel's [0, 1] band would otherwise get a negative width
-  const margin = { top: 46, right: 10, bottom: 34, left: 40 };
-  const legendH = 30;
+  const columns = [
+    [1400, 5],
+    [640, 3],
+    [420, 2],
+  ] as const;
+  // panel titles wrap to the panel's width (five panels in a row on a wide page)
+  const titleWidth = panelGrid(series.length, width, { gap: 18, panelHeight: 0, columns }).panelWidth - 44;
+  const titleLines = series.map((s) => wrapLines(s.label, titleWidth, 16));
+  const extra = 18 * (Math.max(...titleLines.map((l) => l.length)) - 1);
+  const margin = { top: 46 + extra, right: 10, bottom: 34, left: 40 };
+  const legendH = 30 + 20 * (layerLegendRows(series[0].layers.length, width, margin.left) - 1);
   const grid = panelGrid(series.length, width, {
     gap: 18,
     panelHeight: margin.top + height + margin.bottom,
-    columns: [
-      [1000, 5],
-      [640, 3],
-      [420, 2],
-    ],
+    columns,
   });
   const panelW = grid.panelWidth;
   let lo = 0;
@@ -47,10 +62,13 @@ export function muProfiles(
     width,
     height: grid.height,
     margin: { top: legendH, right: 0, bottom: 0, left: 0 },
-    label: "Learned token-shift mixes per channel, sorted, one line per layer",
+    label:
+      "Learned token-shift mixes per channel, sorted, one line per layer: " +
+      `${series.reduce((n, s) => n + s.profiles.reduce((m, p) => m + p.below + p.above, 0), 0)} of ` +
+      `${series.reduce((n, s) => n + s.layers.length * (s.layers[0]?.length ?? 0), 0)} outside [0, 1]`,
   });
   const svg = f.svg;
-  layerLegend(svg, series[0].layers.length, { x: margin.left, y: 18 });
+  layerLegend(svg, series[0].layers.length, { x: margin.left, y: 18, width });
   series.forEach((s, i) => {
     const g = svg
       .append("g")
@@ -111,17 +129,22 @@ export function muProfiles(
         }
       });
     });
-    g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 16)
+    const title = g
+      .append("text")
       .attr("font-weight", 700)
       .attr("font-size", 16)
       .attr("fill", "currentColor")
-      .attr("data-sym", s.sym)
-      .text(s.label);
+      .attr("data-sym", s.sym);
+    titleLines[i].forEach((line, j) =>
+      title
+        .append("tspan")
+        .attr("x", margin.left)
+        .attr("y", 16 + 18 * j)
+        .text(line),
+    );
     g.append("text")
       .attr("x", margin.left)
-      .attr("y", 34)
+      .attr("y", 34 + extra)
       .attr("font-size", 13)
       .attr("fill", below + above ? "#c92a2a" : "currentColor")
       .attr("class", "outside-count")
@@ -137,7 +160,7 @@ export function tokenBlend(
   rows: BlendRow[],
   {
     width,
-    height = 300,
+    height = width >= 960 ? 200 : 300,
     muLabel = "μ",
     mixedLabel = "mixed",
     mixedSym = "xk",
@@ -161,7 +184,34 @@ export function tokenBlend(
   },
 ): HTMLElement {
   if (rows.length === 0) throw new RangeError("tokenBlend: no channels");
-  const margin = { top: 74, right: 16, bottom: 52, left: 48 };
+  // the legend's items in rows that fit the width, then the check line (wrapped too): the plot starts below them
+  const items: [string, string, string][] = [
+    ["prev", `${previous}${previousToken ? ` (“${previousToken}”)` : ""}`, "xprev"],
+    ["cur", `${current}${token ? ` (“${token}”)` : ""}`, "xcur"],
+    ["mix", `${mixedLabel} = ${muLabel}·${current} + (1−${muLabel})·${previous}`, mixedSym],
+  ];
+  const usable = usableWidth(width) - 48 - 8;
+  const placed: { item: [string, string, string]; x: number; row: number }[] = [];
+  let lx = 0;
+  let row = 0;
+  for (const item of items) {
+    const w = 24 + textWidth(item[1], 15);
+    if (lx > 0 && lx + w > usable) {
+      lx = 0;
+      row++;
+    }
+    placed.push({ item, x: lx, row });
+    lx += w + 8;
+  }
+  let maxErr = 0;
+  for (const r of rows) maxErr = Math.max(maxErr, Math.abs(r.mixed - r.formula));
+  const check = wrapLines(
+    `model's ${mixedLabel} vs the formula: max difference ${maxErr.toExponential(1)} over ${rows.length} channels`,
+    usable,
+    13,
+  );
+  const headH = 22 * (row + 1) + 18 * check.length;
+  const margin = { top: 30 + headH, right: 16, bottom: 52, left: 48 };
   const f = frame("token-blend", {
     width,
     height,
@@ -249,38 +299,36 @@ export function tokenBlend(
       .attr("data-sym", mixedSym);
   }
   const legend = svg.append("g").attr("transform", `translate(${margin.left},18)`).attr("font-size", 15);
-  const items: [string, string, string][] = [
-    ["prev", `${previous}${previousToken ? ` (“${previousToken}”)` : ""}`, "xprev"],
-    ["cur", `${current}${token ? ` (“${token}”)` : ""}`, "xcur"],
-    ["mix", `${mixedLabel} = ${muLabel}·${current} + (1−${muLabel})·${previous}`, mixedSym],
-  ];
-  let lx = 0;
-  for (const [kind, text, s] of items) {
-    const it = legend.append("g").attr("transform", `translate(${lx},0)`).attr("data-sym", s);
+  for (const { item, x: ix, row: r } of placed) {
+    const [kind, text, sym] = item;
+    const it = legend
+      .append("g")
+      .attr("transform", `translate(${ix},${22 * r})`)
+      .attr("data-sym", sym);
     if (kind === "prev")
       it.append("circle").attr("r", 5).attr("fill", "none").attr("stroke", "#868e96").attr("stroke-width", 2);
     else if (kind === "cur") it.append("circle").attr("r", 5).attr("fill", "var(--color-rwkv, #3b6fd9)");
     else it.append("path").attr("d", "M0,-6l6,6l-6,6l-6,-6z").attr("fill", "#e8590c");
-    it.append("text").attr("x", 12).attr("y", 5).attr("fill", "currentColor").attr("data-sym", s).text(text);
-    lx += 24 + text.length * 8.2;
-    if (lx > width - 200 && kind !== "mix") {
-      lx = 0;
-      legend.attr("transform", `translate(${margin.left},14)`);
-    }
+    it.append("text")
+      .attr("x", 12)
+      .attr("y", 5)
+      .attr("fill", "currentColor")
+      .attr("data-sym", sym)
+      .text(text);
   }
-  let maxErr = 0;
-  for (const r of rows) maxErr = Math.max(maxErr, Math.abs(r.mixed - r.formula));
-  svg
+  const checkText = svg
     .append("text")
-    .attr("x", margin.left)
-    .attr("y", 48)
     .attr("font-size", 13)
     .attr("fill", "currentColor")
     .attr("opacity", 0.8)
-    .attr("class", "blend-check")
-    .text(
-      `model's ${mixedLabel} vs the formula: max difference ${maxErr.toExponential(1)} over ${rows.length} channels`,
-    );
+    .attr("class", "blend-check");
+  check.forEach((line, i) =>
+    checkText
+      .append("tspan")
+      .attr("x", margin.left)
+      .attr("y", 18 + 22 * (row + 1) + 8 + 18 * i)
+      .text(line),
+  );
   return f.done(caption);
 }
 

@@ -16,7 +16,7 @@
  */
 import { axisBottom, axisLeft, create, extent, format, line, scaleLinear, scaleLog } from "d3";
 import type { OutputGateView, OverflowFigureData, ParallelView, WkvStep } from "../chapters/wkv.js";
-import { frame, usableWidth } from "./frame.js";
+import { frame, labelStep, legible, textWidth, usableWidth, wrapLines } from "./frame.js";
 
 /** A readout table: what, value, and a note per row, under a header naming the layer, channel and token. */
 function readoutTable(
@@ -73,7 +73,18 @@ export function wkvOverflow(
   const side = width >= 760;
   const gap = 36;
   const pw = side ? (width - gap) / 2 : width;
-  const margin = { top: 66, right: 14, bottom: 46, left: 56 };
+  // titles and the legend wrap to the panel's width (a long line would run out of the svg or into the other panel)
+  const titleW = pw - 8;
+  const leftTitle = wrapLines(
+    `Channel ${d.channel}: wkvₜ with keys × ${d.scale.toFixed(1)}, ${d.precision}`,
+    titleW,
+    16,
+  );
+  const rightTitle = wrapLines("All channels: share of outputs not finite", titleW, 16);
+  const titleLines = Math.max(leftTitle.length, rightTitle.length);
+  const legendRows = textWidth(`stable (App. D)${d.directLabel}`, 14) + 90 > pw - 8 ? 2 : 1;
+  const margin = { top: 66 + 20 * (titleLines - 1) + 20 * (legendRows - 1), right: 14, bottom: 46, left: 56 };
+  const head = 20 * (titleLines - 1); // the readout line moves down with the title
   const ph = margin.top + height + margin.bottom;
   const H = side ? ph : 2 * ph;
   const svg = figure
@@ -101,17 +112,23 @@ export function wkvOverflow(
       .domain([Math.min(lo, 0), Math.max(hi, 0)])
       .nice()
       .range([margin.top + height, margin.top + 14]);
-    g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 18)
+    const title = g
+      .append("text")
+      .attr("class", "title")
       .attr("font-weight", 700)
       .attr("font-size", 16)
-      .attr("fill", "currentColor")
-      .text(`Channel ${d.channel}: wkvₜ with keys × ${d.scale.toFixed(1)}, ${d.precision}`);
+      .attr("fill", "currentColor");
+    leftTitle.forEach((line, i) =>
+      title
+        .append("tspan")
+        .attr("x", 4)
+        .attr("y", 18 + 20 * i)
+        .text(line),
+    );
     const nfChannel = Array.from(d.direct).filter((v) => !Number.isFinite(v)).length;
     g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 40)
+      .attr("x", 4)
+      .attr("y", 40 + head)
       .attr("font-size", 14)
       .attr("fill", nfChannel ? DIRECT : "currentColor")
       .text(
@@ -120,7 +137,7 @@ export function wkvOverflow(
           : "both forms agree: every output finite",
       );
     g.append("g").attr("transform", `translate(${margin.left},0)`).call(axisLeft(y).ticks(5));
-    const every = Math.ceil(T / Math.max(1, Math.floor((pw - margin.left) / 16)));
+    const every = labelStep(x(1) - x(0) || 1, textWidth("m", 14, { mono: true }));
     g.append("g")
       .attr("transform", `translate(0,${margin.top + height})`)
       .call(
@@ -172,15 +189,19 @@ export function wkvOverflow(
       .attr("stroke", STABLE)
       .attr("stroke-width", 4);
     lg.append("text").attr("x", 28).attr("fill", "currentColor").text("stable (App. D)");
-    lg.append("line")
-      .attr("x1", 150)
-      .attr("x2", 172)
+    // the second entry beside the first, or under it when the panel is narrow
+    const [dx, dy] = legendRows === 1 ? [150, 0] : [0, 20];
+    const second = lg.append("g").attr("transform", `translate(${dx},${dy})`);
+    lg.attr("transform", `translate(${margin.left},${margin.top - 6 - 20 * (legendRows - 1)})`);
+    second
+      .append("line")
+      .attr("x2", 22)
       .attr("y1", -4)
       .attr("y2", -4)
       .attr("stroke", DIRECT)
       .attr("stroke-width", 2)
       .attr("stroke-dasharray", "6 4");
-    lg.append("text").attr("x", 178).attr("fill", "currentColor").text(d.directLabel);
+    second.append("text").attr("x", 28).attr("fill", "currentColor").text(d.directLabel);
   }
 
   // --- right: share of non-finite outputs vs scale ---
@@ -193,16 +214,22 @@ export function wkvOverflow(
     const y = scaleLinear()
       .domain([0, 1])
       .range([margin.top + height, margin.top + 14]);
-    g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 18)
+    const title = g
+      .append("text")
+      .attr("class", "title")
       .attr("font-weight", 700)
       .attr("font-size", 16)
-      .attr("fill", "currentColor")
-      .text("All channels: share of outputs not finite");
+      .attr("fill", "currentColor");
+    rightTitle.forEach((line, i) =>
+      title
+        .append("tspan")
+        .attr("x", 4)
+        .attr("y", 18 + 20 * i)
+        .text(line),
+    );
     g.append("text")
-      .attr("x", margin.left)
-      .attr("y", 40)
+      .attr("x", 4)
+      .attr("y", 40 + head)
       .attr("font-size", 14)
       .attr("fill", "currentColor")
       .attr("class", "overflow-readout")
@@ -236,12 +263,17 @@ export function wkvOverflow(
         .attr("stroke", "currentColor")
         .attr("stroke-dasharray", "3 3")
         .attr("opacity", 0.6);
+      // above the plot area, where no curve and no scale line runs, kept inside the panel
+      const text = d.limitLabel;
+      const w = textWidth(text, 13);
+      const at = Math.max(margin.left, Math.min(pw - margin.right - w, x(d.predictedScale) - w / 2));
       g.append("text")
-        .attr("x", x(d.predictedScale) + 4)
-        .attr("y", margin.top + height - 8)
+        .attr("class", "predicted-label")
+        .attr("x", at)
+        .attr("y", margin.top + 8)
         .attr("font-size", 13)
         .attr("fill", "currentColor")
-        .text(d.limitLabel);
+        .text(text);
     }
     for (const [key, color, width_] of [
       ["nonFiniteDirect", DIRECT, 3],
@@ -267,6 +299,7 @@ export function wkvOverflow(
       .attr("stroke-width", 2);
   }
   svg.selectAll(".tick text").attr("font-size", 13);
+  legible(svg);
   figure.append("figcaption").text(d.caption);
   return figure.node() as HTMLElement;
 }
@@ -281,7 +314,9 @@ export function wkvParallel(
   if (T < 1) throw new RangeError("wkvParallel: no tokens");
   const margin = { top: 56, right: 16, bottom: 44, left: 48 };
   const mH = 110;
-  const side = Math.max(120, Math.min(460, usableWidth(width, 320) - margin.left - margin.right));
+  // on a wide page (presenter mode) the matrix stays short enough for the figure to fit a 1280 × 720 screen
+  const wide = usableWidth(width, 320) >= 960 ? 0.28 * usableWidth(width, 320) : Infinity;
+  const side = Math.max(120, Math.min(460, wide, usableWidth(width, 320) - margin.left - margin.right));
   const cell = side / T;
   const f = frame("wkv-parallel", {
     width,

@@ -2,7 +2,8 @@
  * The full-size page's controls (browser). Each is an element with `.value` that dispatches `input` when the
  * value changes, for Framework's view():
  *
- *   loaderForm({models, stop, clear, cache}) -> element, .value: LoadRequest
+ *   loaderForm({models, initial, start?, stop, clear, cache}) -> element, .value: LoadRequest (the first: `start`,
+ *       a checkpoint next to the site, when the address names one, else the model `initial`)
  *       the model select (the catalogue, a URL, local files), the URL and file fields, Load / Stop download /
  *       Clear cached models and the cache line. Only Load makes a new value (seq + 1); dropping files on the form
  *       picks them and loads. .showCache() refreshes the cache line.
@@ -52,6 +53,8 @@ export interface LoaderFormOptions {
   models: readonly { id: string; label: string }[];
   /** the model the page starts with */
   initial: string;
+  /** a checkpoint at a URL to start with instead (?weights=path: a file next to the site) */
+  start?: { url: string; configUrl?: string; tokenizerUrl?: string; refused?: string };
   /** "Stop download" */
   stop(): void;
   /** "Clear cached models" (then the cache line is read again) */
@@ -61,7 +64,7 @@ export interface LoaderFormOptions {
 
 export type LoaderForm = HTMLFormElement & { value: LoadRequest; showCache(): Promise<void> };
 
-export function loaderForm({ models, initial, stop, clear, cache }: LoaderFormOptions): LoaderForm {
+export function loaderForm({ models, initial, start, stop, clear, cache }: LoaderFormOptions): LoaderForm {
   const input = (name: string, type: string, extra: Record<string, string> = {}) =>
     h("input", { name, type, ...extra }) as HTMLInputElement;
   const select = h(
@@ -114,7 +117,12 @@ export function loaderForm({ models, initial, stop, clear, cache }: LoaderFormOp
     fileRow.hidden = select.value !== "file";
   };
   select.addEventListener("change", sync);
-  select.value = initial;
+  select.value = start ? "url" : initial;
+  if (start) {
+    url.value = start.url;
+    configUrl.value = start.configUrl ?? "";
+    tokenizerUrl.value = start.tokenizerUrl ?? "";
+  }
   sync();
 
   form.showCache = async () => {
@@ -125,7 +133,7 @@ export function loaderForm({ models, initial, stop, clear, cache }: LoaderFormOp
   void form.showCache();
 
   let seq = 0;
-  form.value = { seq, kind: "model", id: initial };
+  form.value = start ? { seq, kind: "url", ...start } : { seq, kind: "model", id: initial };
   load.onclick = () => {
     const v = select.value;
     const request: LoadRequest =

@@ -6,6 +6,8 @@
  *   MODELS                                the catalogue: RWKV-4-Pile 169M / 430M (BlinkDL .pth or HF format),
  *                                         synthetic shapes made in the worker (no download)
  *   hubBase(search)                       https://huggingface.co, or the page's ?hub= (tests serve loopback)
+ *   weightsParam(search, page)            ?weights=: fp16 / fp32, or a checkpoint copied next to the site
+ *                                         (same origin; &config= and &tokenizer= alike), for a talk offline
  *   modelFiles(model, base)               the URLs to fetch, with their role (weights / config / tokenizer)
  *   MODEL_CACHE, cacheKey(url)            Cache API name (versioned) and the key of one file
  *   progressStats({loaded, total, ms})    fraction, bytes/s, seconds left
@@ -134,6 +136,56 @@ export function hubBase(search = ""): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") return HUB;
   return u.href.replace(/\/+$/, "");
+}
+
+/** A checkpoint the presenter copied next to the site, with its optional config.json and tokenizer.json. */
+export interface SiteFiles {
+  url: string;
+  configUrl?: string;
+  tokenizerUrl?: string;
+}
+
+/**
+ * What `?weights=` asks for: "fp16" (half-size matrices where the GPU allows) or "fp32", or the path of a
+ * checkpoint on this site, e.g. `?weights=models/RWKV-4-Pile-169M-20220807-8023.pth&tokenizer=models/tokenizer.json`
+ * (resolved against the page's address; `&config=` for a Hugging Face pytorch_model.bin). A path on another
+ * host is refused (`refused`: the reader's message): the point is a talk without the venue's network, and the
+ * form's "checkpoint at a URL" loads from elsewhere.
+ */
+export function weightsParam(
+  search: string,
+  page: string,
+): { precision: "fp16" | "fp32"; site?: SiteFiles; refused?: string } {
+  const q = new URLSearchParams(search);
+  const w = q.get("weights");
+  if (w === null || w === "" || w === "fp32") return { precision: "fp32" };
+  if (w === "fp16") return { precision: "fp16" };
+  const here = new URL(page);
+  const resolve = (key: string, v: string): string => {
+    let u: URL;
+    try {
+      u = new URL(v, here);
+    } catch {
+      throw new Error(`?${key}=${v} is not a path`);
+    }
+    if (u.origin !== here.origin)
+      throw new Error(
+        `?${key}= takes a path on this site (such as models/RWKV-4-Pile-169M-20220807-8023.pth), not ${u.origin}: ` +
+          "copy the file next to the site, or load it as a checkpoint at a URL",
+      );
+    u.hash = "";
+    return u.href;
+  };
+  try {
+    const site: SiteFiles = { url: resolve("weights", w) };
+    const config = q.get("config");
+    const tokenizer = q.get("tokenizer");
+    if (config) site.configUrl = resolve("config", config);
+    if (tokenizer) site.tokenizerUrl = resolve("tokenizer", tokenizer);
+    return { precision: "fp32", site };
+  } catch (e) {
+    return { precision: "fp32", refused: (e as Error).message };
+  }
 }
 
 export function modelFiles(model: ModelEntry, base = HUB): (ModelFile & { url: string })[] {

@@ -41,7 +41,7 @@ export interface LocalFile {
 /** What the loader form asks for; `seq` numbers the requests (the page's data-seq). */
 export type LoadRequest = { seq: number } & (
   | { kind: "model"; id: string }
-  | { kind: "url"; url: string; configUrl?: string; tokenizerUrl?: string }
+  | { kind: "url"; url: string; configUrl?: string; tokenizerUrl?: string; refused?: string }
   | { kind: "file"; files: readonly LocalFile[] }
 );
 
@@ -130,6 +130,7 @@ export function planLoad(req: LoadRequest, hubBase: string): LoadPlan {
     };
   }
   if (req.kind === "url") {
+    if (req.refused) throw new Error(req.refused);
     if (!CHECKPOINT_URL.test(req.url))
       throw new Error("Give the checkpoint's address, starting with https:// (or http://).");
     const files: RemoteFile[] = [{ role: "weights", url: req.url }];

@@ -24,6 +24,7 @@ import {
   formatBytes,
   hubBase,
   loadErrorMessage,
+  weightsParam,
 } from "./full-size.js";
 import { loadModel, type LoadRequest, type LoadedModel, type LoaderDeps } from "./loader.js";
 import { measure, sizesToRun, type Sizes } from "./measure.js";
@@ -75,12 +76,14 @@ export function openFullSize(
   const wasmUrl = new URL(files.wasm.href, location.href).href;
   const search = location.search;
   const storage = typeof caches !== "undefined" ? (caches as unknown as CacheStorageLike) : undefined;
-  // ?weights=fp16: half-size matrices where the adapter has shader-f16 (else fp32, and the page says why)
-  const weights = new URLSearchParams(search).get("weights") === "fp16" ? "fp16" : "fp32";
+  // ?weights=fp16: half-size matrices where the adapter has shader-f16 (else fp32, and the page says why);
+  // ?weights=models/x.pth: a checkpoint copied next to the site, loaded first (through the cache: kept for the talk)
+  const { precision: weights, site, refused } = weightsParam(search, location.href);
 
   const form = loaderForm({
     models: MODELS,
     initial: DEFAULT_MODEL,
+    ...(site ? { start: site } : refused ? { start: { url: "", refused } } : {}),
     stop: () => machine.stop(),
     clear: async () => {
       if (storage) await clearCaches(storage, MODEL_CACHE_PREFIX);

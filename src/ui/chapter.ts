@@ -217,12 +217,15 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     defaults,
     eq: tex.options(EQ),
     promptBox: (label) =>
-      promptInput({
-        value: String(initial.prompt ?? CHAPTER_PROMPTS[key].prompt),
-        vocabulary: card.vocabulary,
-        maxTokens,
-        ...(label ? { label } : {}),
-      }),
+      keyed(
+        promptInput({
+          value: String(initial.prompt ?? CHAPTER_PROMPTS[key].prompt),
+          vocabulary: card.vocabulary,
+          maxTokens,
+          ...(label ? { label } : {}),
+        }),
+        "prompt",
+      ),
     encode: (text) => encodePrompt(text, card.vocabulary, { maxTokens }),
     trace(text) {
       const prompt = chapter.encode(text);
@@ -250,9 +253,16 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       return notice(missingTraceMessage(prompt, handle), prompt.tokens.length ? other : empty);
     },
     layerSelect: (key = "layer") =>
-      select(
-        Array.from({ length: L }, (_, l) => l),
-        { value: clampInt(Number(initial[key] ?? 0), 0, L - 1), label: "Layer", format: (l) => `layer ${l}` },
+      keyed(
+        select(
+          Array.from({ length: L }, (_, l) => l),
+          {
+            value: clampInt(Number(initial[key] ?? 0), 0, L - 1),
+            label: "Layer",
+            format: (l) => `layer ${l}`,
+          },
+        ),
+        key,
       ),
     choice: <T extends string | number>(
       key: keyof S & string,
@@ -260,22 +270,25 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       label: string,
       format?: (v: T) => string,
     ) =>
-      select(options, {
-        value:
-          ([initial[key], defaults[key]].find((v) => options.includes(v as T)) as T | undefined) ??
-          options[0],
-        label,
-        ...(format ? { format } : {}),
-      }),
+      keyed(
+        select(options, {
+          value:
+            ([initial[key], defaults[key]].find((v) => options.includes(v as T)) as T | undefined) ??
+            options[0],
+          label,
+          ...(format ? { format } : {}),
+        }),
+        key,
+      ),
     indexSlider(key, n, label, auto) {
       const stored = Number(initial[key] ?? 0);
       const value = auto !== undefined && stored < 0 ? auto : clampInt(stored, 0, n - 1);
-      return slider({ min: 0, max: n - 1, step: 1, value, label });
+      return keyed(slider({ min: 0, max: n - 1, step: 1, value, label }), key);
     },
     tokenPicker(view, key = "token", label = "Token (click a character; ← → when focused)") {
       const stored = sticky[key] ?? Number(initial[key] ?? -1);
       const value = stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
-      return tokenPicker(view.labels, { value, label });
+      return keyed(tokenPicker(view.labels, { value, label }), key);
     },
     picked(view, t, key = "token") {
       sticky[key] = t === view.T - 1 ? -1 : t;
@@ -285,7 +298,7 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     slider(key, { min, max, step = 1, label, format, auto, value }) {
       const stored = Number(initial[key]);
       const start = value ?? (auto !== undefined && !(stored >= min) ? auto : clampInt(stored, min, max));
-      return slider({ min, max, step, value: start, label, ...(format ? { format } : {}) });
+      return keyed(slider({ min, max, step, value: start, label, ...(format ? { format } : {}) }), key);
     },
     playButton: (picker, T, ms = 110) => playButton(picker, T - 1, ms),
     figure(draw, note) {
@@ -306,6 +319,12 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     },
   };
   return chapter;
+}
+
+/** A control that carries its view-state key (data-key): figure exports name the view by it (src/ui/export.ts). */
+function keyed<E extends HTMLElement>(el: E, key: string): E {
+  el.dataset.key = key;
+  return el;
 }
 
 /** See Chapter.playButton. */
@@ -335,6 +354,7 @@ function playButton(picker: HTMLElement & { value: number }, last: number, ms: n
     }, ms);
   };
   const row = document.createElement("div");
+  row.dataset.playRow = "";
   row.style.cssText = "display: flex; gap: 1rem; align-items: end; flex-wrap: wrap";
   row.append(button);
   return row;

@@ -1,15 +1,21 @@
 /**
- * Page-side behaviour shared by every chapter (browser only). Call `installExplainer()` once per page (it is
- * idempotent); it adds the explainer's stylesheet and these behaviours:
+ * Page-side behaviour shared by every page, the home page included (browser only). Call `installExplainer()` once
+ * per page (it is idempotent); it adds the explainer's stylesheet and these behaviours:
  *
- *  - Keyboard: ← / → go to the previous / next chapter (the pager's links), except while typing in a field or
+ *  - Keyboard: ← / → go to the previous / next page (the pager's links), except while typing in a field or
  *    moving a slider; "f" shows the hovered figure (else the one nearest the middle of the screen) full screen,
- *    Esc (or "f" again) leaves.
+ *    scaled to fill it, text included, Esc (or "f" again) leaves; "p" toggles presenter mode (src/ui/presenter.ts,
+ *    also `?present=1`).
+ *  - A toolbar above the page (presenter mode, reset view: src/ui/reset.ts) and, under every figure, its tools
+ *    (SVG and PNG download with a caption line, copy link to this view, full screen: src/ui/export.ts). A link
+ *    with `?figure=NAME` scrolls to that figure once it is drawn.
  *  - Hover linking: any element with `data-sym="NAME"` (KaTeX symbols wrapped by `sym(NAME, tex)`, figure parts
  *    tagged with the same attribute) highlights every element with the same NAME (class `sym-active`).
  *
  * API:
  *   installExplainer()                 the above
+ *   enterFullscreen(figure) / exitFullscreen()
+ *   fullscreenZoom(content, viewport) -> number   the zoom that fits a figure's content to the screen
  *   sym(name, tex) -> string           `\htmlData{sym=name}{tex}` for equations rendered with EQ / EQ_INLINE
  *   EQ, EQ_INLINE                      KaTeX options: `const eq = tex.options(EQ)` in a page, then eq`...`
  *   modelBadge(info) -> HTMLElement    "live · reference (JS) · tiny-rwkv (trained)" / "precomputed · ..."
@@ -24,6 +30,15 @@ import { modelLabel, type ModelCard } from "../live/model-source.js";
 import { wasmThreadsInUse } from "../runtime/client.js";
 import { threadsLabel } from "../runtime/threads.js";
 import type { TraceView } from "../trace/trace.js";
+import { decorateFigures, EXPORT_CSS, FIGURE_PARAM } from "./export.js";
+import {
+  isPresenter,
+  presenterFromSearch,
+  PRESENTER_CSS,
+  setPresenter,
+  toolbar,
+  withPresent,
+} from "./presenter.js";
 
 /** KaTeX options for display equations with hover-linkable symbols (\htmlData needs `trust`). */
 export const EQ = {
@@ -49,19 +64,22 @@ const STYLE = `
 .explainer-notice.warn { border-left-color: #e8590c; }
 .explainer-notice.error { border-left-color: #c92a2a; }
 .explainer-notice:empty { display: none; }
-[data-sym] { transition: background-color .1s, outline-color .1s; border-radius: 3px; }
+[data-sym]:not(figure) { transition: background-color .1s, outline-color .1s; border-radius: 3px; }
 .katex [data-sym] { position: relative; z-index: 1; cursor: default; }
 span[data-sym].sym-active, div[data-sym].sym-active { background: color-mix(in srgb, var(--theme-foreground-focus) 25%, transparent);
   outline: 2px solid var(--theme-foreground-focus); }
-svg [data-sym].sym-active { stroke: var(--theme-foreground-focus); stroke-width: 3px; }
+svg [data-sym].sym-active:not(g, text) { stroke: var(--theme-foreground-focus); stroke-width: 3px; }
+svg g[data-sym].sym-active > rect { fill: var(--theme-foreground-focus); opacity: .18; }
 svg text[data-sym].sym-active { fill: var(--theme-foreground-focus); stroke: none; font-weight: 700; }
 figure[data-figure].sym-active { outline: 2px solid var(--theme-foreground-focus); outline-offset: 4px; }
 html[data-fullscreen-figure] #observablehq-main { z-index: 1001; }
-figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 2vh 3vw; box-sizing: border-box; z-index: 1000; margin: 0; overflow: auto;
-  background: var(--theme-background); display: flex; flex-direction: column; justify-content: center; }
-figure[data-figure].explainer-fullscreen > svg, figure[data-figure].explainer-fullscreen > canvas,
-figure[data-figure].explainer-fullscreen > div > svg { width: 100% !important; height: auto !important; max-height: 85vh; }
-figure[data-figure].explainer-fullscreen figcaption { font-size: 20px; max-width: none; }
+figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 0; box-sizing: border-box; z-index: 1000; margin: 0;
+  overflow: auto; background: var(--theme-background); display: flex; flex-direction: column; align-items: center;
+  justify-content: safe center; }
+figure[data-figure].explainer-fullscreen > * { flex: none; }
+figure[data-figure].explainer-fullscreen { transition: none; }
+figure[data-figure].explainer-fullscreen > .explainer-figure-tools { position: absolute; top: .5rem; right: .5rem; margin: 0; }
+figure[data-figure].explainer-fullscreen > table { width: auto; }
 .explainer-prompt textarea { width: 100%; max-width: 720px; font: 18px/1.4 var(--monospace); padding: .5rem;
   box-sizing: border-box; color: var(--theme-foreground); background: var(--theme-background-alt);
   border: 1px solid var(--theme-foreground-faint); border-radius: 6px; resize: vertical; }
@@ -82,6 +100,13 @@ figure[data-figure].explainer-fullscreen figcaption { font-size: 20px; max-width
   padding: .75rem; border-radius: 6px; background: var(--theme-background-alt); border: 1px solid var(--theme-foreground-faint); }
 .explainer-generated .prompt-part { color: var(--theme-foreground-muted); }
 .explainer-generated .gen-part { color: var(--theme-foreground); font-weight: 600; }
+/* a long identifier in prose (performance.measureUserAgentSpecificMemory) breaks rather than widening a phone's page */
+#observablehq-main { overflow-wrap: break-word; }
+/* a table wider than a phone scrolls inside its figure rather than widening the page */
+figure[data-figure]:has(table):not(.explainer-fullscreen) { overflow-x: auto; }
+/* an equation may use the whole column (chapter 2's alpha with its cases is wider than the prose's 640 px), and
+   gets room for its tallest parts (fractions over sums), so neither is cut off */
+.katex-display { max-width: 100%; padding: .35rem 0 .55rem; }
 .explainer-keys kbd { font: 13px var(--monospace); border: 1px solid var(--theme-foreground-faint); border-radius: 3px; padding: 0 .3rem; }
 `;
 
@@ -114,18 +139,111 @@ function figureNearestCenter(): HTMLElement | null {
   return best;
 }
 
-function enterFullscreen(fig: HTMLElement): void {
-  exitFullscreen();
-  fullscreenName = fig.dataset.figure ?? null;
-  fig.classList.add("explainer-fullscreen");
-  document.documentElement.dataset.fullscreenFigure = fullscreenName ?? "";
+/**
+ * The zoom that fits content of `content` size (its screen pixels at zoom 1) into `viewport`:
+ * it enlarges a figure (text with it) until its width or height reaches the screen's, and never shrinks one.
+ */
+export function fullscreenZoom(
+  content: { width: number; height: number },
+  viewport: { width: number; height: number },
+): number {
+  if (!(content.width > 0 && content.height > 0)) return 1;
+  // the width to the edge and the height to the edge (the figure is centred; its own margins stay), and never
+  // smaller than on the page: a figure taller than the screen (a long table) scrolls instead
+  return Math.max(1, Math.min(viewport.width / content.width, viewport.height / content.height));
 }
 
-function exitFullscreen(): void {
+/** Zooms a full-screen figure so that what it holds fills the screen (figure text scales with it). */
+function fitFullscreen(fig: HTMLElement): void {
+  fig.style.removeProperty("zoom");
+  const parts = [...fig.children].filter((c) => c.getClientRects().length > 0);
+  const wide = parts.filter(
+    (c) => c.tagName !== "FIGCAPTION" && !c.classList.contains("explainer-figure-tools"),
+  );
+  const width = Math.max(0, ...wide.map((c) => c.getBoundingClientRect().width));
+  // the caption wraps at the drawing's width rather than the screen's
+  const zoomNow = fig.getBoundingClientRect().width / (fig.offsetWidth || 1) || 1;
+  for (const c of parts)
+    if (c.tagName === "FIGCAPTION") (c as HTMLElement).style.maxWidth = `${width / zoomNow}px`;
+  // (the tools float at the top right in full screen: not part of the height)
+  const height = parts
+    .filter((c) => !c.classList.contains("explainer-figure-tools"))
+    .reduce((h, c) => h + c.getBoundingClientRect().height, 0);
+  const zoom = fullscreenZoom({ width, height }, { width: window.innerWidth, height: window.innerHeight });
+  fig.style.setProperty("zoom", String(zoom));
+  fig.dataset.fullscreenZoom = zoom.toFixed(3);
+}
+
+/**
+ * Full screen for a figure: its parts keep the widths they have on the page (a block that fills the column would
+ * otherwise fill the screen and could not be enlarged), then the whole is zoomed to fit.
+ */
+function fullscreenOn(fig: HTMLElement): void {
+  const zoomNow = fig.getBoundingClientRect().width / (fig.offsetWidth || 1) || 1;
+  for (const c of fig.children) {
+    if (
+      !(c instanceof HTMLElement) ||
+      c.tagName === "FIGCAPTION" ||
+      c.classList.contains("explainer-figure-tools")
+    )
+      continue;
+    c.dataset.fsWidth = c.style.width;
+    // rounded up: a flex row whose items exactly fill it must not wrap for a fraction of a pixel
+    c.style.width = `${Math.ceil(c.getBoundingClientRect().width / zoomNow) + 1}px`;
+  }
+  fig.classList.add("explainer-fullscreen");
+  fitFullscreen(fig);
+}
+
+export function enterFullscreen(fig: HTMLElement): void {
+  exitFullscreen();
+  fullscreenName = fig.dataset.figure ?? null;
+  document.documentElement.dataset.fullscreenFigure = fullscreenName ?? "";
+  fullscreenOn(fig);
+}
+
+export function exitFullscreen(): void {
   fullscreenName = null;
-  for (const el of document.querySelectorAll(".explainer-fullscreen"))
+  for (const el of document.querySelectorAll<HTMLElement>(".explainer-fullscreen")) {
     el.classList.remove("explainer-fullscreen");
+    el.style.removeProperty("zoom");
+    delete el.dataset.fullscreenZoom;
+    for (const c of el.querySelectorAll<HTMLElement>(":scope > figcaption"))
+      c.style.removeProperty("max-width");
+    for (const c of el.querySelectorAll<HTMLElement>(":scope > [data-fs-width]")) {
+      c.style.width = c.dataset.fsWidth ?? "";
+      delete c.dataset.fsWidth;
+    }
+  }
   delete document.documentElement.dataset.fullscreenFigure;
+}
+
+/** Go to the pager's previous or next page, staying in presenter mode. */
+function turnPage(rel: "prev" | "next"): boolean {
+  const link = document.querySelector<HTMLAnchorElement>(`#observablehq-footer a[rel="${rel}"]`);
+  if (!link) return false;
+  window.location.href = withPresent(link.href, isPresenter(), window.location.href);
+  return true;
+}
+
+/** A link naming a figure (`?figure=NAME`, from "Copy link"): scroll to it each time it is drawn, until the
+ * reader scrolls or presses a key. */
+function followFigureLink(): void {
+  const wanted = new URLSearchParams(window.location.search).get(FIGURE_PARAM);
+  if (!wanted) return;
+  let done = false;
+  const stop = () => (done = true);
+  for (const type of ["wheel", "keydown", "pointerdown", "touchstart"])
+    window.addEventListener(type, stop, { once: true });
+  let shown: Element | null = null;
+  const look = () => {
+    const fig = document.querySelector(`figure[data-figure="${CSS_escape(wanted)}"]`);
+    if (done || !fig || fig === shown) return;
+    shown = fig;
+    fig.scrollIntoView({ block: "center" });
+  };
+  new MutationObserver(look).observe(document.body, { childList: true, subtree: true });
+  setTimeout(stop, 30_000);
 }
 
 function setSymActive(name: string | null): void {
@@ -144,8 +262,16 @@ export function installExplainer(): void {
   installed = true;
   const style = document.createElement("style");
   style.id = "explainer-style";
-  style.textContent = STYLE;
+  style.textContent = STYLE + PRESENTER_CSS + EXPORT_CSS;
   document.head.append(style);
+  document.querySelector("#observablehq-main")?.before(toolbar());
+  if (presenterFromSearch(window.location.search)) setPresenter(true);
+  const tools = {
+    fullscreen: (fig: HTMLElement) =>
+      fig.classList.contains("explainer-fullscreen") ? exitFullscreen() : enterFullscreen(fig),
+  };
+  decorateFigures(document, tools);
+  followFigureLink();
 
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) return;
@@ -156,12 +282,7 @@ export function installExplainer(): void {
     }
     if (isEditable(event.target)) return;
     if (event.key === "ArrowLeft" || event.key === "ArrowRight") {
-      const rel = event.key === "ArrowLeft" ? "prev" : "next";
-      const link = document.querySelector<HTMLAnchorElement>(`#observablehq-footer a[rel="${rel}"]`);
-      if (link) {
-        event.preventDefault();
-        window.location.href = link.href;
-      }
+      if (turnPage(event.key === "ArrowLeft" ? "prev" : "next")) event.preventDefault();
     } else if ((event.key === "f" || event.key === "F") && !event.shiftKey) {
       event.preventDefault();
       if (fullscreenName !== null) exitFullscreen();
@@ -169,6 +290,9 @@ export function installExplainer(): void {
         const fig = hovered && hovered.isConnected ? hovered : figureNearestCenter();
         if (fig) enterFullscreen(fig);
       }
+    } else if ((event.key === "p" || event.key === "P") && !event.shiftKey) {
+      event.preventDefault();
+      setPresenter(!isPresenter());
     }
   });
 
@@ -181,14 +305,21 @@ export function installExplainer(): void {
   });
   document.addEventListener("mouseleave", () => setSymActive(null));
 
-  // Figures are re-rendered when their inputs change: keep the full-screen one full screen.
+  // Figures are re-rendered when their inputs change: give new ones their tools, and keep the full-screen one
+  // full screen (fitted again: its content may have changed size).
   new MutationObserver(() => {
+    decorateFigures(document, tools);
     if (fullscreenName === null) return;
-    const current = document.querySelector(".explainer-fullscreen");
+    const current = document.querySelector<HTMLElement>(".explainer-fullscreen");
     if (current && current.isConnected) return;
     const again = document.querySelector<HTMLElement>(`figure[data-figure="${CSS_escape(fullscreenName)}"]`);
-    if (again) again.classList.add("explainer-fullscreen");
+    if (again) fullscreenOn(again);
   }).observe(document.body, { childList: true, subtree: true });
+  // Presenter mode changes the page's zoom, and the window can change: fit the full-screen figure again.
+  window.addEventListener("resize", () => {
+    const current = document.querySelector<HTMLElement>(".explainer-fullscreen");
+    if (current) fitFullscreen(current);
+  });
 }
 
 export interface BadgeInfo {
@@ -249,6 +380,7 @@ export function modelBadge({ view, handle }: BadgeInfo): HTMLElement {
     if (handle.status === "failed")
       pill(`model failed: ${handle.error?.message ?? "unknown error"}`, "failed");
     pill(modelLabel(handle.card), handle.card.synthetic ? "synthetic" : "model");
+    root.dataset.model = modelLabel(handle.card);
     root.dataset.status = handle.status;
     root.dataset.synthetic = String(handle.card.synthetic);
   };

@@ -12,6 +12,7 @@
  *   readUrlState(defaults)                      page: parse location.search
  *   writeUrlState(partial)                      page: merge into location.search with history.replaceState
  *                                               (no reload, no history entry per keystroke)
+ *   flushUrlState()                             page: write what writeUrlState still holds back, now
  *   clampInt(value, lo, hi)                     helper for indices read from a URL
  * DOM is touched only inside readUrlState/writeUrlState.
  */
@@ -107,4 +108,11 @@ export function writeUrlState(
   Object.assign(pending, partial);
   Object.assign(pendingDefaults, defaults);
   if (timer === undefined) timer = setTimeout(flush, 100);
+}
+
+/** Page: write the batched view state now (a link copied right after a change must hold it). */
+export function flushUrlState(): void {
+  if (timer === undefined) return;
+  clearTimeout(timer);
+  flush();
 }

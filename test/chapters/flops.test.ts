@@ -194,6 +194,10 @@ describe("chapter 7's prose and diagram", () => {
   it("links diagram parts only to the chapters in this build", () => {
     const links = diagramLinks({ "05-wkv": true, "08-rnn-and-parallel": true, "02-attention": false });
     // the output gate (Eq. 17) is displayed in chapter 5
-    expect(links).toEqual({ wkv: "./05-wkv", gate: "./05-wkv", modes: "./08-rnn-and-parallel" });
+    expect(links).toEqual({
+      wkv: "./05-wkv.html",
+      gate: "./05-wkv.html",
+      modes: "./08-rnn-and-parallel.html",
+    });
   });
 });

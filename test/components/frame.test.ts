@@ -136,3 +136,60 @@ describe("frame (a fake document: vitest has no DOM)", () => {
     expect(layerColor(8)).toBe(layerColor(0));
   });
 });
+
+describe("text estimates", () => {
+  it("wraps a title at spaces to fit a width, a longer word kept whole", async () => {
+    const { textWidth, wrapLines } = await import("../../src/components/frame.js");
+    expect(textWidth("abcd", 10)).toBeCloseTo(24);
+    expect(textWidth("abcd", 10, { mono: true })).toBeCloseTo(24.8);
+    // 16 px: 9.6 px a character; 100 px hold 10 characters
+    expect(wrapLines("a_t (numerator, stored relative to e^p)", 100, 16)).toEqual([
+      "a_t",
+      "(numerator,",
+      "stored",
+      "relative",
+      "to e^p)",
+    ]);
+    expect(wrapLines("short", 500, 16)).toEqual(["short"]);
+    expect(wrapLines("", 500, 16)).toEqual([""]);
+    for (const line of wrapLines("p_t (running maximum exponent)", 150, 16))
+      expect(textWidth(line, 16) <= 150 || !line.includes(" ")).toBe(true);
+  });
+});
+
+describe("legible and labelStep", () => {
+  it("raises every font size under 13 px to 13, d3's 10 px axes included, and leaves larger ones", async () => {
+    const { legible, MIN_TEXT } = await import("../../src/components/frame.js");
+    const svg = withFakeDocument(() => {
+      const s = create("svg").attr("font-size", 10);
+      const axis = s.append("g").attr("font-size", 10);
+      axis.append("text").attr("font-size", 12).text("0.5");
+      s.append("text").attr("font-size", 16).text("title");
+      s.append("text").text("inherits");
+      legible(s);
+      return s.node() as unknown as FakeElement;
+    });
+    expect(MIN_TEXT).toBe(13);
+    expect(svg.getAttribute("font-size")).toBe("13");
+    expect(svg.all("g").map((e) => e.getAttribute("font-size"))).toEqual(["13"]);
+    expect(svg.all("text").map((e) => e.getAttribute("font-size"))).toEqual(["13", "16", null]);
+  });
+
+  it("labels every k-th position so that labels of the given width never touch", async () => {
+    const { labelStep } = await import("../../src/components/frame.js");
+    expect(labelStep(13.3, 8.7)).toBe(1); // chapter 4 at 720 px: every character
+    expect(labelStep(5.1, 8.06)).toBe(2); // a 250 px panel of 49 tokens
+    expect(labelStep(5.1, 13)).toBe(3);
+    expect(labelStep(0, 8)).toBe(1);
+    // the gap holds: k × spacing >= width + gap, and (k - 1) × spacing < width + gap
+    for (const [sp, w] of [
+      [3, 8],
+      [7.5, 13],
+      [20, 8],
+    ]) {
+      const k = labelStep(sp, w);
+      expect(k * sp).toBeGreaterThanOrEqual(w + 2);
+      expect((k - 1) * sp).toBeLessThan(w + 2);
+    }
+  });
+});

@@ -18,6 +18,7 @@ import {
   slope,
   stateNumbers,
   topK,
+  weightsParam,
 } from "../../src/full-size/full-size.js";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -30,6 +31,37 @@ describe("catalogue and hub base", () => {
     expect(hubBase("?hub=http%3A%2F%2F127.0.0.1%3A8123%2Fhub%2F")).toBe("http://127.0.0.1:8123/hub");
     expect(hubBase("?hub=javascript:alert(1)")).toBe("https://huggingface.co");
     expect(hubBase("?hub=not a url")).toBe("https://huggingface.co");
+  });
+
+  it("?weights= is a precision, or a checkpoint copied next to the site (same origin only)", () => {
+    const page = "http://127.0.0.1:8000/rwkv/full-size.html?x=1";
+    expect(weightsParam("", page)).toEqual({ precision: "fp32" });
+    expect(weightsParam("?weights=fp16", page)).toEqual({ precision: "fp16" });
+    expect(weightsParam("?weights=fp32", page)).toEqual({ precision: "fp32" });
+    // a path resolves against the page: next to the site, under its sub-path
+    expect(
+      weightsParam(
+        "?weights=models/RWKV-4-Pile-169M-20220807-8023.pth&tokenizer=models/tokenizer.json&config=/c/config.json",
+        page,
+      ),
+    ).toEqual({
+      precision: "fp32",
+      site: {
+        url: "http://127.0.0.1:8000/rwkv/models/RWKV-4-Pile-169M-20220807-8023.pth",
+        tokenizerUrl: "http://127.0.0.1:8000/rwkv/models/tokenizer.json",
+        configUrl: "http://127.0.0.1:8000/c/config.json",
+      },
+    });
+    // another host (the venue's network) is refused, with the reader's message
+    for (const search of [
+      "?weights=https://huggingface.co/x.pth",
+      "?weights=//evil.example/x.pth",
+      "?weights=models/x.pth&tokenizer=https://elsewhere.example/t.json",
+    ]) {
+      const r = weightsParam(search, page);
+      expect(r.site, search).toBeUndefined();
+      expect(r.refused, search).toMatch(/takes a path on this site/);
+    }
   });
 
   it("the 169M files are BlinkDL's .pth (338,718,755 bytes) and the HF repo's three files", () => {

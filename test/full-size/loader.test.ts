@@ -146,6 +146,12 @@ describe("planLoad: which files make a request", () => {
     });
   });
 
+  it("a refused ?weights= path is the load's error, in the reader's words", () => {
+    expect(() =>
+      planLoad(req({ kind: "url", url: "", refused: "?weights= takes a path on this site" }), HUB),
+    ).toThrow("?weights= takes a path on this site");
+  });
+
   it("local files: the checkpoint by its extension, config.json and tokenizer.json beside it", () => {
     const ck = file("model.safetensors", 10);
     const cfg = file("config.json", 10);

@@ -1,9 +1,12 @@
-/** The browser tests' static server: clean URLs, MIME types, and nothing served from outside its root. */
+/**
+ * The browser tests' static server: clean URLs, MIME types, nothing served from outside its root, and the strict
+ * mode (exact files under a sub-path) the hosting test uses.
+ */
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { resolveFile, serveStatic, type StaticServer } from "../e2e/helpers/server.js";
+import { resolveFile, resolveStrict, serveStatic, type StaticServer } from "../e2e/helpers/server.js";
 import { findPages, isLoopback } from "../e2e/helpers/site.js";
 
 let dir: string;
@@ -79,6 +82,50 @@ describe("serveStatic", () => {
     expect(await resolveFile(path.join(dir, "site"), "/01-overview")).toBe(
       path.join(dir, "site", "01-overview.html"),
     );
+  });
+});
+
+describe("serveStatic, strict, under a sub-path (a plain static host)", () => {
+  let strict: StaticServer;
+  beforeAll(async () => {
+    strict = await serveStatic(path.join(dir, "site"), { strict: true, base: "/rwkv/" });
+  });
+  afterAll(async () => {
+    await strict.close();
+  });
+  const fetchStrict = async (urlPath: string) => {
+    const response = await fetch(strict.origin + urlPath, { redirect: "manual" });
+    return {
+      status: response.status,
+      location: response.headers.get("location"),
+      body: await response.text(),
+    };
+  };
+
+  it("serves exact files only, under the base", async () => {
+    expect(await fetchStrict("/rwkv/")).toMatchObject({ status: 200, body: "<h1>home</h1>" });
+    expect(await fetchStrict("/rwkv/01-overview.html")).toMatchObject({ status: 200, body: "<h1>one</h1>" });
+    expect(await fetchStrict("/rwkv/guide/")).toMatchObject({ status: 200, body: "<h1>guide</h1>" });
+    expect((await fetchStrict("/rwkv/_file/data/ort.wasm")).status).toBe(200);
+    // what Framework's clean URLs need a rewrite rule for: not found here
+    expect((await fetchStrict("/rwkv/01-overview")).status).toBe(404);
+    // outside the base
+    expect((await fetchStrict("/01-overview.html")).status).toBe(404);
+    expect((await fetchStrict("/")).status).toBe(404);
+    expect((await fetchStrict("/rwkv/../secret.txt")).body).not.toContain("outside the root");
+  });
+
+  it("redirects a folder's URL without its slash, keeping the query", async () => {
+    expect(await fetchStrict("/rwkv/guide?x=1")).toMatchObject({ status: 301, location: "/rwkv/guide/?x=1" });
+  });
+
+  it("answers what a plain host answers", async () => {
+    const root = path.join(dir, "site");
+    expect(await resolveStrict(root, "/")).toEqual({ file: path.join(root, "index.html") });
+    expect(await resolveStrict(root, "/01-overview")).toBeUndefined();
+    expect(await resolveStrict(root, "/guide")).toEqual({ redirect: "/guide/" });
+    expect(await resolveStrict(root, "/_file/")).toBeUndefined(); // a folder without an index.html
+    expect(await resolveStrict(root, "/../secret.txt")).toBeUndefined();
   });
 });
 
