@@ -83,7 +83,7 @@ export const FIGURE_LAYOUT = `((selector) => {
     for (let n = walker.nextNode(); n; n = walker.nextNode()) {
       const p = n.parentElement;
       // (KaTeX's struts hold zero-width spaces at a near-zero size: not text anyone reads)
-      if (!p || p.closest("svg") || !n.data.replace(/[\s\u200b]/g, "") || !p.getClientRects().length) continue;
+      if (!p || p.closest("svg") || !n.data.replace(/[\\s\u200b]/g, "") || !p.getClientRects().length) continue;
       // a formula counts at its own size, not its sub- and superscripts' (70% of it, as in print)
       const sized = p.closest(".katex") || p;
       html.push({ text: n.data.trim().slice(0, 40), px: parseFloat(getComputedStyle(sized).fontSize) * htmlZoom(sized) });
