@@ -530,5 +530,5 @@ export function decorateFigures(
 export const EXPORT_CSS = `
 .${TOOLS} { display: flex; flex-wrap: wrap; gap: .3rem; margin-top: .3rem; opacity: .55; transition: opacity .15s; }
 .${TOOLS} button { padding: .1rem .45rem; }
-figure[data-figure]:hover > .${TOOLS}, .${TOOLS}:focus-within { opacity: 1; }
+figure[data-figure]:not(.explainer-fullscreen):hover > .${TOOLS}, .${TOOLS}:focus-within { opacity: 1; }
 `;

@@ -78,7 +78,11 @@ figure[data-figure].explainer-fullscreen { position: fixed; inset: 0; padding: 0
   justify-content: safe center; }
 figure[data-figure].explainer-fullscreen > * { flex: none; }
 figure[data-figure].explainer-fullscreen { transition: none; }
-figure[data-figure].explainer-fullscreen > .explainer-figure-tools { position: absolute; top: .5rem; right: .5rem; margin: 0; }
+figure[data-figure].explainer-fullscreen > .explainer-figure-tools { position: absolute; top: .5rem; right: .5rem; margin: 0;
+  opacity: 0; z-index: 2; background: var(--theme-background); padding: .15rem; border-radius: 4px; }
+/* in full screen the tools stay out of the picture (they would cover its title) until pointed at or tabbed to */
+figure[data-figure].explainer-fullscreen > .explainer-figure-tools:hover,
+figure[data-figure].explainer-fullscreen > .explainer-figure-tools:focus-within { opacity: 1; }
 figure[data-figure].explainer-fullscreen > table { width: auto; }
 .explainer-prompt textarea { width: 100%; max-width: 720px; font: 18px/1.4 var(--monospace); padding: .5rem;
   box-sizing: border-box; color: var(--theme-foreground); background: var(--theme-background-alt);

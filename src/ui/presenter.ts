@@ -107,10 +107,12 @@ ${P} figure[data-figure]:not(.explainer-fullscreen) { margin: .5rem 0; position:
 ${P} figure[data-figure]:not(.explainer-fullscreen):has(> table) { max-height: 68vh; overflow: auto; }
 ${P} figure[data-figure] > figcaption { font-size: 14px; max-width: none; white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; line-height: 1.6; }
-${P} figure[data-figure] > figcaption:hover { white-space: normal; line-height: 1.4; }
+${P} figure[data-figure] > figcaption:hover, ${P} figure[data-figure].explainer-fullscreen > figcaption {
+  white-space: normal; line-height: 1.4; }
 ${P} figure[data-figure]:not(.explainer-fullscreen) > .explainer-figure-tools { position: absolute; right: 0; top: 0; margin: 0;
   opacity: 0; z-index: 2; background: var(--theme-background); padding: .15rem; border-radius: 4px; }
-${P} figure[data-figure]:hover > .explainer-figure-tools, ${P} .explainer-figure-tools:focus-within { opacity: 1; }
+${P} figure[data-figure]:not(.explainer-fullscreen):hover > .explainer-figure-tools,
+${P} .explainer-figure-tools:focus-within { opacity: 1; }
 ${P} #observablehq-main form[class*="inputs-"]:not(figure form):not(:has(form)) { display: inline-flex; width: auto;
   margin: .1rem 1.5rem .1rem 0; vertical-align: bottom; }
 ${P} #observablehq-main form[class*="inputs-"]:not(:has(form)) > label { width: auto; }

@@ -35,6 +35,37 @@ const NAMED =
 let server: StaticServer;
 let browser: Browser;
 
+/** A value control's kind ("range", "select", "checkbox", "text"), or "" for anything else. As a function expression. */
+const VALUE_KIND = `((el) => !el ? "" : el.tagName === "SELECT" ? (el.options.length > 1 ? "select" : "")
+  : el.tagName === "TEXTAREA" ? "text" : el.tagName !== "INPUT" ? ""
+  : el.type === "range" ? "range" : el.type === "checkbox" ? "checkbox"
+  : ["text", "search", "number", ""].includes(el.type) ? "text" : "")`;
+
+/**
+ * Operates the focused control with the keys a keyboard user has (arrows for a slider or a select, Space for a
+ * checkbox, typing for a text box) and says "changed" when its value changed, else what stayed.
+ */
+async function operateByKeyboard(page: Page, kind: string, key: string): Promise<string> {
+  const read = `(() => { const el = document.activeElement; return el.type === "checkbox" ? String(el.checked) : el.value; })()`;
+  const before = (await page.evaluate(read)) as string;
+  if (kind === "range") {
+    const atMax = (await page.evaluate(`(() => { const el = document.activeElement;
+      return Number(el.value) >= Number(el.max || 100); })()`)) as boolean;
+    await page.keyboard.press(atMax ? "ArrowLeft" : "ArrowRight");
+  } else if (kind === "select") {
+    const atEnd = (await page.evaluate(`(() => { const el = document.activeElement;
+      return el.selectedIndex === el.options.length - 1; })()`)) as boolean;
+    await page.keyboard.press(atEnd ? "ArrowUp" : "ArrowDown");
+  } else if (kind === "checkbox") {
+    await page.keyboard.press("Space");
+  } else {
+    await page.keyboard.press("End");
+    await page.keyboard.type("e");
+  }
+  const after = (await page.evaluate(read)) as string;
+  return after !== before ? "changed" : `${key}: ${kind} stayed ${JSON.stringify(before)}`;
+}
+
 async function ready(page: Page): Promise<void> {
   await page.waitForFunction(PAGE_READY, null, { timeout: TIMEOUT, polling: 250 });
   // figures redraw once the live model is loaded: measure what stays
@@ -162,6 +193,17 @@ describe.runIf(status.available)("presenting the built site", () => {
         expect(full.minFont?.px ?? 16, `${figName}: text in full screen`).toBeGreaterThanOrEqual(
           Math.min(16, before),
         );
+        // the figure's tools stay out of the picture (they covered chapter 5's titles) until pointed at
+        await expect
+          .poll(
+            () =>
+              fig.evaluate((el) => {
+                const tools = el.querySelector(":scope > .explainer-figure-tools");
+                return tools ? getComputedStyle(tools).opacity : "0";
+              }),
+            { message: `${figName}: tools shown over the full-screen figure` },
+          )
+          .toBe("0");
         const zoom = Number(await fig.getAttribute("data-fullscreen-zoom"));
         // never smaller than on the page (already the screen's width here: chapter 5's test shows it enlarging)
         expect(zoom, `${figName}: full screen zoom`).toBeGreaterThanOrEqual(1);
@@ -423,6 +465,11 @@ describe.runIf(status.available)("presenting the built site", () => {
       const all = (await page.evaluate(`${CONTROLS}.map(${CONTROL_KEY})`)) as string[];
       const noRing = new Set<string>();
       const reached = new Set<string>();
+      // the kinds of value control on the page: the first of each reached by Tab is operated by keyboard
+      const kinds = (await page.evaluate(
+        `[...new Set(${CONTROLS}.map((el) => ${VALUE_KIND}(el)).filter(Boolean))]`,
+      )) as string[];
+      const operated = new Map<string, string>();
       await page.mouse.click(1, 1);
       for (let i = 0; i < controls + 40; i++) {
         await page.keyboard.press("Tab");
@@ -434,6 +481,20 @@ describe.runIf(status.available)("presenting the built site", () => {
       const missed = [...new Set(all)].filter((k) => !reached.has(k));
       expect(missed, "controls Tab never reached").toEqual([]);
       expect([...noRing], "focused without a visible focus ring").toEqual([]);
+      // then the first control of each kind (Tab reached them all above) is focused and operated by keyboard
+      for (const kind of kinds) {
+        const key = (await page.evaluate(`(() => {
+          const el = ${CONTROLS}.find((c) => ${VALUE_KIND}(c) === ${JSON.stringify(kind)});
+          el.focus();
+          return ${CONTROL_KEY}(el);
+        })()`)) as string;
+        operated.set(kind, await operateByKeyboard(page, kind, key));
+      }
+      expect([...operated.keys()].sort(), "kinds of control operated by keyboard").toEqual([...kinds].sort());
+      expect(
+        [...operated.values()].filter((r) => r !== "changed"),
+        "controls whose value the keyboard did not change",
+      ).toEqual([]);
       expect(problems).toEqual([]);
     } finally {
       await page.close();
