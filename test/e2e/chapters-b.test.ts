@@ -249,8 +249,9 @@ describe.runIf(status.available || status.required)("chapters 2, 6, 7, 8 in Chro
         .toContain(countParameters(weights).toLocaleString("en-US")); // the loaded tensors' values, counted
       expect(await calc.locator(".match").count()).toBe(2);
       await calc.locator("button", { hasText: "169M" }).click();
+      // the page redraws the calculator from the new inputs (a cell re-runs): wait for it
+      await expect.poll(() => calc.locator("tbody").textContent()).toContain("169,342,464");
       const body = await calc.locator("tbody").textContent();
-      expect(body).toContain("169,342,464");
       // 2 (V D + 13 D^2 L) for V = 50,277, D = 768, L = 12: 2 (38,612,736 + 92,012,544)
       expect(body).toContain((261_250_560).toLocaleString("en-US"));
       expect(body).toContain("2.613 × 10⁸"); // printed in Table 2
