@@ -60,11 +60,21 @@ export interface LoaderFormOptions {
   /** "Clear cached models" (then the cache line is read again) */
   clear(): Promise<void>;
   cache: CacheLine;
+  /** the catalogue's host when it is not on the allow-list (a ?hub= in the address): shown above the form */
+  hubHost?: string;
 }
 
 export type LoaderForm = HTMLFormElement & { value: LoadRequest; showCache(): Promise<void> };
 
-export function loaderForm({ models, initial, start, stop, clear, cache }: LoaderFormOptions): LoaderForm {
+export function loaderForm({
+  models,
+  initial,
+  start,
+  stop,
+  clear,
+  cache,
+  hubHost,
+}: LoaderFormOptions): LoaderForm {
   const input = (name: string, type: string, extra: Record<string, string> = {}) =>
     h("input", { name, type, ...extra }) as HTMLInputElement;
   const select = h(
@@ -105,6 +115,14 @@ export function loaderForm({ models, initial, start, stop, clear, cache }: Loade
   const form = h(
     "form",
     { class: "fs-loader" },
+    hubHost
+      ? h(
+          "p",
+          { class: "explainer-notice warn fs-hub" },
+          `This page's address sends the catalogue's downloads to ${hubHost}, not to the Hugging Face Hub: ` +
+            "the browser asks you before anything is fetched from it.",
+        )
+      : "",
     h("div", { class: "fs-row" }, h("label", {}, "Model ", select)),
     urlRow,
     fileRow,

@@ -6,6 +6,7 @@
  *   MODELS                                the catalogue: RWKV-4-Pile 169M / 430M (BlinkDL .pth or HF format),
  *                                         synthetic shapes made in the worker (no download)
  *   hubBase(search)                       https://huggingface.co, or the page's ?hub= (tests serve loopback)
+ *   hubChoice(search, origin)             that base, its host, and whether it is allowed without asking
  *   weightsParam(search, page)            ?weights=: fp16 / fp32, or a checkpoint copied next to the site
  *                                         (same origin; &config= and &tokenizer= alike), for a talk offline
  *   modelFiles(model, base)               the URLs to fetch, with their role (weights / config / tokenizer)
@@ -136,6 +137,27 @@ export function hubBase(search = ""): string {
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") return HUB;
   return u.href.replace(/\/+$/, "");
+}
+
+/** Where the catalogue's downloads go, and whether the reader must confirm that host first. */
+export interface HubChoice {
+  base: string;
+  /** the host shown to the reader, e.g. "huggingface.co" or "127.0.0.1:8123" */
+  host: string;
+  /** the Hugging Face Hub or this site itself: downloads start without asking */
+  trusted: boolean;
+}
+
+/**
+ * The hub of the page's address (hubBase) and whether it is on the allow-list: the Hub (https://huggingface.co)
+ * and the page's own origin. Any other host, named by a `?hub=` in a link someone sent, gets a download only
+ * after the reader has confirmed that host (issue 16: the address must not send downloads anywhere unasked).
+ */
+export function hubChoice(search: string, pageOrigin: string): HubChoice {
+  const base = hubBase(search);
+  const url = new URL(base);
+  const trusted = url.origin === new URL(HUB).origin || url.origin === pageOrigin;
+  return { base, host: url.host, trusted };
 }
 
 /** A checkpoint the presenter copied next to the site, with its optional config.json and tokenizer.json. */

@@ -81,6 +81,13 @@ export interface GptModelClient extends GptRuntime {
 export interface LoaderDeps {
   /** where the catalogue's files come from (hubBase of the page's address) */
   hubBase: string;
+  /**
+   * Whether a download from the catalogue may go to `host` (the hub is not the Hugging Face Hub or this site):
+   * the page asks the reader, showing the host. Absent: such downloads are refused.
+   */
+  confirmHub?(host: string): Promise<boolean>;
+  /** true when hubBase is on the allow-list (hubChoice); false or absent: confirmHub decides */
+  hubTrusted?: boolean;
   fetch: FetchCachedOptions["fetch"];
   /** the model cache, or undefined without the Cache API */
   openCache(): Promise<CacheLike | undefined>;
@@ -187,6 +194,14 @@ export async function loadModel(req: LoadRequest, deps: LoaderDeps, ctx: LoadCon
   const t0 = now();
   const plan = planLoad(req, deps.hubBase);
   ctx.name(plan.name);
+  if (req.kind === "model" && plan.files.length && !deps.hubTrusted) {
+    const host = new URL(deps.hubBase).host;
+    if (!(await deps.confirmHub?.(host)))
+      throw new Error(
+        `Not downloading from ${host}: the page's address (?hub=) names it instead of the Hugging Face Hub, ` +
+          "and it was not confirmed. Open the page without ?hub= to download from the Hub.",
+      );
+  }
   // the model's workers end when this aborts: a newer request or a stop while loading, dispose afterwards
   const life = new AbortController();
   const endLife = () => life.abort();

@@ -22,7 +22,7 @@ import {
   MODEL_CACHE,
   MODEL_CACHE_PREFIX,
   formatBytes,
-  hubBase,
+  hubChoice,
   loadErrorMessage,
   weightsParam,
 } from "./full-size.js";
@@ -30,6 +30,16 @@ import { loadModel, type LoadRequest, type LoadedModel, type LoaderDeps } from "
 import { measure, sizesToRun, type Sizes } from "./measure.js";
 import { LoadMachine, type ModelSlot } from "./state.js";
 import type { BenchView } from "./views.js";
+
+/**
+ * The browser's own dialog, which a page cannot restyle or cover: the host in plain words, download or not.
+ */
+function confirmHubHost(host: string): boolean {
+  return window.confirm(
+    `This page's address (?hub=) sends the model download to ${host}, not to the Hugging Face Hub ` +
+      `(huggingface.co) or this site.\n\nDownload the model files from ${host}?`,
+  );
+}
 
 export const DEFAULT_MODEL = "synthetic-small";
 export const DEFAULT_PROMPT =
@@ -80,7 +90,11 @@ export function openFullSize(
   // ?weights=models/x.pth: a checkpoint copied next to the site, loaded first (through the cache: kept for the talk)
   const { precision: weights, site, refused } = weightsParam(search, location.href);
 
+  const hub = hubChoice(search, location.origin);
+  // hosts the reader has confirmed on this page (asked once each)
+  const confirmedHosts = new Set<string>();
   const form = loaderForm({
+    ...(hub.trusted ? {} : { hubHost: hub.host }),
     models: MODELS,
     initial: DEFAULT_MODEL,
     ...(site ? { start: site } : refused ? { start: { url: "", refused } } : {}),
@@ -106,7 +120,12 @@ export function openFullSize(
   const sizes = sizesControl();
 
   const deps: LoaderDeps = {
-    hubBase: hubBase(search),
+    hubBase: hub.base,
+    hubTrusted: hub.trusted,
+    confirmHub: async (host) => {
+      if (!confirmedHosts.has(host) && confirmHubHost(host)) confirmedHosts.add(host);
+      return confirmedHosts.has(host);
+    },
     fetch: (u, init) => fetch(u, init),
     openCache: async () => (storage ? await caches.open(MODEL_CACHE).catch(() => undefined) : undefined),
     chooseEp: () => chooseEp(),

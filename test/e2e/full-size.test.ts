@@ -106,8 +106,18 @@ let hub: Awaited<ReturnType<typeof serveHub>>;
 let origin: string;
 let browser: Browser;
 
-function open(pagePath: string) {
-  return openWatchedPage(browser, origin + pagePath);
+/** The browser dialogs each page showed (the ?hub= confirmation), and how the next one is answered. */
+const dialogs = new WeakMap<Page, { messages: string[]; accept: boolean }>();
+
+async function open(pagePath: string) {
+  const opened = await openWatchedPage(browser, origin + pagePath);
+  const log = { messages: [] as string[], accept: true };
+  dialogs.set(opened.page, log);
+  opened.page.on("dialog", (d) => {
+    log.messages.push(d.message());
+    void (log.accept ? d.accept() : d.dismiss());
+  });
+  return opened;
 }
 
 const status$ = (page: Page) => page.locator(".fs-status").first();
@@ -211,9 +221,22 @@ describe.runIf(status.available)("the full-size page in Chromium", () => {
       const bin = "/hub/RWKV/rwkv-4-169m-pile/resolve/main/pytorch_model.bin";
       const count = (p: string) => hub.requests.filter((r) => r === p).length;
       hub.requests.length = 0;
+      // the loopback hub is not the Hugging Face Hub: the page says so, and the browser asks before downloading
+      const host = new URL(hub.origin).host;
+      expect(await page.locator("form.fs-loader .fs-hub").textContent()).toContain(host);
+      const asked = dialogs.get(page)!;
+      asked.accept = false;
+      await load(page, "rwkv-4-pile-169m");
+      let s = await waitLoaded(page, "error");
+      expect(s.text).toContain(`Not downloading from ${host}`);
+      expect(s.text).toContain(STILL_LOADED);
+      expect(hub.requests).toEqual([]);
+      expect(asked.messages).toHaveLength(1);
+      expect(asked.messages[0]).toContain(`Download the model files from ${host}?`);
+      asked.accept = true;
 
       await load(page, "rwkv-4-pile-169m");
-      let s = await waitLoaded(page);
+      s = await waitLoaded(page);
       expect(s).toMatchObject({ origin: "download", dtype: "BF16" });
       expect(s.text).toContain("3 layers × 32 channels");
       expect(s.text).toContain("tokenizer.json (32 tokens)");

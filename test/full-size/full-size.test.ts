@@ -9,6 +9,7 @@ import {
   fileKind,
   formatBytes,
   hubBase,
+  hubChoice,
   kvCacheNumbers,
   loadErrorMessage,
   memoryRows,
@@ -26,6 +27,27 @@ import path from "node:path";
 const fixtures = path.resolve(import.meta.dirname, "../fixtures/checkpoints");
 
 describe("catalogue and hub base", () => {
+  it("hubChoice: the Hub and the page's own origin are allowed; any other ?hub= host must be confirmed", () => {
+    const page = "https://group.example.org";
+    expect(hubChoice("", page)).toEqual({
+      base: "https://huggingface.co",
+      host: "huggingface.co",
+      trusted: true,
+    });
+    expect(hubChoice("?hub=https%3A%2F%2Fgroup.example.org%2Fmirror", page)).toMatchObject({
+      host: "group.example.org",
+      trusted: true,
+    });
+    expect(hubChoice("?hub=https%3A%2F%2Fevil.example%2Fhub", page)).toEqual({
+      base: "https://evil.example/hub",
+      host: "evil.example",
+      trusted: false,
+    });
+    // same host name, other scheme or port: another origin
+    expect(hubChoice("?hub=http%3A%2F%2Fgroup.example.org%2F", page).trusted).toBe(false);
+    expect(hubChoice("?hub=https%3A%2F%2Fhuggingface.co.evil.example%2F", page).trusted).toBe(false);
+  });
+
   it("the default hub is huggingface.co and ?hub= replaces it (http/https only)", () => {
     expect(hubBase("")).toBe("https://huggingface.co");
     expect(hubBase("?hub=http%3A%2F%2F127.0.0.1%3A8123%2Fhub%2F")).toBe("http://127.0.0.1:8123/hub");

@@ -69,6 +69,8 @@ function harness(
   const h: Harness = { started: [], gpts: [], requests: [], cacheChanged: 0 } as unknown as Harness;
   h.deps = {
     hubBase: HUB,
+    // the loopback hub stands for an allowed one here; the confirmation has its own tests
+    hubTrusted: true,
     fetch: async (url) => {
       h.requests.push(url);
       const body = o.files?.[url];
@@ -254,6 +256,35 @@ describe("loadModel", () => {
     );
     expect(again.origin).toBe("browser cache");
     expect(h.requests.length).toBe(3);
+  });
+
+  it("a hub off the allow-list is used only after the reader confirms its host (asked before any request)", async () => {
+    const url = `${HUB}/RWKV/rwkv-4-169m-pile/resolve/main/pytorch_model.bin`;
+    const files = {
+      [url]: new Uint8Array(3000).fill(1),
+      [url.replace("pytorch_model.bin", "config.json")]: new TextEncoder().encode("{}"),
+      [url.replace("pytorch_model.bin", "tokenizer.json")]: new TextEncoder().encode("{}"),
+    };
+    const asked: string[] = [];
+    for (const answer of [undefined, false]) {
+      const h = harness({ files });
+      h.deps.hubTrusted = false;
+      if (answer !== undefined) h.deps.confirmHub = async (host) => (asked.push(host), answer);
+      await expect(
+        loadModel(req({ kind: "model", id: "rwkv-4-169m-pile-hf" }), h.deps, context().ctx),
+      ).rejects.toThrow("Not downloading from 127.0.0.1:9");
+      expect(h.requests).toEqual([]);
+      expect(h.started).toEqual([]);
+    }
+    expect(asked).toEqual(["127.0.0.1:9"]);
+    // confirmed: the files come from that host; a synthetic entry never asks
+    const h = harness({ files });
+    h.deps.hubTrusted = false;
+    h.deps.confirmHub = async (host) => (asked.push(host), true);
+    await loadModel(req({ kind: "model", id: "rwkv-4-169m-pile-hf" }), h.deps, context().ctx);
+    expect(h.requests[0]).toBe(url);
+    await loadModel(req({ kind: "model", id: "synthetic-small" }, 2), h.deps, context().ctx);
+    expect(asked).toEqual(["127.0.0.1:9", "127.0.0.1:9"]);
   });
 
   it("a synthetic entry starts the worker on its shape; the EP policy's reason is the fallback reason", async () => {
