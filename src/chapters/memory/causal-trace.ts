@@ -200,15 +200,30 @@ function addNoise(
   }
 }
 
-function fullRun(traced: TracedModel, p: PreparedTrace, noise: Float32Array | null): FullRun {
+/**
+ * One run over the whole sequence. With `noise`, the positions before the subject are the clean run's (`clean`,
+ * the same numbers: the noise starts at the subject), so the run starts from its state or cache there.
+ */
+function fullRun(
+  traced: TracedModel,
+  p: PreparedTrace,
+  noise: Float32Array | null,
+  clean?: FullRun,
+): FullRun {
   const { L, C, V } = dims(traced);
   const N = p.seq.length;
-  const h = Array.from({ length: L }, () => new Float32Array(N * C));
+  const from = noise && clean ? p.subject[0] : 0;
+  const h = Array.from({ length: L }, (_, l) => {
+    const rows = new Float32Array(N * C);
+    if (from > 0) rows.set(clean!.h[l].subarray(0, from * C));
+    return rows;
+  });
   let logp = 0;
+  // the target's positions (T - 1 on) are never before the subject: nothing to add for u < from
   if (traced.kind === "rwkv") {
-    const states: RwkvState[] = [];
-    let state: RwkvState | undefined;
-    for (let u = 0; u < N; u++) {
+    const states: RwkvState[] = from > 0 ? clean!.states!.slice(0, from) : [];
+    let state: RwkvState | undefined = from > 0 ? states[from - 1] : undefined;
+    for (let u = from; u < N; u++) {
       const hooks: BlockHooks = {
         blockOutput: (l, x) => h[l].set(x, u * C),
         ...(noise ? { embedding: (e: Float32Array) => addNoise(e, u, 1, C, p, noise) } : {}),
@@ -221,7 +236,14 @@ function fullRun(traced: TracedModel, p: PreparedTrace, noise: Float32Array | nu
     return { h, logp, states };
   }
   const cache = traced.model.newCache();
-  for (let u = 0; u < N; u++) {
+  if (from > 0) {
+    for (let l = 0; l < L; l++) {
+      cache.k[l].set(clean!.cache!.k[l].subarray(0, from * C));
+      cache.v[l].set(clean!.cache!.v[l].subarray(0, from * C));
+    }
+    cache.length = from;
+  }
+  for (let u = from; u < N; u++) {
     const hooks: BlockHooks = {
       blockOutput: (l, x) => h[l].set(x, u * C),
       ...(noise ? { embedding: (e: Float32Array) => addNoise(e, u, 1, C, p, noise) } : {}),
@@ -320,7 +342,7 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
   };
   for (let s = 0; s < S; s++) {
     const phase = `${name}: noise sample ${s + 1} of ${S}`;
-    const corrupt = fullRun(traced, p, p.noise[s]);
+    const corrupt = fullRun(traced, p, p.noise[s], clean);
     const pStar = Math.exp(corrupt.logp);
     corruptSum += pStar;
     const runner = new CellRunner(traced, p, clean, corrupt);

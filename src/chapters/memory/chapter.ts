@@ -27,14 +27,21 @@ export const MEMORY_DEFAULTS = {
   target: "ed",
   /** the longest prompt a live trace takes (the GPT reads at most 256 positions, prompt and target together) */
   maxTokens: 96,
-  /** noise draws averaged: Meng et al. average 10; a live trace on the page does 1 unless asked for more */
-  precomputedSamples: 10,
+  /**
+   * noise draws averaged: Meng et al. average 10; the build does 3 (the build's time budget: every draw reruns
+   * every cell), a live trace on the page 1 unless asked for more
+   */
+  precomputedSamples: 3,
   liveSamples: 1,
   seed: 1,
-  /** the probes the build precomputes (both models, the same seeds) */
-  copy: { lengths: [4, 8, 16, 32], distances: [0, 16, 64, 160, 960], trials: 4 },
-  context: { edges: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], windows: 16 },
-  order: { speechLengths: [16, 64, 128, 192], trials: 24 },
+  /** the probes the build precomputes (both models, the same seeds), sized to keep the loader near 20 s */
+  copy: { lengths: [4, 16, 32], distances: [0, 16, 64, 192, 512], trials: 3 },
+  context: {
+    edges: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    windows: 10,
+    long: { from: 256, windows: 3 },
+  },
+  order: { speechLengths: [16, 64, 192], trials: 8 },
 } as const;
 
 /**
