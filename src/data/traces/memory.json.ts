@@ -13,6 +13,7 @@ import {
   bothTraces,
   encodeMemoryData,
   traceRequest,
+  trainingFacts,
 } from "../../chapters/memory/chapter.js";
 import type { MemoryData, MemoryProbes } from "../../chapters/memory/chapter.js";
 import { contextUse } from "../../chapters/memory/context-use.js";
@@ -93,6 +94,9 @@ if (!existsSync(corpusFile)) {
   await ortGpt.dispose();
 }
 
+// what the prose quotes of the cards (training steps, window, split): the cards as written by the training script
+const rwkvFacts = trainingFacts(card.raw);
+const gptFacts = trainingFacts(gptCard.raw);
 const data: MemoryData = {
   synthetic: card.synthetic || gptCard.synthetic,
   request: { prompt: D.prompt, subject: D.subject, target: D.target },
@@ -101,6 +105,9 @@ const data: MemoryData = {
   ...(probesMissing ? { probesMissing } : {}),
   stateSize: rwkvStateSize(rwkv.config),
   gptPositions: gpt.config.blockSize,
+  ...(rwkvFacts && gptFacts
+    ? { training: { rwkv: rwkvFacts, gpt: gptFacts, validationShare: rwkvFacts.validationShare } }
+    : {}),
   computedWith:
     "causal traces: the reference models (JS) in Node; probes: the ONNX graphs on onnxruntime-web's wasm EP in Node",
   seconds,
