@@ -217,10 +217,10 @@ describe.runIf(status.available || status.required)("chapters 1, 3, 4, 5 in Chro
     await page.keyboard.press("Escape");
     await page.waitForSelector(".explainer-fullscreen", { state: "detached" });
     await page.keyboard.press("ArrowRight");
-    await page.waitForURL(/\/04-time-decay$/);
+    await page.waitForURL(/\/04-time-decay(\.html)?$/);
     await page.waitForSelector("style#explainer-style", { state: "attached" }); // the keys are installed
     await page.keyboard.press("ArrowLeft");
-    await page.waitForURL(/\/03-token-shift$/);
+    await page.waitForURL(/\/03-token-shift(\.html)?$/);
     expect(problems).toEqual([]);
     await page.close();
   });

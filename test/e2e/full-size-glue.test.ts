@@ -11,7 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
@@ -117,6 +117,12 @@ async function loadModel(page: Page, id: string): Promise<void> {
   seqs.set(page, (seqs.get(page) ?? 0) + 1);
 }
 
+/** A figure's text as read on screen: each SVG text line (a wrapped title or note) joined by a space. */
+async function shownText(figure: Locator): Promise<string> {
+  if ((await figure.count()) === 0) return "";
+  return figure.evaluate((el) => [...el.querySelectorAll("text")].map((t) => t.textContent ?? "").join(" "));
+}
+
 /** The T of the prefill chart and the N of the generation charts, once they name `model`. */
 async function sizesThatRan(page: Page, model: string): Promise<{ T: number; N: number }> {
   const prefill = page.locator('[data-figure="prefill-time"]');
@@ -126,8 +132,8 @@ async function sizesThatRan(page: Page, model: string): Promise<{ T: number; N: 
   await expect
     .poll(
       async () => {
-        const p = (await prefill.textContent()) ?? "";
-        const l = (await latency.textContent()) ?? "";
+        const p = await shownText(prefill);
+        const l = await shownText(latency);
         T = Number(/T up to (\d+)/.exec(p)?.[1]);
         N = Number(/(\d+) tokens from an empty state/.exec(l)?.[1]);
         return p.includes(model) && l.includes(model) && T > 0 && N > 0;
