@@ -6,6 +6,8 @@
  *
  * API:
  *   openTracedPair(handle, loadGpt) -> Handle<TracedPair>   off when the chapter's handle is off
+ *   readyOrOff(handle) -> Promise<T>     handle.ready, or a rejection saying the live model is off (?live=0), so
+ *                                        that a live run reports it instead of waiting for ever
  */
 import type { TracedPair } from "../chapters/memory/chapter.js";
 import { RwkvModel } from "../rwkv/model.js";
@@ -21,4 +23,10 @@ export function openTracedPair(handle: ModelHandle, loadGpt: () => Promise<GptMo
     },
     { off: handle.status === "off" },
   );
+}
+
+export function readyOrOff<T>(handle: Handle<T>): Promise<T> {
+  return handle.status === "off"
+    ? Promise.reject(new Error("the live model is switched off (?live=0 in the address)"))
+    : handle.ready;
 }
