@@ -100,4 +100,50 @@ describe.runIf(status.available || status.required)("chapter 9: a live causal tr
     },
     4 * TIMEOUT,
   );
+
+  it(
+    "keeps its view in the address, exports its figures, and Reset view brings the defaults back",
+    async () => {
+      const url = `${site.origin}/09-what-the-state-remembers?subject=thou&target=${encodeURIComponent(" o")}&samples=3`;
+      const { page, problems } = await openWatchedPage(site.browser, url);
+      try {
+        await page.waitForSelector('[data-figure="causal-trace"] svg[data-model="gpt"]', {
+          timeout: TIMEOUT,
+        });
+        const subject = page.getByLabel("Subject (noised; its last occurrence)");
+        const target = page.getByLabel("Target o");
+        expect(await subject.inputValue()).toBe("thou");
+        expect(await target.inputValue()).toBe(" o");
+        expect(await page.locator('[data-key="samples"] input[type=number]').inputValue()).toBe("3");
+        // an edit goes into the address (a copied link shows this view)
+        await target.fill("ed");
+        await expect
+          .poll(() => new URL(page.url()).searchParams.has("target"), { timeout: 5000 })
+          .toBe(false);
+        await subject.fill("how");
+        await expect
+          .poll(() => new URL(page.url()).searchParams.get("subject"), { timeout: 5000 })
+          .toBe("how");
+        // every figure has the export tools (SVG, PNG, link, full screen)
+        for (const name of ["causal-trace", "copy-probe", "context-use", "prompt-order"]) {
+          expect(
+            await page.locator(`figure[data-figure="${name}"] .explainer-figure-tools button`).count(),
+          ).toBeGreaterThan(0);
+        }
+        await Promise.all([page.waitForURL((u) => u.search === ""), page.click("button.explainer-reset")]);
+        await page.waitForSelector('[data-figure="causal-trace"] svg[data-model="gpt"]', {
+          timeout: TIMEOUT,
+        });
+        expect(await subject.inputValue()).toBe(MEMORY_DEFAULTS.subject);
+        expect(await target.inputValue()).toBe(MEMORY_DEFAULTS.target);
+        expect(await page.locator('[data-key="samples"] input[type=number]').inputValue()).toBe(
+          String(MEMORY_DEFAULTS.liveSamples),
+        );
+        expect(problems).toEqual([]);
+      } finally {
+        await page.close();
+      }
+    },
+    2 * TIMEOUT,
+  );
 });
