@@ -20,6 +20,8 @@ export const CHAPTER_PROMPTS = {
   channelMixing: { prompt: "MENENIUS:\nThere was a time when all the body's members", maxTokens: 128 },
   wholeModel: { prompt: "ROMEO:\nBut soft, what light", maxTokens: 128 },
   rnnParallel: { prompt: "QUEEN ELIZABETH:\nCome, come, we know your meaning", maxTokens: 128 },
+  // chapter 9: "hast thou offend" asks for "ed"; the GPT reads prompt and target in its 256 positions
+  memory: { prompt: "BIANCA:\nPardon, dear father.\n\nBAPTISTA:\nWhy, how hast thou offend", maxTokens: 96 },
 } as const satisfies Record<string, ChapterPrompt>;
 
 export type ChapterKey = keyof typeof CHAPTER_PROMPTS;

@@ -83,7 +83,8 @@ export function causalTraceFigure(panels: readonly TracePanel[], o: CausalTraceF
       .attr("width", W)
       .attr("height", H)
       .attr("role", "img")
-      .attr("aria-label", `${p.title}: ${p.T} tokens by ${p.L} blocks`);
+      .attr("aria-label", `${p.title}: ${p.T} tokens by ${p.L} blocks`)
+      .attr("data-model", p.model);
     const g = svg.append("g").attr("transform", `translate(${labelW},${top})`);
     g.append("rect")
       .attr("width", p.L * cellW)
@@ -116,6 +117,9 @@ export function causalTraceFigure(panels: readonly TracePanel[], o: CausalTraceF
           .attr("width", Math.max(0, cellW - 1))
           .attr("height", cellH >= 6 ? cellH - 1 : cellH) // no gaps between rows too thin to show them
           .attr("fill", color(v))
+          .attr("data-l", l)
+          .attr("data-t", t)
+          .attr("data-share", Number.isFinite(v) ? String(v) : null)
           .append("title")
           .text(
             Number.isFinite(v)

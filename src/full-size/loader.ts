@@ -24,7 +24,10 @@ import type {
   ModelSource,
   TokenizerSummary,
 } from "../runtime/protocol.js";
-import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
+import { loadRwkvCheckpoint } from "../rwkv/checkpoint/index.js";
+import { syntheticWeights } from "../rwkv/synthetic.js";
+import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
+import { parseJsonLimited } from "../util/json-limits.js";
 import { CONFIG_JSON_LIMITS, TOKENIZER_JSON_LIMITS, checkJsonSize } from "../util/json-limits.js";
 import type { GptRuntime, RwkvRuntime } from "./bench.js";
 import { fetchCached, type CacheLike, type FetchCachedOptions } from "./download.js";
@@ -120,6 +123,12 @@ export interface LoadedModel {
   tokenizerNote: string;
   init: InitResult;
   loadSeconds: number;
+  /**
+   * the same weights on this page, for the reference model (src/rwkv/model.ts): the causal trace needs its hooks,
+   * which the worker's ONNX graphs do not have. Read again on call (a synthetic model is made again from its
+   * seed; a file is read again, a download taken from the browser cache or fetched again), parsed on the page.
+   */
+  referenceWeights(): Promise<RwkvWeights>;
   /** end both workers at once */
   dispose(): void;
 }
@@ -322,6 +331,7 @@ export async function loadModel(req: LoadRequest, deps: LoaderDeps, ctx: LoadCon
       tokenizerNote: tk.note,
       init: rwkv.init,
       loadSeconds: (now() - t0) / 1000,
+      referenceWeights: () => referenceWeights(plan, deps),
       dispose: endLife,
     };
   } catch (e) {
@@ -330,4 +340,32 @@ export async function loadModel(req: LoadRequest, deps: LoaderDeps, ctx: LoadCon
   } finally {
     ctx.signal.removeEventListener("abort", endLife);
   }
+}
+
+/** LoadedModel.referenceWeights: the plan's weights read again and parsed on this page (as the worker does). */
+async function referenceWeights(plan: LoadPlan, deps: LoaderDeps): Promise<RwkvWeights> {
+  if (plan.synthetic) return syntheticWeights(plan.synthetic, 0);
+  let checkpoint: Uint8Array | undefined;
+  let config: Uint8Array | undefined;
+  if (plan.local) {
+    checkpoint = new Uint8Array(await plan.local.checkpoint.arrayBuffer());
+    if (plan.local.config) config = new Uint8Array(await plan.local.config.arrayBuffer());
+  } else {
+    const cache = await deps.openCache();
+    for (const f of plan.files) {
+      if (f.role === "tokenizer") continue;
+      const got = await fetchCached(f.url, {
+        fetch: deps.fetch,
+        cache,
+        ...(f.role === "config" ? { maxBytes: CONFIG_JSON_LIMITS.maxBytes } : {}),
+      });
+      if (f.role === "weights") checkpoint = got.bytes;
+      else config = got.bytes;
+    }
+  }
+  if (!checkpoint) throw new Error("the checkpoint could not be read again");
+  const hfConfig = config
+    ? (parseJsonLimited(config, CONFIG_JSON_LIMITS, "config.json") as object)
+    : undefined;
+  return loadRwkvCheckpoint(checkpoint, hfConfig ? { hfConfig } : {}).weights;
 }

@@ -8,12 +8,16 @@
  *                                       the model that is loaded (which stays loaded when a newer load fails)
  *   agreementChart(bench, width), topFive(bench), prefillChart(bench, width), prefillText(bench),
  *   latencyChart(bench, width), cumulativeChart(bench, width), generationList(bench),
- *   memoryChart(slot, width), memoryList(slot, bench), decayChart(slot, width), table2(slot), syntheticNote(slot)
+ *   memoryChart(slot, width), memoryList(slot, bench), decayChart(slot, width), table2(slot), syntheticNote(slot),
+ *   factTrace(run, width)               the fact's causal trace (src/full-size/causal.ts) as it fills in
  */
 import { costLines } from "../components/cost-lines.js";
 import { decaySeries } from "../chapters/time-decay.js";
 import { decayOverview } from "../components/time-decay.js";
 import { notice } from "../ui/page.js";
+import { causalTraceFigure } from "../components/causal-trace.js";
+import { sharedDomain, strongestReadout, tracePanels } from "../chapters/memory/figures.js";
+import type { FactRun } from "./causal.js";
 import {
   AGREEMENT,
   generationSummary,
@@ -540,4 +544,46 @@ export function syntheticNote(slot: ModelSlot<LoadedModel>): Node {
   const frag = document.createDocumentFragment();
   frag.append(" — ", h("b", {}, "random, synthetic weights"), ": the real curves need the real checkpoint");
   return frag;
+}
+
+/**
+ * The fact's causal trace (src/full-size/causal.ts): the heatmap of the loaded model as it fills in, the status
+ * line, and for a synthetic model (or one without a tokenizer) the label that it shows the mechanics only.
+ */
+export function factTrace(run: FactRun | null, width: number): HTMLElement {
+  const box = document.createElement("div");
+  box.dataset.factTrace = run ? (run.error ? "error" : run.done ? "done" : "running") : "idle";
+  if (!run) {
+    box.append(
+      notice(
+        "Press “Trace the fact” to run it on the loaded model (it takes a while on the 169M model).",
+        "info",
+      ),
+    );
+    return box;
+  }
+  if (run.error) {
+    box.append(
+      notice(
+        `The trace failed: ${run.error instanceof Error ? run.error.message : String(run.error)}`,
+        "error",
+      ),
+    );
+    return box;
+  }
+  if (run.req?.mechanicsOnly) box.append(notice(`Mechanics only: ${run.req.note}.`, "warn"));
+  box.append(notice(run.status, "info"));
+  if (run.req && run.trace) {
+    const panels = tracePanels([run.trace], run.req.labels);
+    box.append(
+      causalTraceFigure(panels, {
+        width,
+        domain: sharedDomain(panels),
+        name: "fact-trace",
+        readout: run.done ? [strongestReadout(run.trace, run.req.labels)] : [],
+        caption: run.req.note,
+      }),
+    );
+  }
+  return box;
 }

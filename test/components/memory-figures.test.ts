@@ -9,6 +9,7 @@ import { facetDomains, symlogTicks } from "../../src/components/memory-lines.js"
 import type { TracePanel } from "../../src/chapters/memory/figures.js";
 
 const panel = (L: number, T: number): TracePanel => ({
+  model: "rwkv",
   title: "x",
   color: "red",
   values: new Float64Array(L * T),

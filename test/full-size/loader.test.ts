@@ -1,4 +1,8 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadRwkvCheckpoint } from "../../src/rwkv/checkpoint/index.js";
+import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { CacheLike } from "../../src/full-size/download.js";
 import { PILE_169M_SHAPE, SMALL_SHAPE } from "../../src/full-size/full-size.js";
 import {
@@ -16,6 +20,7 @@ import type { GptSyntheticShape, InitResult, ModelSource } from "../../src/runti
 import { CONFIG_JSON_LIMITS, TOKENIZER_JSON_LIMITS } from "../../src/util/json-limits.js";
 
 const HUB = "http://127.0.0.1:9/hub";
+const FIXTURES = path.resolve(import.meta.dirname, "../fixtures/checkpoints");
 
 /** A local file whose reads are counted. */
 function file(name: string, size: number, fill = 0): LocalFile & { reads: number } {
@@ -331,5 +336,38 @@ describe("loadModel", () => {
     release();
     await expect(p).rejects.toThrow("another model was asked for");
     expect(h.started[0].signal.aborted).toBe(true);
+  });
+});
+
+describe("referenceWeights: the loaded weights again, on the page, for the reference model", () => {
+  it("a synthetic model is made again from its seed: the worker's weights", async () => {
+    const h = harness();
+    const m = await loadModel(req({ kind: "model", id: "synthetic-small" }), h.deps, context().ctx);
+    const w = await m.referenceWeights();
+    const expected = syntheticWeights(SMALL_SHAPE, 0);
+    expect(w.config).toEqual(expected.config);
+    expect(w.emb).toEqual(expected.emb);
+    expect(w.blocks[3].ffn.Wv).toEqual(expected.blocks[3].ffn.Wv);
+  });
+
+  it("a reader's file is read again and parsed as the worker parses it", async () => {
+    const bytes = new Uint8Array(readFileSync(path.join(FIXTURES, "blinkdl-f32.safetensors")));
+    const ck: LocalFile & { reads: number } = {
+      name: "blinkdl-f32.safetensors",
+      size: bytes.length,
+      reads: 0,
+      async arrayBuffer() {
+        ck.reads++;
+        return bytes.slice().buffer;
+      },
+    };
+    const h = harness();
+    const m = await loadModel(req({ kind: "file", files: [ck] }), h.deps, context().ctx);
+    const readsAtLoad = ck.reads;
+    const w = await m.referenceWeights();
+    expect(ck.reads).toBe(readsAtLoad + 1);
+    const expected = loadRwkvCheckpoint(bytes).weights;
+    expect(w.config).toEqual(expected.config);
+    expect(w.head).toEqual(expected.head);
   });
 });

@@ -32,23 +32,8 @@ const ALLOWED: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   "08-rnn-and-parallel.md": { ...RHETORICAL, ...PAPER_169M },
   "full-size.md": PAPER_169M,
   "09-what-the-state-remembers.md": {
-    "44.2": "the paper's Appendix L: F1 of RWKV-4-Raven-14B on RTE before re-ordering the prompt",
-    "74.8": "the paper's Appendix L: F1 after re-ordering",
     "4": "the paper's Figure 11 (the layer of its 430M model where the fact is retrieved); also a block index",
-    // Typed in chapter 9's prose (tracker issue 13, merged while this test was written): facts of the tiny models
-    // and measurements that should be interpolations of computed values. Listed so that the test still fails on
-    // any new typed number; to be removed as the page computes them.
-    "12": "PENDING (issue 13): the subject's end position, typed",
-    "3": "PENDING (issue 13): a block range read off the causal trace, typed",
-    "5": "PENDING (issue 13): a block range read off the causal trace, typed",
-    "6": "PENDING (issue 13): the model's block count, typed",
-    "256":
-      "PENDING (issue 13): the GPT's learned positions / the training window (card config ctx_len), typed",
-    "255": "PENDING (issue 13): the last context length the GPT reads, typed",
-    "2,000": "PENDING (issue 13): training steps (card) and a context length, typed",
-    "10": "PENDING (issue 13): the validation share of the corpus (card split), typed",
-    "36": "PENDING (issue 13): the number of names in the corpus, typed",
-    "30": "PENDING (issue 13): a measured comparison, typed",
+    "10": "Meng et al. (2022) average 10 noise samples per cell (their Sect. 2.1), not this site's number",
   },
   "03-token-shift.md": {
     "5": "the five token-shift mixes of an RWKV-4 block (Eq. 11-15): architecture, not a trained value",

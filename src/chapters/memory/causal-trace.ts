@@ -200,15 +200,30 @@ function addNoise(
   }
 }
 
-function fullRun(traced: TracedModel, p: PreparedTrace, noise: Float32Array | null): FullRun {
+/**
+ * One run over the whole sequence. With `noise`, the positions before the subject are the clean run's (`clean`,
+ * the same numbers: the noise starts at the subject), so the run starts from its state or cache there.
+ */
+function* fullRunSteps(
+  traced: TracedModel,
+  p: PreparedTrace,
+  noise: Float32Array | null,
+  clean?: FullRun,
+): Generator<void, FullRun> {
   const { L, C, V } = dims(traced);
   const N = p.seq.length;
-  const h = Array.from({ length: L }, () => new Float32Array(N * C));
+  const from = noise && clean ? p.subject[0] : 0;
+  const h = Array.from({ length: L }, (_, l) => {
+    const rows = new Float32Array(N * C);
+    if (from > 0) rows.set(clean!.h[l].subarray(0, from * C));
+    return rows;
+  });
   let logp = 0;
+  // the target's positions (T - 1 on) are never before the subject: nothing to add for u < from
   if (traced.kind === "rwkv") {
-    const states: RwkvState[] = [];
-    let state: RwkvState | undefined;
-    for (let u = 0; u < N; u++) {
+    const states: RwkvState[] = from > 0 ? clean!.states!.slice(0, from) : [];
+    let state: RwkvState | undefined = from > 0 ? states[from - 1] : undefined;
+    for (let u = from; u < N; u++) {
       const hooks: BlockHooks = {
         blockOutput: (l, x) => h[l].set(x, u * C),
         ...(noise ? { embedding: (e: Float32Array) => addNoise(e, u, 1, C, p, noise) } : {}),
@@ -217,19 +232,48 @@ function fullRun(traced: TracedModel, p: PreparedTrace, noise: Float32Array | nu
       state = r.state;
       states.push(state);
       logp += targetLogProb(p, u, r.logits, 0, V);
+      yield;
     }
     return { h, logp, states };
   }
   const cache = traced.model.newCache();
-  for (let u = 0; u < N; u++) {
+  if (from > 0) {
+    for (let l = 0; l < L; l++) {
+      cache.k[l].set(clean!.cache!.k[l].subarray(0, from * C));
+      cache.v[l].set(clean!.cache!.v[l].subarray(0, from * C));
+    }
+    cache.length = from;
+  }
+  for (let u = from; u < N; u++) {
     const hooks: BlockHooks = {
       blockOutput: (l, x) => h[l].set(x, u * C),
       ...(noise ? { embedding: (e: Float32Array) => addNoise(e, u, 1, C, p, noise) } : {}),
     };
     const logits = traced.model.step(p.seq[u], cache, hooks);
     logp += targetLogProb(p, u, logits, 0, V);
+    yield;
   }
   return { h, logp, cache };
+}
+
+/** fullRunSteps to the end, giving the event loop a turn when the pacer's slice has passed. */
+async function fullRun(
+  traced: TracedModel,
+  p: PreparedTrace,
+  noise: Float32Array | null,
+  clean: FullRun | undefined,
+  pacer: Pacer,
+): Promise<FullRun> {
+  const steps = fullRunSteps(traced, p, noise, clean);
+  for (let r = steps.next(); ; r = steps.next()) {
+    if (r.done) return r.value;
+    await pacer.breathe();
+  }
+}
+
+function fullRunSync(traced: TracedModel, p: PreparedTrace, noise: Float32Array | null): FullRun {
+  const steps = fullRunSteps(traced, p, noise);
+  for (let r = steps.next(); ; r = steps.next()) if (r.done) return r.value;
 }
 
 /** The restored run for one cell, from the corrupted run's prefix: blocks l+1.. over positions t..N-1. */
@@ -244,7 +288,7 @@ class CellRunner {
     if (traced.kind === "gpt") this.work = traced.model.newCache();
   }
 
-  logp(l: number, t: number): number {
+  async logp(l: number, t: number, pacer?: Pacer): Promise<number> {
     const { traced, p, clean, corrupt } = this;
     const { L, C, V } = dims(traced);
     const N = p.seq.length;
@@ -257,6 +301,7 @@ class CellRunner {
         const r = traced.model.step(p.seq[u], state, { enter: { layer: l + 1, x: input(u) } });
         state = r.state;
         logp += targetLogProb(p, u, r.logits, 0, V);
+        await pacer?.breathe();
       }
       return logp;
     }
@@ -271,6 +316,7 @@ class CellRunner {
     for (let u = t; u < N; u++) {
       const logits = traced.model.step(p.seq[u], work, { enter: { layer: l + 1, x: input(u) } });
       logp += targetLogProb(p, u, logits, 0, V);
+      await pacer?.breathe();
     }
     return logp;
   }
@@ -288,7 +334,7 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
   const S = p.noise.length;
   const pacer = new Pacer(S * L * T, opts);
   const name = traced.kind === "rwkv" ? "RWKV" : "GPT";
-  const clean = fullRun(traced, p, null);
+  const clean = await fullRun(traced, p, null, undefined, pacer);
   const sum = new Float64Array(L * T);
   let corruptSum = 0;
   let done = 0;
@@ -320,14 +366,14 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
   };
   for (let s = 0; s < S; s++) {
     const phase = `${name}: noise sample ${s + 1} of ${S}`;
-    const corrupt = fullRun(traced, p, p.noise[s]);
+    const corrupt = await fullRun(traced, p, p.noise[s], clean, pacer);
     const pStar = Math.exp(corrupt.logp);
     corruptSum += pStar;
     const runner = new CellRunner(traced, p, clean, corrupt);
     for (let t = T - 1; t >= 0; t--) {
       for (let l = 0; l < L; l++) {
         // before the subject, restoring changes nothing: the clean and corrupted values are the same numbers
-        sum[l * T + t] += t < p.subject[0] ? pStar : Math.exp(runner.logp(l, t));
+        sum[l * T + t] += t < p.subject[0] ? pStar : Math.exp(await runner.logp(l, t, pacer));
         await pacer.tick(++done, phase);
       }
       opts.onPartial?.(partial(s, t));
@@ -362,7 +408,7 @@ export function restoredProbability(
   const sample = opts.sample === undefined ? 0 : opts.sample;
   const noise = sample === null ? null : p.noise[sample];
   if (sample !== null && !noise) throw new CausalTraceError(`no noise sample ${sample}`);
-  const clean = cells.length > 0 ? fullRun(traced, p, null) : null;
+  const clean = cells.length > 0 ? fullRunSync(traced, p, null) : null;
   const byLayer = new Map<number, number[]>();
   for (const { layer, t } of cells) byLayer.set(layer, [...(byLayer.get(layer) ?? []), t]);
   // hooks over rows [u0, u0 + n): add the noise, then overwrite the restored cells' rows with clean values

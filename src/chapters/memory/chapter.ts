@@ -13,6 +13,7 @@
  *   interface MemoryData; encodeMemoryData(d) -> JSON-safe; decodeMemoryData(json) -> MemoryData
  */
 import type { RwkvModel } from "../../rwkv/model.js";
+import { CHAPTER_PROMPTS } from "../defaults.js";
 import type { GptModel } from "../../transformer/gpt.js";
 import { type CausalTraceResult, causalTrace } from "./causal-trace.js";
 import type { ContextUseResult } from "./context-use.js";
@@ -21,25 +22,35 @@ import type { PromptOrderResult } from "./prompt-order.js";
 import type { Progress } from "./run.js";
 
 export const MEMORY_DEFAULTS = {
-  /** "hast thou offend" asks for "ed": the subject "hast" decides it, 12 characters before the target */
-  prompt: "BIANCA:\nPardon, dear father.\n\nBAPTISTA:\nWhy, how hast thou offend",
+  /** "hast thou offend" asks for "ed": the subject "hast" decides it, a few characters before the target */
+  prompt: CHAPTER_PROMPTS.memory.prompt,
   subject: "hast",
   target: "ed",
   /** the longest prompt a live trace takes (the GPT reads at most 256 positions, prompt and target together) */
-  maxTokens: 96,
-  /** noise draws averaged: Meng et al. average 10; a live trace on the page does 1 unless asked for more */
-  precomputedSamples: 10,
+  maxTokens: CHAPTER_PROMPTS.memory.maxTokens,
+  /**
+   * noise draws averaged: Meng et al. average 10; the build does 3 (the build's time budget: every draw reruns
+   * every cell), a live trace on the page 1 unless asked for more
+   */
+  precomputedSamples: 3,
   liveSamples: 1,
   seed: 1,
-  /** the probes the build precomputes (both models, the same seeds) */
-  copy: { lengths: [4, 8, 16, 32], distances: [0, 16, 64, 160, 960], trials: 4 },
-  context: { edges: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], windows: 16 },
-  order: { speechLengths: [16, 64, 128, 192], trials: 24 },
+  /** the probes the build precomputes (both models, the same seeds), sized to keep the loader near 20 s */
+  copy: { lengths: [4, 16, 32], distances: [0, 16, 64, 192, 512], trials: 3 },
+  context: {
+    edges: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    windows: 10,
+    long: { from: 256, windows: 3 },
+  },
+  order: { speechLengths: [16, 64, 192], trials: 8 },
 } as const;
 
+/** The paper's Appendix L: F1 of RWKV-4-Raven-14B on RTE before and after re-ordering the prompt (%). */
+export const PAPER_RTE = { before: 44.2, after: 74.8 } as const;
+
 /**
- * The 36 speakers of Tiny Shakespeare with the most speech headers ("NAME:" lines; one-word names of five letters
- * or more), NORTHUMBERLAND left out for length: the prompt-order probe draws its names from them, so the model
+ * The 35 speakers of Tiny Shakespeare with the most speech headers ("NAME:" lines; one-word names of five letters
+ * or more) but NORTHUMBERLAND, left out for length: the prompt-order probe draws its names from them, so the model
  * knows every candidate and the prompt only has to say which one.
  */
 export const SPEAKERS = [
@@ -332,9 +343,44 @@ export interface MemoryData {
   stateSize: number;
   /** the GPT's learned positions */
   gptPositions: number;
+  /** the models' cards, what the prose quotes of them (absent for a synthetic model) */
+  training?: {
+    rwkv: TrainingFacts;
+    gpt: TrainingFacts;
+    /** the validation split's share of the corpus (0.1), from the card's split */
+    validationShare: number;
+  };
   /** what ran and how long it took (s) */
   computedWith: string;
   seconds: Record<string, number>;
+}
+
+/** What a model card says about its training. */
+export interface TrainingFacts {
+  steps: number;
+  /** the step whose weights were kept (early stopping on the validation estimate) */
+  keptStep: number;
+  /** the training windows' length */
+  ctxLen: number;
+}
+
+/** TrainingFacts from a card's raw JSON (`training`, `split`); null when it lacks them (the synthetic model). */
+export function trainingFacts(raw: unknown): (TrainingFacts & { validationShare: number }) | null {
+  const r = raw as {
+    training?: { steps?: number; kept_best?: { step?: number }; ctx_len?: number };
+    split?: { train_chars?: number[]; validation_chars?: number[] };
+  } | null;
+  const t = r?.training;
+  const v = r?.split?.validation_chars;
+  const all = r?.split?.train_chars;
+  if (!t || typeof t.steps !== "number" || typeof t.ctx_len !== "number" || !v || !all) return null;
+  const total = v[1] - all[0];
+  return {
+    steps: t.steps,
+    keptStep: t.kept_best?.step ?? t.steps,
+    ctxLen: t.ctx_len,
+    validationShare: Math.round((100 * (v[1] - v[0])) / total) / 100,
+  };
 }
 
 /** JSON cannot hold Infinity (RWKV's maxLength) or typed arrays: turn them into null and plain arrays. */

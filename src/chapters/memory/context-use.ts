@@ -25,6 +25,12 @@ export interface ContextUseOptions extends RunOptions {
   edges: readonly number[];
   /** windows averaged per d (default 32) */
   windows?: number;
+  /**
+   * cheaper long contexts: the bins from edge `from` on are read in `windows` windows of edges[last] - 1
+   * characters, the bins below it in the `windows` above, only from - 1 characters long (a long bin averages
+   * many d per window, a short one a single d: it needs the windows, not the length)
+   */
+  long?: { from: number; windows: number };
   /** default 1 */
   seed?: number;
 }
@@ -43,7 +49,9 @@ export interface ContextUsePoint {
 export interface ContextUseResult {
   model: string;
   maxLength: number;
+  /** windows per bin (below `long.from` when there is one) */
   windows: number;
+  long?: { from: number; windows: number };
   seed: number;
   points: ContextUsePoint[];
 }
@@ -52,8 +60,8 @@ export interface ContextUseResult {
  * Start offsets of the windows: each window needs D + 1 characters (D read, the one after scored). The same
  * offsets for every model with the same (tokens, D, windows, seed).
  */
-export function contextWindows(opts: ContextUseOptions, D: number): number[] {
-  const n = opts.windows ?? 32;
+export function contextWindows(opts: ContextUseOptions, D: number, count?: number): number[] {
+  const n = count ?? opts.windows ?? 32;
   if (!Number.isInteger(n) || n < 1) throw new ProbeError(`windows = ${n} must be >= 1`);
   const room = opts.tokens.length - (D + 1);
   if (room < 0)
@@ -70,36 +78,56 @@ export async function contextUse(model: SequenceModel, opts: ContextUseOptions):
       throw new ProbeError(`bin edges must be increasing integers >= 1 (got ${edges.join(", ")})`);
     }
   });
-  // every model reads the same windows, cut for the longest d asked (edges[last] - 1)
   const D = edges[edges.length - 1] - 1;
-  const starts = contextWindows(opts, D);
-  const read = Math.min(D, model.maxLength);
   const bins = edges.slice(0, -1).map((d, i) => ({ d, dEnd: edges[i + 1] }));
+  const split = opts.long?.from ?? edges[edges.length - 1];
+  if (opts.long && !edges.slice(1, -1).includes(split))
+    throw new ProbeError(`long.from = ${split} must be an inner bin edge`);
+  // two sets of windows, the same for every model: short ones (split - 1 characters) for the bins below the
+  // split, long ones (D characters) for the bins from it on
+  const sets = [
+    { D: split - 1, starts: contextWindows(opts, split - 1), bins: bins.filter((b) => b.dEnd <= split) },
+    ...(opts.long
+      ? [{ D, starts: contextWindows(opts, D, opts.long.windows), bins: bins.filter((b) => b.d >= split) }]
+      : []),
+  ];
   // per bin, per window: the mean loss over the bin's d
-  const perWindow = bins.map(() => [] as number[]);
-  const pacer = new Pacer(starts.length, opts);
+  const perWindow = new Map(bins.map((b) => [b.d, [] as number[]]));
+  const readable = new Set<number>();
+  const pacer = new Pacer(
+    sets.reduce((n, s) => n + s.starts.length, 0),
+    opts,
+  );
   const V = model.vocabSize;
-  for (let w = 0; w < starts.length; w++) {
-    const off = starts[w];
-    const logits = await model.logits(opts.tokens.slice(off, off + read));
-    bins.forEach(({ d, dEnd }, i) => {
-      if (dEnd - 1 > read) return;
-      let sum = 0;
-      // row d - 1 has seen tokens off .. off + d - 1 and predicts token off + d
-      for (let c = d; c < dEnd; c++) sum -= logSoftmaxAt(logits, c - 1, V, opts.tokens[off + c]);
-      perWindow[i].push(sum / (dEnd - d));
-    });
-    await pacer.tick(w + 1, `${model.label}: context use, window ${w + 1} of ${starts.length}`);
+  let done = 0;
+  for (const set of sets) {
+    const read = Math.min(set.D, model.maxLength);
+    const inside = set.bins.filter(({ dEnd }) => dEnd - 1 <= read);
+    for (const b of inside) readable.add(b.d);
+    for (let w = 0; w < set.starts.length; w++) {
+      const off = set.starts[w];
+      if (inside.length > 0) {
+        const logits = await model.logits(opts.tokens.slice(off, off + read));
+        for (const { d, dEnd } of inside) {
+          let sum = 0;
+          // row d - 1 has seen tokens off .. off + d - 1 and predicts token off + d
+          for (let c = d; c < dEnd; c++) sum -= logSoftmaxAt(logits, c - 1, V, opts.tokens[off + c]);
+          perWindow.get(d)!.push(sum / (dEnd - d));
+        }
+      }
+      await pacer.tick(++done, `${model.label}: context use, window ${done}`);
+    }
   }
   return {
     model: model.label,
     maxLength: model.maxLength,
-    windows: starts.length,
+    windows: sets[0].starts.length,
+    ...(opts.long ? { long: { ...opts.long } } : {}),
     seed: opts.seed ?? 1,
-    points: bins.map(({ d, dEnd }, i) => ({
+    points: bins.map(({ d, dEnd }) => ({
       d,
       dEnd,
-      loss: dEnd - 1 <= read ? meanStderr(perWindow[i]) : null,
+      loss: readable.has(d) ? meanStderr(perWindow.get(d)!) : null,
     })),
   };
 }

@@ -16,7 +16,7 @@
  *   copyProbe(model, opts) -> Promise<CopyProbeResult>                       the (n, d) grid for one model
  */
 import { mulberry32 } from "../../rwkv/random.js";
-import { ProbeError, type SequenceModel, type Stat, meanStderr, nextTokenLosses } from "./lm.js";
+import { ProbeError, type SequenceModel, type Stat, branchLosses, meanStderr } from "./lm.js";
 import { randomString, subSeed } from "./random.js";
 import { Pacer, type RunOptions } from "./run.js";
 
@@ -111,44 +111,62 @@ function copyLoss(losses: Float64Array, [a, b]: [number, number]): number {
   return sum / (b - a - 1);
 }
 
-/** The (n, d) grid for one model: cells in the order of `lengths` x `distances`. */
+/**
+ * The (n, d) grid for one model: cells in the order of `lengths` x `distances`. For each n and trial the
+ * sequences of every d share their beginning (the string, then the filler): it is read once, the second copy
+ * branching off it at each d (branchLosses: the state or cache is reused where the model can resume).
+ */
 export async function copyProbe(model: SequenceModel, opts: CopyProbeOptions): Promise<CopyProbeResult> {
   const trials = opts.trials ?? 8;
   if (!Number.isInteger(trials) || trials < 1) throw new ProbeError(`trials = ${trials} must be >= 1`);
   const alphabet = copyAlphabet(opts);
-  const grid = opts.lengths.flatMap((n) => opts.distances.map((d) => ({ n, d })));
-  const pacer = new Pacer(grid.length * trials, opts);
+  const pacer = new Pacer(opts.lengths.length * trials, opts);
   let done = 0;
   const cells: CopyProbeCell[] = [];
-  for (const { n, d } of grid) {
-    const length = 2 * n + d;
-    if (length > model.maxLength) {
-      cells.push({ n, d, length, first: null, second: null, gain: null, secondByChar: null });
+  for (const n of opts.lengths) {
+    const fits = opts.distances.filter((d) => 2 * n + d <= model.maxLength);
+    const first = fits.map(() => [] as number[]);
+    const second = fits.map(() => [] as number[]);
+    const byChar = fits.map(() => new Float64Array(n));
+    for (let trial = 0; trial < trials && fits.length > 0; trial++) {
+      const seqs = fits.map((d) => copyProbeSequence(opts, n, d, trial));
+      // the longest sequence's string + filler is the trunk; each d's second copy branches off at n + d
+      const trunk = seqs.reduce((a, b) => (b.tokens.length > a.tokens.length ? b : a)).tokens;
+      const all = await branchLosses(
+        model,
+        trunk,
+        seqs.map((q) => ({ at: q.second[0], tokens: q.tokens.slice(q.second[0]) })),
+      );
+      seqs.forEach((seq, i) => {
+        const losses = all[i];
+        first[i].push(copyLoss(losses, seq.first));
+        second[i].push(copyLoss(losses, seq.second));
+        for (let j = 1; j < n; j++) byChar[i][j] += losses[seq.second[0] + j - 1] / trials;
+      });
+      await pacer.tick(++done, `${model.label}: copy probe, n = ${n}`);
+    }
+    if (fits.length === 0) {
       done += trials;
       await pacer.tick(done, `${model.label}: copy probe`);
-      continue;
     }
-    const first: number[] = [];
-    const second: number[] = [];
-    const byChar = new Float64Array(n);
-    for (let trial = 0; trial < trials; trial++) {
-      const seq = copyProbeSequence(opts, n, d, trial);
-      const losses = await nextTokenLosses(model, seq.tokens);
-      first.push(copyLoss(losses, seq.first));
-      second.push(copyLoss(losses, seq.second));
-      for (let j = 1; j < n; j++) byChar[j] += losses[seq.second[0] + j - 1] / trials;
-      await pacer.tick(++done, `${model.label}: copy probe, n = ${n}, d = ${d}`);
+    for (const d of opts.distances) {
+      const i = fits.indexOf(d);
+      const length = 2 * n + d;
+      if (i < 0) {
+        cells.push({ n, d, length, first: null, second: null, gain: null, secondByChar: null });
+        continue;
+      }
+      byChar[i][0] = NaN; // not predicted from anything
+      cells.push({
+        n,
+        d,
+        length,
+        first: meanStderr(first[i]),
+        second: meanStderr(second[i]),
+        gain: meanStderr(first[i].map((f, k) => f - second[i][k])),
+        secondByChar: [...byChar[i]],
+      });
     }
-    byChar[0] = NaN; // not predicted from anything
-    cells.push({
-      n,
-      d,
-      length,
-      first: meanStderr(first),
-      second: meanStderr(second),
-      gain: meanStderr(first.map((f, i) => f - second[i])),
-      secondByChar: [...byChar],
-    });
   }
   return {
     model: model.label,

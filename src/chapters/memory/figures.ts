@@ -9,6 +9,8 @@
  *   interface LineFacet / LineSeries / LinePoint
  *   copyFacets(results), contextFacets(results), orderFacets(results)   the probes as small multiples
  *   orderSummary(results) -> {RWKV: {near, far, effect}, GPT: ...}     what the prose quotes
+ *   blockList(blocks), traceFacts(trace, labels), copyFacts(results), contextFacts(results),
+ *   rwkvLongestLoss(results), orderComparison(results)                  the other numbers the prose quotes
  */
 import { type CausalTraceResult, restoredShare, strongestCells } from "./causal-trace.js";
 import type { ContextUseResult } from "./context-use.js";
@@ -24,6 +26,8 @@ export const MODEL_COLORS: Record<string, string> = {
 };
 
 export interface TracePanel {
+  /** "rwkv" | "gpt" */
+  model: string;
   title: string;
   color: string;
   /** (L, T) row-major: block l at prompt position t; NaN where not computed yet */
@@ -41,6 +45,7 @@ const MODEL_NAMES: Record<string, string> = { rwkv: "RWKV", gpt: "GPT" };
 /** The share of the clean probability each restored cell brings back, P*,clean h(l,t)[o] / P[o]. */
 export function tracePanels(traces: readonly CausalTraceResult[], labels: string[]): TracePanel[] {
   return traces.map((r) => ({
+    model: r.model,
     title: `${MODEL_NAMES[r.model]}: restore block l's output at token t`,
     color: MODEL_COLORS[r.model],
     values: restoredShare(r),
@@ -169,4 +174,144 @@ export function orderSummary(results: readonly PromptOrderResult[]): Record<stri
     };
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The numbers the prose quotes, computed from the data (test/tooling/prose-numbers.test.ts: none typed)
+// ---------------------------------------------------------------------------------------------------------
+
+/** "block 3", "block 1 or 2", "blocks 3 to 5", "blocks 0, 2 and 5". */
+export function blockList(blocks: readonly number[]): string {
+  const b = [...blocks].sort((x, y) => x - y);
+  if (b.length === 0) return "no block";
+  if (b.length === 1) return `block ${b[0]}`;
+  if (b.length === 2) return `block ${b[0]} or ${b[1]}`;
+  const consecutive = b.every((x, i) => i === 0 || x === b[i - 1] + 1);
+  return consecutive
+    ? `blocks ${b[0]} to ${b[b.length - 1]}`
+    : `blocks ${b.slice(0, -1).join(", ")} and ${b.at(-1)}`;
+}
+
+export interface TraceFacts {
+  nLayer: number;
+  /** characters from the subject's end to the target */
+  subjectGap: number;
+  /** the subject's strongest position, the blocks there within 3/4 of its best, their mean recovered share */
+  subject: { t: number; label: string; blocks: number[]; recovered: number };
+  /** the last token: the blocks within half of its best, their mean recovered share */
+  last: { blocks: number[]; recovered: number };
+  /** the largest recovered share at the tokens between the subject and the last token */
+  between: number;
+}
+
+/**
+ * Where a trace brings the answer back, as shares of what the noise took away,
+ * (P*,clean h(l,t) - P*) / (P - P*): at the subject, at the last token, in between.
+ */
+export function traceFacts(r: CausalTraceResult, labels: readonly string[]): TraceFacts {
+  const lost = r.pClean - r.pCorrupt;
+  const rec = (l: number, t: number) => (r.pRestored[l * r.T + t] - r.pCorrupt) / lost;
+  const layers = Array.from({ length: r.nLayer }, (_, l) => l);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  let best = { l: 0, t: r.subject[0], v: -Infinity };
+  for (let t = r.subject[0]; t < r.subject[1]; t++)
+    for (const l of layers) if (rec(l, t) > best.v) best = { l, t, v: rec(l, t) };
+  const near = layers.filter((l) => rec(l, best.t) >= 0.75 * best.v);
+  const lastT = r.T - 1;
+  const lastBest = Math.max(...layers.map((l) => rec(l, lastT)));
+  const lastBlocks = layers.filter((l) => rec(l, lastT) >= 0.5 * lastBest);
+  let between = -Infinity;
+  for (let t = r.subject[1]; t < lastT; t++) for (const l of layers) between = Math.max(between, rec(l, t));
+  return {
+    nLayer: r.nLayer,
+    subjectGap: r.T - r.subject[1],
+    subject: {
+      t: best.t,
+      label: labels[best.t],
+      blocks: near,
+      recovered: mean(near.map((l) => rec(l, best.t))),
+    },
+    last: { blocks: lastBlocks, recovered: mean(lastBlocks.map((l) => rec(l, lastT))) },
+    between,
+  };
+}
+
+/** The copy probe in numbers: the largest drop from the first copy to the second, over models and cells. */
+export function copyFacts(results: readonly CopyProbeResult[]): {
+  maxGain: number;
+  at: string;
+  firstMin: number;
+  uniform: number;
+  trials: number;
+} {
+  let maxGain = -Infinity;
+  let at = "";
+  let firstMin = Infinity;
+  for (const r of results) {
+    for (const c of r.cells) {
+      if (!c.gain || !c.first) continue;
+      firstMin = Math.min(firstMin, c.first.mean);
+      if (c.gain.mean > maxGain) {
+        maxGain = c.gain.mean;
+        at = `${r.model}, n = ${c.n}, d = ${c.d}`;
+      }
+    }
+  }
+  return { maxGain, at, firstMin, uniform: results[0]?.uniformLoss ?? NaN, trials: results[0]?.trials ?? 0 };
+}
+
+/** Context use in numbers: the longest context read, the two models' largest gap where both read. */
+export function contextFacts(results: readonly ContextUseResult[]): {
+  longest: number;
+  rwkvLongest: number;
+  /** RWKV's loss on the bin just below the GPT's last position, and on its longest bin */
+  rwkvShort: number;
+  maxGap: number;
+  windows: number;
+  longWindows: number;
+} {
+  const rwkv = results.find((r) => r.model === "RWKV");
+  const gpt = results.find((r) => r.model === "GPT");
+  if (!rwkv || !gpt) throw new Error("context use: both models needed");
+  const both = rwkv.points.filter((p, i) => p.loss && gpt.points[i]?.loss);
+  const lastBoth = both[both.length - 1];
+  const measured = rwkv.points.filter((p) => p.loss);
+  const last = measured[measured.length - 1];
+  const gap = both.map((p) => {
+    const g = gpt.points.find((q) => q.d === p.d)!;
+    return Math.abs(p.loss!.mean - g.loss!.mean);
+  });
+  return {
+    longest: lastBoth.dEnd - 1,
+    rwkvLongest: last.dEnd - 1,
+    rwkvShort: lastBoth.loss!.mean,
+    maxGap: Math.max(...gap),
+    windows: rwkv.windows,
+    longWindows: rwkv.long?.windows ?? rwkv.windows,
+  };
+}
+
+/** RWKV's loss on its longest bin (the prose puts it beside `rwkvShort`). */
+export function rwkvLongestLoss(results: readonly ContextUseResult[]): number {
+  const pts = results.find((r) => r.model === "RWKV")?.points.filter((p) => p.loss) ?? [];
+  return pts.length ? pts[pts.length - 1].loss!.mean : NaN;
+}
+
+/** How the two order effects compare: the difference and its standard error (independent trials per model). */
+export function orderComparison(results: readonly PromptOrderResult[]): {
+  diff: number;
+  stderr: number;
+  within: boolean;
+  trials: number;
+} {
+  const se = (r: PromptOrderResult) => {
+    const pts = r.points.filter((p) => p.orderEffect);
+    return Math.sqrt(pts.reduce((a, p) => a + p.orderEffect!.stderr ** 2, 0)) / Math.max(1, pts.length);
+  };
+  const s = orderSummary(results);
+  const rw = results.find((r) => r.model === "RWKV")!;
+  const gp = results.find((r) => r.model === "GPT")!;
+  const diff = s.RWKV.effect - s.GPT.effect;
+  const stderr = Math.hypot(se(rw), se(gp));
+  return { diff, stderr, within: Math.abs(diff) <= 2 * stderr, trials: rw.trials };
 }

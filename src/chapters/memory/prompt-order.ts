@@ -19,7 +19,7 @@
  *   promptOrder(model, opts) -> Promise<PromptOrderResult>
  */
 import { mulberry32 } from "../../rwkv/random.js";
-import { ProbeError, type SequenceModel, type Stat, meanStderr, nextTokenLosses } from "./lm.js";
+import { ProbeError, type SequenceModel, type Stat, branchLosses, meanStderr } from "./lm.js";
 import { subSeed } from "./random.js";
 import { Pacer, type RunOptions } from "./run.js";
 
@@ -56,6 +56,10 @@ export interface PromptOrderTrial {
   absent: string;
   /** the characters scored: the name without its first letter, at the end of each prompt */
   target: string;
+  /** the pieces: the speech (its first speechLength characters of the trial's held-out cut), "N:\n<line>\n\n" */
+  speech: string;
+  nameBlock: string;
+  otherBlock: string;
 }
 
 export interface PromptOrderPoint {
@@ -113,11 +117,14 @@ export function promptOrderTrial(
     name = makeName(rand, syllables);
     other = makeName(rand, syllables, name[0]);
   }
-  const room = opts.speeches.length - speechLength;
+  // one speech per trial, cut to each length: the longer speeches begin with the shorter ones (prefix reuse)
+  const longest = Math.max(speechLength, ...opts.speechLengths);
+  const room = opts.speeches.length - longest;
   if (room < 0)
-    throw new ProbeError(`the speech text has ${opts.speeches.length} characters; ${speechLength} needed`);
-  const off = Math.floor(mulberry32(subSeed(seed, 0x5eec, trial, speechLength))() * (room + 1));
-  const speech = opts.speeches.slice(off, off + speechLength) + "\n\n";
+    throw new ProbeError(`the speech text has ${opts.speeches.length} characters; ${longest} needed`);
+  const off = Math.floor(mulberry32(subSeed(seed, 0x5eec, trial))() * (room + 1));
+  const cut = opts.speeches.slice(off, off + speechLength);
+  const speech = cut + "\n\n";
   const line = opts.line ?? "I come, my lord.";
   const block = (who: string) => `${who}:\n${line}\n\n`;
   return {
@@ -127,6 +134,9 @@ export function promptOrderTrial(
     near: speech + block(name) + name[0],
     absent: speech + block(other) + name[0],
     target: name.slice(1),
+    speech: cut,
+    nameBlock: block(name),
+    otherBlock: block(other),
   };
 }
 
@@ -138,58 +148,66 @@ function encode(vocabulary: string, text: string): number[] {
   });
 }
 
-/** Mean loss per character on `target`, read after `prompt`. */
-async function targetLoss(
-  model: SequenceModel,
-  vocabulary: string,
-  prompt: string,
-  target: string,
-): Promise<number> {
-  const tokens = encode(vocabulary, prompt + target);
-  const losses = await nextTokenLosses(model, tokens);
-  const n = [...target].length;
-  let sum = 0;
-  for (let i = tokens.length - n; i < tokens.length; i++) sum += losses[i - 1];
-  return sum / n;
-}
-
 export async function promptOrder(
   model: SequenceModel,
   opts: PromptOrderOptions,
 ): Promise<PromptOrderResult> {
   const trials = opts.trials ?? 16;
   if (!Number.isInteger(trials) || trials < 1) throw new ProbeError(`trials = ${trials} must be >= 1`);
-  const pacer = new Pacer(opts.speechLengths.length * trials, opts);
-  let done = 0;
-  const points: PromptOrderPoint[] = [];
-  for (const Ls of opts.speechLengths) {
-    const probe = promptOrderTrial(opts, Ls, 0);
-    const length = [...probe.far].length + [...probe.target].length;
-    const farDistance = [...probe.far].length - [...probe.name].length - 1;
-    if (length > model.maxLength) {
-      points.push({ speechLength: Ls, farDistance, far: null, near: null, absent: null, orderEffect: null });
-      done += trials;
-      await pacer.tick(done, `${model.label}: prompt order`);
-      continue;
-    }
-    const far: number[] = [];
-    const near: number[] = [];
-    const absent: number[] = [];
-    for (let trial = 0; trial < trials; trial++) {
-      const p = promptOrderTrial(opts, Ls, trial);
-      far.push(await targetLoss(model, opts.vocabulary, p.far, p.target));
-      near.push(await targetLoss(model, opts.vocabulary, p.near, p.target));
-      absent.push(await targetLoss(model, opts.vocabulary, p.absent, p.target));
-      await pacer.tick(++done, `${model.label}: prompt order, speech of ${Ls}`);
-    }
-    points.push({
+  const pacer = new Pacer(trials, opts);
+  const enc = (t: string) => encode(opts.vocabulary, t);
+  const lengths = [...opts.speechLengths];
+  const fits = lengths.filter((Ls) => {
+    const p = promptOrderTrial(opts, Ls, 0);
+    return [...p.far].length + [...p.target].length <= model.maxLength;
+  });
+  const scores = fits.map(() => ({ far: [] as number[], near: [] as number[], absent: [] as number[] }));
+  for (let trial = 0; trial < trials && fits.length > 0; trial++) {
+    // every length's speech begins the longest one: one trunk per order, the question branching off it
+    const ps = fits.map((Ls) => promptOrderTrial(opts, Ls, trial));
+    const long = ps.reduce((a, b) => (b.speech.length > a.speech.length ? b : a));
+    const n = [...long.target].length;
+    const tail = (l: Float64Array) => {
+      let sum = 0;
+      for (let i = l.length - n; i < l.length; i++) sum += l[i];
+      return sum / n;
+    };
+    const question = long.name[0] + long.target;
+    const speechTrunk = enc(long.speech);
+    const at = ps.map((p) => [...p.speech].length);
+    const nearAbsent = await branchLosses(model, speechTrunk, [
+      ...at.map((a) => ({ at: a, tokens: enc("\n\n" + long.nameBlock + question) })),
+      ...at.map((a) => ({ at: a, tokens: enc("\n\n" + long.otherBlock + question) })),
+    ]);
+    const blockLength = [...long.nameBlock].length;
+    const far = await branchLosses(
+      model,
+      enc(long.nameBlock + long.speech),
+      at.map((a) => ({ at: blockLength + a, tokens: enc("\n\n" + question) })),
+    );
+    fits.forEach((_, i) => {
+      scores[i].far.push(tail(far[i]));
+      scores[i].near.push(tail(nearAbsent[i]));
+      scores[i].absent.push(tail(nearAbsent[fits.length + i]));
+    });
+    await pacer.tick(trial + 1, `${model.label}: prompt order, trial ${trial + 1} of ${trials}`);
+  }
+  if (fits.length === 0) await pacer.tick(trials, `${model.label}: prompt order`);
+  const points: PromptOrderPoint[] = lengths.map((Ls) => {
+    const p = promptOrderTrial(opts, Ls, 0);
+    const farDistance = [...p.far].length - [...p.name].length - 1;
+    const i = fits.indexOf(Ls);
+    if (i < 0)
+      return { speechLength: Ls, farDistance, far: null, near: null, absent: null, orderEffect: null };
+    const sc = scores[i];
+    return {
       speechLength: Ls,
       farDistance,
-      far: meanStderr(far),
-      near: meanStderr(near),
-      absent: meanStderr(absent),
-      orderEffect: meanStderr(far.map((f, i) => f - near[i])),
-    });
-  }
+      far: meanStderr(sc.far),
+      near: meanStderr(sc.near),
+      absent: meanStderr(sc.absent),
+      orderEffect: meanStderr(sc.far.map((f, k) => f - sc.near[k])),
+    };
+  });
   return { model: model.label, trials, seed: opts.seed ?? 1, points };
 }

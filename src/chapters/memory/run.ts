@@ -6,7 +6,8 @@
  * API:
  *   interface Progress {done, total, phase}
  *   interface RunOptions {signal?, onProgress?}
- *   class Pacer           pacer.tick(done) reports progress and yields when `sliceMs` has passed
+ *   class Pacer           pacer.tick(done) reports progress and yields when `sliceMs` has passed;
+ *                         pacer.breathe() only yields (inside a long unit of work)
  *   throwIfAborted(signal)
  *   yieldToEventLoop()
  */
@@ -57,6 +58,15 @@ export class Pacer {
     private readonly opts: RunOptions = {},
   ) {
     throwIfAborted(opts.signal);
+  }
+
+  /** Inside a unit of work: yield to the event loop when a slice has passed; throw if aborted. */
+  async breathe(): Promise<void> {
+    if (now() - this.last >= (this.opts.sliceMs ?? 25)) {
+      await yieldToEventLoop();
+      this.last = now();
+      throwIfAborted(this.opts.signal);
+    }
   }
 
   /** Report `done` units in `phase`; yield to the event loop when a slice has passed; throw if aborted. */

@@ -1,6 +1,6 @@
 // Data loader: chapter 9's precomputed figures. The causal traces of the default prompt for both tiny models
-// (the reference models: only they have the hooks that restore a block's output), with Meng et al.'s 10 noise
-// samples; and the recall probes (copy, context use, prompt order) on the held-out 10% of the corpus, run on
+// (the reference models: only they have the hooks that restore a block's output), with 3 noise samples (Meng
+// et al. average 10; see MEMORY_DEFAULTS); and the recall probes (copy, context use, prompt order) on the held-out 10% of the corpus, run on
 // the ONNX graphs in onnxruntime-web's wasm EP (as the other chapters' precomputed figures), the same seeds for
 // both models. Without ../shared/data/tinyshakespeare.txt the probes are left out and the page says why.
 import { existsSync, readFileSync } from "node:fs";
@@ -13,13 +13,14 @@ import {
   bothTraces,
   encodeMemoryData,
   traceRequest,
+  trainingFacts,
 } from "../../chapters/memory/chapter.js";
 import type { MemoryData, MemoryProbes } from "../../chapters/memory/chapter.js";
 import { contextUse } from "../../chapters/memory/context-use.js";
 import { copyProbe } from "../../chapters/memory/copy-probe.js";
 import { type SequenceModel, rwkvStateSize } from "../../chapters/memory/lm.js";
 import { promptOrder } from "../../chapters/memory/prompt-order.js";
-import { createOrtGpt, createOrtRwkv } from "../../runtime/node.js";
+import { type GptCache, type OrtState, createOrtGpt, createOrtRwkv } from "../../runtime/node.js";
 
 const D = MEMORY_DEFAULTS;
 const seconds: Record<string, number> = {};
@@ -59,12 +60,20 @@ if (!existsSync(corpusFile)) {
       vocabSize: rwkv.config.vocabSize,
       maxLength: Infinity,
       logits: async (t) => (await ortRwkv.forward(t)).logits,
+      resume: async (after, t) => {
+        const r = await ortRwkv.forward(t, after as OrtState | undefined);
+        return { logits: r.logits, after: r.state };
+      },
     },
     {
       label: "GPT",
       vocabSize: gpt.config.vocabSize,
       maxLength: gpt.config.blockSize,
       logits: async (t) => (await ortGpt.forward(t, ortGpt.newCache())).logits,
+      resume: async (after, t) => {
+        const r = await ortGpt.forward(t, (after as GptCache | undefined) ?? ortGpt.newCache());
+        return { logits: r.logits, after: r.cache };
+      },
     },
   ];
   const run = <T>(key: string, f: (m: SequenceModel) => Promise<T>) =>
@@ -85,6 +94,9 @@ if (!existsSync(corpusFile)) {
   await ortGpt.dispose();
 }
 
+// what the prose quotes of the cards (training steps, window, split): the cards as written by the training script
+const rwkvFacts = trainingFacts(card.raw);
+const gptFacts = trainingFacts(gptCard.raw);
 const data: MemoryData = {
   synthetic: card.synthetic || gptCard.synthetic,
   request: { prompt: D.prompt, subject: D.subject, target: D.target },
@@ -93,6 +105,9 @@ const data: MemoryData = {
   ...(probesMissing ? { probesMissing } : {}),
   stateSize: rwkvStateSize(rwkv.config),
   gptPositions: gpt.config.blockSize,
+  ...(rwkvFacts && gptFacts
+    ? { training: { rwkv: rwkvFacts, gpt: gptFacts, validationShare: rwkvFacts.validationShare } }
+    : {}),
   computedWith:
     "causal traces: the reference models (JS) in Node; probes: the ONNX graphs on onnxruntime-web's wasm EP in Node",
   seconds,

@@ -8,6 +8,8 @@ import { describe, expect, it } from "vitest";
 import { copyAlphabet, copyProbe, copyProbeSequence } from "../../../src/chapters/memory/copy-probe.js";
 import { contextUse, contextWindows } from "../../../src/chapters/memory/context-use.js";
 import {
+  type SequenceModel,
+  branchLosses,
   gptSequenceModel,
   nextTokenLosses,
   rwkvSequenceModel,
@@ -120,6 +122,14 @@ describe("copy probe", () => {
       expect(r.cells[0].first!.mean).toBeGreaterThan(2);
       expect(Number.isFinite(r.cells[0].second!.mean)).toBe(true);
     }
+    // the RWKV reads string + filler once and branches the second copy off it at every d: the same numbers
+    const small = { ...opts, lengths: [4], trials: 1 };
+    const reused = await copyProbe(rwkvSequenceModel(rwkv), small);
+    const whole = await copyProbe({ ...rwkvSequenceModel(rwkv), resume: undefined }, small);
+    for (const [i, c] of whole.cells.entries()) {
+      expect(Math.abs(reused.cells[i].second!.mean - c.second!.mean)).toBeLessThan(PREFIX_TOL);
+      expect(Math.abs(reused.cells[i].first!.mean - c.first!.mean)).toBeLessThan(PREFIX_TOL);
+    }
   });
 });
 
@@ -154,6 +164,24 @@ describe("context use", () => {
     // bin [5, 31): one of its 26 predictions is right, the other 25 cost ln V
     expect(r.points[2].loss!.mean).toBeCloseTo((25 * Math.log(V)) / 26, 5);
     expect(r.points[2].loss!.n).toBe(4);
+  });
+
+  it("with `long`, the bins below the split read many short windows, the others a few long ones", async () => {
+    const opts = { tokens, edges: [1, 2, 5, 31], windows: 5, long: { from: 5, windows: 2 }, seed: 3 };
+    const short = contextWindows(opts, 4);
+    const long = contextWindows(opts, 30, 2);
+    const model = fakeModel(V);
+    const r = await contextUse(model, opts);
+    expect(model.calls).toEqual([
+      ...short.map((off) => tokens.slice(off, off + 4)),
+      ...long.map((off) => tokens.slice(off, off + 30)),
+    ]);
+    expect(r.points.map((p) => p.loss!.n)).toEqual([5, 5, 2]);
+    expect(r.windows).toBe(5);
+    expect(r.long).toEqual({ from: 5, windows: 2 });
+    await expect(contextUse(model, { ...opts, long: { from: 3, windows: 2 } })).rejects.toThrow(
+      /inner bin edge/,
+    );
   });
 
   it("the GPT has no number for a bin past its 256 positions; bad edges are refused", async () => {
@@ -210,13 +238,64 @@ describe("prompt order", () => {
     expect(short.points[1].far).toBeNull(); // 150 + the name block does not fit in 100
   });
 
-  it("scores the name's remaining letters teacher-forced", async () => {
-    const p = promptOrderTrial(opts, 30, 0);
+  it("scores the name's remaining letters teacher-forced, the shared speech read once or every prompt whole", async () => {
     const model = rwkvSequenceModel(rwkv);
-    const losses = await nextTokenLosses(model, encode(vocabulary, p.near + p.target));
-    const expected = [...losses.slice(-5)].reduce((a, b) => a + b, 0) / 5;
-    const r = await promptOrder(model, { ...opts, speechLengths: [30], trials: 1 });
-    expect(r.points[0].near!.mean).toBeCloseTo(expected, 10);
+    const whole: SequenceModel = { ...model, resume: undefined }; // every prompt read from the start
+    const reused = await promptOrder(model, { ...opts, trials: 1 });
+    const fresh = await promptOrder(whole, { ...opts, trials: 1 });
+    for (const [i, Ls] of opts.speechLengths.entries()) {
+      const p = promptOrderTrial(opts, Ls, 0);
+      for (const order of ["far", "near", "absent"] as const) {
+        const losses = await nextTokenLosses(whole, encode(vocabulary, p[order] + p.target));
+        const expected = [...losses.slice(-5)].reduce((a, b) => a + b, 0) / 5;
+        expect(fresh.points[i][order]!.mean).toBeCloseTo(expected, 10);
+        // the same model in segments (the state carried): float32 rounding only
+        expect(Math.abs(reused.points[i][order]!.mean - expected)).toBeLessThan(PREFIX_TOL);
+      }
+    }
+  });
+});
+
+// Reading a sequence in segments with the state carried is exact in real arithmetic; in float32 the chunked
+// WKV sums in another order. Measured differences on these sequences are ~1e-6 nats; 1e-4 leaves room.
+const PREFIX_TOL = 1e-4;
+
+describe("branchLosses (prefix reuse)", () => {
+  const trunk = encode(vocabulary, FILLER.slice(0, 120));
+  const branches = [
+    { at: 1, tokens: encode(vocabulary, "ab") },
+    { at: 40, tokens: encode(vocabulary, "KING:") },
+    { at: 40, tokens: encode(vocabulary, "x") },
+    { at: 120, tokens: encode(vocabulary, "x y") },
+  ];
+
+  it("equals reading every branch whole, and reads the trunk once", async () => {
+    const model = rwkvSequenceModel(rwkv);
+    const read: number[] = [];
+    const counted: SequenceModel = {
+      ...model,
+      resume: (after, tokens) => {
+        read.push(tokens.length);
+        return model.resume!(after, tokens);
+      },
+    };
+    const fast = await branchLosses(counted, trunk, branches);
+    const slow = await branchLosses({ ...model, resume: undefined }, trunk, branches);
+    for (const [i, b] of branches.entries()) {
+      const whole = await nextTokenLosses(model, [...trunk.slice(0, b.at), ...b.tokens]);
+      expect([...slow[i]]).toEqual([...whole]);
+      expect(fast[i].length).toBe(whole.length);
+      for (let k = 0; k < whole.length; k++) expect(Math.abs(fast[i][k] - whole[k])).toBeLessThan(PREFIX_TOL);
+    }
+    // the trunk's 120 tokens once, then each branch but its last token ("x" needs no call)
+    expect(read.reduce((a, b) => a + b, 0)).toBe(120 + 1 + 4 + 2);
+  });
+
+  it("refuses a branch outside the trunk or an empty one", async () => {
+    const model = rwkvSequenceModel(rwkv);
+    await expect(branchLosses(model, trunk, [{ at: 0, tokens: [1] }])).rejects.toThrow(/outside/);
+    await expect(branchLosses(model, trunk, [{ at: 121, tokens: [1] }])).rejects.toThrow(/outside/);
+    await expect(branchLosses(model, trunk, [{ at: 3, tokens: [] }])).rejects.toThrow(/at least one/);
   });
 });
 
