@@ -94,7 +94,12 @@ describe.runIf(status.available)("teaching fidelity in Chromium", () => {
       try {
         await ready(page);
         // pages whose figures come from a trace: wait for the live model's (its captions and readouts too)
-        if (await page.locator(".explainer-badge[data-source]").count()) await waitLive(page);
+        if (await page.locator(".explainer-badge[data-source]").count()) {
+          // chapter 9 runs its live trace only when asked (it takes seconds): ask, as a reader would
+          const onDemand = page.locator("button", { hasText: "Trace live" });
+          if (await onDemand.count()) await onDemand.first().click();
+          await waitLive(page);
+        }
         await ready(page);
         const raw = (await page.evaluate(RAW_TEX)) as string[];
         expect(raw).toEqual([]);
