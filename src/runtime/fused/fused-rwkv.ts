@@ -22,6 +22,7 @@ import {
   N_VEC,
   ROWS,
   ROWS_OF,
+  type RowsOf,
   sample,
   STATE_FIELDS,
   timeMixIn,
@@ -49,6 +50,8 @@ export class FusedError extends Error {
 export interface FusedOptions {
   /** tokens one call may queue (steps' prompt length, generate's n); longer calls are split (default 1024) */
   maxTokens?: number;
+  /** output rows per workgroup of each matrix-vector kernel (powers of 2 up to 8; default ROWS_OF) */
+  rows?: Partial<RowsOf>;
 }
 
 export interface SampleOptions {
@@ -102,6 +105,8 @@ export class FusedRwkv {
     private readonly device: GDevice,
     config: RwkvConfig,
     maxTokens: number,
+    /** output rows per workgroup of each matrix-vector kernel */
+    readonly rows: RowsOf,
     private readonly pipes: Record<
       "embedIn" | "rkvIn" | "rkvOut" | "ffnIn" | "ffnOut" | "head" | "sample",
       GComputePipeline
@@ -141,6 +146,9 @@ export class FusedRwkv {
         `the largest matrix (${(need / 2 ** 20).toFixed(0)} MiB) exceeds this device's storage binding limit (${(limit / 2 ** 20).toFixed(0)} MiB)`,
       );
     const maxTokens = opts.maxTokens ?? 1024;
+    const rows: RowsOf = { ...ROWS_OF, ...opts.rows };
+    for (const [k, r] of Object.entries(rows))
+      if (![1, 2, 4, 8].includes(r)) throw new FusedError(`rows of ${k} must be 1, 2, 4 or 8, got ${r}`);
     const shape: Shape = { C, F, V, eps: config.layerNormEps };
     const owned: GBuffer[] = [];
     device.pushErrorScope("validation");
@@ -198,12 +206,12 @@ export class FusedRwkv {
         compute: { module: device.createShaderModule({ code, label: name }), entryPoint: "main" },
       });
     const pipes: FusedRwkv["pipes"] = {
-      embedIn: module("embedMixIn", timeMixIn(shape, true)),
-      rkvIn: module("timeMixIn", timeMixIn(shape)),
-      rkvOut: module("timeMixOut", timeMixOut(shape)),
-      ffnIn: module("chanMixIn", chanMixIn(shape)),
-      ffnOut: module("chanMixOut", chanMixOut(shape)),
-      head: module("head", head(shape)),
+      embedIn: module("embedMixIn", timeMixIn(shape, true, rows.rkvIn)),
+      rkvIn: module("timeMixIn", timeMixIn(shape, false, rows.rkvIn)),
+      rkvOut: module("timeMixOut", timeMixOut(shape, rows.rkvOut)),
+      ffnIn: module("chanMixIn", chanMixIn(shape, rows.ffnIn)),
+      ffnOut: module("chanMixOut", chanMixOut(shape, rows.ffnOut)),
+      head: module("head", head(shape, rows.head)),
       sample: module("sample", sample(shape)),
     };
 
@@ -270,7 +278,7 @@ export class FusedRwkv {
       for (const buf of owned) buf.destroy();
       throw new FusedError(`building the fused step failed: ${(oom ?? invalid)!.message}`);
     }
-    const f = new FusedRwkv(device, config, maxTokens, pipes, b, groups);
+    const f = new FusedRwkv(device, config, maxTokens, rows, pipes, b, groups);
     f.owned.push(...owned);
     f.reset();
     return f;
@@ -533,21 +541,21 @@ export class FusedRwkv {
     this.groups.layers.forEach((g, l) => {
       pass.setPipeline(l === 0 ? p.embedIn : p.rkvIn);
       pass.setBindGroup(0, g.rkvIn);
-      pass.dispatchWorkgroups(ceilDiv(3 * C, ROWS_OF.rkvIn));
+      pass.dispatchWorkgroups(ceilDiv(3 * C, this.rows.rkvIn));
       pass.setPipeline(p.rkvOut);
       pass.setBindGroup(0, g.rkvOut);
-      pass.dispatchWorkgroups(ceilDiv(C, ROWS_OF.rkvOut));
+      pass.dispatchWorkgroups(ceilDiv(C, this.rows.rkvOut));
       pass.setPipeline(p.ffnIn);
       pass.setBindGroup(0, g.ffnIn);
-      pass.dispatchWorkgroups(ceilDiv(F + C, ROWS_OF.ffnIn));
+      pass.dispatchWorkgroups(ceilDiv(F + C, this.rows.ffnIn));
       pass.setPipeline(p.ffnOut);
       pass.setBindGroup(0, g.ffnOut);
-      pass.dispatchWorkgroups(ceilDiv(C, ROWS_OF.ffnOut));
+      pass.dispatchWorkgroups(ceilDiv(C, this.rows.ffnOut));
     });
     if (withHead) {
       pass.setPipeline(p.head);
       pass.setBindGroup(0, this.groups.head);
-      pass.dispatchWorkgroups(ceilDiv(V, ROWS_OF.head));
+      pass.dispatchWorkgroups(ceilDiv(V, this.rows.head));
     }
   }
 

@@ -53,7 +53,14 @@ export const STATE_FIELDS = ["attX", "a", "b", "p", "ffnX"] as const;
 
 export const WG = 256;
 /** output rows per workgroup of each matrix-vector kernel (WG / rows threads share a row) */
-export const ROWS_OF = { rkvIn: 4, rkvOut: 2, ffnIn: 4, ffnOut: 2, head: 8 } as const;
+export const ROWS_OF: RowsOf = { rkvIn: 4, rkvOut: 2, ffnIn: 4, ffnOut: 2, head: 8 };
+export interface RowsOf {
+  rkvIn: number;
+  rkvOut: number;
+  ffnIn: number;
+  ffnOut: number;
+  head: number;
+}
 /** the most rows a workgroup takes: C and F must be multiples of it */
 export const ROWS = 8;
 /** sampler: bins of each of its two histogram levels, and the log-probability range its keys cover */
@@ -160,7 +167,7 @@ const PARAMS = /* wgsl */ `struct Params { layer: u32 }
  * timeMixIn; with `first` (block 0) the embedding too: every workgroup takes ln0 of the embedding row of
  * tokens[position] (the embed step folded in, one dispatch fewer), and workgroup 0 writes it to x.
  */
-export function timeMixIn(shape: Shape, first = false): string {
+export function timeMixIn(shape: Shape, first = false, rows = ROWS_OF.rkvIn): string {
   const xBind = first
     ? `@group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> emb: array<vec4<f32>>;      // (V, C), then ln0's weight and bias
@@ -185,7 +192,7 @@ var<workgroup> xe: array<vec4<f32>, C4>;`
   }
   workgroupBarrier();`
     : "";
-  return /* wgsl */ `${prelude(shape, ROWS_OF.rkvIn)}
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W_k; W_v; W_r] (3C, C), then VEC (11, C)
 ${xBind}
@@ -205,8 +212,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-export function timeMixOut(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape, ROWS_OF.rkvOut)}
+export function timeMixOut(shape: Shape, rows = ROWS_OF.rkvOut): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W_o (C, C)
 @group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
@@ -245,8 +252,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-export function chanMixIn(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape, ROWS_OF.ffnIn)}
+export function chanMixIn(shape: Shape, rows = ROWS_OF.ffnIn): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W'_k; W'_r] (F + C, C)
 @group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
@@ -290,8 +297,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-export function chanMixOut(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape, ROWS_OF.ffnOut)}
+export function chanMixOut(shape: Shape, rows = ROWS_OF.ffnOut): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W'_v (C, F)
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
@@ -313,8 +320,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 }
 
 /** ln_out and the head: logits[row] for the workgroup's rows. */
-export function head(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape, ROWS_OF.head)}
+export function head(shape: Shape, rows = ROWS_OF.head): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 @group(0) @binding(0) var<storage, read> W: array<vec4<f32>>;        // head (V, C)
 @group(0) @binding(1) var<storage, read> lnOut: array<vec4<f32>>;    // weight (C), bias (C)
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
