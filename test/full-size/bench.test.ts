@@ -65,17 +65,27 @@ describe("full-size measurements", () => {
 
   it("generation: one step per position for both models, cumulative sums", async () => {
     let cache = 0;
+    const order: string[] = [];
     const gpt: GptRuntime = {
       ep: "fake",
       async reset() {
         cache = 0;
       },
       async forward(t) {
+        order.push("gpt");
         cache += t.length;
         return { ms: cache, cacheLength: cache, kvNumbers: 2 * cache };
       },
     };
-    const g = await generation(fake(5), gpt, 4, [1, 2, 3]);
+    const rwkv = fake(5);
+    const step = rwkv.step.bind(rwkv);
+    rwkv.step = async (tok) => {
+      order.push("rwkv");
+      return step(tok);
+    };
+    const g = await generation(rwkv, gpt, 4, [1, 2, 3]);
+    // RWKV's steps (warm-up + 4) all before the transformer's (warm-up + 4): never interleaved on the runtime
+    expect(order).toEqual([...Array(5).fill("rwkv"), ...Array(5).fill("gpt")]);
     expect(g.positions).toEqual([1, 2, 3, 4]);
     expect(g.rwkvMs).toEqual([2, 2, 2, 2]);
     expect(g.gptMs).toEqual([1, 2, 3, 4]); // the fake's cost grows with the cache
