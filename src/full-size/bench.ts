@@ -218,7 +218,8 @@ export async function generation(
     out.rwkvMs.push((await rwkv.step(tokens[i % tokens.length])).ms);
     await report(i);
   }
-  if (gpt) {
+  // a cancelled run stops here: the transformer's worker may be gone with the model the reader left
+  if (gpt && !cancelled?.()) {
     await gpt.reset();
     await gpt.forward([tokens[0]]);
     await gpt.reset();

@@ -94,6 +94,31 @@ describe("full-size measurements", () => {
     expect(g.kvNumbers).toBe(8);
   });
 
+  it("generation: a run cancelled during RWKV's steps never calls the transformer", async () => {
+    let gptCalls = 0;
+    const gpt: GptRuntime = {
+      ep: "fake",
+      async reset() {
+        gptCalls++;
+      },
+      async forward() {
+        gptCalls++;
+        return { ms: 1, cacheLength: 1 };
+      },
+    };
+    const rwkv = fake(5);
+    let steps = 0;
+    const step = rwkv.step.bind(rwkv);
+    rwkv.step = async (tok) => {
+      steps++;
+      return step(tok);
+    };
+    const g = await generation(rwkv, gpt, 100, [1, 2, 3], { cancelled: () => steps > 10 });
+    expect(g.rwkvMs.length).toBe(10); // warm-up + 10 timed steps, then the check stops it
+    expect(g.gptMs).toEqual([]);
+    expect(gptCalls).toBe(0);
+  });
+
   it("timing tokens are deterministic and inside the vocabulary", () => {
     const a = timingTokens(100, 37);
     expect(a).toEqual(timingTokens(100, 37));
