@@ -4,7 +4,8 @@
 # Dawn's Vulkan backend, then the full-size page's measurements (src/cli/full-size-gpu.ts), and writes
 # $OUT/bench-gpu.json. env: STEPS="roofline bench fullsize" (a subset to skip some; also "fused": the fused WGSL
 # step, src/cli/fused-gpu-bench.ts, and "threads": ORT's wasm EP at THREADS_LIST threads through the rwkv CLI);
-# TOKENS, CHUNKS, GEN, REPEATS (see ort-gpu-bench.ts); FULLSIZE_GEN, PREFILL_TS (see full-size-gpu.ts); FUSED_GEN.
+# TOKENS, CHUNKS, GEN, REPEATS (see ort-gpu-bench.ts); FULLSIZE_GEN, PREFILL_TS, GEN_VARIANTS (see
+# full-size-gpu.ts); FUSED_GEN, DEPTHS, ROWS_SWEEP (see fused-gpu-bench.ts).
 set -uo pipefail
 G=$(cd "$(dirname "$0")" && pwd)
 W=/tmp/gpubench
@@ -35,7 +36,7 @@ case " $STEPS " in *" bench "*)
     timeout ${BENCH_TIMEOUT:-400} ./bin/node --liftoff-only bench.mjs 2>&1 | tee "$OUT/bench.log" ;; esac
 case " $STEPS " in *" fullsize "*)
   GEN=${FULLSIZE_GEN:-512} ORT_PATH=./nm/ort/ort.webgpu.min.mjs \
-    timeout ${FULLSIZE_TIMEOUT:-400} ./bin/node --liftoff-only full-size.mjs 2>&1 | tee "$OUT/full-size.log" | grep -v FULLSIZE_JSON ;; esac
+    timeout ${FULLSIZE_TIMEOUT:-400} ./bin/node --liftoff-only --expose-gc full-size.mjs 2>&1 | tee "$OUT/full-size.log" | grep -v FULLSIZE_JSON ;; esac
 case " $STEPS " in *" fused "*)
   GEN=${FUSED_GEN:-256} timeout ${FUSED_TIMEOUT:-300} ./bin/node fused.mjs 2>&1 | tee "$OUT/fused.log" | grep -v FUSED_JSON ;; esac
 # ORT's wasm EP on N threads (no --liftoff-only: the optimising compiler is part of what is measured; the warm-up

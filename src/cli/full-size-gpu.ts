@@ -42,14 +42,25 @@ async function main(): Promise<void> {
     if (s !== state) state.dispose();
     state = s;
   };
+  // the captured step's own split (ORT's replay on the CPU, the wait for the logits), per step, and an optional
+  // garbage collection before each step (outside the timed call; node --expose-gc): where the growth comes from
+  const split: { runMs: number[]; readMs: number[] } = { runMs: [], readMs: [] };
+  let gcFirst = false;
   const rwkv = {
     ep: m.ep,
     reset: async () => keep(m.initialState()),
     step: async (token: number) => {
+      if (gcFirst) (globalThis as { gc?: () => void }).gc?.();
       const t0 = performance.now();
       const r = await m.step(token, state);
+      const ms = performance.now() - t0;
       keep(r.state);
-      return { logits: r.logits, ms: performance.now() - t0 };
+      const ct = m.captureTiming;
+      if (ct) {
+        split.runMs.push(+ct.runMs.toFixed(3));
+        split.readMs.push(+ct.readMs.toFixed(3));
+      }
+      return { logits: r.logits, ms };
     },
     steps: async (tokens: ArrayLike<number>) => {
       const t0 = performance.now();
@@ -128,6 +139,49 @@ async function main(): Promise<void> {
     "generation",
     JSON.stringify({ ...(out.generation as object), rwkvMs: undefined, gptMs: undefined }),
   );
+  // why the RWKV step grows while alternating (docs/benchmarks.md): the same loop again, split, and variants
+  const N = Number(env.GEN ?? 512);
+  const summary = (r: { rwkvMs: number[]; gptMs: number[] }) => ({
+    rwkvMsFirstQuarterMedian: q(r.rwkvMs, 0, 0.25),
+    rwkvMsLastQuarterMedian: q(r.rwkvMs, 0.75, 1),
+    ...(r.gptMs.length
+      ? { gptMsFirstQuarterMedian: q(r.gptMs, 0, 0.25), gptMsLastQuarterMedian: q(r.gptMs, 0.75, 1) }
+      : {}),
+    runMsFirstQuarterMedian: q(split.runMs, 0, 0.25),
+    runMsLastQuarterMedian: q(split.runMs, 0.75, 1),
+    readMsFirstQuarterMedian: q(split.readMs, 0, 0.25),
+    readMsLastQuarterMedian: q(split.readMs, 0.75, 1),
+    rwkvMs: r.rwkvMs.map((x) => +x.toFixed(3)),
+    runMs: split.runMs.slice(),
+    readMs: split.readMs.slice(),
+  });
+  const variants: Record<string, unknown> = {};
+  for (const name of (env.GEN_VARIANTS ?? "alternating,rwkvAlone,alternatingGc").split(",").filter(Boolean)) {
+    split.runMs.length = 0;
+    split.readMs.length = 0;
+    gcFirst = name === "alternatingGc";
+    if (gcFirst && !(globalThis as { gc?: unknown }).gc) {
+      variants[name] = { error: "node was not started with --expose-gc" };
+      continue;
+    }
+    const r = await generation(rwkv, name === "rwkvAlone" ? undefined : gpt, N, tokens);
+    // the warm-up step of generation() is in split too: drop it
+    split.runMs.shift();
+    split.readMs.shift();
+    variants[name] = summary(r);
+    console.log(
+      "variant",
+      name,
+      JSON.stringify({
+        ...(variants[name] as object),
+        rwkvMs: undefined,
+        runMs: undefined,
+        readMs: undefined,
+      }),
+    );
+  }
+  gcFirst = false;
+  out.generationVariants = variants;
   console.log("FULLSIZE_JSON " + JSON.stringify(out));
   process.exit(0);
 }

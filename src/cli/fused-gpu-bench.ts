@@ -5,12 +5,17 @@
  *  1. checks against the reference model (src/runtime/fused/check.ts): the tiny shape with every check (the
  *     sampler's frequencies too), and the 169M shape (step logits and state, steps, greedy, top-p);
  *  2. times 169M fp32 generation (synthetic weights, RWKV-4-Pile-169M shapes):
- *     - readBack: `step` with the logits read back every token and the next token chosen on the CPU (greedy);
+ *     - readBack: `step` with the logits read back every token and the next token chosen on the CPU (greedy),
+ *       each step waiting for its read-back (unpipelined);
+ *     - readBackPipelined: `generateReading`, the token sampled on the GPU and every step's logits mapped while
+ *       the next steps run (DEPTHS staging buffers in flight), greedy and top-p;
  *     - gpuSampled: `generate`, greedy and temperature 0.8 / top-p 0.9, sampled on the GPU, tokens read at the end;
  *     - ingestion: `steps` over T tokens (RNN mode, head only for the last token);
- *     - encodeMsPerStep: the CPU time to encode one step's dispatches (no GPU work).
+ *     - encodeMsPerStep: the CPU time to encode one step's dispatches (no GPU work);
+ *     - rowsSweep: ingestion and GPU-sampled greedy again for other rows per workgroup of the matrix-vector
+ *       kernels (ROWS_SWEEP: space-separated rkvIn,rkvOut,ffnIn,ffnOut,head).
  *
- * env: GPUINIT (gpuinit.mjs), GEN=256 (tokens per timed run), REPEATS=5, CHECK=0 skips the checks,
+ * env: GPUINIT (gpuinit.mjs), GEN=256 (tokens per timed run), REPEATS=5, CHECK=0 skips the checks, DEPTHS=2,4,8,
  *      CHECK_SHAPES=tiny,169m (which checks), SHAPE=tiny times the tiny shape instead.
  */
 import { installDawnWebGpu } from "./dawn.js";
@@ -145,18 +150,69 @@ async function main(): Promise<void> {
   }
   result.gpuSampled = sampled;
 
+  // every step's logits read back, pipelined: sampled on the GPU, the next steps queued while they are mapped
+  const pipelined: Record<string, unknown>[] = [];
+  const depths = (env.DEPTHS ?? "2,4,8").split(",").map(Number);
+  for (const [name, temperature, topP, ds] of [
+    ["greedy", 0, 1, depths],
+    ["topP", 0.8, 0.9, [4]],
+  ] as const) {
+    for (const depth of ds) {
+      const ms: number[] = [];
+      let got = 0;
+      let sameAsArgmax = true;
+      for (let r = 0; r < REPEATS + 1; r++) {
+        f.reset();
+        await f.steps(prompt, { read: false });
+        await f.finish();
+        let prev: Float32Array | undefined;
+        const s = performance.now();
+        const toks = await f.generateReading(
+          GEN,
+          { temperature, topP, seed: r },
+          (t, l) => {
+            got++;
+            // greedy: each token is the argmax of the logits read back one step before
+            if (temperature === 0 && prev && argmax(prev) !== t) sameAsArgmax = false;
+            prev = l;
+          },
+          depth,
+        );
+        if (r > 0) ms.push(performance.now() - s);
+        if (toks.length !== GEN) throw new Error(`generateReading returned ${toks.length} tokens`);
+      }
+      const row = {
+        sampler: name,
+        depth,
+        tokens: GEN,
+        logitsRead: got / (REPEATS + 1),
+        ...(temperature === 0 ? { tokenIsArgmaxOfReadLogits: sameAsArgmax } : {}),
+        msPerTokenMedian: q(ms, 0.5) / GEN,
+        tokensPerSecond: (GEN / q(ms, 0.5)) * 1000,
+        runs: ms.length,
+      };
+      pipelined.push(row);
+      log("readBackPipelined", JSON.stringify(row));
+    }
+  }
+  result.readBackPipelined = pipelined;
+
   // RNN-mode ingestion (no head per token, no sampler)
   const T = 512;
   const toks = Array.from({ length: T }, (_, i) => (i * 104729 + 7) % V);
-  const ing: number[] = [];
-  for (let r = 0; r < REPEATS + 1; r++) {
-    f.reset();
-    await f.finish();
-    const s = performance.now();
-    await f.steps(toks);
-    if (r > 0) ing.push(performance.now() - s);
-  }
-  result.ingestion = { T, msMedian: q(ing, 0.5), tokensPerSecond: (T / q(ing, 0.5)) * 1000 };
+  const ingestion = async (m: FusedRwkv): Promise<number> => {
+    const ing: number[] = [];
+    for (let r = 0; r < REPEATS + 1; r++) {
+      m.reset();
+      await m.finish();
+      const s = performance.now();
+      await m.steps(toks);
+      if (r > 0) ing.push(performance.now() - s);
+    }
+    return q(ing, 0.5);
+  };
+  const ingMs = await ingestion(f);
+  result.ingestion = { T, msMedian: ingMs, tokensPerSecond: (T / ingMs) * 1000 };
   log("ingestion", JSON.stringify(result.ingestion));
 
   // the CPU cost of encoding a step (createCommandEncoder .. finish, never submitted)
@@ -166,7 +222,40 @@ async function main(): Promise<void> {
   for (let i = 0; i < 200; i++) enc();
   result.encodeMsPerStep = (performance.now() - t0) / 200;
   log("encodeMsPerStep", result.encodeMsPerStep);
+  result.rows = f.rows;
   f.dispose();
+
+  // other rows per workgroup: ingestion (the blocks alone) and GPU-sampled greedy generation
+  const sweep: Record<string, unknown>[] = [];
+  for (const spec of (env.ROWS_SWEEP ?? "").split(/\s+/).filter(Boolean)) {
+    const [rkvIn, rkvOut, ffnIn, ffnOut, headRows] = spec.split(",").map(Number);
+    const rows = { rkvIn, rkvOut, ffnIn, ffnOut, head: headRows };
+    try {
+      const m = await FusedRwkv.create(device, weights, { rows });
+      const ms = await ingestion(m);
+      const gen: number[] = [];
+      for (let r = 0; r < REPEATS + 1; r++) {
+        m.reset();
+        await m.steps(prompt, { read: false });
+        await m.finish();
+        const s = performance.now();
+        await m.generate(GEN, { temperature: 0, topP: 1 });
+        if (r > 0) gen.push(performance.now() - s);
+      }
+      m.dispose();
+      const row = {
+        rows,
+        ingestionMsPerToken: ms / T,
+        greedyMsPerToken: q(gen, 0.5) / GEN,
+        greedyTokensPerSecond: (GEN / q(gen, 0.5)) * 1000,
+      };
+      sweep.push(row);
+      log("rowsSweep", JSON.stringify(row));
+    } catch (e) {
+      sweep.push({ rows, error: (e as Error).message });
+    }
+  }
+  result.rowsSweep = sweep;
   console.log("FUSED_JSON " + JSON.stringify(result));
   device.destroy();
 }

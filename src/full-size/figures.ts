@@ -57,17 +57,20 @@ export interface GenerationSummary {
  */
 export function generationSummary(gen: GenerationResult | undefined): GenerationSummary | undefined {
   if (!gen || gen.rwkvMs.length <= 16) return undefined;
-  const q = Math.floor(gen.positions.length / 4);
-  const of = (ms: number[], cum: number[]) => ({
-    first: median(ms.slice(0, q)),
-    last: median(ms.slice(-q)),
-    slopeUs: slope(gen.positions, ms) * 1000,
-    totalS: (cum.at(-1) ?? NaN) / 1000,
-  });
+  // the transformer runs after RWKV (src/full-size/bench.ts generation): while it runs it has fewer positions
+  const of = (ms: number[], cum: number[]) => {
+    const q = Math.floor(ms.length / 4);
+    return {
+      first: median(ms.slice(0, q)),
+      last: median(ms.slice(-q)),
+      slopeUs: slope(gen.positions.slice(0, ms.length), ms) * 1000,
+      totalS: (cum.at(-1) ?? NaN) / 1000,
+    };
+  };
   return {
     tokens: gen.positions.length,
     rwkv: of(gen.rwkvMs, gen.rwkvCumulative),
-    ...(gen.gptMs.length ? { gpt: of(gen.gptMs, gen.gptCumulative) } : {}),
+    ...(gen.gptMs.length > 16 ? { gpt: of(gen.gptMs, gen.gptCumulative) } : {}),
   };
 }
 

@@ -352,7 +352,9 @@ export function cumulativeChart(b: BenchView, width: number): HTMLElement {
         label: "transformer (KV cache)",
         color: GPT_COLOR,
         points: gen?.gptCumulative.length
-          ? gen.positions.map((p, i) => [p, gen.gptCumulative[i] / 1000])
+          ? gen.positions
+              .slice(0, gen.gptCumulative.length)
+              .map((p, i) => [p, gen.gptCumulative[i] / 1000] as [number, number])
           : [],
       },
     ],

@@ -130,6 +130,10 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
       expect(r.greedyFirstMismatch).toBe(-1);
       expect(r.sampledTotal).toBe(full ? 36 : 6);
       expect(r.sampledOutsideNucleus).toBe(0);
+      // the pipelined read-back (sampled on the GPU, logits of every step mapped while the next steps run)
+      expect(r.pipelinedTokens).toBe(req.greedy);
+      expect(r.pipelinedFirstMismatch).toBe(-1);
+      expect(r.pipelinedLogitsRel).toBeLessThan(1e-5);
       if (full) {
         expect(r.freqOutside).toBe(0);
         expect(r.freq!.map((x) => x.id).sort((a, b) => a - b)).toEqual([2, 9, 50]);

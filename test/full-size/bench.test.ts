@@ -65,23 +65,58 @@ describe("full-size measurements", () => {
 
   it("generation: one step per position for both models, cumulative sums", async () => {
     let cache = 0;
+    const order: string[] = [];
     const gpt: GptRuntime = {
       ep: "fake",
       async reset() {
         cache = 0;
       },
       async forward(t) {
+        order.push("gpt");
         cache += t.length;
         return { ms: cache, cacheLength: cache, kvNumbers: 2 * cache };
       },
     };
-    const g = await generation(fake(5), gpt, 4, [1, 2, 3]);
+    const rwkv = fake(5);
+    const step = rwkv.step.bind(rwkv);
+    rwkv.step = async (tok) => {
+      order.push("rwkv");
+      return step(tok);
+    };
+    const g = await generation(rwkv, gpt, 4, [1, 2, 3]);
+    // RWKV's steps (warm-up + 4) all before the transformer's (warm-up + 4): never interleaved on the runtime
+    expect(order).toEqual([...Array(5).fill("rwkv"), ...Array(5).fill("gpt")]);
     expect(g.positions).toEqual([1, 2, 3, 4]);
     expect(g.rwkvMs).toEqual([2, 2, 2, 2]);
     expect(g.gptMs).toEqual([1, 2, 3, 4]); // the fake's cost grows with the cache
     expect(g.rwkvCumulative).toEqual([2, 4, 6, 8]);
     expect(g.gptCumulative).toEqual([1, 3, 6, 10]);
     expect(g.kvNumbers).toBe(8);
+  });
+
+  it("generation: a run cancelled during RWKV's steps never calls the transformer", async () => {
+    let gptCalls = 0;
+    const gpt: GptRuntime = {
+      ep: "fake",
+      async reset() {
+        gptCalls++;
+      },
+      async forward() {
+        gptCalls++;
+        return { ms: 1, cacheLength: 1 };
+      },
+    };
+    const rwkv = fake(5);
+    let steps = 0;
+    const step = rwkv.step.bind(rwkv);
+    rwkv.step = async (tok) => {
+      steps++;
+      return step(tok);
+    };
+    const g = await generation(rwkv, gpt, 100, [1, 2, 3], { cancelled: () => steps > 10 });
+    expect(g.rwkvMs.length).toBe(10); // warm-up + 10 timed steps, then the check stops it
+    expect(g.gptMs).toEqual([]);
+    expect(gptCalls).toBe(0);
   });
 
   it("timing tokens are deterministic and inside the vocabulary", () => {

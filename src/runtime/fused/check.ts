@@ -33,6 +33,8 @@ export interface FusedCheckOutput {
   greedyState: PlainState;
   greedyLogits: number[];
   sampled: number[][];
+  /** greedy again with every step's logits read back (generateReading, pipelined): tokens and logits */
+  pipelined?: { tokens: number[]; logits: number[][] };
   freq?: number[];
 }
 
@@ -51,6 +53,11 @@ export interface FusedCheckReport {
   /** sampled tokens outside the reference's nucleus (Sampler's: the smallest top set reaching top-p) */
   sampledOutsideNucleus: number;
   sampledTotal: number;
+  /** the pipelined read-back: its tokens against the reference's greedy loop (-1: all equal), and the largest
+   * relative error of the logits it read back at each step */
+  pipelinedFirstMismatch?: number;
+  pipelinedLogitsRel?: number;
+  pipelinedTokens?: number;
   /** frequency of each id among the draws, and the expected (renormalised nucleus) probability */
   freq?: { id: number; observed: number; expected: number }[];
   /** draws of ids outside the nucleus */
@@ -79,6 +86,12 @@ export async function runFusedCheck(f: FusedRwkv, req: FusedCheckRequest): Promi
     await f.steps(req.tokens, { read: false });
     sampled.push(await f.generate(req.sampled, { temperature, topP, seed }));
   }
+  f.reset();
+  await f.steps(req.tokens, { read: false });
+  const pipelined = { tokens: [] as number[], logits: [] as number[][] };
+  pipelined.tokens = await f.generateReading(req.greedy, { temperature: 0, topP: 1 }, (_t, l) =>
+    pipelined.logits.push(Array.from(l)),
+  );
   let freq: number[] | undefined;
   if (req.freq) {
     const logits = new Float32Array(f.config.vocabSize).fill(-1e4);
@@ -90,7 +103,18 @@ export async function runFusedCheck(f: FusedRwkv, req: FusedCheckRequest): Promi
     }
   }
   f.reset();
-  return { steps, stepState, stepsLogits, stepsState, greedy, greedyState, greedyLogits, sampled, freq };
+  return {
+    steps,
+    stepState,
+    stepsLogits,
+    stepsState,
+    greedy,
+    greedyState,
+    greedyLogits,
+    sampled,
+    pipelined,
+    freq,
+  };
 }
 
 /** The smallest set of the most probable tokens whose probability reaches topP (Sampler.sample's nucleus). */
@@ -172,6 +196,21 @@ export function judgeFusedCheck(
       ({ logits: l, state: s } = ref.step(t, s));
     }
   });
+  // the pipelined read-back: the reference's greedy loop, every step's logits compared
+  let pipelinedFirstMismatch: number | undefined;
+  let pipelinedLogitsRel: number | undefined;
+  if (out.pipelined) {
+    pipelinedFirstMismatch = -1;
+    pipelinedLogitsRel = out.pipelined.logits.length === out.pipelined.tokens.length ? 0 : Infinity;
+    let l = fw.logits;
+    let s = fw.state;
+    out.pipelined.tokens.forEach((t, i) => {
+      if (pipelinedFirstMismatch! < 0 && t !== argmax(l)) pipelinedFirstMismatch = i;
+      ({ logits: l, state: s } = ref.step(t, s));
+      const got = out.pipelined!.logits[i] ?? [];
+      pipelinedLogitsRel = Math.max(pipelinedLogitsRel!, maxAbs(got, l) / maxMag(l));
+    });
+  }
   const report: FusedCheckReport = {
     stepLogitsRel,
     stepStateAbs,
@@ -182,6 +221,9 @@ export function judgeFusedCheck(
     greedyLogitsRel,
     sampledOutsideNucleus,
     sampledTotal,
+    pipelinedFirstMismatch,
+    pipelinedLogitsRel,
+    pipelinedTokens: out.pipelined?.tokens.length,
   };
   if (req.freq && out.freq) {
     const { ids, probs, topP } = req.freq;

@@ -1,6 +1,6 @@
 /**
  * RWKV-4's RNN step on WebGPU as a few fused WGSL kernels (./kernels.ts): weights, state, logits and the sampled
- * tokens stay on the GPU; a step is 4L + 2 dispatches in one compute pass (embed, 4 per block, head), and with
+ * tokens stay on the GPU; a step is 4L + 1 dispatches in one compute pass (4 per block, head), and with
  * the GPU-side sampler a whole run of tokens is queued in one submission with no read-back between tokens.
  *
  *   const f = await FusedRwkv.create(device, weights);      // device with the adapter's buffer limits
@@ -18,10 +18,11 @@ import { P_EMPTY } from "../../rwkv/wkv.js";
 import {
   chanMixIn,
   chanMixOut,
-  embed,
   head,
   N_VEC,
   ROWS,
+  ROWS_OF,
+  type RowsOf,
   sample,
   STATE_FIELDS,
   timeMixIn,
@@ -49,6 +50,8 @@ export class FusedError extends Error {
 export interface FusedOptions {
   /** tokens one call may queue (steps' prompt length, generate's n); longer calls are split (default 1024) */
   maxTokens?: number;
+  /** output rows per workgroup of each matrix-vector kernel (powers of 2 up to 8; default ROWS_OF) */
+  rows?: Partial<RowsOf>;
 }
 
 export interface SampleOptions {
@@ -61,7 +64,8 @@ export interface SampleOptions {
 
 /** Bytes the fused step needs in one storage binding: the largest matrix (head / embedding, or W'_k + W'_r). */
 export function fusedLargestBinding(c: RwkvConfig): number {
-  return 4 * Math.max(c.vocabSize * c.nEmbd, (c.ffnSize + c.nEmbd) * c.nEmbd, 3 * c.nEmbd * c.nEmbd);
+  const C = c.nEmbd;
+  return 4 * Math.max((c.vocabSize + 2) * C, (c.ffnSize + C) * C, 3 * C * C + N_VEC * C);
 }
 
 /** Why this shape cannot run fused (the kernels read vectors of C and F as vec4 and split rows by 8). */
@@ -70,7 +74,7 @@ export function fusedShapeProblem(c: RwkvConfig): string | undefined {
     return `the fused kernels need C and F divisible by 4 (C = ${c.nEmbd}, F = ${c.ffnSize})`;
   if (c.nEmbd % ROWS !== 0 || c.ffnSize % ROWS !== 0)
     return `the fused kernels need C and F divisible by ${ROWS} (C = ${c.nEmbd}, F = ${c.ffnSize})`;
-  if (c.nEmbd * 4 > 12 * 1024) return `C = ${c.nEmbd} does not fit a workgroup's memory`;
+  if (c.nEmbd * 8 > 15 * 1024) return `C = ${c.nEmbd} does not fit a workgroup's memory`;
   return undefined;
 }
 
@@ -94,13 +98,17 @@ export class FusedRwkv {
   private disposed = false;
   /** step's next command buffer, encoded while the previous one ran */
   private prepared: GCommandBuffer | undefined;
+  /** generateReading's staging buffers (logits, then the token) */
+  private readonly staging: GBuffer[] = [];
 
   private constructor(
     private readonly device: GDevice,
     config: RwkvConfig,
     maxTokens: number,
+    /** output rows per workgroup of each matrix-vector kernel */
+    readonly rows: RowsOf,
     private readonly pipes: Record<
-      "embed" | "rkvIn" | "rkvOut" | "ffnIn" | "ffnOut" | "head" | "sample",
+      "embedIn" | "rkvIn" | "rkvOut" | "ffnIn" | "ffnOut" | "head" | "sample",
       GComputePipeline
     >,
     private readonly b: Record<
@@ -120,7 +128,7 @@ export class FusedRwkv {
       | "readTokens",
       GBuffer
     >,
-    private readonly groups: { embed: GBindGroup; layers: Layer[]; head: GBindGroup; sample: GBindGroup },
+    private readonly groups: { layers: Layer[]; head: GBindGroup; sample: GBindGroup },
   ) {
     this.config = config;
     this.maxTokens = maxTokens;
@@ -138,6 +146,9 @@ export class FusedRwkv {
         `the largest matrix (${(need / 2 ** 20).toFixed(0)} MiB) exceeds this device's storage binding limit (${(limit / 2 ** 20).toFixed(0)} MiB)`,
       );
     const maxTokens = opts.maxTokens ?? 1024;
+    const rows: RowsOf = { ...ROWS_OF, ...opts.rows };
+    for (const [k, r] of Object.entries(rows))
+      if (![1, 2, 4, 8].includes(r)) throw new FusedError(`rows of ${k} must be 1, 2, 4 or 8, got ${r}`);
     const shape: Shape = { C, F, V, eps: config.layerNormEps };
     const owned: GBuffer[] = [];
     device.pushErrorScope("validation");
@@ -164,8 +175,8 @@ export class FusedRwkv {
     const f32 = 4;
 
     // the model, in the layouts the kernels read (nn.Linear's (out, in), rows stacked where one dispatch reads them)
-    const emb = buffer(V * C * f32, W, "emb", [weights.emb]);
-    const ln0 = buffer(2 * C * f32, W, "ln0", [weights.ln0.weight, weights.ln0.bias]);
+    // the embedding with ln0's weight and bias as two more rows (one binding: a stage has 8 storage bindings)
+    const emb = buffer((V + 2) * C * f32, W, "emb", [weights.emb, weights.ln0.weight, weights.ln0.bias]);
     const headW = buffer(V * C * f32, W, "head", [weights.head]);
     const lnOut = buffer(2 * C * f32, W, "ln_out", [weights.lnOut.weight, weights.lnOut.bias]);
     // the running state: per block attX, a, b, p, ffnX
@@ -195,26 +206,32 @@ export class FusedRwkv {
         compute: { module: device.createShaderModule({ code, label: name }), entryPoint: "main" },
       });
     const pipes: FusedRwkv["pipes"] = {
-      embed: module("embed", embed(shape)),
-      rkvIn: module("timeMixIn", timeMixIn(shape)),
-      rkvOut: module("timeMixOut", timeMixOut(shape)),
-      ffnIn: module("chanMixIn", chanMixIn(shape)),
-      ffnOut: module("chanMixOut", chanMixOut(shape)),
-      head: module("head", head(shape)),
+      embedIn: module("embedMixIn", timeMixIn(shape, true, rows.rkvIn)),
+      rkvIn: module("timeMixIn", timeMixIn(shape, false, rows.rkvIn)),
+      rkvOut: module("timeMixOut", timeMixOut(shape, rows.rkvOut)),
+      ffnIn: module("chanMixIn", chanMixIn(shape, rows.ffnIn)),
+      ffnOut: module("chanMixOut", chanMixOut(shape, rows.ffnOut)),
+      head: module("head", head(shape, rows.head)),
       sample: module("sample", sample(shape)),
     };
 
-    const group = (p: GComputePipeline, bufs: GBuffer[], label: string): GBindGroup =>
+    type Part = { buffer: GBuffer; offset: number; size: number };
+    const group = (p: GComputePipeline, bufs: (GBuffer | Part)[], label: string): GBindGroup =>
       device.createBindGroup({
         label,
         layout: p.getBindGroupLayout(0),
-        entries: bufs.map((buffer, binding) => ({ binding, resource: { buffer } })),
+        entries: bufs.map((x, binding) => ({ binding, resource: "offset" in x ? x : { buffer: x } })),
       });
     const layers: Layer[] = weights.blocks.map((blk, l) => {
       const params = buffer(16, USAGE.UNIFORM, `layer ${l}`, [new Uint32Array([l])]);
       const a = blk.att;
       const fm = blk.ffn;
-      const vecs = buffer(N_VEC * C * f32, W, `vecs ${l}`, [
+      // [W_k; W_v; W_r] with the block's vectors behind them (timeMixIn reads both through one binding, the
+      // other kernels bind the vectors alone: 3 C^2 floats is a multiple of 256 bytes when 8 divides C)
+      const wRkv = buffer((3 * C * C + N_VEC * C) * f32, W, `W_kvr + vecs ${l}`, [
+        a.Wk,
+        a.Wv,
+        a.Wr,
         blk.ln1.weight,
         blk.ln1.bias,
         blk.ln2.weight,
@@ -227,13 +244,21 @@ export class FusedRwkv {
         fm.muK,
         fm.muR,
       ]);
-      const wRkv = buffer(3 * C * C * f32, W, `W_kvr ${l}`, [a.Wk, a.Wv, a.Wr]);
+      const vecs: Part = { buffer: wRkv, offset: 3 * C * C * f32, size: N_VEC * C * f32 };
       const wO = buffer(C * C * f32, W, `W_o ${l}`, [a.Wo]);
       const wKr = buffer((F + C) * C * f32, W, `W'_kr ${l}`, [fm.Wk, fm.Wr]);
       const wV = buffer(C * F * f32, W, `W'_v ${l}`, [fm.Wv]);
       return {
-        rkvIn: group(pipes.rkvIn, [params, wRkv, vecs, b.x, b.state, b.rkv, b.xln], `timeMixIn ${l}`),
-        rkvOut: group(pipes.rkvOut, [params, wO, vecs, b.x, b.state, b.rkv, b.xln], `timeMixOut ${l}`),
+        // block 0's timeMixIn also embeds tokens[position]
+        rkvIn:
+          l === 0
+            ? group(
+                pipes.embedIn,
+                [params, wRkv, b.x, b.state, b.rkv, b.xln, emb, b.tokens, b.ctl],
+                "embedMixIn",
+              )
+            : group(pipes.rkvIn, [params, wRkv, b.x, b.state, b.rkv, b.xln], `timeMixIn ${l}`),
+        rkvOut: group(pipes.rkvOut, [params, wO, vecs, b.x, b.state, b.rkv, b.xln, b.ctl], `timeMixOut ${l}`),
         ffnIn: group(
           pipes.ffnIn,
           [params, wKr, vecs, b.x, b.state, b.rkv, b.kk, b.rr, b.xln],
@@ -243,7 +268,6 @@ export class FusedRwkv {
       };
     });
     const groups = {
-      embed: group(pipes.embed, [emb, ln0, b.tokens, b.ctl, b.x], "embed"),
       layers,
       head: group(pipes.head, [headW, lnOut, b.x, b.logits], "head"),
       sample: group(pipes.sample, [b.sampling, b.logits, b.probs, b.tokens, b.ctl], "sample"),
@@ -254,7 +278,7 @@ export class FusedRwkv {
       for (const buf of owned) buf.destroy();
       throw new FusedError(`building the fused step failed: ${(oom ?? invalid)!.message}`);
     }
-    const f = new FusedRwkv(device, config, maxTokens, pipes, b, groups);
+    const f = new FusedRwkv(device, config, maxTokens, rows, pipes, b, groups);
     f.owned.push(...owned);
     f.reset();
     return f;
@@ -395,6 +419,76 @@ export class FusedRwkv {
   }
 
   /**
+   * generate with every step's logits read back, pipelined: the token is sampled on the GPU (as in generate), so
+   * step t + 1 is queued behind step t without waiting for the CPU, while the logits of step t (and its token) are
+   * copied to one of `depth` staging buffers and mapped. `onStep(token, logits, i)` receives the i-th sampled token
+   * and the logits of its step, in order; every token's logits reach the CPU, up to depth - 1 steps after the GPU
+   * has queued the next ones. Returns the n tokens.
+   */
+  async generateReading(
+    n: number,
+    opts: SampleOptions,
+    onStep: (token: number, logits: Float32Array, i: number) => void,
+    depth = 4,
+  ): Promise<number[]> {
+    this.live();
+    if (!this.logitsOnGpu) throw new FusedError("generate needs logits to start from: run steps() first");
+    if (!(opts.temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${opts.temperature}`);
+    if (!(opts.topP > 0 && opts.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${opts.topP}`);
+    if (!(Number.isInteger(depth) && depth >= 1)) throw new RangeError(`depth must be a positive integer`);
+    const V = this.config.vocabSize;
+    const bytes = V * 4 + 16;
+    while (this.staging.length < depth)
+      this.staging.push(
+        this.track(
+          this.device.createBuffer({
+            size: Math.ceil(bytes / 16) * 16,
+            usage: USAGE.MAP_READ | USAGE.COPY_DST,
+            label: `staging ${this.staging.length}`,
+          }),
+        ),
+      );
+    this.device.queue.writeBuffer(this.b.sampling, 0, new Float32Array([opts.temperature, opts.topP, 0, 0]));
+    if (opts.seed !== undefined)
+      this.device.queue.writeBuffer(this.b.ctl, 4, new Uint32Array([opts.seed >>> 0]));
+    const out: number[] = [];
+    const inFlight: GBuffer[] = [];
+    const drain = async (): Promise<void> => {
+      const buf = inFlight.shift()!;
+      await buf.mapAsync(MAP_READ, 0, bytes);
+      const range = buf.getMappedRange(0, bytes);
+      const logits = new Float32Array(range.slice(0, V * 4));
+      const token = new Uint32Array(range.slice(V * 4, V * 4 + 4))[0];
+      buf.unmap();
+      out.push(token);
+      onStep(token, logits, out.length - 1);
+    };
+    let queued = 0;
+    while (queued < n) {
+      const k = Math.min(this.maxTokens, n - queued);
+      this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
+      for (let j = 0; j < k; j++) {
+        if (inFlight.length >= depth) await drain();
+        const buf = this.staging[(queued + j) % depth];
+        const enc = this.device.createCommandEncoder();
+        const pass = enc.beginComputePass();
+        pass.setPipeline(this.pipes.sample);
+        pass.setBindGroup(0, this.groups.sample);
+        pass.dispatchWorkgroups(1);
+        this.encodeStep(pass, true);
+        pass.end();
+        enc.copyBufferToBuffer(this.b.logits, 0, buf, 0, V * 4);
+        enc.copyBufferToBuffer(this.b.tokens, j * 4, buf, V * 4, 4);
+        this.device.queue.submit([enc.finish()]);
+        inFlight.push(buf);
+      }
+      queued += k;
+    }
+    while (inFlight.length) await drain();
+    return out;
+  }
+
+  /**
    * Wait until the GPU has done everything queued (for timing): a 4-byte read-back queued after it (Dawn for Node
    * keeps its event loop alive for a mapping, not for onSubmittedWorkDone).
    */
@@ -410,6 +504,11 @@ export class FusedRwkv {
     if (this.disposed) return;
     this.disposed = true;
     for (const buf of this.owned) buf.destroy();
+  }
+
+  private track(buf: GBuffer): GBuffer {
+    this.owned.push(buf);
+    return buf;
   }
 
   private live(): void {
@@ -435,31 +534,28 @@ export class FusedRwkv {
     return enc.finish();
   }
 
-  /** embed, the blocks, and (withHead) the head: one RNN step, 4L + 1 (+ 1) dispatches. */
+  /** The blocks (block 0 embeds the token) and (withHead) the head: one RNN step, 4L (+ 1) dispatches. */
   private encodeStep(pass: GComputePass, withHead: boolean): void {
     const { nEmbd: C, ffnSize: F, vocabSize: V } = this.config;
     const p = this.pipes;
-    pass.setPipeline(p.embed);
-    pass.setBindGroup(0, this.groups.embed);
-    pass.dispatchWorkgroups(1);
-    for (const g of this.groups.layers) {
-      pass.setPipeline(p.rkvIn);
+    this.groups.layers.forEach((g, l) => {
+      pass.setPipeline(l === 0 ? p.embedIn : p.rkvIn);
       pass.setBindGroup(0, g.rkvIn);
-      pass.dispatchWorkgroups(ceilDiv(3 * C, ROWS));
+      pass.dispatchWorkgroups(ceilDiv(3 * C, this.rows.rkvIn));
       pass.setPipeline(p.rkvOut);
       pass.setBindGroup(0, g.rkvOut);
-      pass.dispatchWorkgroups(ceilDiv(C, ROWS));
+      pass.dispatchWorkgroups(ceilDiv(C, this.rows.rkvOut));
       pass.setPipeline(p.ffnIn);
       pass.setBindGroup(0, g.ffnIn);
-      pass.dispatchWorkgroups(ceilDiv(F + C, ROWS));
+      pass.dispatchWorkgroups(ceilDiv(F + C, this.rows.ffnIn));
       pass.setPipeline(p.ffnOut);
       pass.setBindGroup(0, g.ffnOut);
-      pass.dispatchWorkgroups(ceilDiv(C, ROWS));
-    }
+      pass.dispatchWorkgroups(ceilDiv(C, this.rows.ffnOut));
+    });
     if (withHead) {
       pass.setPipeline(p.head);
       pass.setBindGroup(0, this.groups.head);
-      pass.dispatchWorkgroups(ceilDiv(V, ROWS));
+      pass.dispatchWorkgroups(ceilDiv(V, this.rows.head));
     }
   }
 

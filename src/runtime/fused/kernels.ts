@@ -14,9 +14,10 @@
  *   logits (V), probs (V) scratch of the sampler
  *   tokens (u32)      the token of every position of the current run; ctl (u32): [position, rng state]
  *
- * A block is four dispatches; each workgroup (256 threads) computes 8 output rows, 32 threads a row, and every
- * workgroup recomputes what its rows need from vectors (the LayerNorm of x, the WKV of all channels), so no
- * dispatch waits on a reduction from another. A state field is written only by a dispatch in which no other
+ * A block is four dispatches; each workgroup (256 threads) computes a few output rows (ROWS_OF: 2 for the C-row
+ * matrices, so that they spread over as many workgroups as the GPU has room for; 256 / rows threads a row, summed
+ * by a tree in workgroup memory), and every workgroup recomputes what its rows need from vectors (the LayerNorm
+ * of x, the WKV of all channels), so no dispatch waits on a reduction from another. A state field is written only by a dispatch in which no other
  * workgroup reads it (workgroup 0 writes it), so the state needs no double buffer:
  *
  *   timeMixIn   LayerNorm ln1 + token shift with attX (Eq. 11-13) + [W_k; W_v; W_r] x (3C rows)      -> rkv, xln
@@ -26,8 +27,10 @@
  *               workgroup 0: the WKV state update a, b, p (Appendix D)                                 -> kk, rr, xln
  *   chanMixOut  W'_v kk (C rows) gated by sigmoid(r') + residual (Eq. 18); workgroup 0: ffnX <- xln     -> x
  *
- * embed (ln0 of the embedding row of tokens[position]; position += 1), head (ln_out + the V-row head) and sample
- * (greedy or temperature + top-p with a seeded mulberry32, written to tokens[position]) complete a step.
+ * Block 0's timeMixIn also does the embedding (embedMixIn: every workgroup takes ln0 of the embedding row of
+ * tokens[position], workgroup 0 writes it to x), and block 0's timeMixOut advances the position; head (ln_out + the
+ * V-row head) and sample (greedy, or temperature + top-p with a seeded mulberry32, written to tokens[position])
+ * complete a step: 4L + 1 dispatches with the head, + 1 with the sampler.
  */
 
 /** Offsets (in C-vectors) of the per-block vectors in `vecs`. */
@@ -49,10 +52,20 @@ export const N_VEC = 11;
 export const STATE_FIELDS = ["attX", "a", "b", "p", "ffnX"] as const;
 
 export const WG = 256;
-/** threads that share one output row of a matrix-vector product */
-export const LANES = 32;
-/** output rows per workgroup */
-export const ROWS = WG / LANES;
+/** output rows per workgroup of each matrix-vector kernel (WG / rows threads share a row) */
+export const ROWS_OF: RowsOf = { rkvIn: 4, rkvOut: 2, ffnIn: 4, ffnOut: 2, head: 8 };
+export interface RowsOf {
+  rkvIn: number;
+  rkvOut: number;
+  ffnIn: number;
+  ffnOut: number;
+  head: number;
+}
+/** the most rows a workgroup takes: C and F must be multiples of it */
+export const ROWS = 8;
+/** sampler: bins of each of its two histogram levels, and the log-probability range its keys cover */
+export const SAMPLE_BINS = 1024;
+export const SAMPLE_RANGE = 64;
 
 export interface Shape {
   C: number;
@@ -67,7 +80,7 @@ const f = (x: number): string => {
 };
 
 /** Constants and helpers every kernel shares. */
-function prelude({ C, F, V, eps }: Shape): string {
+function prelude({ C, F, V, eps }: Shape, rows = ROWS): string {
   return /* wgsl */ `
 const C: u32 = ${C}u;
 const C4: u32 = ${C / 4}u;
@@ -76,8 +89,8 @@ const F4: u32 = ${F / 4}u;
 const V: u32 = ${V}u;
 const EPS: f32 = ${f(eps)};
 const WG: u32 = ${WG}u;
-const LANES: u32 = ${LANES}u;
-const ROWS: u32 = ${ROWS}u;
+const LANES: u32 = ${WG / rows}u;
+const ROWS: u32 = ${rows}u;
 
 var<workgroup> red: array<f32, ${WG}>;
 
@@ -101,18 +114,18 @@ fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
  * LayerNorm of x (every workgroup) into xs, mixed with the state's previous LayerNorm output (token shift,
  * Eq. 11-15: mu * x_t + (1 - mu) * x_{t-1}); workgroup 0 also writes the LayerNorm output to xln.
  */
-function lnShift(lnW: number, lnB: number, muOf: string, prevField: number): string {
+function lnShift(lnW: number, lnB: number, muOf: string, prevField: number, x = "x"): string {
   return /* wgsl */ `
   var s = 0.0;
-  for (var i = tid; i < C4; i += WG) { s += dot(x[i], vec4<f32>(1.0)); }
+  for (var i = tid; i < C4; i += WG) { s += dot(${x}[i], vec4<f32>(1.0)); }
   let mean = reduce_sum(tid, s) / f32(C);
   var q = 0.0;
-  for (var i = tid; i < C4; i += WG) { let d = x[i] - vec4<f32>(mean); q += dot(d, d); }
+  for (var i = tid; i < C4; i += WG) { let d = ${x}[i] - vec4<f32>(mean); q += dot(d, d); }
   let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
   let mu = ${muOf};
   let st = P.layer * 5u * C4;
   for (var i = tid; i < C4; i += WG) {
-    let xl = (x[i] - vec4<f32>(mean)) * inv * vecs[${lnW}u * C4 + i] + vecs[${lnB}u * C4 + i];
+    let xl = (${x}[i] - vec4<f32>(mean)) * inv * vecs[${lnW}u * C4 + i] + vecs[${lnB}u * C4 + i];
     if (wg.x == 0u) { xln[i] = xl; }
     let m = vecs[mu * C4 + i];
     xs[i] = xl * m + state[st + ${prevField}u * C4 + i] * (vec4<f32>(1.0) - m);
@@ -137,40 +150,70 @@ function matvec(nIn4: string, nRows: string, input: string): string {
   }
   red[tid] = acc;
   workgroupBarrier();
+  for (var s2 = LANES / 2u; s2 > 0u; s2 = s2 >> 1u) {
+    if (lane < s2) { red[tid] += red[tid + s2]; }
+    workgroupBarrier();
+  }
   let row = row0 + tid;
   var total = 0.0;
-  if (tid < ROWS) {
-    for (var l = 0u; l < LANES; l++) { total += red[tid * LANES + l]; }
-  }
+  if (tid < ROWS) { total = red[tid * LANES]; }
 `;
 }
 
 const PARAMS = /* wgsl */ `struct Params { layer: u32 }
 @group(0) @binding(0) var<uniform> P: Params;`;
 
-export function timeMixIn(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape)}
+/**
+ * timeMixIn; with `first` (block 0) the embedding too: every workgroup takes ln0 of the embedding row of
+ * tokens[position] (the embed step folded in, one dispatch fewer), and workgroup 0 writes it to x.
+ */
+export function timeMixIn(shape: Shape, first = false, rows = ROWS_OF.rkvIn): string {
+  const xBind = first
+    ? `@group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> emb: array<vec4<f32>>;      // (V, C), then ln0's weight and bias
+@group(0) @binding(7) var<storage, read> tokens: array<u32>;
+@group(0) @binding(8) var<storage, read> ctl: array<u32>;            // [position, rng]
+var<workgroup> xe: array<vec4<f32>, C4>;`
+    : `@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;`;
+  const embedPart = first
+    ? /* wgsl */ `
+  // ln0 of the embedding row of tokens[position] (the position advances in block 0's timeMixOut)
+  let eb = min(tokens[ctl[0]], V - 1u) * C4;
+  var s0 = 0.0;
+  for (var i = tid; i < C4; i += WG) { s0 += dot(emb[eb + i], vec4<f32>(1.0)); }
+  let mean0 = reduce_sum(tid, s0) / f32(C);
+  var q0 = 0.0;
+  for (var i = tid; i < C4; i += WG) { let d = emb[eb + i] - vec4<f32>(mean0); q0 += dot(d, d); }
+  let inv0 = inverseSqrt(reduce_sum(tid, q0) / f32(C) + EPS);
+  for (var i = tid; i < C4; i += WG) {
+    let e = (emb[eb + i] - vec4<f32>(mean0)) * inv0 * emb[V * C4 + i] + emb[(V + 1u) * C4 + i];
+    xe[i] = e;
+    if (wg.x == 0u) { x[i] = e; }
+  }
+  workgroupBarrier();`
+    : "";
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
-@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W_k; W_v; W_r] (3C, C)
-@group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read> state: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> rkv: array<f32>;
-@group(0) @binding(6) var<storage, read_write> xln: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W_k; W_v; W_r] (3C, C), then VEC (11, C)
+${xBind}
+@group(0) @binding(3) var<storage, read> state: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> rkv: array<f32>;
+@group(0) @binding(5) var<storage, read_write> xln: array<vec4<f32>>;
+const VOFF: u32 = 3u * C * C4; // the block's vectors, behind the matrices
 var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${embedPart}
   // rows 0..C-1 are k (mixed with mu_k), C..2C-1 v (mu_v), 2C..3C-1 r (mu_r): a workgroup's rows share one
-  ${lnShift(VEC.ln1w, VEC.ln1b, `${VEC.attMuK}u + (wg.x * ROWS) / C`, 0)}
+  ${lnShift(VEC.ln1w, VEC.ln1b, `${VEC.attMuK}u + (wg.x * ROWS) / C`, 0, first ? "xe" : "x").replaceAll("vecs[", "W[VOFF + ")}
   ${matvec("C4", "3u * C", "xs[j]")}
   if (tid < ROWS && row < 3u * C) { rkv[row] = total; }
 }
 `;
 }
 
-export function timeMixOut(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape)}
+export function timeMixOut(shape: Shape, rows = ROWS_OF.rkvOut): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W_o (C, C)
 @group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
@@ -178,11 +221,14 @@ ${PARAMS}
 @group(0) @binding(4) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read> rkv: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> xln: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> ctl: array<u32>;      // [position, rng]
 var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
   let st = P.layer * 5u * C4;
+  // block 0: the position advances (no other workgroup of this dispatch reads it)
+  if (P.layer == 0u && wg.x == 0u && tid == 0u) { ctl[0] = ctl[0] + 1u; }
   for (var i = tid; i < C4; i += WG) {
     let k = rkv[i];
     let v = rkv[C4 + i];
@@ -206,8 +252,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-export function chanMixIn(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape)}
+export function chanMixIn(shape: Shape, rows = ROWS_OF.ffnIn): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W'_k; W'_r] (F + C, C)
 @group(0) @binding(2) var<storage, read> vecs: array<vec4<f32>>;
@@ -251,8 +297,8 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-export function chanMixOut(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape)}
+export function chanMixOut(shape: Shape, rows = ROWS_OF.ffnOut): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W'_v (C, F)
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
@@ -273,38 +319,9 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
-/** ln0 of the embedding row of tokens[position], then position += 1 (one workgroup). */
-export function embed(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape)}
-@group(0) @binding(0) var<storage, read> emb: array<vec4<f32>>;      // (V, C)
-@group(0) @binding(1) var<storage, read> ln0: array<vec4<f32>>;      // weight (C), bias (C)
-@group(0) @binding(2) var<storage, read> tokens: array<u32>;
-@group(0) @binding(3) var<storage, read_write> ctl: array<u32>;      // [position, rng]
-@group(0) @binding(4) var<storage, read_write> x: array<vec4<f32>>;
-var<workgroup> pos: u32;
-
-@compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32) {
-  if (tid == 0u) { pos = ctl[0]; }
-  workgroupBarrier();
-  let base = min(tokens[pos], V - 1u) * C4;
-  var s = 0.0;
-  for (var i = tid; i < C4; i += WG) { s += dot(emb[base + i], vec4<f32>(1.0)); }
-  let mean = reduce_sum(tid, s) / f32(C);
-  var q = 0.0;
-  for (var i = tid; i < C4; i += WG) { let d = emb[base + i] - vec4<f32>(mean); q += dot(d, d); }
-  let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
-  for (var i = tid; i < C4; i += WG) {
-    x[i] = (emb[base + i] - vec4<f32>(mean)) * inv * ln0[i] + ln0[C4 + i];
-  }
-  if (tid == 0u) { ctl[0] = pos + 1u; }
-}
-`;
-}
-
 /** ln_out and the head: logits[row] for the workgroup's rows. */
-export function head(shape: Shape): string {
-  return /* wgsl */ `${prelude(shape)}
+export function head(shape: Shape, rows = ROWS_OF.head): string {
+  return /* wgsl */ `${prelude(shape, rows)}
 @group(0) @binding(0) var<storage, read> W: array<vec4<f32>>;        // head (V, C)
 @group(0) @binding(1) var<storage, read> lnOut: array<vec4<f32>>;    // weight (C), bias (C)
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
@@ -330,14 +347,20 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 /**
  * The next token from logits, on the GPU, written to tokens[position] (one workgroup):
  * temperature 0: argmax (the first of equal maxima, as src/rwkv/sampling.ts argmax);
- * else p_i = exp((l_i - max) / T), the nucleus {i : log p_i >= theta} with the largest theta whose mass reaches
- * top_p of the total (found by bisection on theta, 32 halvings: to the float spacing of log p), and the token
- * where u * (nucleus mass) falls in the cumulative sum in index order, u from mulberry32 (ctl[1]; 24 bits).
- * The same distribution as Sampler.sample (which walks the nucleus in descending order): any token of the
- * nucleus with probability proportional to p_i.
+ * else p_i = exp(z_i), z_i = (l_i - max) / T <= 0, and the nucleus found with two histogram passes instead of a
+ * sort: every token gets the key floor(-z_i * 2^20 / 64) (0 for the most probable; SAMPLE_BINS^2 keys over
+ * SAMPLE_RANGE of log-probability, the last one holding everything below), the first pass sums the mass of each
+ * key's top 10 bits, the second, inside the bin where the cumulative mass from the top reaches top_p, the mass of
+ * each of its low 10 bits; the nucleus is every token whose key is at most the key where the cumulative mass
+ * reaches top_p. Bin masses are fixed-point (p_i / sum * 2^31, summed with workgroup atomics, so within
+ * V / 2^32 of the mass), and tokens whose log-probabilities are within 64 / 2^20 = 6.1e-5 of the boundary
+ * token's share its key and are kept with it. Then the token where u * (nucleus mass) falls in the cumulative
+ * sum in index order, u from mulberry32 (ctl[1]; 24 bits): the same distribution as Sampler.sample (which walks
+ * the nucleus in descending order), any token of the nucleus with probability proportional to p_i.
  */
 export function sample(shape: Shape): string {
   const chunk = Math.ceil(shape.V / WG);
+  const nKeys = SAMPLE_BINS * SAMPLE_BINS;
   return /* wgsl */ `${prelude(shape)}
 struct Sampling { temperature: f32, topP: f32 }
 @group(0) @binding(0) var<uniform> S: Sampling;
@@ -346,8 +369,13 @@ struct Sampling { temperature: f32, topP: f32 }
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>;
 @group(0) @binding(4) var<storage, read_write> ctl: array<u32>;
 const CHUNK: u32 = ${chunk}u;
+const BINS: u32 = ${SAMPLE_BINS}u;
+const BITS: u32 = ${Math.log2(SAMPLE_BINS)}u;
 var<workgroup> redi: array<u32, ${WG}>;
+var<workgroup> hist: array<atomic<u32>, ${SAMPLE_BINS}>;
 var<workgroup> pick: u32;
+var<workgroup> selBin: u32;
+var<workgroup> selMass: u32;
 
 // mulberry32 (src/rwkv/random.ts), advancing ctl[1]; 24 bits so that u < 1 in f32
 fn uniform01() -> f32 {
@@ -358,6 +386,39 @@ fn uniform01() -> f32 {
   t = t ^ (t + (t ^ (t >> 7u)) * (t | 61u));
   t = t ^ (t >> 14u);
   return f32(t >> 8u) / 16777216.0;
+}
+
+// the nucleus key of logit l: 0 for the largest, larger for less probable tokens
+fn zkey(l: f32, m: f32) -> u32 {
+  let z = (l - m) / S.temperature;
+  return u32(clamp(-z * ${f(nKeys / SAMPLE_RANGE)}, 0.0, ${f(nKeys - 1)}));
+}
+
+// thread 0: the first bin (from the most probable) where the cumulative mass from c0 reaches goal
+fn scanBins(tid: u32, c0: u32, goal: u32) {
+  // each thread sums 4 bins, thread 0 walks the 256 sums, then the 4 bins of the one that crosses
+  let per = BINS / WG;
+  var own = 0u;
+  for (var j = 0u; j < per; j++) { own += atomicLoad(&hist[tid * per + j]); }
+  redi[tid] = own;
+  workgroupBarrier();
+  if (tid == 0u) {
+    var c = c0;
+    var b = BINS - 1u;
+    var found = false;
+    for (var t = 0u; t < WG && !found; t++) {
+      if (c + redi[t] >= goal) {
+        for (var j = 0u; j < per; j++) {
+          let h = atomicLoad(&hist[t * per + j]);
+          if (c + h >= goal) { b = t * per + j; found = true; break; }
+          c += h;
+        }
+      } else { c += redi[t]; }
+    }
+    selBin = b;
+    selMass = c;
+  }
+  workgroupBarrier();
 }
 
 @compute @workgroup_size(WG)
@@ -397,28 +458,34 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     total += p;
   }
   let Z = reduce_sum(tid, total);
-  // nucleus: the largest theta with sum_{z_i >= theta} p_i >= top_p * Z (p_i >= e^theta)
-  var lo = -104.0; // below f32's smallest exp: every token
-  var hi = 0.0;
+  // the nucleus: keys 0..kth
+  var kth = ${nKeys - 1}u;
   if (S.topP < 1.0) {
-    let goal = S.topP * Z;
-    var part = 0.0;
-    for (var i = lo0; i < hi0; i++) { if (probs[i] >= 1.0) { part += probs[i]; } }
-    if (reduce_sum(tid, part) >= goal) { lo = 0.0; } else {
-      for (var it = 0u; it < 32u; it++) {
-        let mid = 0.5 * (lo + hi);
-        let th = exp(mid);
-        var ps = 0.0;
-        for (var i = lo0; i < hi0; i++) { if (probs[i] >= th) { ps += probs[i]; } }
-        if (reduce_sum(tid, ps) >= goal) { lo = mid; } else { hi = mid; }
-      }
+    let scale = 2147483648.0 / Z;
+    let goal = u32(S.topP * 2147483648.0);
+    for (var j = tid; j < BINS; j += WG) { atomicStore(&hist[j], 0u); }
+    workgroupBarrier();
+    for (var i = lo0; i < hi0; i++) {
+      atomicAdd(&hist[zkey(logits[i], m) >> BITS], u32(probs[i] * scale + 0.5));
     }
+    workgroupBarrier();
+    scanBins(tid, 0u, goal);
+    let hi = selBin;
+    let above = selMass;
+    for (var j = tid; j < BINS; j += WG) { atomicStore(&hist[j], 0u); }
+    workgroupBarrier();
+    for (var i = lo0; i < hi0; i++) {
+      let k = zkey(logits[i], m);
+      if ((k >> BITS) == hi) { atomicAdd(&hist[k & (BINS - 1u)], u32(probs[i] * scale + 0.5)); }
+    }
+    workgroupBarrier();
+    scanBins(tid, above, goal);
+    kth = (hi << BITS) | selBin;
   }
-  let th = select(0.0, exp(lo), lo > -104.0);
   // this thread's share of the nucleus mass, then an exclusive prefix over the threads
   var mine = 0.0;
   var last = 0xffffffffu;
-  for (var i = lo0; i < hi0; i++) { if (probs[i] >= th) { mine += probs[i]; last = i; } }
+  for (var i = lo0; i < hi0; i++) { if (zkey(logits[i], m) <= kth) { mine += probs[i]; last = i; } }
   red[tid] = mine;
   redi[tid] = last;
   workgroupBarrier();
@@ -443,7 +510,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
     var c = start;
     var chosen = last;
     for (var i = lo0; i < hi0; i++) {
-      if (probs[i] >= th) {
+      if (zkey(logits[i], m) <= kth) {
         c += probs[i];
         if (xt < c) { chosen = i; break; }
       }
