@@ -117,4 +117,6 @@ export const TRACE = {
   restoreX: "restore_x",
   /** each block's output after the restore, float [L, B, C] */
   blockX: "block_x",
+  /** GPT only: the position of this step, int64 [1] (the same for every run) */
+  position: "position",
 } as const;

@@ -6,7 +6,7 @@
  * Causal traces of a 64-character prompt (the subject near the end, as in the chapter's default, and at the
  * very start, the worst case: every position needs restored runs), one noise sample, both tiny models; with
  * --probes also the recall probes at the sizes the chapter precomputes (needs ../shared/data/tinyshakespeare.txt
- * for held-out text). With --ort the RWKV traces run through the ONNX trace-step graph on onnxruntime-web's wasm EP
+ * for held-out text). With --ort the traces run through the ONNX trace-step graph on onnxruntime-web's wasm EP
  * (src/runtime/rwkv-trace.ts, one thread) as the chapter's worker runs them. Prints one line per measurement.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -20,7 +20,7 @@ import { promptOrder } from "../../../src/chapters/memory/prompt-order.js";
 import { encode, tinyModels } from "./helpers.js";
 import * as ort from "onnxruntime-web";
 import { configureNodeOrt } from "../../../src/runtime/node.js";
-import { OrtRwkvTrace } from "../../../src/runtime/rwkv-trace.js";
+import { OrtTrace } from "../../../src/runtime/trace-ort.js";
 
 const { rwkv, gpt, vocabulary } = tinyModels();
 const PROMPT = "BIANCA:\nPardon, dear father.\n\nBAPTISTA:\nWhy, how hast thou offend";
@@ -31,7 +31,12 @@ const models: TracedModel[] = [
 ];
 const useOrt = process.argv.includes("--ort");
 if (useOrt) configureNodeOrt();
-const ortRunner = useOrt ? await OrtRwkvTrace.create(ort, rwkv.weights, { ep: "wasm" }) : undefined;
+const ortRunners = useOrt
+  ? {
+      rwkv: await OrtTrace.rwkv(ort, rwkv.weights, { ep: "wasm" }),
+      gpt: await OrtTrace.gpt(ort, gpt.weights, { ep: "wasm" }),
+    }
+  : undefined;
 console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model}), Node ${process.version}`);
 
 async function time<T>(label: string, f: () => Promise<T>): Promise<T> {
@@ -46,7 +51,7 @@ for (const [where, subject] of [
   ["subject = the first 8 characters (worst case)", [0, 8]],
 ] as const) {
   for (const traced of models) {
-    const onOrt = traced.kind === "rwkv" && ortRunner;
+    const onOrt = ortRunners?.[traced.kind];
     const label = `causal trace, ${traced.kind}${onOrt ? " (ORT wasm)" : ""}, T = ${prompt.length}, ${where}`;
     const r = await time(label, () =>
       causalTrace(

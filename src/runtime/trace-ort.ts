@@ -1,6 +1,8 @@
 /**
- * Chapter 9's causal trace on ORT: the runs of one trace (clean, corrupted, restored) through the trace-step graph
- * (src/onnx/rwkv-trace-graph.ts), in the model worker (./worker.ts) or in Node. The trace's bookkeeping (which
+ * Chapter 9's causal trace on ORT: the runs of one trace (clean, corrupted, restored) through the trace-step graphs
+ * (src/onnx/rwkv-trace-graph.ts, src/onnx/gpt-trace-graph.ts), in the model worker (./worker.ts) or in Node.
+ * `OrtTrace.rwkv` and `OrtTrace.gpt` make one; the carried state is the RWKV state ([L, B, C] x 5) or the GPT's KV
+ * cache ([L, B, P, C] x 2); either way the state after position u is kept for every u. The trace's bookkeeping (which
  * cells, the averages over noise samples) stays in src/chapters/memory/causal-trace.ts, which calls:
  *
  *   begin(job)        the sequence (prompt + target[0..m-2]), prompt length T, subject [s0, s1), target
@@ -11,16 +13,40 @@
  *                     from its state after t - 1 and run as one batch (B = L) over positions t..N-1; run l gets
  *                     block l's output replaced by the clean value at t and by the corrupted run's value after t
  *                     (what the reference model's `enter` hook does: blocks 0..l then do not matter).
+ *   For the GPT the state after t - 1 is the KV cache of positions 0..t-1.
  */
 import type * as Ort from "onnxruntime-web";
-import { LOGITS, STATE_NAMES, TRACE, stateIn, stateOut, type StateName } from "../onnx/names.js";
+import { GPT_NAMES } from "../onnx/gpt-graph.js";
+import { buildGptTraceStepGraph } from "../onnx/gpt-trace-graph.js";
+import { LOGITS, STATE_NAMES, TRACE, stateIn, stateOut } from "../onnx/names.js";
 import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
 import { buildRwkvTraceStepGraph } from "../onnx/rwkv-trace-graph.js";
 import { P_EMPTY } from "../rwkv/wkv.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
+import type { GptWeights } from "../transformer/gpt.js";
 
 type OrtModule = typeof Ort;
-type States = Record<StateName, Float32Array>;
+/** the carried tensors by input name, each [L, B, ...rest] */
+type States = Record<string, Float32Array>;
+
+/** What differs between the two models. */
+interface Model {
+  L: number;
+  C: number;
+  V: number;
+  /** the raw embedding matrix (V, C) the noise is added to */
+  emb: Float32Array;
+  /** input name -> output name of the carried tensors */
+  carried: [string, string][];
+  /** the empty state for B runs before position 0 */
+  empty(B: number): States;
+  /** dims of a carried tensor holding `numbers` values for B runs */
+  dims(numbers: number, B: number): number[];
+  /** feeds besides the embeddings, state and restore (GPT: the position) */
+  extra(u: number): Record<string, Ort.Tensor>;
+  /** the largest sequence it can run (GPT: its positions) */
+  maxLength: number;
+}
 
 export interface TraceJob {
   seq: number[];
@@ -52,7 +78,7 @@ function logSoftmaxAt(logits: Float32Array, row: number, V: number, id: number):
   return logits[o + id] - max - Math.log(sum);
 }
 
-export class OrtRwkvTrace {
+export class OrtTrace {
   private job?: TraceJob;
   private clean?: TraceRun;
   private corrupt?: TraceRun;
@@ -61,26 +87,83 @@ export class OrtRwkvTrace {
   private constructor(
     private readonly ort: OrtModule,
     private readonly session: Ort.InferenceSession,
-    private readonly weights: RwkvWeights,
+    private readonly m: Model,
     readonly ep: "webgpu" | "wasm",
   ) {}
 
-  static async create(
+  private static async open(
+    ort: OrtModule,
+    bytes: Uint8Array,
+    ep: "webgpu" | "wasm",
+  ): Promise<Ort.InferenceSession> {
+    return ort.InferenceSession.create(bytes, { executionProviders: [ep], graphOptimizationLevel: "all" });
+  }
+
+  /** The RWKV's trace runs (src/onnx/rwkv-trace-graph.ts). */
+  static async rwkv(
     ort: OrtModule,
     weights: RwkvWeights,
     opts: { ep: "webgpu" | "wasm"; ow?: OnnxWeights },
-  ): Promise<OrtRwkvTrace> {
-    const bytes = buildRwkvTraceStepGraph(opts.ow ?? prepareOnnxWeights(weights));
-    const session = await ort.InferenceSession.create(bytes, {
-      executionProviders: [opts.ep],
-      graphOptimizationLevel: "all",
-    });
-    return new OrtRwkvTrace(ort, session, weights, opts.ep);
+  ): Promise<OrtTrace> {
+    const session = await OrtTrace.open(
+      ort,
+      buildRwkvTraceStepGraph(opts.ow ?? prepareOnnxWeights(weights)),
+      opts.ep,
+    );
+    const { nLayer: L, nEmbd: C, vocabSize: V } = weights.config;
+    return new OrtTrace(
+      ort,
+      session,
+      {
+        L,
+        C,
+        V,
+        emb: weights.emb,
+        carried: STATE_NAMES.map((s) => [stateIn(s), stateOut(s)]),
+        empty: (B) => {
+          const s: States = {};
+          for (const k of STATE_NAMES)
+            s[stateIn(k)] = new Float32Array(L * B * C).fill(k === "p" ? P_EMPTY : 0);
+          return s;
+        },
+        dims: (_n, B) => [L, B, C],
+        extra: () => ({}),
+        maxLength: Number.MAX_SAFE_INTEGER,
+      },
+      opts.ep,
+    );
+  }
+
+  /** The transformer baseline's trace runs (src/onnx/gpt-trace-graph.ts). */
+  static async gpt(ort: OrtModule, weights: GptWeights, opts: { ep: "webgpu" | "wasm" }): Promise<OrtTrace> {
+    const session = await OrtTrace.open(ort, buildGptTraceStepGraph(weights), opts.ep);
+    const { nLayer: L, nEmbd: C, vocabSize: V, blockSize } = weights.config;
+    return new OrtTrace(
+      ort,
+      session,
+      {
+        L,
+        C,
+        V,
+        emb: weights.wte,
+        carried: [
+          [GPT_NAMES.pastK, GPT_NAMES.presentK],
+          [GPT_NAMES.pastV, GPT_NAMES.presentV],
+        ],
+        empty: () => ({ [GPT_NAMES.pastK]: new Float32Array(0), [GPT_NAMES.pastV]: new Float32Array(0) }),
+        dims: (n, B) => [L, B, n / (L * B * C), C],
+        extra: (u) => ({ [TRACE.position]: new ort.Tensor("int64", BigInt64Array.from([BigInt(u)]), [1]) }),
+        maxLength: blockSize,
+      },
+      opts.ep,
+    );
   }
 
   begin(job: TraceJob): void {
-    const { vocabSize: V } = this.weights.config;
+    const { V, maxLength } = this.m;
     const [s0, s1] = job.subject;
+    if (job.seq.length > maxLength)
+      throw new TraceJobError(`${job.seq.length} positions; the model has ${maxLength}`);
     if (job.T < 1 || job.seq.length < job.T || job.seq.length !== job.T + job.target.length - 1)
       throw new TraceJobError("the sequence must be the prompt then the target without its last token");
     if (!(s0 >= 0 && s1 <= job.T && s0 < s1)) throw new TraceJobError(`bad subject [${s0}, ${s1})`);
@@ -99,9 +182,9 @@ export class OrtRwkvTrace {
 
   /** emb[seq[u]] (+ the noise where u is in the subject), written at `out[o..o+C)` */
   private embedding(u: number, noise: Float32Array | undefined, out: Float32Array, o: number): void {
-    const C = this.weights.config.nEmbd;
+    const { C, emb } = this.m;
     const job = this.need();
-    out.set(this.weights.emb.subarray(job.seq[u] * C, (job.seq[u] + 1) * C), o);
+    out.set(emb.subarray(job.seq[u] * C, (job.seq[u] + 1) * C), o);
     const [s0, s1] = job.subject;
     if (noise && u >= s0 && u < s1) for (let c = 0; c < C; c++) out[o + c] += noise[(u - s0) * C + c];
   }
@@ -109,27 +192,30 @@ export class OrtRwkvTrace {
   private targetLogProb(u: number, logits: Float32Array, row: number): number {
     const job = this.need();
     const j = u - (job.T - 1);
-    return j >= 0 ? logSoftmaxAt(logits, row, this.weights.config.vocabSize, job.target[j]) : 0;
+    return j >= 0 ? logSoftmaxAt(logits, row, this.m.V, job.target[j]) : 0;
   }
 
   private async step(
+    u: number,
     B: number,
     xEmb: Float32Array,
     states: States,
     mask: Float32Array,
     restoreX: Float32Array,
   ): Promise<{ logits: Float32Array; states: States; blockX: Float32Array }> {
-    const { nLayer: L, nEmbd: C } = this.weights.config;
+    const { L, C } = this.m;
     const T = this.ort.Tensor;
     const feeds: Record<string, Ort.Tensor> = {
       [TRACE.xEmb]: new T("float32", xEmb, [B, C]),
       [TRACE.restoreMask]: new T("float32", mask, [L, B]),
       [TRACE.restoreX]: new T("float32", restoreX, [L, B, C]),
+      ...this.m.extra(u),
     };
-    for (const s of STATE_NAMES) feeds[stateIn(s)] = new T("float32", states[s], [L, B, C]);
+    for (const [i] of this.m.carried)
+      feeds[i] = new T("float32", states[i], this.m.dims(states[i].length, B));
     const out = await this.session.run(feeds);
-    const next = {} as States;
-    for (const s of STATE_NAMES) next[s] = out[stateOut(s)].data as Float32Array;
+    const next: States = {};
+    for (const [i, o] of this.m.carried) next[i] = out[o].data as Float32Array;
     return {
       logits: out[LOGITS].data as Float32Array,
       states: next,
@@ -137,17 +223,10 @@ export class OrtRwkvTrace {
     };
   }
 
-  private emptyStates(B: number): States {
-    const { nLayer: L, nEmbd: C } = this.weights.config;
-    const s = {} as States;
-    for (const k of STATE_NAMES) s[k] = new Float32Array(L * B * C).fill(k === "p" ? P_EMPTY : 0);
-    return s;
-  }
-
   /** The clean run (noise null) or a corrupted run; returns log P[o]. */
   async run(noise: Float32Array | null): Promise<number> {
     const job = this.need();
-    const { nLayer: L, nEmbd: C } = this.weights.config;
+    const { L, C } = this.m;
     const N = job.seq.length;
     const [s0, s1] = job.subject;
     if (noise && noise.length !== (s1 - s0) * C)
@@ -159,13 +238,13 @@ export class OrtRwkvTrace {
       run.h = this.clean!.h.slice(0, from);
       run.states = this.clean!.states.slice(0, from);
     }
-    let states = from > 0 ? run.states[from - 1] : this.emptyStates(1);
+    let states = from > 0 ? run.states[from - 1] : this.m.empty(1);
     const mask = new Float32Array(L);
     const restoreX = new Float32Array(L * C);
     for (let u = from; u < N; u++) {
       const x = new Float32Array(C);
       this.embedding(u, noise ?? undefined, x, 0);
-      const r = await this.step(1, x, states, mask, restoreX);
+      const r = await this.step(u, 1, x, states, mask, restoreX);
       states = r.states;
       run.h.push(r.blockX);
       run.states.push(states);
@@ -185,21 +264,23 @@ export class OrtRwkvTrace {
     if (!clean || !corrupt) throw new TraceJobError("the clean and a corrupted run come first");
     if (!Number.isInteger(t) || t < 0 || t >= job.T)
       throw new TraceJobError(`position ${t} is not in the prompt`);
-    const { nLayer: L, nEmbd: C } = this.weights.config;
+    const { L, C } = this.m;
     const B = L;
     const N = job.seq.length;
     let states: States;
-    if (t === 0) states = this.emptyStates(B);
+    if (t === 0) states = this.m.empty(B);
     else {
-      states = {} as States;
+      // the state after t - 1 ([L, 1, ...]) once per run: [L, B, ...]
+      states = {};
       const src = corrupt.states[t - 1];
-      for (const s of STATE_NAMES) {
-        const d = new Float32Array(L * B * C);
+      for (const [i] of this.m.carried) {
+        const n = src[i].length / L;
+        const d = new Float32Array(L * B * n);
         for (let l = 0; l < L; l++) {
-          const rowL = src[s].subarray(l * C, (l + 1) * C);
-          for (let b = 0; b < B; b++) d.set(rowL, (l * B + b) * C);
+          const rowL = src[i].subarray(l * n, (l + 1) * n);
+          for (let b = 0; b < B; b++) d.set(rowL, (l * B + b) * n);
         }
-        states[s] = d;
+        states[i] = d;
       }
     }
     const mask = new Float32Array(L * B);
@@ -212,7 +293,7 @@ export class OrtRwkvTrace {
       for (let b = 1; b < B; b++) xEmb.copyWithin(b * C, 0, C);
       const h = (u === t ? clean : corrupt).h[u];
       for (let l = 0; l < L; l++) restoreX.set(h.subarray(l * C, (l + 1) * C), (l * B + l) * C);
-      const r = await this.step(B, xEmb, states, mask, restoreX);
+      const r = await this.step(u, B, xEmb, states, mask, restoreX);
       states = r.states;
       for (let b = 0; b < B; b++) logp[b] += this.targetLogProb(u, r.logits, b);
     }
