@@ -57,7 +57,7 @@ for (const [where, subject] of [
       causalTrace(
         traced,
         { tokens: encode(vocabulary, prompt), subject: [...subject], target: encode(vocabulary, "ed") },
-        onOrt ? ortRunner : undefined,
+        onOrt,
       ),
     );
     console.log(
