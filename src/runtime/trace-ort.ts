@@ -9,8 +9,9 @@
  *   run(noise)        noise null: the clean run; else a corrupted run with these (s1 - s0, C) noise rows added to the
  *                     subject's raw embeddings, from the clean run's state at s0 (the positions before are the same
  *                     numbers). Keeps every position's block outputs and state. Returns log P[o].
- *   row(t)            log P[o] of the L restored runs (l, t), l = 0..L-1, from the last corrupted run: all L start
- *                     from its state after t - 1 and run as one batch (B = L) over positions t..N-1; run l gets
+ *   rows(ts)          log P[o] of the L restored runs (l, t), l = 0..L-1, for each t of ts, from the last corrupted
+ *                     run: each starts from its state after t - 1 and runs over positions t..N-1, all of them in one
+ *                     batch (see `rows`); run (l, t) gets
  *                     block l's output replaced by the clean value at t and by the corrupted run's value after t
  *                     (what the reference model's `enter` hook does: blocks 0..l then do not matter).
  *   For the GPT the state after t - 1 is the KV cache of positions 0..t-1.
@@ -83,6 +84,9 @@ export class OrtTrace {
   private clean?: TraceRun;
   private corrupt?: TraceRun;
   private noise?: Float32Array;
+
+  /** positions whose restored runs `rows` takes at once when the trace asks (see TraceRunner.rowsPerCall) */
+  rowsPerCall = 16;
 
   private constructor(
     private readonly ort: OrtModule,
@@ -257,47 +261,71 @@ export class OrtTrace {
     return run.logp;
   }
 
-  /** log P[o] of the restored runs (l, t) for l = 0..L-1, from the last corrupted run. */
-  async row(t: number): Promise<Float64Array> {
+  /**
+   * log P[o] of the restored runs (l, t) for l = 0..L-1 and every t of `ts`, from the last corrupted run: one
+   * Float64Array [L] per t, in the order of `ts`. All these runs go through the graph together: at step u every run
+   * that has started (t <= u) is at position u, so the batch grows by L runs at each t of `ts` (they join with the
+   * corrupted run's state after t - 1) and one session call per position serves them all.
+   */
+  async rows(ts: readonly number[]): Promise<Float64Array[]> {
     const job = this.need();
     const { clean, corrupt } = this;
     if (!clean || !corrupt) throw new TraceJobError("the clean and a corrupted run come first");
-    if (!Number.isInteger(t) || t < 0 || t >= job.T)
-      throw new TraceJobError(`position ${t} is not in the prompt`);
-    const { L, C } = this.m;
-    const B = L;
-    const N = job.seq.length;
-    let states: States;
-    if (t === 0) states = this.m.empty(B);
-    else {
-      // the state after t - 1 ([L, 1, ...]) once per run: [L, B, ...]
-      states = {};
-      const src = corrupt.states[t - 1];
-      for (const [i] of this.m.carried) {
-        const n = src[i].length / L;
-        const d = new Float32Array(L * B * n);
-        for (let l = 0; l < L; l++) {
-          const rowL = src[i].subarray(l * n, (l + 1) * n);
-          for (let b = 0; b < B; b++) d.set(rowL, (l * B + b) * n);
-        }
-        states[i] = d;
-      }
+    for (const t of ts) {
+      if (!Number.isInteger(t) || t < 0 || t >= job.T)
+        throw new TraceJobError(`position ${t} is not in the prompt`);
     }
-    const mask = new Float32Array(L * B);
-    for (let l = 0; l < L; l++) mask[l * B + l] = 1; // run b restores block b
-    const logp = new Float64Array(B);
-    const xEmb = new Float32Array(B * C);
-    const restoreX = new Float32Array(L * B * C);
-    for (let u = t; u < N; u++) {
+    if (ts.length === 0) return [];
+    const { L, C } = this.m;
+    const N = job.seq.length;
+    const order = [...new Set(ts)].sort((x, y) => x - y); // run j * L + l restores block l at order[j]
+    let B = 0;
+    let states: States = {};
+    let logp = new Float64Array(0);
+    let next = 0; // order[next] is the next position whose runs join
+    for (let u = order[0]; u < N; u++) {
+      if (next < order.length && order[next] === u) {
+        // L runs join, each with the corrupted run's state after u - 1 ([L, 1, ...] -> L copies on the batch axis)
+        const src = u === 0 ? this.m.empty(1) : corrupt.states[u - 1];
+        const grown: States = {};
+        for (const [i] of this.m.carried) {
+          const n = src[i].length / L;
+          const d = new Float32Array(L * (B + L) * n);
+          for (let l = 0; l < L; l++) {
+            if (B > 0) d.set(states[i].subarray(l * B * n, (l + 1) * B * n), l * (B + L) * n);
+            const rowL = src[i].subarray(l * n, (l + 1) * n);
+            for (let b = B; b < B + L; b++) d.set(rowL, (l * (B + L) + b) * n);
+          }
+          grown[i] = d;
+        }
+        states = grown;
+        const lp = new Float64Array(B + L);
+        lp.set(logp);
+        logp = lp;
+        B += L;
+        next++;
+      }
+      const xEmb = new Float32Array(B * C);
       this.embedding(u, this.noise, xEmb, 0);
       for (let b = 1; b < B; b++) xEmb.copyWithin(b * C, 0, C);
-      const h = (u === t ? clean : corrupt).h[u];
-      for (let l = 0; l < L; l++) restoreX.set(h.subarray(l * C, (l + 1) * C), (l * B + l) * C);
+      const mask = new Float32Array(L * B);
+      const restoreX = new Float32Array(L * B * C);
+      for (let j = 0; j < B / L; j++) {
+        const h = (u === order[j] ? clean : corrupt).h[u];
+        for (let l = 0; l < L; l++) {
+          const b = j * L + l;
+          mask[l * B + b] = 1;
+          restoreX.set(h.subarray(l * C, (l + 1) * C), (l * B + b) * C);
+        }
+      }
       const r = await this.step(u, B, xEmb, states, mask, restoreX);
       states = r.states;
       for (let b = 0; b < B; b++) logp[b] += this.targetLogProb(u, r.logits, b);
     }
-    return logp;
+    return ts.map((t) => {
+      const j = order.indexOf(t);
+      return logp.slice(j * L, (j + 1) * L);
+    });
   }
 
   async dispose(): Promise<void> {

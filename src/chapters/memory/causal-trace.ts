@@ -325,13 +325,15 @@ class CellRunner {
 /**
  * The runs of one trace, wherever they run: the reference model here (`referenceRunner`), or the ONNX trace-step
  * graph in a model worker (src/runtime/rwkv-trace.ts, through src/runtime/client.ts). `run(null)` is the clean
- * run and comes first; `run(noise)` a corrupted run (it becomes the one `row` restores into); `row(t)` gives
- * log P*,clean h(l,t)[o] for every block l = 0..L-1.
+ * run and comes first; `run(noise)` a corrupted run (it becomes the one `rows` restores into); `rows(ts)` gives
+ * log P*,clean h(l,t)[o] for every block l = 0..L-1 and each t of ts (one array per t); `rowsPerCall` says how
+ * many positions the trace hands it at once (default 1: the heatmap fills in row by row).
  */
 export interface TraceRunner {
   begin(job: { seq: number[]; T: number; subject: [number, number]; target: number[] }): Promise<void> | void;
   run(noise: Float32Array | null): Promise<number>;
-  row(t: number): Promise<Float64Array>;
+  rows(ts: readonly number[]): Promise<Float64Array[]>;
+  readonly rowsPerCall?: number;
 }
 
 /** The runner on the reference model (plain JS, this thread), yielding to the event loop through `pacer`. */
@@ -346,11 +348,15 @@ function referenceRunner(traced: TracedModel, p: PreparedTrace, pacer: Pacer): T
       else runner = new CellRunner(traced, p, clean!, r);
       return r.logp;
     },
-    row: async (t) => {
+    rows: async (ts) => {
       const { L } = dims(traced);
-      const out = new Float64Array(L);
-      for (let l = 0; l < L; l++) out[l] = await runner!.logp(l, t, pacer);
-      return out;
+      const all: Float64Array[] = [];
+      for (const t of ts) {
+        const out = new Float64Array(L);
+        for (let l = 0; l < L; l++) out[l] = await runner!.logp(l, t, pacer);
+        all.push(out);
+      }
+      return all;
     },
   };
 }
@@ -408,14 +414,22 @@ export async function causalTrace(
     const phase = `${name}: noise sample ${s + 1} of ${S}`;
     const pStar = Math.exp(await r.run(p.noise[s]));
     corruptSum += pStar;
-    for (let t = T - 1; t >= 0; t--) {
-      // before the subject, restoring changes nothing: the clean and corrupted values are the same numbers
-      const row = t < p.subject[0] ? null : await r.row(t);
-      for (let l = 0; l < L; l++) {
-        sum[l * T + t] += row ? Math.exp(row[l]) : pStar;
-        await pacer.tick(++done, phase);
+    const per = Math.max(1, r.rowsPerCall ?? 1);
+    for (let hi = T; hi > 0; hi -= per) {
+      const ts: number[] = [];
+      for (let t = hi - 1; t >= Math.max(0, hi - per); t--) if (t >= p.subject[0]) ts.push(t);
+      const rows = await r.rows(ts);
+      ts.forEach((t, i) => {
+        for (let l = 0; l < L; l++) sum[l * T + t] += Math.exp(rows[i][l]);
+      });
+      for (let t = hi - 1; t >= Math.max(0, hi - per); t--) {
+        for (let l = 0; l < L; l++) {
+          // before the subject, restoring changes nothing: the clean and corrupted values are the same numbers
+          if (t < p.subject[0]) sum[l * T + t] += pStar;
+          await pacer.tick(++done, phase);
+        }
       }
-      opts.onPartial?.(partial(s, t));
+      opts.onPartial?.(partial(s, Math.max(0, hi - per)));
       await yieldToEventLoop();
     }
   }
