@@ -51,7 +51,13 @@ export function openTracedPair(
           open({ kind: "rwkv", weights: live.weights }).then((c) => (clients.push(c), c)),
           open({ kind: "gpt", weights: gpt.weights }).then((c) => (clients.push(c), c)),
         ]);
-        return { rwkv, gpt, runners: { rwkv: r, gpt: g }, backend: workersBackend([r.ep, g.ep]) };
+        return {
+          rwkv,
+          gpt,
+          runners: { rwkv: r, gpt: g },
+          backend: workersBackend([r.ep, g.ep]),
+          engine: r.ep === "webgpu" && g.ep === "webgpu" ? "webgpu" : "wasm",
+        };
       } catch (e) {
         await Promise.all(clients.splice(0).map((c) => c.dispose().catch(() => undefined)));
         const why = e instanceof Error ? e.message : String(e);

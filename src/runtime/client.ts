@@ -369,6 +369,7 @@ export class TraceWorkerClient {
             : {}),
         },
       })) as TraceInitResult;
+      pageThreads = { threads: c.info.threads, reason: c.info.threadsReason };
     } catch (e) {
       await client.dispose().catch(() => undefined);
       throw e;

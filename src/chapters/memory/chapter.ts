@@ -13,6 +13,7 @@
  *   interface MemoryData; encodeMemoryData(d) -> JSON-safe; decodeMemoryData(json) -> MemoryData
  */
 import type { RwkvModel } from "../../rwkv/model.js";
+import type { Backend } from "../../trace/trace.js";
 import { CHAPTER_PROMPTS } from "../defaults.js";
 import type { GptModel } from "../../transformer/gpt.js";
 import {
@@ -161,6 +162,8 @@ export interface TracedPair {
   runners?: { rwkv: TraceRunner; gpt: TraceRunner };
   /** the badge's words for what runs the traces, e.g. "onnxruntime-web (wasm) in two workers" */
   backend?: string;
+  /** the badge's engine (src/trace/trace.ts Backend): the workers' EP, or "reference (JS)" without runners */
+  engine?: Backend;
 }
 
 export interface BothTracesOptions {
@@ -253,8 +256,9 @@ export interface LiveTrace {
   error: unknown;
   /** seconds since the start */
   seconds: number;
-  /** what runs the traces (TracedPair.backend) */
+  /** what runs the traces (TracedPair.backend), and the badge's engine (TracedPair.engine) */
   backend: string;
+  engine: Backend;
 }
 
 const clock = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
@@ -283,6 +287,7 @@ export function observeTraces(
     error: null,
     seconds: 0,
     backend: models.backend ?? REFERENCE_BACKEND,
+    engine: models.engine ?? "reference (JS)",
   };
   const send = (force: boolean) => {
     const now = clock();
@@ -344,6 +349,7 @@ export function observeLive(
           error,
           seconds: 0,
           backend: "none",
+          engine: "reference (JS)",
         });
       }
     },
