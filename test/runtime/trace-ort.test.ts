@@ -14,8 +14,11 @@ import {
   type CausalTraceOptions,
   type TracedModel,
 } from "../../src/chapters/memory/causal-trace.js";
+import { bothTraces, traceRequest } from "../../src/chapters/memory/chapter.js";
 import { configureNodeOrt } from "../../src/runtime/node.js";
 import { OrtTrace } from "../../src/runtime/trace-ort.js";
+import type { TraceRunner } from "../../src/chapters/memory/causal-trace.js";
+import { SerialQueue } from "../../src/util/serial.js";
 import { encode, tinyModels } from "../chapters/memory/helpers.js";
 
 const TOL = 8.4e-4;
@@ -62,3 +65,53 @@ for (const kind of ["rwkv", "gpt"] as const) {
     });
   });
 }
+
+describe("both traces at once on the ORT runners (the page's path)", () => {
+  it("bothTraces with runners runs them concurrently and matches the reference traces; batch size does not matter", async () => {
+    configureNodeOrt();
+    const m = tinyModels();
+    const rwkv = await OrtTrace.rwkv(ort, m.rwkv.weights, { ep: "wasm" });
+    const gpt = await OrtTrace.gpt(ort, m.gpt.weights, { ep: "wasm" });
+    // one ORT wasm instance per Node process runs one session at a time (the page has a worker per model): the
+    // two runners' calls take turns here, while bothTraces still interleaves the two traces
+    const queue = new SerialQueue();
+    const serial = (r: OrtTrace): TraceRunner => ({
+      begin: (job) => queue.run(() => r.begin(job)),
+      run: (noise) => queue.run(() => r.run(noise)),
+      rows: (ts) => queue.run(() => r.rows(ts)),
+      get rowsPerCall() {
+        return r.rowsPerCall;
+      },
+    });
+    const runners = { rwkv: serial(rwkv), gpt: serial(gpt) };
+    const req = traceRequest("BAPTISTA:\nWhy, how hast thou", "how", " o", m.vocabulary);
+    const ref = await bothTraces({ rwkv: m.rwkv, gpt: m.gpt }, req, { samples: 1 });
+    let last = 0;
+    const got = await bothTraces({ rwkv: m.rwkv, gpt: m.gpt, runners }, req, {
+      samples: 1,
+      onProgress: (p) => {
+        expect(p.done).toBeGreaterThanOrEqual(last);
+        last = p.done;
+      },
+    });
+    expect(last).toBe(ref.reduce((n, r) => n + r.nLayer * r.T, 0));
+    rwkv.rowsPerCall = 1;
+    gpt.rowsPerCall = 5;
+    const small = await bothTraces({ rwkv: m.rwkv, gpt: m.gpt, runners }, req, { samples: 1 });
+    for (let i = 0; i < 2; i++) {
+      expect(got[i].model).toBe(ref[i].model);
+      for (let c = 0; c < ref[i].pRestored.length; c++) {
+        expect(Math.abs(Math.log(got[i].pRestored[c]) - Math.log(ref[i].pRestored[c]))).toBeLessThanOrEqual(
+          TOL,
+        );
+        // the same graph on the same inputs: one row per call or several gives the same numbers up to the
+        // batch's summation order
+        expect(Math.abs(Math.log(small[i].pRestored[c]) - Math.log(got[i].pRestored[c]))).toBeLessThanOrEqual(
+          TOL,
+        );
+      }
+    }
+    await rwkv.dispose();
+    await gpt.dispose();
+  });
+});
