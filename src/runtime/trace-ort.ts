@@ -86,7 +86,7 @@ export class OrtTrace {
   private noise?: Float32Array;
 
   /** positions whose restored runs `rows` takes at once when the trace asks (see TraceRunner.rowsPerCall) */
-  rowsPerCall = 16;
+  rowsPerCall = 32;
 
   private constructor(
     private readonly ort: OrtModule,
