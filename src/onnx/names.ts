@@ -119,4 +119,7 @@ export const TRACE = {
   blockX: "block_x",
   /** GPT only: the position of this step, int64 [1] (the same for every run) */
   position: "position",
+  /** GPT only: this step's keys and values, float [L, B, C] (the caller appends them to its cache) */
+  newK: "new_k",
+  newV: "new_v",
 } as const;

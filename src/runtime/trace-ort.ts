@@ -39,6 +39,11 @@ interface Model {
   emb: Float32Array;
   /** input name -> output name of the carried tensors */
   carried: [string, string][];
+  /**
+   * the carried tensors after a step (by input name) from the step's outputs (by output name): the outputs
+   * themselves (RWKV), or the cache with this step's keys and values appended (GPT)
+   */
+  advance(prev: States, out: States, B: number): States;
   /** the empty state for B runs before position 0 */
   empty(B: number): States;
   /** dims of a carried tensor holding `numbers` values for B runs */
@@ -130,6 +135,11 @@ export class OrtTrace {
             s[stateIn(k)] = new Float32Array(L * B * C).fill(k === "p" ? P_EMPTY : 0);
           return s;
         },
+        advance: (_prev, out) => {
+          const next: States = {};
+          for (const k of STATE_NAMES) next[stateIn(k)] = out[stateOut(k)];
+          return next;
+        },
         dims: (_n, B) => [L, B, C],
         extra: () => ({}),
         maxLength: Number.MAX_SAFE_INTEGER,
@@ -151,9 +161,26 @@ export class OrtTrace {
         V,
         emb: weights.wte,
         carried: [
-          [GPT_NAMES.pastK, GPT_NAMES.presentK],
-          [GPT_NAMES.pastV, GPT_NAMES.presentV],
+          [GPT_NAMES.pastK, TRACE.newK],
+          [GPT_NAMES.pastV, TRACE.newV],
         ],
+        advance: (prev, out, B) => {
+          // [L, B, P, C] and this step's [L, B, C] -> [L, B, P + 1, C]
+          const next: States = {};
+          for (const [i, o] of [
+            [GPT_NAMES.pastK, TRACE.newK],
+            [GPT_NAMES.pastV, TRACE.newV],
+          ]) {
+            const P = prev[i].length / (L * B * C);
+            const d = new Float32Array(L * B * (P + 1) * C);
+            for (let r = 0; r < L * B; r++) {
+              d.set(prev[i].subarray(r * P * C, (r + 1) * P * C), r * (P + 1) * C);
+              d.set(out[o].subarray(r * C, (r + 1) * C), (r * (P + 1) + P) * C);
+            }
+            next[i] = d;
+          }
+          return next;
+        },
         empty: () => ({ [GPT_NAMES.pastK]: new Float32Array(0), [GPT_NAMES.pastV]: new Float32Array(0) }),
         dims: (n, B) => [L, B, n / (L * B * C), C],
         extra: (u) => ({ [TRACE.position]: new ort.Tensor("int64", BigInt64Array.from([BigInt(u)]), [1]) }),
@@ -218,8 +245,9 @@ export class OrtTrace {
     for (const [i] of this.m.carried)
       feeds[i] = new T("float32", states[i], this.m.dims(states[i].length, B));
     const out = await this.session.run(feeds);
-    const next: States = {};
-    for (const [i, o] of this.m.carried) next[i] = out[o].data as Float32Array;
+    const byOutput: States = {};
+    for (const [, o] of this.m.carried) byOutput[o] = out[o].data as Float32Array;
+    const next = this.m.advance(states, byOutput, B);
     return {
       logits: out[LOGITS].data as Float32Array,
       states: next,

@@ -1,7 +1,7 @@
 /**
  * The GPT's causal-trace step graph (src/onnx/gpt-trace-graph.ts) on ORT (Node, wasm EP, one thread) against the
  * reference model's KV-cache step with hooks (src/transformer/gpt.ts): B runs at the same position with different
- * caches, embeddings (noise added) and restored blocks; logits, new keys/values and block outputs to <= 1e-5.
+ * caches, embeddings (noise added) and restored blocks; logits, this step's keys/values and block outputs to <= 1e-5.
  */
 import * as ort from "onnxruntime-web";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -89,15 +89,16 @@ describe("GPT trace-step graph vs the reference model with hooks", () => {
         );
         for (let l = 0; l < L; l++) {
           for (const [name, which] of [
-            [GPT_NAMES.presentK, "k"],
-            [GPT_NAMES.presentV, "v"],
+            [TRACE.newK, "k"],
+            [TRACE.newV, "v"],
           ] as const) {
-            const o = (l * B + b) * S * C;
+            // this step's key and value: row P of the reference cache after its step
+            const o = (l * B + b) * C;
             dkv = Math.max(
               dkv,
               maxAbsDiff(
-                (out[name].data as Float32Array).subarray(o, o + S * C),
-                caches[b][which][l].subarray(0, S * C),
+                (out[name].data as Float32Array).subarray(o, o + C),
+                caches[b][which][l].subarray(P * C, S * C),
               ),
             );
           }
