@@ -27,7 +27,11 @@
  *
  * API:
  *   type TracedModel = {kind: "rwkv", model} | {kind: "gpt", model}
- *   causalTrace(traced, opts) -> Promise<CausalTraceResult>     progress, AbortSignal, yields between rows
+ *   causalTrace(traced, opts, runner?) -> Promise<CausalTraceResult>   progress, AbortSignal, yields between rows;
+ *                                                               `runner` (TraceRunner) runs the model's runs
+ *                                                               elsewhere (the ONNX trace-step graphs in a worker,
+ *                                                               src/runtime/trace-ort.ts); default: the reference
+ *                                                               model here
  *   restoredProbability(traced, prepared, cells, opts)         any set of restored cells, recomputed from
  *                                                               scratch (RWKV: RNN or parallel mode): the
  *                                                               independent path the tests check against
