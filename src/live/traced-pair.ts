@@ -1,27 +1,76 @@
 /**
- * Chapter 9's live models: the causal trace restores one block's output at one position, which only the reference
- * models' hooks can do (the ONNX graphs take token ids and give logits), so the trace runs on the reference RWKV
- * built from the chapter handle's weights (the same weights the other chapters' live model loads) and on the
- * reference GPT beside it. One Handle for both, so the badge and `?live=0` mean what they mean elsewhere.
+ * Chapter 9's live models. The noise, the cells and the averages of a causal trace are decided on the page
+ * (src/chapters/memory/causal-trace.ts, with the reference RWKV built from the chapter handle's weights and the
+ * reference GPT beside it); the runs go to the trace-step graphs on onnxruntime-web (src/onnx/*-trace-graph.ts),
+ * each model in a worker of its own, so both traces run at once off the page's thread (WebGPU where the EP policy
+ * picks it, else wasm). If the workers cannot start, the runs stay on the reference models in the page and the
+ * badge says so and why. One Handle for all, so the badge and `?live=0` mean what they mean elsewhere.
  *
  * API:
- *   openTracedPair(handle, loadGpt) -> Handle<TracedPair>   off when the chapter's handle is off
+ *   openTracedPair(handle, loadGpt, runtime?) -> Handle<TracedPair>   off when the chapter's handle is off
  *   readyOrOff(handle) -> Promise<T>     handle.ready, or a rejection saying the live model is off (?live=0), so
  *                                        that a live run reports it instead of waiting for ever
  */
-import type { TracedPair } from "../chapters/memory/chapter.js";
+import { REFERENCE_BACKEND, type TracedPair } from "../chapters/memory/chapter.js";
+import { TraceWorkerClient, type EpPreference } from "../runtime/client.js";
+import { chooseEp } from "../runtime/ep-policy.js";
 import { RwkvModel } from "../rwkv/model.js";
 import type { GptModel } from "../transformer/gpt.js";
 import { startHandle, type Handle } from "./handle.js";
 import type { ModelHandle } from "./live-model.js";
 
-export function openTracedPair(handle: ModelHandle, loadGpt: () => Promise<GptModel>): Handle<TracedPair> {
+export interface TraceRuntime {
+  /** FileAttachment("data/ort-worker.js").href and FileAttachment("data/ort-wasm.wasm").href */
+  workerUrl: string;
+  wasmUrl: string;
+  ep?: EpPreference;
+}
+
+/** The badge's words for the engines that run the two workers. */
+export function workersBackend(eps: readonly ("webgpu" | "wasm")[]): string {
+  const names = [...new Set(eps)].join(" and ");
+  return `onnxruntime-web (${names}) in two workers, both models at once`;
+}
+
+export function openTracedPair(
+  handle: ModelHandle,
+  loadGpt: () => Promise<GptModel>,
+  runtime?: TraceRuntime,
+): Handle<TracedPair> {
+  const clients: TraceWorkerClient[] = [];
   return startHandle(
-    async () => {
+    async (setFallback) => {
       const [live, gpt] = await Promise.all([handle.ready, loadGpt()]);
-      return { rwkv: new RwkvModel(live.weights), gpt };
+      const rwkv = new RwkvModel(live.weights);
+      if (!runtime) return { rwkv, gpt, backend: REFERENCE_BACKEND };
+      try {
+        const { ep } = await chooseEp(runtime.ep);
+        const open = (source: Parameters<typeof TraceWorkerClient.create>[0]["source"]) =>
+          TraceWorkerClient.create({ workerUrl: runtime.workerUrl, wasmUrl: runtime.wasmUrl, ep, source });
+        const [r, g] = await Promise.all([
+          open({ kind: "rwkv", weights: live.weights }).then((c) => (clients.push(c), c)),
+          open({ kind: "gpt", weights: gpt.weights }).then((c) => (clients.push(c), c)),
+        ]);
+        return {
+          rwkv,
+          gpt,
+          runners: { rwkv: r, gpt: g },
+          backend: workersBackend([r.ep, g.ep]),
+          engine: r.ep === "webgpu" && g.ep === "webgpu" ? "webgpu" : "wasm",
+        };
+      } catch (e) {
+        await Promise.all(clients.splice(0).map((c) => c.dispose().catch(() => undefined)));
+        const why = e instanceof Error ? e.message : String(e);
+        setFallback(`the trace workers could not start (${why}): the reference models run in this page`);
+        return { rwkv, gpt, backend: `${REFERENCE_BACKEND} (the workers could not start: ${why})` };
+      }
     },
-    { off: handle.status === "off" },
+    {
+      off: handle.status === "off",
+      dispose: async () => {
+        await Promise.all(clients.splice(0).map((c) => c.dispose().catch(() => undefined)));
+      },
+    },
   );
 }
 

@@ -101,3 +101,25 @@ export const X0 = "x0";
 export function probeOut(layer: number, probe: ProbeName): string {
   return `layer${layer}.${probe}`;
 }
+
+/**
+ * The causal-trace step graph (./rwkv-trace-graph.ts, ./gpt-trace-graph.ts): B runs side by side, one position
+ * each. Inputs: the raw embedding rows (before ln0 / before the positions are added) so that noise can be added to
+ * them, and per block a restore mask and the values to restore. Outputs: logits [B, V], the new state, and every
+ * block's output after the restore (the clean run's outputs are the values a restored run puts back).
+ */
+export const TRACE = {
+  /** raw embedding rows emb[token] (+ noise), float [B, C] */
+  xEmb: "x_emb",
+  /** 1 where block l's output of run b is replaced by restore_x[l, b], else 0: float [L, B] */
+  restoreMask: "restore_mask",
+  /** the values put back, float [L, B, C] (ignored where the mask is 0) */
+  restoreX: "restore_x",
+  /** each block's output after the restore, float [L, B, C] */
+  blockX: "block_x",
+  /** GPT only: the position of this step, int64 [1] (the same for every run) */
+  position: "position",
+  /** GPT only: this step's keys and values, float [L, B, C] (the caller appends them to its cache) */
+  newK: "new_k",
+  newV: "new_v",
+} as const;

@@ -150,9 +150,9 @@ export function prepareOnnxWeights(weights: RwkvWeights): OnnxWeights {
   return { source: weights, blocks, headT: transpose(weights.head, V, C) };
 }
 
-type Probe = ((name: ProbeName, value: string, width: number) => void) & { enabled: boolean };
+export type Probe = ((name: ProbeName, value: string, width: number) => void) & { enabled: boolean };
 
-interface BlockIO {
+export interface BlockIO {
   /** residual stream in, [N, C] */
   x: string;
   /**
@@ -175,7 +175,7 @@ interface BlockIO {
  * One RWKV block on N positions (N = 1 for the RNN step, T for the parallel graph); returns the new residual
  * stream and the two LayerNorm outputs (the next token-shift states).
  */
-function block(
+export function block(
   g: GraphBuilder,
   ow: OnnxWeights,
   l: number,

@@ -31,9 +31,12 @@ import type {
   Request,
   Response,
   RunResult,
+  TraceInitResult,
+  TraceInitSource,
   WorkerEvent,
   WorkerInitOptions,
 } from "./protocol.js";
+import type { TraceJob } from "./trace-ort.js";
 
 export type {
   Engine,
@@ -48,8 +51,11 @@ export type {
   ModelSource,
   RunResult,
   TokenizerSummary,
+  TraceInitResult,
+  TraceInitSource,
   WorkerEvent,
 } from "./protocol.js";
+export type { TraceJob } from "./trace-ort.js";
 
 /** What the page's model workers report about ORT's wasm threads (one policy per page, so one answer). */
 let pageThreads: { threads: number; reason: string } | undefined;
@@ -321,6 +327,74 @@ export class GptWorkerClient {
 
   async reset(): Promise<void> {
     await this.client.call({ type: "gptReset" });
+  }
+
+  dispose(): Promise<void> {
+    return this.client.dispose();
+  }
+}
+
+/**
+ * Chapter 9's causal trace of one model in its own worker (the same script, ./trace-ort.ts there): the runs of a
+ * trace off the page's thread. It has the methods of chapters/memory's TraceRunner, so the trace takes it as is.
+ *
+ *   const rwkv = await TraceWorkerClient.create({ workerUrl, wasmUrl, source: { kind: "rwkv", weights } });
+ *   await causalTrace({ kind: "rwkv", model }, opts, rwkv);   // rwkv.ep: what ran it
+ */
+export class TraceWorkerClient {
+  info!: TraceInitResult;
+  private constructor(private readonly client: RwkvWorkerClient) {}
+
+  static async create(opts: {
+    workerUrl?: string | URL;
+    worker?: Worker;
+    wasmUrl: string;
+    source: TraceInitSource;
+    ep?: EpPreference;
+  }): Promise<TraceWorkerClient> {
+    const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
+    const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
+    const c = new TraceWorkerClient(client);
+    const wasmUrl =
+      typeof location !== "undefined" ? new URL(opts.wasmUrl, location.href).href : String(opts.wasmUrl);
+    try {
+      c.info = (await client.call({
+        type: "traceInit",
+        source: opts.source,
+        options: {
+          wasmUrl,
+          ep: opts.ep ?? "auto",
+          ...(threadsFromUrl()
+            ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
+            : {}),
+        },
+      })) as TraceInitResult;
+      pageThreads = { threads: c.info.threads, reason: c.info.threadsReason };
+    } catch (e) {
+      await client.dispose().catch(() => undefined);
+      throw e;
+    }
+    return c;
+  }
+
+  get ep(): "webgpu" | "wasm" {
+    return this.info.ep;
+  }
+
+  get rowsPerCall(): number {
+    return this.info.rowsPerCall;
+  }
+
+  async begin(job: TraceJob): Promise<void> {
+    await this.client.call({ type: "traceBegin", job });
+  }
+
+  run(noise: Float32Array | null): Promise<number> {
+    return this.client.call({ type: "traceRun", noise }) as Promise<number>;
+  }
+
+  rows(ts: readonly number[]): Promise<Float64Array[]> {
+    return this.client.call({ type: "traceRows", ts: [...ts] }) as Promise<Float64Array[]>;
   }
 
   dispose(): Promise<void> {

@@ -5,6 +5,7 @@
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../rwkv/weights.js";
 import type { GptWeights } from "../transformer/gpt.js";
 import type { SerializedError } from "./errors.js";
+import type { TraceJob } from "./trace-ort.js";
 
 export type EpPreference = "auto" | "webgpu" | "wasm";
 
@@ -217,6 +218,19 @@ export interface GenerateResult {
   sampledOn: "gpu" | "cpu";
 }
 
+/** Chapter 9's causal trace in a worker of its own (./trace-ort.ts): the RWKV's or the GPT's trace-step graph. */
+export type TraceInitSource = { kind: "rwkv"; weights: RwkvWeights } | { kind: "gpt"; weights: GptWeights };
+
+export interface TraceInitResult {
+  ep: "webgpu" | "wasm";
+  fallbackReason?: string;
+  buildSeconds: number;
+  /** positions the trace hands `traceRows` at once */
+  rowsPerCall: number;
+  threads: number;
+  threadsReason: string;
+}
+
 export type Request =
   | { id: number; type: "init"; source: ModelSource; options: WorkerInitOptions }
   | { id: number; type: "step"; token: number }
@@ -247,6 +261,13 @@ export type Request =
   | { id: number; type: "gptReset" }
   /** the kept tokenizer (InitResult.tokenizer): text -> token ids */
   | { id: number; type: "tokenize"; text: string }
+  | { id: number; type: "traceInit"; source: TraceInitSource; options: WorkerInitOptions }
+  /** a new trace: the sequence, prompt length, subject and target (./trace-ort.ts TraceJob) */
+  | { id: number; type: "traceBegin"; job: TraceJob }
+  /** noise null: the clean run; else a corrupted run with these noise rows; answers log P[o] */
+  | { id: number; type: "traceRun"; noise: Float32Array | null }
+  /** log P[o] of the restored runs (l, t) for every block l and each t of ts (Float64Array [L] per t) */
+  | { id: number; type: "traceRows"; ts: number[] }
   /** the kept tokenizer: the text of each token id, null for an id outside its vocabulary */
   | { id: number; type: "tokenTexts"; ids: number[] };
 

@@ -22,6 +22,7 @@ import type { RwkvConfig, RwkvWeights } from "../rwkv/weights.js";
 import { countGptParameters, gptWeightsFromTensors, type GptWeights } from "../transformer/gpt.js";
 import { syntheticGptTensors } from "../transformer/synthetic.js";
 import { OrtGpt, type GptCache } from "./gpt-ort.js";
+import { OrtTrace } from "./trace-ort.js";
 import { DeviceLostError, OrtRwkvError, SessionBuildError, messageOf, serializeError } from "./errors.js";
 import type {
   AdapterSummary,
@@ -38,6 +39,8 @@ import type {
   Response,
   RunResult,
   TokenizerSummary,
+  TraceInitResult,
+  TraceInitSource,
   WorkerEvent,
   WorkerInitOptions,
 } from "./protocol.js";
@@ -452,6 +455,48 @@ async function gptInit(
   };
 }
 
+/* Chapter 9's causal trace (./trace-ort.ts): a worker holds one model's trace graph. */
+let tracer: OrtTrace | undefined;
+
+async function traceInit(src: TraceInitSource, options: WorkerInitOptions): Promise<TraceInitResult> {
+  if (tracer || gpt || model)
+    throw new OrtRwkvError("unsupported", "this worker already holds a model; dispose it first");
+  const t0 = performance.now();
+  ort.env.wasm.wasmPaths = { wasm: options.wasmUrl };
+  ort.env.logLevel = options.logSeverityLevel === 0 ? "verbose" : "error";
+  const config = src.weights.config;
+  threadChoice ??= configureThreads(options, stepMatrixNumbers(config));
+  const make = (ep: "webgpu" | "wasm") =>
+    src.kind === "rwkv" ? OrtTrace.rwkv(ort, src.weights, { ep }) : OrtTrace.gpt(ort, src.weights, { ep });
+  const want = options.ep ?? "auto";
+  let fallbackReason: string | undefined;
+  if (want !== "wasm") {
+    const pick = await pickWebGpu(config as unknown as RwkvConfig, want);
+    if (pick.reason) fallbackReason = pick.reason;
+    else {
+      try {
+        tracer = await make("webgpu");
+      } catch (e) {
+        fallbackReason = messageOf(e);
+      }
+    }
+    if (fallbackReason && want === "webgpu") throw new SessionBuildError("webgpu", fallbackReason);
+  }
+  tracer ??= await make("wasm");
+  return {
+    ep: tracer.ep,
+    ...(fallbackReason ? { fallbackReason } : {}),
+    buildSeconds: (performance.now() - t0) / 1000,
+    rowsPerCall: tracer.rowsPerCall,
+    ...threadsInUse(),
+  };
+}
+
+function needTracer(): OrtTrace {
+  if (!tracer) throw new OrtRwkvError("unsupported", "no trace graph here (send traceInit first)");
+  return tracer;
+}
+
 function needGpt(): OrtGpt {
   if (!gpt) throw new OrtRwkvError("unsupported", "the transformer is not loaded (send gptInit first)");
   return gpt;
@@ -686,7 +731,18 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: Transf
       );
       return { result: texts, transfer: [] };
     }
+    case "traceInit":
+      return { result: await traceInit(req.source, req.options), transfer: [] };
+    case "traceBegin":
+      needTracer().begin(req.job);
+      return { result: null, transfer: [] };
+    case "traceRun":
+      return { result: await needTracer().run(req.noise), transfer: [] };
+    case "traceRows":
+      return { result: await needTracer().rows(req.ts), transfer: [] };
     case "dispose": {
+      await tracer?.dispose();
+      tracer = undefined;
       await gpt?.dispose();
       gpt = undefined;
       gptCache = undefined;

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { startHandle } from "../../src/live/handle.js";
 import type { LiveModel, ModelHandle } from "../../src/live/live-model.js";
-import { openTracedPair, readyOrOff } from "../../src/live/traced-pair.js";
+import { openTracedPair, readyOrOff, workersBackend } from "../../src/live/traced-pair.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { GptModel } from "../../src/transformer/gpt.js";
 
@@ -40,5 +40,38 @@ describe("openTracedPair", () => {
     );
     await expect(readyOrOff(pair)).rejects.toThrow("no GPT file");
     expect(pair.status).toBe("failed");
+  });
+
+  it("without a runtime the reference models run the traces in the page, and the badge says so", async () => {
+    const pair = openTracedPair(
+      chapterHandle(async () => ({ weights }) as unknown as LiveModel),
+      async () => gpt,
+    );
+    const p = await readyOrOff(pair);
+    expect(p.runners).toBeUndefined();
+    expect(p.backend).toBe("reference (JS) in this page");
+  });
+
+  it("when the trace workers cannot start, it falls back to the reference models and says why", async () => {
+    // Node has no Worker: TraceWorkerClient.create throws, as a browser that cannot start the worker would
+    const pair = openTracedPair(
+      chapterHandle(async () => ({ weights }) as unknown as LiveModel),
+      async () => gpt,
+      { workerUrl: "/nowhere/ort-worker.js", wasmUrl: "/nowhere/ort-wasm.wasm", ep: "wasm" },
+    );
+    const p = await readyOrOff(pair);
+    expect(p.runners).toBeUndefined();
+    expect(p.engine).toBeUndefined();
+    expect(p.backend).toMatch(/^reference \(JS\) in this page \(the workers could not start: .+\)$/);
+    expect(pair.fallbackReason).toMatch(/trace workers could not start/);
+  });
+
+  it("names the workers' engines for the badge", () => {
+    expect(workersBackend(["wasm", "wasm"])).toBe(
+      "onnxruntime-web (wasm) in two workers, both models at once",
+    );
+    expect(workersBackend(["webgpu", "wasm"])).toBe(
+      "onnxruntime-web (webgpu and wasm) in two workers, both models at once",
+    );
   });
 });

@@ -27,7 +27,11 @@
  *
  * API:
  *   type TracedModel = {kind: "rwkv", model} | {kind: "gpt", model}
- *   causalTrace(traced, opts) -> Promise<CausalTraceResult>     progress, AbortSignal, yields between rows
+ *   causalTrace(traced, opts, runner?) -> Promise<CausalTraceResult>   progress, AbortSignal, yields between rows;
+ *                                                               `runner` (TraceRunner) runs the model's runs
+ *                                                               elsewhere (the ONNX trace-step graphs in a worker,
+ *                                                               src/runtime/trace-ort.ts); default: the reference
+ *                                                               model here
  *   restoredProbability(traced, prepared, cells, opts)         any set of restored cells, recomputed from
  *                                                               scratch (RWKV: RNN or parallel mode): the
  *                                                               independent path the tests check against
@@ -323,18 +327,64 @@ class CellRunner {
 }
 
 /**
+ * The runs of one trace, wherever they run: the reference model here (`referenceRunner`), or the ONNX trace-step
+ * graph in a model worker (src/runtime/rwkv-trace.ts, through src/runtime/client.ts). `run(null)` is the clean
+ * run and comes first; `run(noise)` a corrupted run (it becomes the one `rows` restores into); `rows(ts)` gives
+ * log P*,clean h(l,t)[o] for every block l = 0..L-1 and each t of ts (one array per t); `rowsPerCall` says how
+ * many positions the trace hands it at once (default 1: the heatmap fills in row by row).
+ */
+export interface TraceRunner {
+  begin(job: { seq: number[]; T: number; subject: [number, number]; target: number[] }): Promise<void> | void;
+  run(noise: Float32Array | null): Promise<number>;
+  rows(ts: readonly number[]): Promise<Float64Array[]>;
+  readonly rowsPerCall?: number;
+}
+
+/** The runner on the reference model (plain JS, this thread), yielding to the event loop through `pacer`. */
+function referenceRunner(traced: TracedModel, p: PreparedTrace, pacer: Pacer): TraceRunner {
+  let clean: FullRun | undefined;
+  let runner: CellRunner | undefined;
+  return {
+    begin: () => Promise.resolve(),
+    run: async (noise) => {
+      const r = await fullRun(traced, p, noise, clean, pacer);
+      if (!noise) clean = r;
+      else runner = new CellRunner(traced, p, clean!, r);
+      return r.logp;
+    },
+    rows: async (ts) => {
+      const { L } = dims(traced);
+      const all: Float64Array[] = [];
+      for (const t of ts) {
+        const out = new Float64Array(L);
+        for (let l = 0; l < L; l++) out[l] = await runner!.logp(l, t, pacer);
+        all.push(out);
+      }
+      return all;
+    },
+  };
+}
+
+/**
  * The causal trace: P*,clean h(l,t)[o] for every block l and prompt position t, averaged over noise samples.
  * Rows of work go from the last position to the first (the cheap cells first); the event loop gets a turn
- * after every row and whenever a slice of `sliceMs` has passed.
+ * after every row and whenever a slice of `sliceMs` has passed. `runner` (default: the reference model in this
+ * thread) runs the model; the noise, the cells and the averages are decided here either way.
  */
-export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions): Promise<CausalTraceResult> {
+export async function causalTrace(
+  traced: TracedModel,
+  opts: CausalTraceOptions,
+  runner?: TraceRunner,
+): Promise<CausalTraceResult> {
   const p = prepareTrace(traced, opts);
   const { L } = dims(traced);
   const { T } = p;
   const S = p.noise.length;
   const pacer = new Pacer(S * L * T, opts);
   const name = traced.kind === "rwkv" ? "RWKV" : "GPT";
-  const clean = await fullRun(traced, p, null, undefined, pacer);
+  const r = runner ?? referenceRunner(traced, p, pacer);
+  await r.begin({ seq: p.seq, T, subject: p.subject, target: p.target });
+  const cleanLogp = await r.run(null);
   const sum = new Float64Array(L * T);
   let corruptSum = 0;
   let done = 0;
@@ -349,7 +399,7 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
     noiseScale: p.noiseScale,
     samples: S,
     seed: opts.seed ?? 1,
-    pClean: Math.exp(clean.logp),
+    pClean: Math.exp(cleanLogp),
     pCorrupt,
     pRestored,
   });
@@ -366,17 +416,24 @@ export async function causalTrace(traced: TracedModel, opts: CausalTraceOptions)
   };
   for (let s = 0; s < S; s++) {
     const phase = `${name}: noise sample ${s + 1} of ${S}`;
-    const corrupt = await fullRun(traced, p, p.noise[s], clean, pacer);
-    const pStar = Math.exp(corrupt.logp);
+    const pStar = Math.exp(await r.run(p.noise[s]));
     corruptSum += pStar;
-    const runner = new CellRunner(traced, p, clean, corrupt);
-    for (let t = T - 1; t >= 0; t--) {
-      for (let l = 0; l < L; l++) {
-        // before the subject, restoring changes nothing: the clean and corrupted values are the same numbers
-        sum[l * T + t] += t < p.subject[0] ? pStar : Math.exp(await runner.logp(l, t, pacer));
-        await pacer.tick(++done, phase);
+    const per = Math.max(1, r.rowsPerCall ?? 1);
+    for (let hi = T; hi > 0; hi -= per) {
+      const ts: number[] = [];
+      for (let t = hi - 1; t >= Math.max(0, hi - per); t--) if (t >= p.subject[0]) ts.push(t);
+      const rows = await r.rows(ts);
+      ts.forEach((t, i) => {
+        for (let l = 0; l < L; l++) sum[l * T + t] += Math.exp(rows[i][l]);
+      });
+      for (let t = hi - 1; t >= Math.max(0, hi - per); t--) {
+        for (let l = 0; l < L; l++) {
+          // before the subject, restoring changes nothing: the clean and corrupted values are the same numbers
+          if (t < p.subject[0]) sum[l * T + t] += pStar;
+          await pacer.tick(++done, phase);
+        }
       }
-      opts.onPartial?.(partial(s, t));
+      opts.onPartial?.(partial(s, Math.max(0, hi - per)));
       await yieldToEventLoop();
     }
   }

@@ -13,9 +13,15 @@
  *   interface MemoryData; encodeMemoryData(d) -> JSON-safe; decodeMemoryData(json) -> MemoryData
  */
 import type { RwkvModel } from "../../rwkv/model.js";
+import type { Backend } from "../../trace/trace.js";
 import { CHAPTER_PROMPTS } from "../defaults.js";
 import type { GptModel } from "../../transformer/gpt.js";
-import { type CausalTraceResult, causalTrace } from "./causal-trace.js";
+import {
+  type CausalTraceOptions,
+  type CausalTraceResult,
+  type TraceRunner,
+  causalTrace,
+} from "./causal-trace.js";
 import type { ContextUseResult } from "./context-use.js";
 import type { CopyProbeResult } from "./copy-probe.js";
 import type { PromptOrderResult } from "./prompt-order.js";
@@ -149,6 +155,15 @@ export function traceRequest(
 export interface TracedPair {
   rwkv: RwkvModel;
   gpt: GptModel;
+  /**
+   * where the runs go (src/runtime/client.ts TraceWorkerClient: each model's trace-step graph in a worker of its
+   * own, both traces at once); without them both traces run one after the other on the reference models here
+   */
+  runners?: { rwkv: TraceRunner; gpt: TraceRunner };
+  /** the badge's words for what runs the traces, e.g. "onnxruntime-web (wasm) in two workers" */
+  backend?: string;
+  /** the badge's engine (src/trace/trace.ts Backend): the workers' EP, or "reference (JS)" without runners */
+  engine?: Backend;
 }
 
 export interface BothTracesOptions {
@@ -170,23 +185,61 @@ export async function bothTraces(
   const cells = (m: RwkvModel | GptModel) => m.config.nLayer * req.tokens.length * (opts.samples ?? 1);
   const first = cells(models.rwkv);
   const total = first + cells(models.gpt);
-  const done: CausalTraceResult[] = [];
-  for (const traced of [
+  const traced = [
     { kind: "rwkv" as const, model: models.rwkv },
     { kind: "gpt" as const, model: models.gpt },
-  ]) {
+  ];
+  const traceOpts = (
+    onProgress: (p: Progress) => void,
+    onPartial: (r: CausalTraceResult) => void,
+  ): CausalTraceOptions => ({
+    tokens: req.tokens,
+    subject: req.subject,
+    target: req.target,
+    samples: opts.samples ?? 1,
+    seed: opts.seed ?? MEMORY_DEFAULTS.seed,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onProgress,
+    onPartial,
+  });
+  if (models.runners) {
+    // both at once, each in its own worker: progress is the sum, partial traces as far as each has come
+    const runners = models.runners;
+    const doneBy = [0, 0];
+    const latest: (CausalTraceResult | undefined)[] = [undefined, undefined];
+    const report = () => {
+      if (latest[0]) opts.onPartial?.(latest[1] ? [latest[0], latest[1]] : [latest[0]]);
+    };
+    return Promise.all(
+      traced.map((t, i) =>
+        causalTrace(
+          t,
+          traceOpts(
+            (p) => {
+              doneBy[i] = p.done;
+              opts.onProgress?.({ ...p, done: doneBy[0] + doneBy[1], total });
+            },
+            (r) => {
+              latest[i] = r;
+              report();
+            },
+          ),
+          runners[t.kind],
+        ),
+      ),
+    );
+  }
+  const done: CausalTraceResult[] = [];
+  for (const t of traced) {
     const offset = done.length === 0 ? 0 : first;
     done.push(
-      await causalTrace(traced, {
-        tokens: req.tokens,
-        subject: req.subject,
-        target: req.target,
-        samples: opts.samples ?? 1,
-        seed: opts.seed ?? MEMORY_DEFAULTS.seed,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        onProgress: (p) => opts.onProgress?.({ ...p, done: p.done + offset, total }),
-        onPartial: (r) => opts.onPartial?.([...done, r]),
-      }),
+      await causalTrace(
+        t,
+        traceOpts(
+          (p) => opts.onProgress?.({ ...p, done: p.done + offset, total }),
+          (r) => opts.onPartial?.([...done, r]),
+        ),
+      ),
     );
   }
   return done;
@@ -203,6 +256,9 @@ export interface LiveTrace {
   error: unknown;
   /** seconds since the start */
   seconds: number;
+  /** what runs the traces (TracedPair.backend), and the badge's engine (TracedPair.engine) */
+  backend: string;
+  engine: Backend;
 }
 
 const clock = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
@@ -230,6 +286,8 @@ export function observeTraces(
     done: false,
     error: null,
     seconds: 0,
+    backend: models.backend ?? REFERENCE_BACKEND,
+    engine: models.engine ?? "reference (JS)",
   };
   const send = (force: boolean) => {
     const now = clock();
@@ -281,7 +339,19 @@ export function observeLive(
       if (!disposed) stop = observeTraces(models, req, samples, notify);
     },
     (error: unknown) => {
-      if (!disposed) notify({ req, samples, progress: null, traces: null, done: true, error, seconds: 0 });
+      if (!disposed) {
+        notify({
+          req,
+          samples,
+          progress: null,
+          traces: null,
+          done: true,
+          error,
+          seconds: 0,
+          backend: "none",
+          engine: "reference (JS)",
+        });
+      }
     },
   );
   return () => {
@@ -289,6 +359,9 @@ export function observeLive(
     stop?.();
   };
 }
+
+/** The badge's words when the traces run on the reference models in the page. */
+export const REFERENCE_BACKEND = "reference (JS) in this page";
 
 /** One line for the badge: what the heatmaps show and which engine computed it. */
 export function traceStatus(
@@ -315,7 +388,7 @@ export function traceStatus(
     ? `done in ${live.seconds.toFixed(1)} s`
     : `running: ${pct}% (${p?.phase ?? "starting"}), ${live.seconds.toFixed(1)} s`;
   return {
-    text: `live · backend: reference (JS) in this page · ${live.samples} noise sample${live.samples === 1 ? "" : "s"} · ${where} · ${model}`,
+    text: `live · backend: ${live.backend} · ${live.samples} noise sample${live.samples === 1 ? "" : "s"} · ${where} · ${model}`,
     kind: "info",
   };
 }

@@ -6,7 +6,8 @@
  * Causal traces of a 64-character prompt (the subject near the end, as in the chapter's default, and at the
  * very start, the worst case: every position needs restored runs), one noise sample, both tiny models; with
  * --probes also the recall probes at the sizes the chapter precomputes (needs ../shared/data/tinyshakespeare.txt
- * for held-out text). Prints one line per measurement.
+ * for held-out text). With --ort the traces run through the ONNX trace-step graph on onnxruntime-web's wasm EP
+ * (src/runtime/rwkv-trace.ts, one thread) as the chapter's worker runs them. Prints one line per measurement.
  */
 import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
@@ -17,6 +18,9 @@ import { contextUse } from "../../../src/chapters/memory/context-use.js";
 import { gptSequenceModel, rwkvSequenceModel } from "../../../src/chapters/memory/lm.js";
 import { promptOrder } from "../../../src/chapters/memory/prompt-order.js";
 import { encode, tinyModels } from "./helpers.js";
+import * as ort from "onnxruntime-web";
+import { configureNodeOrt } from "../../../src/runtime/node.js";
+import { OrtTrace } from "../../../src/runtime/trace-ort.js";
 
 const { rwkv, gpt, vocabulary } = tinyModels();
 const PROMPT = "BIANCA:\nPardon, dear father.\n\nBAPTISTA:\nWhy, how hast thou offend";
@@ -25,6 +29,14 @@ const models: TracedModel[] = [
   { kind: "rwkv", model: rwkv },
   { kind: "gpt", model: gpt },
 ];
+const useOrt = process.argv.includes("--ort");
+if (useOrt) configureNodeOrt();
+const ortRunners = useOrt
+  ? {
+      rwkv: await OrtTrace.rwkv(ort, rwkv.weights, { ep: "wasm" }),
+      gpt: await OrtTrace.gpt(ort, gpt.weights, { ep: "wasm" }),
+    }
+  : undefined;
 console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model}), Node ${process.version}`);
 
 async function time<T>(label: string, f: () => Promise<T>): Promise<T> {
@@ -39,12 +51,14 @@ for (const [where, subject] of [
   ["subject = the first 8 characters (worst case)", [0, 8]],
 ] as const) {
   for (const traced of models) {
-    const r = await time(`causal trace, ${traced.kind}, T = ${prompt.length}, ${where}`, () =>
-      causalTrace(traced, {
-        tokens: encode(vocabulary, prompt),
-        subject: [...subject],
-        target: encode(vocabulary, "ed"),
-      }),
+    const onOrt = ortRunners?.[traced.kind];
+    const label = `causal trace, ${traced.kind}${onOrt ? " (ORT wasm)" : ""}, T = ${prompt.length}, ${where}`;
+    const r = await time(label, () =>
+      causalTrace(
+        traced,
+        { tokens: encode(vocabulary, prompt), subject: [...subject], target: encode(vocabulary, "ed") },
+        onOrt,
+      ),
     );
     console.log(
       `  P = ${r.pClean.toFixed(4)}, P* = ${r.pCorrupt.toFixed(4)}, nu = ${r.noiseScale.toFixed(4)}`,

@@ -6,7 +6,8 @@
  *
  * The default 65-character prompt with its subject "hast" (near the end, as in the chapter) and with the subject
  * "BIANCA" at the very start (the worst case: every position needs restored runs), 1 noise sample, both tiny
- * models. Prints the page's own "done in" line, the longest gap between 20 ms timer ticks during the run (how
+ * models, on wasm (`?ep=wasm`). Prints the page's own "done in" line (the trace itself), the time from the click
+ * (first click of the page: the workers and graphs start too), the backend, the longest gap between 20 ms timer ticks during the run (how
  * responsive the page stayed), and the load average before and after.
  */
 import os from "node:os";
@@ -22,7 +23,10 @@ console.log(
 );
 try {
   for (const subject of ["hast", "BIANCA"]) {
-    const { page, problems } = await openWatchedPage(browser, `${server.origin}/09-what-the-state-remembers`);
+    const { page, problems } = await openWatchedPage(
+      browser,
+      `${server.origin}/09-what-the-state-remembers?ep=wasm`,
+    );
     await page.waitForSelector('[data-figure="causal-trace"] svg[data-model="gpt"]', { timeout: 120_000 });
     await page.getByLabel("Subject (noised; its last occurrence)").fill(subject);
     await page.waitForTimeout(500);
@@ -37,13 +41,16 @@ try {
       }, 20);
     });
     const load0 = os.loadavg()[0];
+    const t0 = performance.now();
     await page.getByRole("button", { name: "Trace live" }).click();
     const done = page.locator(".explainer-notice", { hasText: "done in" });
     await done.waitFor({ timeout: 600_000 });
+    const clickToDone = (performance.now() - t0) / 1000;
     const gaps = await page.evaluate(() => (window as unknown as { gaps: number[] }).gaps);
     const line = (await done.textContent()) ?? "";
     console.log(
-      `subject ${JSON.stringify(subject)}: ${line.match(/done in [\d.]+ s/)?.[0]}; longest timer gap ` +
+      `subject ${JSON.stringify(subject)}: ${line.match(/done in [\d.]+ s/)?.[0]} (click to done ` +
+        `${clickToDone.toFixed(1)} s); ${line.match(/backend: [^·]+/)?.[0]?.trim()}; longest timer gap ` +
         `${Math.max(...gaps).toFixed(0)} ms; load ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}; ` +
         `page problems: ${problems.length}`,
     );
