@@ -10,7 +10,11 @@ import { serveStatic } from "../test/e2e/helpers/server.js";
 import { distDir, ensureBuilt } from "../test/e2e/helpers/site.js";
 
 const { values } = parseArgs({
-  options: { edits: { type: "string", default: "21" }, profile: { type: "boolean" } },
+  options: {
+    edits: { type: "string", default: "21" },
+    profile: { type: "boolean" },
+    timeline: { type: "boolean" },
+  },
 });
 const EDITS = Math.max(1, Number(values.edits) || 21);
 ensureBuilt();
@@ -21,6 +25,17 @@ try {
   const base =
     "ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envio";
   const prompt = base.slice(0, 127);
+  // --timeline: when the page posts to its worker and when the worker answers (the trace for the new token)
+  if (values.timeline)
+    await browser.context.addInitScript(`(() => {
+      const log = (window.__workerLog = []);
+      const post = Worker.prototype.postMessage;
+      Worker.prototype.postMessage = function (...args) { log.push(["post", performance.now()]); return post.apply(this, args); };
+      const W = window.Worker;
+      window.Worker = class extends W {
+        constructor(...args) { super(...args); this.addEventListener("message", () => log.push(["message", performance.now()])); }
+      };
+    })();`);
   const page = await browser.context.newPage();
   await page.goto(`${server.origin}/05-wkv?prompt=${encodeURIComponent(prompt)}`);
   await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: 60_000 });
@@ -38,11 +53,17 @@ try {
       (await page.evaluate(`new Promise((resolve) => {
         const area = document.querySelector("textarea[data-prompt]");
         const t0 = performance.now();
+        window.__t0 = t0;
         area.value = ${JSON.stringify(text)};
         area.dispatchEvent(new Event("input", { bubbles: true }));
         const poll = () => {
           const fig = document.querySelector('[data-figure="wkv-state-a"]');
-          if (fig && fig.getAttribute("data-revealed") === "${T}") resolve(performance.now() - t0);
+          if (fig && fig.getAttribute("data-revealed") === "${T}") {
+            const t1 = performance.now();
+            const w = (window.__workerLog || []).filter(([, t]) => t >= t0 && t <= t1);
+            window.__phases = (window.__phases || []).concat([[t1 - t0, ...w.map(([k, t]) => k[0] + (t - t0).toFixed(1))]]);
+            resolve(t1 - t0);
+          }
           else requestAnimationFrame(poll);
         };
         poll();
@@ -91,6 +112,9 @@ try {
     console.log(`profile: ${total.toFixed(0)} ms sampled over ${EDITS} edits`);
     for (const [k, ms] of top) console.log(`${(ms / EDITS).toFixed(2).padStart(7)} ms/edit  ${k}`);
   }
+  if (values.timeline)
+    for (const p of (await page.evaluate("window.__phases")) as [number, ...string[]][])
+      console.log(`${p[0].toFixed(1)} ms: ${p.slice(1).join(" ")}`);
   await page.close();
 } finally {
   await browser.close();
