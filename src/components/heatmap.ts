@@ -106,16 +106,41 @@ export interface HeatmapOptions {
 /** A heatmap panel is drawn at least this wide (four fit a 960 px row). */
 const HEATMAP_MIN_WIDTH = 200;
 
+/** Colour tables of recent scales (a redraw on every keystroke often keeps a panel's domain). */
+const lutCache = new Map<string, Uint8Array>();
+
+function cachedColorTable(scale: HeatmapScale, kind: HeatmapKind): Uint8Array {
+  const key = `${kind} ${scale.domain[0]} ${scale.domain[1]}`;
+  let lut = lutCache.get(key);
+  if (!lut) {
+    if (lutCache.size >= 16) lutCache.delete(lutCache.keys().next().value as string);
+    lutCache.set(key, (lut = colorTable(scale)));
+  }
+  return lut;
+}
+
+/** One canvas for every panel's cells, reused (its 2D context costs more to make than the pixels to draw). */
+let cellCanvas: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D } | null | undefined;
+
 /** Cells as a PNG data URL, one pixel per cell (time across, channels down), or "" where there is no canvas. */
-function cellImage(m: Matrix, revealed: number, order: readonly number[], scale: HeatmapScale): string {
+function cellImage(
+  m: Matrix,
+  revealed: number,
+  order: readonly number[],
+  scale: HeatmapScale,
+  lut: Uint8Array,
+): string {
   if (typeof document === "undefined" || revealed < 1) return "";
+  if (cellCanvas === undefined) {
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d");
+    cellCanvas = ctx ? { canvas, ctx } : null;
+  }
+  if (!cellCanvas) return "";
+  const { canvas, ctx } = cellCanvas;
   const C = m.cols;
-  const canvas = document.createElement("canvas");
-  canvas.width = revealed;
-  canvas.height = C;
-  const ctx = canvas.getContext("2d");
-  if (!ctx) return "";
-  const lut = colorTable(scale);
+  if (canvas.width !== revealed) canvas.width = revealed;
+  if (canvas.height !== C) canvas.height = C;
   const lo = scale.domain[0];
   const span = scale.domain[1] - scale.domain[0] || 1;
   const img = ctx.createImageData(revealed, C);
@@ -156,7 +181,8 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const rowH = narrow ? Math.min(o.rowHeight ?? fit, fit) : (o.rowHeight ?? fit);
   const shown = new Float32Array(revealed * C);
   shown.set(m.data.subarray(0, revealed * C));
-  const scale = heatmapScale(shown.length ? shown : m.data, o.kind ?? "diverging", o.domain);
+  const kind = o.kind ?? "diverging";
+  const scale = heatmapScale(shown.length ? shown : m.data, kind, o.domain);
   const ly = scaleLinear().domain(scale.domain).range([1, 0]);
   const fmt = d3format(o.format ?? ".2~g");
   const ticks = ly.ticks(4).map((v) => ({ v, label: fmt(v) }));
@@ -196,7 +222,7 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     .attr("width", plotW)
     .attr("height", plotH)
     .attr("fill", "rgba(128,128,128,0.12)");
-  const href = cellImage(m, revealed, order, scale);
+  const href = cellImage(m, revealed, order, scale, cachedColorTable(scale, kind));
   if (href)
     svg
       .append("image")

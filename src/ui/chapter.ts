@@ -226,6 +226,7 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     handle,
     token: (view) => startToken(view),
     container: () => document.createElement("div"),
+    nextFrame: () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0))),
   });
   const chapter: Chapter<S, P> = {
     card,
@@ -257,7 +258,8 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     trace(text) {
       const prompt = chapter.encode(text);
       const pre = precomputed as unknown as TraceView | null;
-      return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
+      // the prompt box's figures are drawn first (src/ui/prompt-figures.ts); the other cells wait for the paint
+      return prompt.tokens.length ? figures.follow(traceStream({ prompt, precomputed: pre, handle })) : null;
     },
     summary(text, summarise) {
       const prompt = chapter.encode(text);

@@ -12,6 +12,9 @@
  *   await figures.input(text) -> number   the prompt box's input event: the figures redrawn (0 when the model is
  *       not ready, the prompt is empty, or a later keystroke came first)
  *
+ *   figures.follow(stream)   the page's trace stream, each trace the figures here already show for the prompt box's
+ *       text passed on only after `nextFrame()` (the browser paints them before the page's other cells run)
+ *
  * `token(view)` is the token the page's picker will start at for that view (the last one while the reader has not
  * picked another). DOM-free: `container()` makes a figure's box, anything with replaceChildren.
  */
@@ -36,6 +39,8 @@ export interface PromptFiguresOptions<C> {
   handle: Pick<ModelHandle, "status" | "ready">;
   token(view: TraceView): number;
   container(): FigureBox<C>;
+  /** resolves once the browser has painted (a frame, then a task); none: no wait */
+  nextFrame?: () => Promise<void>;
 }
 
 /** What a figure shows: the trace (text, length, where it ran), the token, and the drawing's other inputs. */
@@ -48,6 +53,8 @@ export class PromptFigures<C> {
   /** the text of the latest keystroke traced here (the prompt box's value, encoded) */
   private latest: string | undefined;
   private seq = 0;
+  /** the text whose trace the last keystroke drew here */
+  private fastText: string | undefined;
   readonly stats = { fast: 0, reactive: 0, skipped: 0 };
 
   constructor(private readonly o: PromptFiguresOptions<C>) {}
@@ -82,6 +89,7 @@ export class PromptFigures<C> {
       return 0;
     }
     this.latest = prompt.text;
+    this.fastText = undefined;
     let view: TraceView;
     try {
       view = await (await this.o.handle.ready).trace(prompt);
@@ -104,6 +112,14 @@ export class PromptFigures<C> {
       }
     }
     this.stats.fast += drawn;
+    this.fastText = view.text;
     return drawn;
+  }
+
+  async *follow<V extends TraceView | null>(stream: AsyncIterable<V>): AsyncGenerator<V> {
+    for await (const view of stream) {
+      if (view && this.o.nextFrame && this.fastText === view.text) await this.o.nextFrame();
+      yield view;
+    }
   }
 }

@@ -132,4 +132,36 @@ describe("figures that follow the prompt box (chapter 5's state heatmaps)", () =
     figures.figure("state", viewOf(encode("To b")), 3, [], draw);
     expect(draws).toEqual(["To@1", "To b@3"]);
   });
+
+  it("the page's trace stream waits for a paint only for the text the keystroke already drew", async () => {
+    const { figures, draw } = setup();
+    const frames: string[] = [];
+    const paced = new PromptFigures<string>({
+      encode,
+      handle: {
+        status: "ready",
+        ready: Promise.resolve({ trace: async (p: EncodedPrompt) => viewOf(p) } as unknown as LiveModel),
+      },
+      token: (view) => view.T - 1,
+      container: () => new Box(),
+      nextFrame: async () => {
+        frames.push("frame");
+      },
+    });
+    paced.figure("state", viewOf(encode("To")), 1, [], draw);
+    await paced.input("To b");
+    async function* stream() {
+      yield viewOf(encode("To b"));
+      yield viewOf(encode("To be"));
+      yield null;
+    }
+    const seen: (string | null)[] = [];
+    for await (const v of paced.follow(stream())) seen.push(v ? v.text : null);
+    expect(seen).toEqual(["To b", "To be", null]);
+    expect(frames).toEqual(["frame"]); // only before "To b", the drawn one
+    // without nextFrame (or nothing drawn by a keystroke) the stream passes through unchanged
+    const plain: (string | null)[] = [];
+    for await (const v of figures.follow(stream())) plain.push(v ? v.text : null);
+    expect(plain).toEqual(["To b", "To be", null]);
+  });
 });
