@@ -151,15 +151,16 @@ export interface Chapter<S extends ViewState, P> {
   tokenPicker(view: TraceView, key?: keyof S & string, label?: string): HTMLElement & { value: number };
   /**
    * a figure of the prompt's trace that the prompt box redraws straight from its input event, ahead of the page's
-   * reactive update (src/ui/prompt-figures.ts): `draw(view, token)` with the token the picker starts at; `deps`
-   * are draw's other inputs (the cell redraws when they change)
+   * reactive update (src/ui/prompt-figures.ts): `draw(view, token, previous)` with the token the picker starts
+   * at and the drawing shown so far (to redraw in place); `deps` are draw's other inputs (the cell redraws when
+   * they change)
    */
   promptFigure(
     key: string,
     view: TraceView,
     token: number,
     deps: readonly unknown[],
-    draw: (view: TraceView, token: number) => Element,
+    draw: (view: TraceView, token: number, previous: Element | null) => Element,
   ): HTMLElement;
   /** the token to store for position t of a trace (-1 for the last), remembered for the next picker */
   picked(view: TraceView, t: number, key?: keyof S & string): number;

@@ -7,7 +7,7 @@
  * place; the reactive update that follows finds them drawn for what it would draw and leaves them alone.
  *
  *   const figures = new PromptFigures({encode, handle, token, container})
- *   figures.figure(key, view, token, deps, draw) -> container   for a page cell: draw(view, token) into the key's
+ *   figures.figure(key, view, token, deps, draw) -> container   for a page cell: draw(view, token, previous) into the key's
  *       container unless it already shows (view, token, deps); a view older than the prompt box is not drawn
  *   await figures.input(text) -> number   the prompt box's input event: the figures redrawn (0 when the model is
  *       not ready, the prompt is empty, or a later keystroke came first)
@@ -26,12 +26,17 @@ export interface FigureBox<C> {
   replaceChildren(...content: C[]): void;
 }
 
+/** draw(view, token, previous): the figure, or `previous` (what the box shows) redrawn in place */
+export type DrawFigure<C> = (view: TraceView, token: number, previous: C | null) => C;
+
 interface Entry<C> {
   box: FigureBox<C>;
   /** what the box shows (drawnKey), and how to draw it again for a new view */
   shown: string;
   deps: readonly unknown[];
-  draw: (view: TraceView, token: number) => C;
+  draw: DrawFigure<C>;
+  /** what the box holds */
+  content: C | null;
 }
 
 export interface PromptFiguresOptions<C> {
@@ -64,10 +69,11 @@ export class PromptFigures<C> {
     view: TraceView,
     token: number,
     deps: readonly unknown[],
-    draw: (view: TraceView, token: number) => C,
+    draw: DrawFigure<C>,
   ): FigureBox<C> {
     let entry = this.entries.get(key);
-    if (!entry) this.entries.set(key, (entry = { box: this.o.container(), shown: "", deps, draw }));
+    if (!entry)
+      this.entries.set(key, (entry = { box: this.o.container(), shown: "", deps, draw, content: null }));
     entry.deps = deps;
     entry.draw = draw;
     const wanted = drawnKey(view, token, deps);
@@ -75,7 +81,7 @@ export class PromptFigures<C> {
       this.stats.skipped++;
       return entry.box;
     }
-    entry.box.replaceChildren(draw(view, token));
+    this.show(entry, draw(view, token, entry.content));
     entry.shown = wanted;
     this.stats.reactive++;
     return entry.box;
@@ -104,7 +110,7 @@ export class PromptFigures<C> {
       const wanted = drawnKey(view, token, entry.deps);
       if (entry.shown === wanted) continue;
       try {
-        entry.box.replaceChildren(entry.draw(view, token));
+        this.show(entry, entry.draw(view, token, entry.content));
         entry.shown = wanted;
         drawn++;
       } catch {
@@ -114,6 +120,12 @@ export class PromptFigures<C> {
     this.stats.fast += drawn;
     this.fastText = view.text;
     return drawn;
+  }
+
+  /** put a drawing in its box (a drawing redrawn in place is already there) */
+  private show(entry: Entry<C>, content: C): void {
+    if (content !== entry.content) entry.box.replaceChildren(content);
+    entry.content = content;
   }
 
   async *follow<V extends TraceView | null>(stream: AsyncIterable<V>): AsyncGenerator<V> {

@@ -164,4 +164,25 @@ describe("figures that follow the prompt box (chapter 5's state heatmaps)", () =
     for await (const v of figures.follow(stream())) plain.push(v ? v.text : null);
     expect(plain).toEqual(["To b", "To be", null]);
   });
+
+  it("a drawing is given what its box shows, and one redrawn in place is not put in again", async () => {
+    const { figures, boxes } = setup();
+    const given: (string | null)[] = [];
+    let puts = 0;
+    const draw = (view: TraceView, token: number, previous: string | null) => {
+      given.push(previous);
+      return previous ?? `${view.text}@${token}`; // "in place": the same drawing back
+    };
+    figures.figure("state", viewOf(encode("To")), 1, [], draw);
+    const box = boxes[0];
+    const put = box.replaceChildren.bind(box);
+    box.replaceChildren = (...c: string[]) => {
+      puts++;
+      put(...c);
+    };
+    expect(await figures.input("To b")).toBe(1);
+    expect(given).toEqual([null, "To@1"]);
+    expect(puts).toBe(0);
+    expect(box.shown).toEqual(["To@1"]);
+  });
 });
