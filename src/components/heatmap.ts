@@ -106,16 +106,41 @@ export interface HeatmapOptions {
 /** A heatmap panel is drawn at least this wide (four fit a 960 px row). */
 const HEATMAP_MIN_WIDTH = 200;
 
+/** Colour tables of recent scales (a redraw on every keystroke often keeps a panel's domain). */
+const lutCache = new Map<string, Uint8Array>();
+
+function cachedColorTable(scale: HeatmapScale, kind: HeatmapKind): Uint8Array {
+  const key = `${kind} ${scale.domain[0]} ${scale.domain[1]}`;
+  let lut = lutCache.get(key);
+  if (!lut) {
+    if (lutCache.size >= 16) lutCache.delete(lutCache.keys().next().value as string);
+    lutCache.set(key, (lut = colorTable(scale)));
+  }
+  return lut;
+}
+
+/** One canvas for every panel's cells, reused (its 2D context costs more to make than the pixels to draw). */
+let cellCanvas: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D } | null | undefined;
+
 /** Cells as a PNG data URL, one pixel per cell (time across, channels down), or "" where there is no canvas. */
-function cellImage(m: Matrix, revealed: number, order: readonly number[], scale: HeatmapScale): string {
+function cellImage(
+  m: Matrix,
+  revealed: number,
+  order: readonly number[],
+  scale: HeatmapScale,
+  lut: Uint8Array,
+): string {
   if (typeof document === "undefined" || revealed < 1) return "";
+  if (cellCanvas === undefined) {
+    const canvas = document.createElement("canvas");
+    const ctx = canvas.getContext("2d");
+    cellCanvas = ctx ? { canvas, ctx } : null;
+  }
+  if (!cellCanvas) return "";
+  const { canvas, ctx } = cellCanvas;
   const C = m.cols;
-  const canvas = document.createElement("canvas");
-  canvas.width = revealed;
-  canvas.height = C;
-  const ctx = canvas.getContext("2d");
-  if (!ctx) return "";
-  const lut = colorTable(scale);
+  if (canvas.width !== revealed) canvas.width = revealed;
+  if (canvas.height !== C) canvas.height = C;
   const lo = scale.domain[0];
   const span = scale.domain[1] - scale.domain[0] || 1;
   const img = ctx.createImageData(revealed, C);
@@ -137,11 +162,16 @@ function cellImage(m: Matrix, revealed: number, order: readonly number[], scale:
   return canvas.toDataURL("image/png");
 }
 
-/**
- * One SVG (the cells an <image> drawn pixelated), so the figure scales as a whole: full screen, presenter mode,
- * export. The title wraps to the panel's width; the colour bar's labels get the room their longest one needs.
- */
-export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
+/** The live parts of a drawn heatmap (see updateHeatmap): what its fixed parts were drawn for, and how to repaint. */
+const liveParts = new WeakMap<
+  Element,
+  { fixed: string; paint: (m: Matrix, o: HeatmapOptions, layout: FixedLayout) => void }
+>();
+
+type FixedLayout = ReturnType<typeof fixedLayout>;
+
+/** What a heatmap's parts drawn once depend on (its frame, title, row marks, colour bar) for data m and options o. */
+function fixedLayout(m: Matrix, o: HeatmapOptions) {
   const T = m.rows;
   const C = m.cols;
   if (T < 1 || C < 1 || m.data.length !== T * C)
@@ -154,40 +184,73 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
   const narrow = width < 300;
   const fit = Math.max(0.5, Math.min(4, Math.max(150, Math.min(260, 0.66 * width)) / C));
   const rowH = narrow ? Math.min(o.rowHeight ?? fit, fit) : (o.rowHeight ?? fit);
-  const shown = new Float32Array(revealed * C);
-  shown.set(m.data.subarray(0, revealed * C));
-  const scale = heatmapScale(shown.length ? shown : m.data, o.kind ?? "diverging", o.domain);
+  const shown = m.data.subarray(0, revealed * C);
+  const kind = o.kind ?? "diverging";
+  const scale = heatmapScale(shown.length ? shown : m.data, kind, o.domain);
   const ly = scaleLinear().domain(scale.domain).range([1, 0]);
   const fmt = d3format(o.format ?? ".2~g");
   const ticks = ly.ticks(4).map((v) => ({ v, label: fmt(v) }));
   // colour bar: 12 px bar, 4 px gap, then its labels (13 px text, about 0.62 em a character)
   const legendW = 22 + 16 + Math.ceil(Math.max(3, ...ticks.map((t) => t.label.length)) * 13 * 0.62) + 4;
-  const left = 36;
   const titleLines = wrapLines(o.title, width - 8, 16);
   // a narrow panel leaves out the "tokens →" line: its token labels say as much
-  const margin = { top: 12 + 20 * titleLines.length, right: legendW, bottom: narrow ? 24 : 40, left };
+  const margin = { top: 12 + 20 * titleLines.length, right: legendW, bottom: narrow ? 24 : 40, left: 36 };
   const plotH = Math.round(C * rowH);
+  const fixed = JSON.stringify([
+    width,
+    C,
+    rowH,
+    margin,
+    o.name,
+    o.title,
+    o.sym ?? null,
+    kind,
+    o.highlightRow ?? null,
+    o.caption ?? null,
+    o.rowOrder ? order.join(",") : null,
+  ]);
+  return {
+    T,
+    C,
+    revealed,
+    order,
+    width,
+    narrow,
+    rowH,
+    shown,
+    kind,
+    scale,
+    ly,
+    fmt,
+    ticks,
+    margin,
+    plotH,
+    titleLines,
+    fixed,
+  };
+}
+
+/**
+ * One SVG (the cells an <image> drawn pixelated), so the figure scales as a whole: full screen, presenter mode,
+ * export. The title wraps to the panel's width; the colour bar's labels get the room their longest one needs.
+ * The parts that change when a token is added (the cells, the token labels, the token mark, the colour bar's
+ * labels, the figure's data attributes and text alternative) are drawn by one function, which updateHeatmap
+ * calls again on the same figure.
+ */
+export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
+  const L = fixedLayout(m, o);
+  const { C, order, width, narrow, rowH, margin, plotH } = L;
   const f = frame(o.name, {
     width,
     minWidth: HEATMAP_MIN_WIDTH,
     height: plotH,
     margin,
-    label: `${o.title}: ${C} channels over ${T} tokens, ${revealed} shown, values ${fmt(scale.domain[0])} to ${fmt(scale.domain[1])}`,
-    data: { revealed },
+    label: "",
+    data: { revealed: L.revealed },
   });
   const plotW = f.right - f.left;
-  const colW = plotW / T;
   const node = f.figure.node() as HTMLElement;
   if (o.sym) f.figure.attr("data-sym", o.sym);
-  let mn = Infinity;
-  let mx = -Infinity;
-  for (const v of shown)
-    if (Number.isFinite(v)) {
-      mn = Math.min(mn, v);
-      mx = Math.max(mx, v);
-    }
-  node.dataset.min = String(mn);
-  node.dataset.max = String(mx);
   const svg = f.svg;
   svg
     .append("rect")
@@ -196,18 +259,7 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     .attr("width", plotW)
     .attr("height", plotH)
     .attr("fill", "rgba(128,128,128,0.12)");
-  const href = cellImage(m, revealed, order, scale);
-  if (href)
-    svg
-      .append("image")
-      .attr("class", "cells")
-      .attr("x", f.left)
-      .attr("y", f.top)
-      .attr("width", revealed * colW)
-      .attr("height", plotH)
-      .attr("preserveAspectRatio", "none")
-      .style("image-rendering", "pixelated")
-      .attr("href", href);
+  const cells = svg.append("g").attr("class", "cells-live");
   const title = svg
     .append("text")
     .attr("class", "title")
@@ -216,7 +268,7 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     .attr("font-size", 16)
     .attr("fill", "currentColor")
     .attr("data-sym", o.sym ?? null);
-  titleLines.forEach((line, i) =>
+  L.titleLines.forEach((line, i) =>
     title
       .append("tspan")
       .attr("x", 4)
@@ -230,17 +282,6 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     .attr("font-size", 13)
     .attr("fill", "currentColor")
     .text(o.rowOrder ? "channels (sorted)" : "channels");
-  const every = Math.ceil(T / Math.max(1, Math.floor(plotW / 16)));
-  const xl = svg.append("g").attr("font-family", "var(--monospace)").attr("font-size", 14);
-  for (let t = 0; t < T; t += every) {
-    xl.append("text")
-      .attr("x", f.left + (t + 0.5) * colW)
-      .attr("y", f.bottom + 16)
-      .attr("text-anchor", "middle")
-      .attr("fill", "currentColor")
-      .attr("opacity", t < revealed ? 1 : 0.35)
-      .text(o.labels[t] ?? "");
-  }
   if (!narrow)
     svg
       .append("text")
@@ -269,53 +310,115 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
         .attr("fill", "currentColor");
     }
   }
-  if (o.highlightCol !== undefined && o.highlightCol >= 0 && o.highlightCol < T) {
-    svg
-      .append("rect")
-      .attr("class", "highlight-col")
-      .attr("x", f.left + o.highlightCol * colW)
-      .attr("y", f.top - 2)
-      .attr("width", Math.max(2, colW))
-      .attr("height", plotH + 4)
-      .attr("fill", "none")
-      .attr("stroke", "currentColor")
-      .attr("stroke-width", 2);
-  }
-  // colour legend
+  // colour legend: the bar's colours span the domain whatever it is; its labels are live
   const lh = Math.min(plotH, 200);
   const grad = svg
     .append("g")
     .attr("class", "color-bar")
     .attr("transform", `translate(${f.right + 22},${f.top})`);
   const steps = 40;
+  // the bar's colours at their fraction of the domain (the same for every domain: a redraw keeps them)
+  const unit = heatmapScale([], L.kind, [0, 1]);
   for (let i = 0; i < steps; i++) {
-    const v = scale.domain[1] - ((scale.domain[1] - scale.domain[0]) * (i + 0.5)) / steps;
     grad
       .append("rect")
       .attr("y", (i * lh) / steps)
       .attr("width", 12)
       .attr("height", lh / steps + 0.5)
-      .attr("fill", scale.color(v));
+      .attr("fill", unit.color(1 - (i + 0.5) / steps));
   }
-  for (const { v, label } of ticks) {
-    grad
-      .append("text")
-      .attr("x", 16)
-      .attr("y", ly(v) * lh + 4)
-      .attr("font-size", 13)
-      .attr("fill", "currentColor")
-      .text(label);
-  }
+  const marks = svg.append("g").attr("class", "marks-live");
+  const paint = (pm: Matrix, po: HeatmapOptions, P: FixedLayout): void => {
+    const { T, revealed, scale, fmt } = P;
+    const colW = plotW / T;
+    svg.attr(
+      "aria-label",
+      `${po.title}: ${C} channels over ${T} tokens, ${revealed} shown, values ${fmt(scale.domain[0])} to ${fmt(scale.domain[1])}`,
+    );
+    node.dataset.revealed = String(revealed);
+    let mn = Infinity;
+    let mx = -Infinity;
+    for (const v of P.shown)
+      if (Number.isFinite(v)) {
+        mn = Math.min(mn, v);
+        mx = Math.max(mx, v);
+      }
+    node.dataset.min = String(mn);
+    node.dataset.max = String(mx);
+    cells.selectChildren().remove();
+    const href = cellImage(pm, revealed, P.order, scale, cachedColorTable(scale, P.kind));
+    if (href)
+      cells
+        .append("image")
+        .attr("class", "cells")
+        .attr("x", f.left)
+        .attr("y", f.top)
+        .attr("width", revealed * colW)
+        .attr("height", plotH)
+        .attr("preserveAspectRatio", "none")
+        .style("image-rendering", "pixelated")
+        .attr("href", href);
+    marks.selectChildren().remove();
+    const every = Math.ceil(T / Math.max(1, Math.floor(plotW / 16)));
+    const xl = marks.append("g").attr("font-family", "var(--monospace)").attr("font-size", 14);
+    for (let t = 0; t < T; t += every) {
+      xl.append("text")
+        .attr("x", f.left + (t + 0.5) * colW)
+        .attr("y", f.bottom + 16)
+        .attr("text-anchor", "middle")
+        .attr("fill", "currentColor")
+        .attr("opacity", t < revealed ? 1 : 0.35)
+        .text(po.labels[t] ?? "");
+    }
+    if (po.highlightCol !== undefined && po.highlightCol >= 0 && po.highlightCol < T) {
+      marks
+        .append("rect")
+        .attr("class", "highlight-col")
+        .attr("x", f.left + po.highlightCol * colW)
+        .attr("y", f.top - 2)
+        .attr("width", Math.max(2, colW))
+        .attr("height", plotH + 4)
+        .attr("fill", "none")
+        .attr("stroke", "currentColor")
+        .attr("stroke-width", 2);
+    }
+    const tl = marks.append("g").attr("transform", `translate(${f.right + 22},${f.top})`);
+    for (const { v, label } of P.ticks) {
+      tl.append("text")
+        .attr("x", 16)
+        .attr("y", P.ly(v) * lh + 4)
+        .attr("font-size", 13)
+        .attr("fill", "currentColor")
+        .text(label);
+    }
+  };
+  paint(m, o, L);
+  liveParts.set(node, { fixed: L.fixed, paint });
   return f.done(o.caption);
 }
 
 /**
+ * Redraws a figure made by heatmap() for new data and options in place when only its live parts change (a token
+ * added or removed, another token marked, a new colour domain whose labels fit the same room): true when it did,
+ * false when the figure must be drawn anew.
+ */
+export function updateHeatmap(figure: Element, m: Matrix, o: HeatmapOptions): boolean {
+  const live = liveParts.get(figure);
+  if (!live) return false;
+  const L = fixedLayout(m, o);
+  if (L.fixed !== live.fixed) return false;
+  live.paint(m, o, L);
+  return true;
+}
+
+/**
  * Heatmaps in a grid, each panel its matrix and options: four in a row from 960 px (a wide page, presenter mode:
- * one screen holds them all), two from 640 px, else one.
+ * one screen holds them all), two from 640 px, else one. Given the grid it drew before (`previous`), it redraws
+ * that grid's panels in place where only their live parts change (updateHeatmap) and returns it.
  */
 export function heatmapGrid(
   panels: readonly ({ matrix: Matrix } & Omit<HeatmapOptions, "width">)[],
-  { width }: { width: number },
+  { width, previous }: { width: number; previous?: Element | null },
 ): HTMLElement {
   const gap = 16;
   const { cols, panelWidth } = panelGrid(panels.length, usableWidth(width), {
@@ -326,10 +429,25 @@ export function heatmapGrid(
       [640, 2],
     ],
   });
+  const columns = `repeat(${cols}, ${panelWidth}px)`;
+  if (
+    typeof HTMLElement !== "undefined" &&
+    previous instanceof HTMLElement &&
+    previous.classList.contains("heatmap-grid") &&
+    previous.style.gridTemplateColumns === columns &&
+    previous.children.length === panels.length
+  ) {
+    panels.forEach(({ matrix, ...options }, i) => {
+      const old = previous.children[i];
+      if (!updateHeatmap(old, matrix, { ...options, width: panelWidth }))
+        old.replaceWith(heatmap(matrix, { ...options, width: panelWidth }));
+    });
+    return previous;
+  }
   const grid = create("div")
     .attr("class", "heatmap-grid")
     .style("display", "grid")
-    .style("grid-template-columns", `repeat(${cols}, ${panelWidth}px)`)
+    .style("grid-template-columns", columns)
     .style("gap", `0 ${gap}px`);
   for (const { matrix, ...options } of panels)
     grid.append(() => heatmap(matrix, { ...options, width: panelWidth }));

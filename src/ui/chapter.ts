@@ -38,6 +38,7 @@ import {
   type ModelHandle,
 } from "../live/live-model.js";
 import { cardFromJson, type ModelCard } from "../live/model-source.js";
+import { PromptFigures } from "./prompt-figures.js";
 import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
 import type { TraceView } from "../trace/trace.js";
 import { promptInput, select, slider, tokenPicker } from "./controls.js";
@@ -148,6 +149,19 @@ export interface Chapter<S extends ViewState, P> {
    * as -1 in the address) follows the end of the prompt while typing. `picked(view, t)` records a pick.
    */
   tokenPicker(view: TraceView, key?: keyof S & string, label?: string): HTMLElement & { value: number };
+  /**
+   * a figure of the prompt's trace that the prompt box redraws straight from its input event, ahead of the page's
+   * reactive update (src/ui/prompt-figures.ts): `draw(view, token, previous)` with the token the picker starts
+   * at and the drawing shown so far (to redraw in place); `deps` are draw's other inputs (the cell redraws when
+   * they change)
+   */
+  promptFigure(
+    key: string,
+    view: TraceView,
+    token: number,
+    deps: readonly unknown[],
+    draw: (view: TraceView, token: number, previous: Element | null) => Element,
+  ): HTMLElement;
   /** the token to store for position t of a trace (-1 for the last), remembered for the next picker */
   picked(view: TraceView, t: number, key?: keyof S & string): number;
   /** write view state into the address (keys equal to their defaults are dropped) */
@@ -203,6 +217,18 @@ export async function openChapter<D extends ViewState, P = TraceView>(
   const initial = readUrlState(defaults, { real });
   const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = params.config;
   const sticky: Record<string, number> = {};
+  /** the token a picker for `view` starts at: the reader's pick, or the last token */
+  const startToken = (view: TraceView, key = "token") => {
+    const stored = sticky[key] ?? Number(initial[key] ?? -1);
+    return stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
+  };
+  const figures = new PromptFigures<Element>({
+    encode: (text) => encodePrompt(text, card.vocabulary, { maxTokens }),
+    handle,
+    token: (view) => startToken(view),
+    container: () => document.createElement("div"),
+    nextFrame: () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0))),
+  });
   const chapter: Chapter<S, P> = {
     card,
     params,
@@ -216,8 +242,8 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     initial,
     defaults,
     eq: tex.options(EQ),
-    promptBox: (label) =>
-      keyed(
+    promptBox(label) {
+      const box = keyed(
         promptInput({
           value: String(initial.prompt ?? CHAPTER_PROMPTS[key].prompt),
           vocabulary: card.vocabulary,
@@ -225,12 +251,16 @@ export async function openChapter<D extends ViewState, P = TraceView>(
           ...(label ? { label } : {}),
         }),
         "prompt",
-      ),
+      );
+      box.addEventListener("input", () => void figures.input(box.value));
+      return box;
+    },
     encode: (text) => encodePrompt(text, card.vocabulary, { maxTokens }),
     trace(text) {
       const prompt = chapter.encode(text);
       const pre = precomputed as unknown as TraceView | null;
-      return prompt.tokens.length ? traceStream({ prompt, precomputed: pre, handle }) : null;
+      // the prompt box's figures are drawn first (src/ui/prompt-figures.ts); the other cells wait for the paint
+      return prompt.tokens.length ? figures.follow(traceStream({ prompt, precomputed: pre, handle })) : null;
     },
     summary(text, summarise) {
       const prompt = chapter.encode(text);
@@ -286,10 +316,10 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       return keyed(slider({ min: 0, max: n - 1, step: 1, value, label }), key);
     },
     tokenPicker(view, key = "token", label = "Token (click a character; ← → when focused)") {
-      const stored = sticky[key] ?? Number(initial[key] ?? -1);
-      const value = stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
-      return keyed(tokenPicker(view.labels, { value, label }), key);
+      return keyed(tokenPicker(view.labels, { value: startToken(view, key), label }), key);
     },
+    promptFigure: (key, view, token, deps, draw) =>
+      figures.figure(key, view, token, deps, draw) as unknown as HTMLElement,
     picked(view, t, key = "token") {
       sticky[key] = t === view.T - 1 ? -1 : t;
       return sticky[key];

@@ -332,6 +332,44 @@ describe.runIf(status.available || status.required)("chapters 1, 3, 4, 5 in Chro
     // checks that every keystroke reached the heatmaps: each wait above resolves only once the figure shows the
     // new length, so a lost keystroke times the test out
     expect(problems).toEqual([]);
+    // the heatmaps were redrawn in place on each keystroke (src/components/heatmap.ts updateHeatmap): they must
+    // read as the same prompt's heatmaps drawn from scratch on a fresh page: labels, token mark, colour-bar
+    // labels, text alternative, revealed count. The pixels and data-min/max come from the trace, extended token
+    // by token here and run whole there (equal to ~1e-6), so they are compared as numbers, not as text.
+    const grid = async (p: Page) =>
+      p.$eval(".heatmap-grid", (el) => {
+        const copy = el.cloneNode(true) as HTMLElement;
+        const figs = [...copy.querySelectorAll("figure")].map((f) => ({
+          min: Number(f.dataset.min),
+          max: Number(f.dataset.max),
+          image: !!f.querySelector("image.cells")?.getAttribute("href")?.startsWith("data:image/png"),
+        }));
+        for (const f of copy.querySelectorAll("figure")) {
+          delete f.dataset.min;
+          delete f.dataset.max;
+        }
+        for (const img of copy.querySelectorAll("image")) img.removeAttribute("href");
+        return { html: copy.outerHTML, figs };
+      });
+    const typed = await grid(page);
+    const fresh = await open(`/05-wkv?prompt=${encodeURIComponent(prompt + "s")}`);
+    await waitLive(fresh.page);
+    await fresh.page.waitForSelector('[data-figure="wkv-state-a"][data-revealed="128"]');
+    const drawn = await grid(fresh.page);
+    // compared where they first differ (the whole grid is ~40 kB of markup)
+    let at = 0;
+    while (at < typed.html.length && typed.html[at] === drawn.html[at]) at++;
+    expect(typed.html.slice(Math.max(0, at - 200), at + 200)).toBe(
+      drawn.html.slice(Math.max(0, at - 200), at + 200),
+    );
+    expect(typed.figs).toHaveLength(4);
+    typed.figs.forEach((f, i) => {
+      expect(f.image && drawn.figs[i].image).toBe(true);
+      expect(Math.abs(f.min - drawn.figs[i].min)).toBeLessThanOrEqual(1e-3);
+      expect(Math.abs(f.max - drawn.figs[i].max)).toBeLessThanOrEqual(1e-3);
+    });
+    expect(fresh.problems).toEqual([]);
+    await fresh.page.close();
     await page.close();
   });
 });
