@@ -82,9 +82,13 @@ try {
         undefined,
         { timeout: 60_000 },
       );
-      // a page without a model badge (chapter 9 loads its models when the reader asks for a live trace) has
-      // only a first figure to time
-      const hasBadge = await page.evaluate(() => !!document.querySelector(".explainer-badge"));
+      // a page without a model badge, or whose live run waits for the reader (chapter 9's "Trace live": it
+      // shows the precomputed trace until asked), has only a first figure to time
+      const hasBadge = await page.evaluate(
+        () =>
+          !!document.querySelector(".explainer-badge") &&
+          ![...document.querySelectorAll("button")].some((b) => b.textContent?.trim() === "Trace live"),
+      );
       if (hasBadge)
         await page.waitForFunction(
           (overview) => {
