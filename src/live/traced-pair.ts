@@ -23,6 +23,12 @@ export interface TraceRuntime {
   /** FileAttachment("data/ort-worker.js").href and FileAttachment("data/ort-wasm.wasm").href */
   workerUrl: string;
   wasmUrl: string;
+  /**
+   * FileAttachment("data/ort-worker-wasm.js").href and FileAttachment("data/ort-wasm-plain.wasm").href: the worker
+   * on onnxruntime-web's wasm-only build (plain SIMD wasm, no asyncify), used instead when the EP is wasm (the
+   * asyncify build that the WebGPU bundle needs ran the RWKV trace ~10x slower: docs/benchmarks.md, chapter 9)
+   */
+  wasmOnly?: { workerUrl: string; wasmUrl: string };
   ep?: EpPreference;
 }
 
@@ -45,8 +51,9 @@ export function openTracedPair(
       if (!runtime) return { rwkv, gpt, backend: REFERENCE_BACKEND };
       try {
         const { ep } = await chooseEp(runtime.ep);
+        const urls = ep === "wasm" && runtime.wasmOnly ? runtime.wasmOnly : runtime;
         const open = (source: Parameters<typeof TraceWorkerClient.create>[0]["source"]) =>
-          TraceWorkerClient.create({ workerUrl: runtime.workerUrl, wasmUrl: runtime.wasmUrl, ep, source });
+          TraceWorkerClient.create({ workerUrl: urls.workerUrl, wasmUrl: urls.wasmUrl, ep, source });
         const [r, g] = await Promise.all([
           open({ kind: "rwkv", weights: live.weights }).then((c) => (clients.push(c), c)),
           open({ kind: "gpt", weights: gpt.weights }).then((c) => (clients.push(c), c)),

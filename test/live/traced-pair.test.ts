@@ -66,6 +66,44 @@ describe("openTracedPair", () => {
     expect(pair.fallbackReason).toMatch(/trace workers could not start/);
   });
 
+  it("on wasm it starts the wasm-only workers when the page gives them, else the WebGPU bundle's", async () => {
+    const started: string[] = [];
+    const saved = (globalThis as { Worker?: unknown }).Worker;
+    (globalThis as { Worker?: unknown }).Worker = class {
+      constructor(url: string) {
+        started.push(String(url));
+        throw new Error("no workers in this test");
+      }
+    };
+    try {
+      const open = (ep: "wasm" | "webgpu", wasmOnly = true) =>
+        readyOrOff(
+          openTracedPair(
+            chapterHandle(async () => ({ weights }) as unknown as LiveModel),
+            async () => gpt,
+            {
+              workerUrl: "/w/ort-worker.js",
+              wasmUrl: "/w/ort-wasm.wasm",
+              ep,
+              ...(wasmOnly
+                ? { wasmOnly: { workerUrl: "/w/ort-worker-wasm.js", wasmUrl: "/w/ort-wasm-plain.wasm" } }
+                : {}),
+            },
+          ),
+        );
+      await open("wasm");
+      expect(new Set(started)).toEqual(new Set(["/w/ort-worker-wasm.js"]));
+      started.length = 0;
+      await open("webgpu");
+      expect(new Set(started)).toEqual(new Set(["/w/ort-worker.js"]));
+      started.length = 0;
+      await open("wasm", false);
+      expect(new Set(started)).toEqual(new Set(["/w/ort-worker.js"]));
+    } finally {
+      (globalThis as { Worker?: unknown }).Worker = saved;
+    }
+  });
+
   it("names the workers' engines for the badge", () => {
     expect(workersBackend(["wasm", "wasm"])).toBe(
       "onnxruntime-web (wasm) in two workers, both models at once",
