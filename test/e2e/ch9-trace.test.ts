@@ -73,7 +73,7 @@ describe.runIf(status.available || status.required)("chapter 9: a live causal tr
         await done.waitFor({ timeout: TIMEOUT });
         const line = (await done.textContent()) ?? "";
         console.log(`chapter 9 live trace (${[...PROMPT].length} characters, 1 sample): ${line}`);
-        expect(line).toContain("live · backend: onnxruntime-web (wasm) in two workers");
+        expect(line).toContain("live · backend: onnxruntime-web (wasm) in three workers");
         const badge = page.locator(".explainer-badge").first();
         expect(await badge.getAttribute("data-source")).toBe("live");
         expect(await badge.getAttribute("data-backend")).toBe("wasm");

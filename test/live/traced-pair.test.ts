@@ -2,7 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { startHandle } from "../../src/live/handle.js";
 import type { LiveModel, ModelHandle } from "../../src/live/live-model.js";
-import { openTracedPair, readyOrOff, workersBackend } from "../../src/live/traced-pair.js";
+import type { TraceRunner } from "../../src/chapters/memory/causal-trace.js";
+import { openTracedPair, readyOrOff, sharedRunner, workersBackend } from "../../src/live/traced-pair.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { GptModel } from "../../src/transformer/gpt.js";
 
@@ -66,6 +67,44 @@ describe("openTracedPair", () => {
     expect(pair.fallbackReason).toMatch(/trace workers could not start/);
   });
 
+  it("on wasm it starts the wasm-only workers when the page gives them, else the WebGPU bundle's", async () => {
+    const started: string[] = [];
+    const saved = (globalThis as { Worker?: unknown }).Worker;
+    (globalThis as { Worker?: unknown }).Worker = class {
+      constructor(url: string) {
+        started.push(String(url));
+        throw new Error("no workers in this test");
+      }
+    };
+    try {
+      const open = (ep: "wasm" | "webgpu", wasmOnly = true) =>
+        readyOrOff(
+          openTracedPair(
+            chapterHandle(async () => ({ weights }) as unknown as LiveModel),
+            async () => gpt,
+            {
+              workerUrl: "/w/ort-worker.js",
+              wasmUrl: "/w/ort-wasm.wasm",
+              ep,
+              ...(wasmOnly
+                ? { wasmOnly: { workerUrl: "/w/ort-worker-wasm.js", wasmUrl: "/w/ort-wasm-plain.wasm" } }
+                : {}),
+            },
+          ),
+        );
+      await open("wasm");
+      expect(new Set(started)).toEqual(new Set(["/w/ort-worker-wasm.js"]));
+      started.length = 0;
+      await open("webgpu");
+      expect(new Set(started)).toEqual(new Set(["/w/ort-worker.js"]));
+      started.length = 0;
+      await open("wasm", false);
+      expect(new Set(started)).toEqual(new Set(["/w/ort-worker.js"]));
+    } finally {
+      (globalThis as { Worker?: unknown }).Worker = saved;
+    }
+  });
+
   it("names the workers' engines for the badge", () => {
     expect(workersBackend(["wasm", "wasm"])).toBe(
       "onnxruntime-web (wasm) in two workers, both models at once",
@@ -73,5 +112,42 @@ describe("openTracedPair", () => {
     expect(workersBackend(["webgpu", "wasm"])).toBe(
       "onnxruntime-web (webgpu and wasm) in two workers, both models at once",
     );
+    expect(workersBackend(["wasm", "wasm", "wasm"])).toBe(
+      "onnxruntime-web (wasm) in three workers, both models at once",
+    );
+  });
+});
+
+describe("sharedRunner", () => {
+  // a fake worker: row t is [t, 100 + t, k] (k: which worker), and it records what it was sent
+  const fake = (k: number) => {
+    const log: string[] = [];
+    const got: number[][] = [];
+    const r: TraceRunner = {
+      rowsPerCall: 32,
+      begin: (job) => void log.push(`begin ${job.T}`),
+      run: async (noise) => (log.push(noise ? `run ${noise.length}` : "clean"), noise ? -2 : -1),
+      rows: async (ts) => (got.push([...ts]), ts.map((t) => Float64Array.from([t, 100 + t, k]))),
+    };
+    return { r, log, got };
+  };
+
+  it("sends begin and run to every worker and splits rows between them, answering in the asked order", async () => {
+    const [a, b] = [fake(0), fake(1)];
+    const s = sharedRunner([a.r, b.r]);
+    expect(s.rowsPerCall).toBe(32);
+    await s.begin({ seq: [1, 2, 3], T: 3, subject: [0, 1], target: [4] });
+    expect(await s.run(null)).toBe(-1);
+    expect(await s.run(new Float32Array(4))).toBe(-2);
+    expect(a.log).toEqual(["begin 3", "clean", "run 4"]);
+    expect(b.log).toEqual(a.log);
+    const ts = [9, 8, 7, 6, 5];
+    const rows = await s.rows(ts);
+    expect(a.got).toEqual([[9, 7, 5]]);
+    expect(b.got).toEqual([[8, 6]]);
+    expect(rows.map((x) => [...x])).toEqual(ts.map((t, i) => [t, 100 + t, i % 2]));
+    // one position: the second worker is not asked
+    expect((await s.rows([4])).map((x) => [...x])).toEqual([[4, 104, 0]]);
+    expect(b.got.length).toBe(1);
   });
 });
