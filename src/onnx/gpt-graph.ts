@@ -33,15 +33,11 @@ export interface GptGraphOptions {
   attention?: boolean;
 }
 
-export function buildGptGraph(w: GptWeights, opts: GptGraphOptions = {}): Uint8Array {
-  const { nLayer: L, nEmbd: C, nHead: H, ffnSize: F, vocabSize: V, blockSize, layerNormEps, gelu } = w.config;
-  const D = C / H;
-  const g = new GraphBuilder();
-  const tokens = g.input(GPT_NAMES.tokens, DataType.INT64, ["T"], "new token ids");
-  const positions = g.input(GPT_NAMES.positions, DataType.INT64, ["T"], "their positions P .. P+T-1");
-  const mask = g.input(GPT_NAMES.mask, DataType.FLOAT, ["T", "S"], "additive causal mask, S = P + T");
-  const pastK = g.input(GPT_NAMES.pastK, DataType.FLOAT, [L, "P", C], "cached keys");
-  const pastV = g.input(GPT_NAMES.pastV, DataType.FLOAT, [L, "P", C], "cached values");
+/**
+ * The GPT graphs' building blocks on `g` (shared by the step graph here and the trace-step graph): an fp32
+ * initializer, LayerNorm over the C channels, and a linear layer `x W^T + b` with W stored transposed.
+ */
+export function gptOps(g: GraphBuilder, C: number, layerNormEps: number) {
   const eps = { float: layerNormEps };
   const init = (name: string, dims: number[], data: Float32Array) => g.floatInit(name, dims, data);
   const ln = (x: string, p: string, lw: { weight: Float32Array; bias: Float32Array }) =>
@@ -59,6 +55,19 @@ export function buildGptGraph(w: GptWeights, opts: GptGraphOptions = {}): Uint8A
     const y = g.op("MatMul", [x, init(`${p}.weight_T`, [inp, out], transpose(lin.weight, out, inp))]);
     return lin.bias ? g.op("Add", [y, init(`${p}.bias`, [out], lin.bias)]) : y;
   };
+  return { init, ln, linear };
+}
+
+export function buildGptGraph(w: GptWeights, opts: GptGraphOptions = {}): Uint8Array {
+  const { nLayer: L, nEmbd: C, nHead: H, ffnSize: F, vocabSize: V, blockSize, layerNormEps, gelu } = w.config;
+  const D = C / H;
+  const g = new GraphBuilder();
+  const tokens = g.input(GPT_NAMES.tokens, DataType.INT64, ["T"], "new token ids");
+  const positions = g.input(GPT_NAMES.positions, DataType.INT64, ["T"], "their positions P .. P+T-1");
+  const mask = g.input(GPT_NAMES.mask, DataType.FLOAT, ["T", "S"], "additive causal mask, S = P + T");
+  const pastK = g.input(GPT_NAMES.pastK, DataType.FLOAT, [L, "P", C], "cached keys");
+  const pastV = g.input(GPT_NAMES.pastV, DataType.FLOAT, [L, "P", C], "cached values");
+  const { init, ln, linear } = gptOps(g, C, layerNormEps);
   const heads = (x: string) =>
     g.op("Transpose", [g.op("Reshape", [x, g.constI([-1, H, D])])], { perm: [1, 0, 2] }); // (H, N, D)
 

@@ -19,7 +19,7 @@
  */
 import type { GptWeights } from "../transformer/gpt.js";
 import { GraphBuilder } from "./builder.js";
-import { GPT_NAMES } from "./gpt-graph.js";
+import { GPT_NAMES, gptOps } from "./gpt-graph.js";
 import { TRACE } from "./names.js";
 import { DataType } from "./proto.js";
 import { transpose } from "./rwkv-graph.js";
@@ -34,23 +34,7 @@ export function buildGptTraceStepGraph(w: GptWeights): Uint8Array {
   const pastV = g.input(GPT_NAMES.pastV, DataType.FLOAT, [L, "B", "P", C], "cached values per run");
   const mask = g.input(TRACE.restoreMask, DataType.FLOAT, [L, "B"], "1: restore block l of run b");
   const restoreX = g.input(TRACE.restoreX, DataType.FLOAT, [L, "B", C], "values restored");
-  const eps = { float: layerNormEps };
-  const init = (name: string, dims: number[], data: Float32Array) => g.floatInit(name, dims, data);
-  const ln = (x: string, p: string, lw: { weight: Float32Array; bias: Float32Array }) =>
-    g.op("LayerNormalization", [x, init(`${p}.weight`, [C], lw.weight), init(`${p}.bias`, [C], lw.bias)], {
-      axis: -1,
-      epsilon: eps,
-    });
-  const linear = (
-    x: string,
-    p: string,
-    lin: { weight: Float32Array; bias?: Float32Array },
-    out: number,
-    inp: number,
-  ) => {
-    const y = g.op("MatMul", [x, init(`${p}.weight_T`, [inp, out], transpose(lin.weight, out, inp))]);
-    return lin.bias ? g.op("Add", [y, init(`${p}.bias`, [out], lin.bias)]) : y;
-  };
+  const { init, ln, linear } = gptOps(g, C, layerNormEps);
   const layer = (t: string, l: number) => g.op("Gather", [t, g.constI(l, true)], { axis: 0 });
   const keep = g.op("Unsqueeze", [g.op("Sub", [g.constF(1), mask]), g.constI([2])]); // (L, B, 1)
   const put = g.op("Unsqueeze", [mask, g.constI([2])]); // (L, B, 1)

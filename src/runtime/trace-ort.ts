@@ -22,6 +22,7 @@ import { buildGptTraceStepGraph } from "../onnx/gpt-trace-graph.js";
 import { LOGITS, STATE_NAMES, TRACE, stateIn, stateOut } from "../onnx/names.js";
 import { prepareOnnxWeights, type OnnxWeights } from "../onnx/rwkv-graph.js";
 import { buildRwkvTraceStepGraph } from "../onnx/rwkv-trace-graph.js";
+import { logSoftmaxRowAt } from "../rwkv/sampling.js";
 import { P_EMPTY } from "../rwkv/wkv.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import type { GptWeights } from "../transformer/gpt.js";
@@ -73,15 +74,6 @@ export class TraceJobError extends Error {
     super(message);
     this.name = "TraceJobError";
   }
-}
-
-function logSoftmaxAt(logits: Float32Array, row: number, V: number, id: number): number {
-  const o = row * V;
-  let max = -Infinity;
-  for (let v = 0; v < V; v++) if (logits[o + v] > max) max = logits[o + v];
-  let sum = 0;
-  for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - max);
-  return logits[o + id] - max - Math.log(sum);
 }
 
 export class OrtTrace {
@@ -223,7 +215,7 @@ export class OrtTrace {
   private targetLogProb(u: number, logits: Float32Array, row: number): number {
     const job = this.need();
     const j = u - (job.T - 1);
-    return j >= 0 ? logSoftmaxAt(logits, row, this.m.V, job.target[j]) : 0;
+    return j >= 0 ? logSoftmaxRowAt(logits, row, this.m.V, job.target[j]) : 0;
   }
 
   private async step(

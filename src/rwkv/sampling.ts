@@ -68,6 +68,19 @@ export function logSoftmaxAt(logits: ArrayLike<number>, index: number): number {
   return logits[index] - m - Math.log(s);
 }
 
+/**
+ * log softmax(row)[id] for row `row` of a (n, V) logits matrix, max-shifted and summed in float64. No finiteness
+ * check (the traces and probes that call it compare many rows; logSoftmaxAt checks one).
+ */
+export function logSoftmaxRowAt(logits: ArrayLike<number>, row: number, V: number, id: number): number {
+  const o = row * V;
+  let max = -Infinity;
+  for (let v = 0; v < V; v++) if (logits[o + v] > max) max = logits[o + v];
+  let sum = 0;
+  for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - max);
+  return logits[o + id] - max - Math.log(sum);
+}
+
 export class Sampler {
   private readonly rand: () => number;
   constructor(seed = 0) {

@@ -20,6 +20,7 @@ import { browserStatus } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
 import { ensureBuilt } from "./helpers/site.js";
 import { siteSession, useSite } from "./helpers/session.js";
+import { tinyTokenizerJson } from "./helpers/tiny-tokenizer.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -28,35 +29,6 @@ const TIMEOUT = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 120_000);
 const SHARE_TOL = 1e-6;
 const site = siteSession();
 const fx = (p: string) => readFileSync(path.resolve(import.meta.dirname, "../fixtures", p));
-
-/** A 32-token lower-case BPE tokenizer.json (full-size.test.ts's): small enough for the fixture's 37 ids. */
-function tinyTokenizer(): object {
-  const vocab: Record<string, number> = {};
-  [..." abcdefghijklmnopqrstuvwxyz.,\n"].forEach((c, i) => (vocab[c] = i));
-  vocab["th"] = 30;
-  vocab["he"] = 31;
-  return {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [],
-    normalizer: { type: "Lowercase" },
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: { type: "Fuse" },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: ["t h", "h e"],
-    },
-  };
-}
 
 /** Every drawn cell of the fact trace. */
 function readCells(page: import("playwright-core").Page) {
@@ -113,7 +85,7 @@ describe.runIf(status.available || status.required)("the full-size page's fact t
     async () => {
       const bin = fx("hf/hf/rwkv4-hf-plain/pytorch_model.bin");
       const config = fx("hf/hf/rwkv4-hf-plain/config.json");
-      const tokenizerJson = tinyTokenizer();
+      const tokenizerJson = tinyTokenizerJson();
       const { page, problems } = await openWatchedPage(site.browser, `${site.origin}/full-size`);
       try {
         await page.waitForSelector('.fs-status[data-phase="ready"]', { timeout: TIMEOUT });

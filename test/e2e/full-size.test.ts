@@ -21,6 +21,7 @@ import { openWatchedPage } from "./helpers/open-page.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
 import { distDir, ensureBuilt, repoRoot } from "./helpers/site.js";
 import { numberAttr } from "./helpers/attrs.js";
+import { tinyTokenizerJson } from "./helpers/tiny-tokenizer.js";
 
 const status = browserStatus();
 const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
@@ -32,34 +33,9 @@ const bf16Pth = fx("hf/blink/rwkv4-hf-bf16.pth"); // BlinkDL names, bf16, L=3 C=
 const hfBin = fx("hf/hf/rwkv4-hf-plain/pytorch_model.bin"); // HF names, fp32, L=2 C=24 V=37
 const hfConfig = fx("hf/hf/rwkv4-hf-plain/config.json");
 
-/** A 32-token BPE tokenizer.json (characters and two merges): small enough for the fixtures' vocabularies. */
+/** The browser tests' tiny tokenizer.json, as the hub serves it. */
 function tinyTokenizer(): Buffer {
-  const vocab: Record<string, number> = {};
-  [..." abcdefghijklmnopqrstuvwxyz.,\n"].forEach((c, i) => (vocab[c] = i));
-  vocab["th"] = 30;
-  vocab["he"] = 31;
-  const json = {
-    version: "1.0",
-    truncation: null,
-    padding: null,
-    added_tokens: [],
-    normalizer: { type: "Lowercase" },
-    pre_tokenizer: null,
-    post_processor: null,
-    decoder: { type: "Fuse" },
-    model: {
-      type: "BPE",
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: null,
-      end_of_word_suffix: null,
-      fuse_unk: false,
-      byte_fallback: false,
-      vocab,
-      merges: ["t h", "h e"],
-    },
-  };
-  return Buffer.from(JSON.stringify(json));
+  return Buffer.from(JSON.stringify(tinyTokenizerJson()));
 }
 
 const HUB_FILES: Record<string, Buffer> = {

@@ -17,6 +17,7 @@
 import type { RwkvModel } from "../../rwkv/model.js";
 import type { RwkvConfig, RwkvState } from "../../rwkv/weights.js";
 import type { GptModel } from "../../transformer/gpt.js";
+import { logSoftmaxRowAt } from "../../rwkv/sampling.js";
 
 export interface SequenceModel {
   /** "RWKV" or "GPT": what the figures call it */
@@ -57,14 +58,7 @@ export function gptSequenceModel(model: GptModel, label = "GPT"): SequenceModel 
 }
 
 /** log softmax(row)[id] for row `row` of a (n, V) matrix, accumulated in float64 (max-shifted). */
-export function logSoftmaxAt(logits: ArrayLike<number>, row: number, V: number, id: number): number {
-  const o = row * V;
-  let max = -Infinity;
-  for (let v = 0; v < V; v++) if (logits[o + v] > max) max = logits[o + v];
-  let sum = 0;
-  for (let v = 0; v < V; v++) sum += Math.exp(logits[o + v] - max);
-  return logits[o + id] - max - Math.log(sum);
-}
+export const logSoftmaxAt = logSoftmaxRowAt;
 
 export class ProbeError extends Error {
   constructor(message: string) {
