@@ -15,7 +15,7 @@
  */
 import type { GptAttention } from "../chapters/attention.js";
 import { decodeGptAttention } from "../chapters/attention.js";
-import { GptWorkerClient, type EpPreference } from "../runtime/client.js";
+import { GptWorkerClient, SMALL_MODEL_INIT_MS, type EpPreference } from "../runtime/client.js";
 import { chooseEp } from "../runtime/ep-policy.js";
 import type { EncodedPrompt } from "../trace/prompt.js";
 import type { GptModel } from "../transformer/gpt.js";
@@ -89,6 +89,7 @@ export async function openGpt(files: GptFiles, { ep }: { ep?: EpPreference } = {
           ep: choice.ep,
           attention: true,
           source: { weights: model.weights },
+          initTimeoutMs: SMALL_MODEL_INIT_MS,
         });
         // typing at the end runs only the new characters through the worker's KV cache
         const ort = new OrtGptAttentionCache(client, model.config);

@@ -21,7 +21,7 @@ import {
   type ModesData,
   type ModesResult,
 } from "../chapters/modes.js";
-import { RwkvWorkerClient } from "../runtime/client.js";
+import { RwkvWorkerClient, SMALL_MODEL_INIT_MS } from "../runtime/client.js";
 import { chooseEp } from "../runtime/ep-policy.js";
 import { RwkvModel } from "../rwkv/model.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
@@ -137,6 +137,7 @@ export function openModes(
         parallelLogits: "all",
         ...(opts.maxTokens ? { maxTokens: opts.maxTokens } : {}),
         source: { weights },
+        initTimeoutMs: SMALL_MODEL_INIT_MS,
       });
       return { runtime, reason: choice.reason };
     });

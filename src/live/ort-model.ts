@@ -9,7 +9,7 @@
  *     reference: the ModelHandle of openModel (its weights are sent to the worker once it is ready)
  *   The execution provider comes from the one policy, chooseEp (src/runtime/ep-policy.ts).
  */
-import { RwkvWorkerClient, type EpPreference } from "../runtime/client.js";
+import { RwkvWorkerClient, SMALL_MODEL_INIT_MS, type EpPreference } from "../runtime/client.js";
 import { chooseEp } from "../runtime/ep-policy.js";
 import { Sampler } from "../rwkv/sampling.js";
 import { SerialQueue } from "../util/serial.js";
@@ -45,6 +45,7 @@ export function openOrtModel(reference: ModelHandle, opts: OrtOptions): OrtHandl
         // WebGPU: each generated token replays one recorded sequence of GPU dispatches (wasm ignores it)
         graphCapture: true,
         source: { weights: ref.weights },
+        initTimeoutMs: SMALL_MODEL_INIT_MS,
       });
       client = c;
       setFallback(c.fallbackReason ?? (c.ep === "wasm" ? choice.reason : undefined));

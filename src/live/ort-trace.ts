@@ -8,7 +8,7 @@
  *   interface OrtTracer {tracer, backend(): "webgpu" | "wasm", fallbackReason, buildSeconds, dispose()}
  */
 import { traceFromProbes } from "../onnx/probe-trace.js";
-import { RwkvWorkerClient, type EpPreference } from "../runtime/client.js";
+import { RwkvWorkerClient, SMALL_MODEL_INIT_MS, type EpPreference } from "../runtime/client.js";
 import { chooseEp } from "../runtime/ep-policy.js";
 import type { RwkvWeights } from "../rwkv/weights.js";
 import type { Tracer } from "../trace/trace.js";
@@ -49,6 +49,7 @@ export async function openOrtTracer(weights: RwkvWeights, urls: RuntimeUrls): Pr
     parallelLogits: "last",
     chunk: TRACE_CHUNK,
     source: { weights },
+    initTimeoutMs: SMALL_MODEL_INIT_MS,
   });
   const tracer: Tracer = async (tokens, state) => {
     let r;

@@ -14,7 +14,7 @@
  */
 import type { TraceRunner } from "../chapters/memory/causal-trace.js";
 import { REFERENCE_BACKEND, type TracedPair } from "../chapters/memory/chapter.js";
-import { TraceWorkerClient, type EpPreference } from "../runtime/client.js";
+import { TraceWorkerClient, SMALL_MODEL_INIT_MS, type EpPreference } from "../runtime/client.js";
 import { chooseEp } from "../runtime/ep-policy.js";
 import { RwkvModel } from "../rwkv/model.js";
 import type { GptModel } from "../transformer/gpt.js";
@@ -79,7 +79,13 @@ export function openTracedPair(
         const { ep } = await chooseEp(runtime.ep);
         const urls = ep === "wasm" && runtime.wasmOnly ? runtime.wasmOnly : runtime;
         const open = (source: Parameters<typeof TraceWorkerClient.create>[0]["source"]) =>
-          TraceWorkerClient.create({ workerUrl: urls.workerUrl, wasmUrl: urls.wasmUrl, ep, source });
+          TraceWorkerClient.create({
+            workerUrl: urls.workerUrl,
+            wasmUrl: urls.wasmUrl,
+            ep,
+            source,
+            initTimeoutMs: SMALL_MODEL_INIT_MS,
+          });
         // on wasm a second GPT worker (sharedRunner); on WebGPU one each
         const [r, ...gs] = await Promise.all([
           open({ kind: "rwkv", weights: live.weights }).then((c) => (clients.push(c), c)),

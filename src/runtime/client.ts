@@ -15,7 +15,7 @@
  *   model.engineFallback;   // why "fused" was asked for but ORT runs it
  */
 import type { RwkvConfig, RwkvState } from "../rwkv/weights.js";
-import { fromSerialized } from "./errors.js";
+import { fromSerialized, OrtRwkvError } from "./errors.js";
 import { chooseThreads, threadsFromUrl } from "./threads.js";
 import { engineFromUrl } from "./ep-policy.js";
 import type {
@@ -74,7 +74,23 @@ export interface ClientOptions extends Omit<WorkerInitOptions, "ep"> {
   ep?: EpPreference;
   /** called for unsolicited events (fallback, lost device) */
   onEvent?: (e: WorkerEvent) => void;
+  /**
+   * Give up on a worker whose init has not answered within this many milliseconds (the worker is stopped and
+   * `create` rejects with an OrtRwkvError "timeout"): a page then falls back instead of saying "loading" forever.
+   * Default: no limit (a full-size checkpoint may take minutes on a slow machine).
+   */
+  initTimeoutMs?: number;
 }
+
+/**
+ * The start limit for the project's small models (a few MB: the chapters' models and their traces): they start in
+ * 1 to 4 s on a laptop and about 10 s on a slow phone, so a worker silent for this long is stuck, and the page
+ * falls back (to the reference model in JavaScript) instead of showing "loading" for ever.
+ */
+export const SMALL_MODEL_INIT_MS = 45_000;
+
+/** How long `dispose` waits for the worker to release its sessions before stopping it anyway. */
+export const DISPOSE_GRACE_MS = 2_000;
 
 export class RwkvWorkerClient {
   private nextId = 1;
@@ -99,7 +115,7 @@ export class RwkvWorkerClient {
   static async create(opts: ClientOptions): Promise<RwkvWorkerClient> {
     const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
     const c = new RwkvWorkerClient(worker, opts.onEvent);
-    const { workerUrl: _w, worker: _k, source, onEvent: _e, ...options } = opts;
+    const { workerUrl: _w, worker: _k, source, onEvent: _e, initTimeoutMs, ...options } = opts;
     // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
     if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
     // the thread policy sees the page's address (?threads=) and isolation; the worker applies it
@@ -124,9 +140,10 @@ export class RwkvWorkerClient {
           ]
         : [];
     try {
-      c.info = (await c.call(
-        { type: "init", source, options: options as WorkerInitOptions },
-        transfer,
+      c.info = (await c.within(
+        initTimeoutMs,
+        "start",
+        c.call({ type: "init", source, options: options as WorkerInitOptions }, transfer),
       )) as InitResult;
     } catch (e) {
       // a bad checkpoint or a failed build: nothing stays half-loaded
@@ -173,6 +190,37 @@ export class RwkvWorkerClient {
   private failAll(e: Error): void {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+  }
+
+  /** Stops the worker at once: every pending and later call rejects with `e`. */
+  private kill(e: Error): void {
+    this.closed = true;
+    this.worker.terminate();
+    this.failAll(e);
+  }
+
+  /**
+   * @internal `answer`, or (after `ms`, when given) the worker stopped and an OrtRwkvError "timeout" naming what
+   * did not answer: a hung worker (a stalled wasm fetch, a driver that never returns) must not hang the page.
+   */
+  async within<T>(ms: number | undefined, what: string, answer: Promise<T>): Promise<T> {
+    if (!ms || !Number.isFinite(ms) || ms <= 0) return answer;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const e = new OrtRwkvError(
+          "timeout",
+          `the model worker did not ${what} within ${Math.round(ms / 1000)} s, so it was stopped`,
+        );
+        this.kill(e);
+        reject(e);
+      }, ms);
+    });
+    try {
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** @internal the GPT client shares this plumbing */
@@ -260,14 +308,18 @@ export class RwkvWorkerClient {
     return (await this.call({ type: "simulateDeviceLoss" })) as boolean;
   }
 
+  /** Releases the worker's sessions (waiting at most DISPOSE_GRACE_MS for a busy or hung worker), then stops it. */
   async dispose(): Promise<void> {
     if (this.closed) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
-      await this.call({ type: "dispose" });
+      await Promise.race([
+        this.call({ type: "dispose" }).catch(() => undefined),
+        new Promise((done) => (timer = setTimeout(done, DISPOSE_GRACE_MS))),
+      ]);
     } finally {
-      this.closed = true;
-      this.worker.terminate();
-      this.failAll(new Error("this model was disposed"));
+      clearTimeout(timer);
+      this.kill(new Error("this model was disposed"));
     }
   }
 }
@@ -291,6 +343,8 @@ export class GptWorkerClient {
     ep?: EpPreference;
     /** build the graph with its attention-weight outputs: `forward` then returns them */
     attention?: boolean;
+    /** as ClientOptions.initTimeoutMs */
+    initTimeoutMs?: number;
   }): Promise<GptWorkerClient> {
     const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
     const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
@@ -298,18 +352,22 @@ export class GptWorkerClient {
     const wasmUrl =
       typeof location !== "undefined" ? new URL(opts.wasmUrl, location.href).href : String(opts.wasmUrl);
     try {
-      g.info = (await client.call({
-        type: "gptInit",
-        source: opts.source,
-        options: {
-          wasmUrl,
-          ep: opts.ep ?? "auto",
-          attention: !!opts.attention,
-          ...(threadsFromUrl()
-            ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
-            : {}),
-        },
-      })) as GptInitResult;
+      g.info = (await client.within(
+        opts.initTimeoutMs,
+        "start",
+        client.call({
+          type: "gptInit",
+          source: opts.source,
+          options: {
+            wasmUrl,
+            ep: opts.ep ?? "auto",
+            attention: !!opts.attention,
+            ...(threadsFromUrl()
+              ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
+              : {}),
+          },
+        }),
+      )) as GptInitResult;
     } catch (e) {
       await client.dispose().catch(() => undefined);
       throw e;
@@ -351,6 +409,8 @@ export class TraceWorkerClient {
     wasmUrl: string;
     source: TraceInitSource;
     ep?: EpPreference;
+    /** as ClientOptions.initTimeoutMs */
+    initTimeoutMs?: number;
   }): Promise<TraceWorkerClient> {
     const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
     const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
@@ -358,17 +418,21 @@ export class TraceWorkerClient {
     const wasmUrl =
       typeof location !== "undefined" ? new URL(opts.wasmUrl, location.href).href : String(opts.wasmUrl);
     try {
-      c.info = (await client.call({
-        type: "traceInit",
-        source: opts.source,
-        options: {
-          wasmUrl,
-          ep: opts.ep ?? "auto",
-          ...(threadsFromUrl()
-            ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
-            : {}),
-        },
-      })) as TraceInitResult;
+      c.info = (await client.within(
+        opts.initTimeoutMs,
+        "start",
+        client.call({
+          type: "traceInit",
+          source: opts.source,
+          options: {
+            wasmUrl,
+            ep: opts.ep ?? "auto",
+            ...(threadsFromUrl()
+              ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
+              : {}),
+          },
+        }),
+      )) as TraceInitResult;
       pageThreads = { threads: c.info.threads, reason: c.info.threadsReason };
     } catch (e) {
       await client.dispose().catch(() => undefined);

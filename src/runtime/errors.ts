@@ -10,7 +10,8 @@ export type OrtRwkvErrorCode =
   | "device-lost"
   | "session-build-failed"
   | "disposed"
-  | "unsupported";
+  | "unsupported"
+  | "timeout";
 
 export class OrtRwkvError extends Error {
   readonly code: OrtRwkvErrorCode;
