@@ -8,17 +8,17 @@
  *  - the figure tools: SVG and PNG (2×) of what is shown, with a caption line naming the model, prompt, layer,
  *    channel and token, readable on the page's own background in the light and the dark theme; "copy link"
  *    reproduces the view in a fresh page;
- *  - a 390 px phone: nothing overflows horizontally; every figure has a text alternative with numbers in it;
- *    every control is reachable with Tab and shows a focus ring.
+ * (A 390 px phone and the keyboard: test/e2e/site.test.ts, on the page it has loaded anyway.)
  */
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
-import { CONTROL_KEY, CONTROLS, FIGURE_LAYOUT, FOCUS, type FigureLayout } from "./helpers/layout-checks.js";
+import { FIGURE_LAYOUT, type FigureLayout } from "./helpers/layout-checks.js";
 import { openWatchedPage } from "./helpers/open-page.js";
-import { PAGE_READY } from "./helpers/page-checks.js";
+import { quiet } from "./helpers/phone-keyboard.js";
+import { MODELS_SETTLED, PAGE_READY } from "./helpers/page-checks.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
 import { distDir, ensureBuilt, findPages, repoRoot } from "./helpers/site.js";
 
@@ -35,89 +35,17 @@ const NAMED =
 let server: StaticServer;
 let browser: Browser;
 
-/** A value control's kind ("range", "select", "checkbox", "text"), or "" for anything else. As a function expression. */
-const VALUE_KIND = `((el) => !el ? "" : el.tagName === "SELECT" ? (el.options.length > 1 ? "select" : "")
-  : el.tagName === "TEXTAREA" ? "text" : el.tagName !== "INPUT" ? ""
-  : el.type === "range" ? "range" : el.type === "checkbox" ? "checkbox"
-  : ["text", "search", "number", ""].includes(el.type) ? "text" : "")`;
-
-/**
- * Operates the focused control with the keys a keyboard user has (arrows for a slider or a select, Space for a
- * checkbox, typing for a text box) and says "changed" when its value changed, else what stayed.
- */
-async function operateByKeyboard(page: Page, kind: string, key: string): Promise<string> {
-  const read = `(() => { const el = document.activeElement; return el.type === "checkbox" ? String(el.checked) : el.value; })()`;
-  const before = (await page.evaluate(read)) as string;
-  if (kind === "range") {
-    const atMax = (await page.evaluate(`(() => { const el = document.activeElement;
-      return Number(el.value) >= Number(el.max || 100); })()`)) as boolean;
-    await page.keyboard.press(atMax ? "ArrowLeft" : "ArrowRight");
-  } else if (kind === "select") {
-    const atEnd = (await page.evaluate(`(() => { const el = document.activeElement;
-      return el.selectedIndex === el.options.length - 1; })()`)) as boolean;
-    await page.keyboard.press(atEnd ? "ArrowUp" : "ArrowDown");
-  } else if (kind === "checkbox") {
-    await page.keyboard.press("Space");
-  } else {
-    await page.keyboard.press("End");
-    await page.keyboard.type("e");
-  }
-  const after = (await page.evaluate(read)) as string;
-  return after !== before ? "changed" : `${key}: ${kind} stayed ${JSON.stringify(before)}`;
-}
-
 async function ready(page: Page): Promise<void> {
   await page.waitForFunction(PAGE_READY, null, { timeout: TIMEOUT, polling: 250 });
   // figures redraw once the live model is loaded: measure what stays. A model still loading after TIMEOUT is
   // reported (the pages give up on a silent worker after 45 s, src/runtime/client.ts SMALL_MODEL_INIT_MS)
-  await page
-    .waitForFunction(
-      `[...document.querySelectorAll(".explainer-badge[data-status]")].every((b) => b.dataset.status !== "loading")`,
-      null,
-      { timeout: TIMEOUT, polling: 250 },
-    )
-    .catch(async () => {
-      const badges = await page.evaluate(
-        `[...document.querySelectorAll(".explainer-badge[data-status]")].map((b) => b.textContent.trim())`,
-      );
-      throw new Error(`${page.url()}: a model still loading after ${TIMEOUT} ms: ${JSON.stringify(badges)}`);
-    });
-  await page.waitForTimeout(400);
-}
-
-/**
- * Times the steps of a long test and prints them when it ends (pass or fail), so a slow step shows in CI's log:
- * `const step = stepTimer("/05-wkv phone"); await step("open", open(...)); ... step.report()`.
- */
-function stepTimer(name: string) {
-  const t0 = Date.now();
-  const done: string[] = [];
-  let current = "";
-  const step = async <T>(label: string, work: Promise<T> | (() => Promise<T>)): Promise<T> => {
-    const t = Date.now();
-    current = label;
-    const value = await (typeof work === "function" ? work() : work);
-    done.push(`${label} ${((Date.now() - t) / 1000).toFixed(1)} s`);
-    current = "";
-    return value;
-  };
-  step.note = (text: string) => done.push(text);
-  step.report = () =>
-    console.log(
-      `${name}: ${done.join(", ")}${current ? `, still in “${current}”` : ""} (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+  await page.waitForFunction(MODELS_SETTLED, null, { timeout: TIMEOUT, polling: 250 }).catch(async () => {
+    const badges = await page.evaluate(
+      `[...document.querySelectorAll(".explainer-badge[data-status]")].map((b) => b.textContent.trim())`,
     );
-  return step;
-}
-
-/** Waits until the page has not changed for `ms` (figures redraw as late results arrive), at most 20 s. */
-async function quiet(page: Page, ms = 800): Promise<void> {
-  await page.evaluate(`new Promise((done) => {
-    let timer = setTimeout(finish, ${ms});
-    const observer = new MutationObserver(() => { clearTimeout(timer); timer = setTimeout(finish, ${ms}); });
-    observer.observe(document.body, { childList: true, subtree: true });
-    const limit = setTimeout(finish, 20000);
-    function finish() { observer.disconnect(); clearTimeout(limit); clearTimeout(timer); done(); }
-  })`);
+    throw new Error(`${page.url()}: a model still loading after ${TIMEOUT} ms: ${JSON.stringify(badges)}`);
+  });
+  await page.waitForTimeout(400);
 }
 
 async function open(urlPath: string, size = SCREEN, colorScheme?: "light" | "dark") {
@@ -466,81 +394,4 @@ describe.runIf(status.available)("presenting the built site", () => {
       await page.close();
     }
   });
-
-  // (it.for: the test context's onTestFinished runs after a timeout too, so a stuck step is named in the log)
-  it.for(pages)(
-    "%s on a 390 px phone, by keyboard and for a screen reader",
-    async (pagePath, { onTestFinished }) => {
-      const step = stepTimer(`${pagePath} on a phone and by keyboard`);
-      onTestFinished(() => step.report());
-      await phoneAndKeyboard(pagePath, step);
-    },
-  );
 });
-
-/** The phone and keyboard checks of one page (below), each step timed by `step`. */
-async function phoneAndKeyboard(pagePath: string, step: ReturnType<typeof stepTimer>): Promise<void> {
-  const phone = await step("open at 390 px", open(pagePath, { width: 390, height: 844 }));
-  try {
-    const overflow = (await phone.page.evaluate(`[document.documentElement.scrollWidth,
-        ...[...document.querySelectorAll("figure[data-figure]")].filter((f) => f.getBoundingClientRect().right > 391)
-          .map((f) => f.dataset.figure + " " + Math.round(f.getBoundingClientRect().right))]`)) as (
-      number | string
-    )[];
-    expect(overflow, "page width, then figures past the screen's edge").toEqual([390]);
-    // every figure has a text alternative, with numbers in it (or is a table of them)
-    const alts = await step("text alternatives", layout(phone.page));
-    expect(
-      alts.filter((f) => f.alt !== "table" && !/\d/.test(f.alt)).map((f) => `${f.name}: “${f.alt}”`),
-    ).toEqual([]);
-    expect(phone.problems).toEqual([]);
-  } finally {
-    await step("close", phone.page.close());
-  }
-  // every control can be reached with Tab, and shows where the focus is
-  const { page, problems } = await step("open at 1280 px", open(pagePath, { width: 1280, height: 900 }));
-  try {
-    await step("quiet", quiet(page));
-    const controls = (await page.evaluate(`${CONTROLS}.length`)) as number;
-    expect(controls).toBeGreaterThan(0);
-    // the controls there are now (a figure drawn later, e.g. after a long measurement, is not required)
-    const all = (await page.evaluate(`${CONTROLS}.map(${CONTROL_KEY})`)) as string[];
-    const noRing = new Set<string>();
-    const reached = new Set<string>();
-    // the kinds of value control on the page: the first of each reached by Tab is operated by keyboard
-    const kinds = (await page.evaluate(
-      `[...new Set(${CONTROLS}.map((el) => ${VALUE_KIND}(el)).filter(Boolean))]`,
-    )) as string[];
-    const operated = new Map<string, string>();
-    await page.mouse.click(1, 1);
-    const tabbed = Date.now();
-    for (let i = 0; i < controls + 40; i++) {
-      await page.keyboard.press("Tab");
-      const focused = (await page.evaluate(FOCUS)) as { key: string; ring: boolean } | null;
-      if (!focused) continue;
-      reached.add(focused.key);
-      if (!focused.ring) noRing.add(focused.key);
-    }
-    step.note(`Tab ×${controls + 40} ${((Date.now() - tabbed) / 1000).toFixed(1)} s`);
-    const missed = [...new Set(all)].filter((k) => !reached.has(k));
-    expect(missed, "controls Tab never reached").toEqual([]);
-    expect([...noRing], "focused without a visible focus ring").toEqual([]);
-    // then the first control of each kind (Tab reached them all above) is focused and operated by keyboard
-    for (const kind of kinds) {
-      const key = (await page.evaluate(`(() => {
-          const el = ${CONTROLS}.find((c) => ${VALUE_KIND}(c) === ${JSON.stringify(kind)});
-          el.focus();
-          return ${CONTROL_KEY}(el);
-        })()`)) as string;
-      operated.set(kind, await step(`operate ${kind}`, operateByKeyboard(page, kind, key)));
-    }
-    expect([...operated.keys()].sort(), "kinds of control operated by keyboard").toEqual([...kinds].sort());
-    expect(
-      [...operated.values()].filter((r) => r !== "changed"),
-      "controls whose value the keyboard did not change",
-    ).toEqual([]);
-    expect(problems).toEqual([]);
-  } finally {
-    await step("close", page.close());
-  }
-}

@@ -1,7 +1,8 @@
 /**
  * The built site in a real browser: every page in dist/ loads with no console error, no uncaught exception, no
  * failed request and no request off loopback; its equations rendered (KaTeX) and its figures are non-empty; the
- * test browser has a working WebGPU adapter; the home page's slider changes its figure.
+ * test browser has a working WebGPU adapter; the home page's slider changes its figure. Each page, once loaded, is
+ * then checked on a 390 px phone and by keyboard (helpers/phone-keyboard.ts, issue 14).
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -9,7 +10,14 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
-import { PAGE_READY, PAGE_REPORT, WEBGPU_PROBE, type PageReport } from "./helpers/page-checks.js";
+import {
+  MODELS_SETTLED,
+  PAGE_READY,
+  PAGE_REPORT,
+  WEBGPU_PROBE,
+  type PageReport,
+} from "./helpers/page-checks.js";
+import { checkPhoneAndKeyboard, stepTimer } from "./helpers/phone-keyboard.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
 import { distDir, ensureBuilt, findPages, repoRoot } from "./helpers/site.js";
 
@@ -82,15 +90,20 @@ describe.runIf(status.available)("the built site in Chromium", () => {
     expect(problems).toEqual([]);
   });
 
-  it.each(pages)(
-    "page %s renders its equations and figures with no error and nothing off loopback",
-    async (pagePath) => {
-      const { page, problems } = await openPage(pagePath);
+  // (it.for: the test context's onTestFinished runs after a timeout too, so a stuck step is named in the log)
+  it.for(pages)(
+    "page %s renders its equations and figures with no error and nothing off loopback; on a phone and by keyboard",
+    async (pagePath, { onTestFinished }) => {
+      const step = stepTimer(pagePath);
+      onTestFinished(() => step.report());
+      const { page, problems } = await step("open", openPage(pagePath));
       try {
         let ready = true;
-        await page.waitForFunction(PAGE_READY, null, { timeout: PAGE_TIMEOUT_MS, polling: 250 }).catch(() => {
-          ready = false;
-        });
+        await step("ready", () =>
+          page.waitForFunction(PAGE_READY, null, { timeout: PAGE_TIMEOUT_MS, polling: 250 }).catch(() => {
+            ready = false;
+          }),
+        );
         await page.waitForLoadState("networkidle");
         await page.waitForTimeout(300); // late errors of the last cells
         const report = (await page.evaluate(PAGE_REPORT)) as PageReport;
@@ -109,6 +122,12 @@ describe.runIf(status.available)("the built site in Chromium", () => {
         expect(ready, `${pagePath} not ready after ${PAGE_TIMEOUT_MS} ms: ${describeReport(report)}`).toBe(
           true,
         );
+        // the same page on a 390 px phone, then by keyboard (issue 14): once its models have loaded
+        await step(
+          "models",
+          page.waitForFunction(MODELS_SETTLED, null, { timeout: PAGE_TIMEOUT_MS, polling: 250 }),
+        );
+        await checkPhoneAndKeyboard(page, problems, step);
       } finally {
         await page.close();
       }

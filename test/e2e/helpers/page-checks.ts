@@ -48,6 +48,9 @@ export const PAGE_REPORT = `(() => {
 })()`;
 
 /** True once the page has rendered: some KaTeX, at least one figure, and every figure non-empty. */
+/** True once no model badge on the page says "loading" (the figures redraw when a live model arrives). */
+export const MODELS_SETTLED = `[...document.querySelectorAll(".explainer-badge[data-status]")].every((b) => b.dataset.status !== "loading")`;
+
 export const PAGE_READY = `(() => {
   const r = ${PAGE_REPORT};
   return r.katex > 0 && r.figures.length > 0 && r.figures.every((f) => f.ok);
