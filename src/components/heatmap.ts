@@ -1,5 +1,5 @@
 /**
- * A channels × time heatmap (one SVG: the cells an <image>, axes and marks around it), for any (T, C) tensor of a
+ * A channels × time heatmap (one SVG: the cells a canvas in it, axes and marks around it), for any (T, C) tensor of a
  * trace.
  * Rows are channels (optionally reordered), columns are token positions; columns at and after `revealed` are
  * drawn empty (the "filling in as tokens stream" effect).
@@ -119,47 +119,70 @@ function cachedColorTable(scale: HeatmapScale, kind: HeatmapKind): Uint8Array {
   return lut;
 }
 
-/** One canvas for every panel's cells, reused (its 2D context costs more to make than the pixels to draw). */
-let cellCanvas: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D } | null | undefined;
+const XHTML = "http://www.w3.org/1999/xhtml";
 
-/** Cells as a PNG data URL, one pixel per cell (time across, channels down), or "" where there is no canvas. */
-function cellImage(
+/** Whether this platform stores a 32-bit word's lowest byte first (every browser's platform, in practice). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** An opaque RGB colour as a 32-bit word whose bytes in memory are R, G, B, A (ImageData's order). */
+function pack(r: number, g: number, b: number): number {
+  return LITTLE_ENDIAN
+    ? ((255 << 24) | (b << 16) | (g << 8) | r) >>> 0
+    : ((r << 24) | (g << 16) | (b << 8) | 255) >>> 0;
+}
+
+const packedCache = new WeakMap<Uint8Array, Uint32Array>();
+/** The 256 colours of a colour table (RGB triples), packed for one write a pixel. */
+function packedColors(lut: Uint8Array): Uint32Array {
+  let packed = packedCache.get(lut);
+  if (!packed) {
+    packed = new Uint32Array(256);
+    for (let i = 0; i < 256; i++) packed[i] = pack(lut[i * 3], lut[i * 3 + 1], lut[i * 3 + 2]);
+    packedCache.set(lut, packed);
+  }
+  return packed;
+}
+
+/**
+ * Paints the cells into `canvas`, one pixel per cell (time across, channels down), in place: the canvas sits in
+ * the SVG (a foreignObject over the plot) and is scaled pixelated with it, so a redraw costs a putImageData, not
+ * an image encode and decode (the figure tools turn it into an <image> when exporting, src/ui/export.ts).
+ */
+function paintCells(
+  canvas: HTMLCanvasElement,
   m: Matrix,
   revealed: number,
   order: readonly number[],
   scale: HeatmapScale,
   lut: Uint8Array,
-): string {
-  if (typeof document === "undefined" || revealed < 1) return "";
-  if (cellCanvas === undefined) {
-    const canvas = document.createElement("canvas");
-    const ctx = canvas.getContext("2d");
-    cellCanvas = ctx ? { canvas, ctx } : null;
-  }
-  if (!cellCanvas) return "";
-  const { canvas, ctx } = cellCanvas;
+): boolean {
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return false;
   const C = m.cols;
   if (canvas.width !== revealed) canvas.width = revealed;
   if (canvas.height !== C) canvas.height = C;
   const lo = scale.domain[0];
   const span = scale.domain[1] - scale.domain[0] || 1;
   const img = ctx.createImageData(revealed, C);
-  const px = img.data;
+  // one 32-bit write a pixel: the colours packed as the platform stores RGBA bytes in a 32-bit word
+  const px = new Uint32Array(img.data.buffer, img.data.byteOffset, revealed * C);
+  const colors = packedColors(lut);
+  const black = pack(0, 0, 0);
   for (let r = 0; r < C; r++) {
     const c = order[r];
+    const row = r * revealed;
     for (let t = 0; t < revealed; t++) {
       const v = m.data[t * C + c];
-      const o = (r * revealed + t) * 4;
-      px[o + 3] = 255;
-      if (!Number.isFinite(v)) continue; // black
-      const i = Math.max(0, Math.min(255, Math.round(((v - lo) / span) * 255)));
-      px[o] = lut[i * 3];
-      px[o + 1] = lut[i * 3 + 1];
-      px[o + 2] = lut[i * 3 + 2];
+      if (v - v !== 0) {
+        px[row + t] = black; // NaN or ±Infinity
+        continue;
+      }
+      const i = Math.round(((v - lo) / span) * 255);
+      px[row + t] = colors[i < 0 ? 0 : i > 255 ? 255 : i];
     }
   }
   ctx.putImageData(img, 0, 0);
-  return canvas.toDataURL("image/png");
+  return true;
 }
 
 /** The live parts of a drawn heatmap (see updateHeatmap): what its fixed parts were drawn for, and how to repaint. */
@@ -231,7 +254,7 @@ function fixedLayout(m: Matrix, o: HeatmapOptions) {
 }
 
 /**
- * One SVG (the cells an <image> drawn pixelated), so the figure scales as a whole: full screen, presenter mode,
+ * One SVG (the cells a canvas drawn pixelated in it), so the figure scales as a whole: full screen, presenter mode,
  * export. The title wraps to the panel's width; the colour bar's labels get the room their longest one needs.
  * The parts that change when a token is added (the cells, the token labels, the token mark, the colour bar's
  * labels, the figure's data attributes and text alternative) are drawn by one function, which updateHeatmap
@@ -345,19 +368,25 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
       }
     node.dataset.min = String(mn);
     node.dataset.max = String(mx);
-    cells.selectChildren().remove();
-    const href = cellImage(pm, revealed, P.order, scale, cachedColorTable(scale, P.kind));
-    if (href)
-      cells
-        .append("image")
-        .attr("class", "cells")
+    // the cells: one canvas, kept across redraws (see paintCells); none without a DOM or before the first token
+    if (typeof document === "undefined" || revealed < 1) cells.selectChildren().remove();
+    else {
+      let box = cells.select<SVGForeignObjectElement>("foreignObject");
+      if (box.empty()) {
+        box = cells.append("foreignObject");
+        const canvas = document.createElementNS(XHTML, "canvas") as HTMLCanvasElement;
+        canvas.setAttribute("class", "cells");
+        canvas.style.cssText = "display:block;width:100%;height:100%;image-rendering:pixelated";
+        box.node()!.appendChild(canvas);
+      }
+      box
         .attr("x", f.left)
         .attr("y", f.top)
         .attr("width", revealed * colW)
-        .attr("height", plotH)
-        .attr("preserveAspectRatio", "none")
-        .style("image-rendering", "pixelated")
-        .attr("href", href);
+        .attr("height", plotH);
+      const canvas = box.node()!.firstElementChild as HTMLCanvasElement;
+      if (!paintCells(canvas, pm, revealed, P.order, scale, cachedColorTable(scale, P.kind))) box.remove();
+    }
     marks.selectChildren().remove();
     const every = Math.ceil(T / Math.max(1, Math.floor(plotW / 16)));
     const xl = marks.append("g").attr("font-family", "var(--monospace)").attr("font-size", 14);

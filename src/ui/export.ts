@@ -209,6 +209,20 @@ function inlineSvg(svg: SVGSVGElement): SVGSVGElement {
     for (const p of SVG_PROPS) target.removeAttribute(p);
     target.removeAttribute("class");
   });
+  // a canvas drawn in the SVG (a heatmap's cells, src/components/heatmap.ts) has no pixels in a copy or in an
+  // SVG file: it goes out as an <image> of what it shows, scaled as it is on screen
+  from.forEach((el, i) => {
+    const target = to[i] as Element;
+    if (!(el instanceof SVGForeignObjectElement)) return;
+    const canvas = el.querySelector("canvas");
+    if (!canvas || !clone.contains(target)) return;
+    const image = document.createElementNS(SVG_NS, "image");
+    for (const a of ["x", "y", "width", "height"]) image.setAttribute(a, el.getAttribute(a) ?? "0");
+    image.setAttribute("preserveAspectRatio", "none");
+    image.setAttribute("style", `image-rendering:${getComputedStyle(canvas).imageRendering}`);
+    image.setAttribute("href", canvas.toDataURL("image/png"));
+    target.replaceWith(image);
+  });
   return clone;
 }
 

@@ -8,6 +8,8 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadBuildModel } from "../../src/build/build-model.js";
+import { rgb as d3rgb } from "d3";
+import { heatmapScale } from "../../src/components/heatmap.js";
 import { encodePrompt } from "../../src/trace/prompt.js";
 import { Sampler } from "../../src/rwkv/sampling.js";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
@@ -57,6 +59,35 @@ async function expectStateHeatmapMatchesReference(page: Page, prompt: string, la
   }
   expect(Math.abs(shown.min - min)).toBeLessThanOrEqual(1e-3);
   expect(Math.abs(shown.max - max)).toBeLessThanOrEqual(1e-3);
+  // the cells' pixels: the values past the colour domain's ends (a diverging domain clips the 1% at its larger
+  // end) are painted in d3's end colours of RdBu, computed here, never in those colours with red and blue swapped
+  const unit = heatmapScale([], "diverging", [-1, 1]);
+  const ends = [unit.color(1), unit.color(-1)].map((c) => {
+    const { r, g, b } = d3rgb(c);
+    return [r, g, b];
+  });
+  const found = await page.$eval(
+    '[data-figure="wkv-state-a"] canvas.cells',
+    (el, ends) => {
+      const c = el as HTMLCanvasElement;
+      const px = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
+      const count = (rgb: number[]) => {
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4)
+          if (px[i] === rgb[0] && px[i + 1] === rgb[1] && px[i + 2] === rgb[2]) n++;
+        return n;
+      };
+      return {
+        size: [c.width, c.height],
+        ends: ends.map(count),
+        swapped: ends.map(([r, g, b]) => count([b, g, r])),
+      };
+    },
+    ends,
+  );
+  expect(found.size).toEqual([tokens.length, model.config.nEmbd]);
+  expect(found.ends[0] + found.ends[1], "cells in RdBu's end colours").toBeGreaterThan(0);
+  expect(found.swapped, "cells in the end colours with red and blue swapped").toEqual([0, 0]);
 }
 
 async function typePrompt(page: Page, text: string): Promise<void> {
@@ -342,13 +373,24 @@ describe.runIf(status.available || status.required)("chapters 1, 3, 4, 5 in Chro
         const figs = [...copy.querySelectorAll("figure")].map((f) => ({
           min: Number(f.dataset.min),
           max: Number(f.dataset.max),
-          image: !!f.querySelector("image.cells")?.getAttribute("href")?.startsWith("data:image/png"),
+          // the cells' canvas: one pixel per cell, the prompt's 128 tokens by the model's channels
+          cells: (() => {
+            const c = f.querySelector("canvas.cells") as HTMLCanvasElement | null;
+            return c ? [c.width, c.height] : null;
+          })(),
+          // every cell painted (opaque) on the page's own canvas (a copy has no pixels)
+          painted: (() => {
+            const c = el.querySelector(
+              `figure[data-figure="${f.dataset.figure}"] canvas.cells`,
+            ) as HTMLCanvasElement;
+            const px = c?.getContext("2d")?.getImageData(0, 0, c.width, c.height).data;
+            return !!px && px.length > 0 && px.every((v, i) => i % 4 !== 3 || v === 255);
+          })(),
         }));
         for (const f of copy.querySelectorAll("figure")) {
           delete f.dataset.min;
           delete f.dataset.max;
         }
-        for (const img of copy.querySelectorAll("image")) img.removeAttribute("href");
         return { html: copy.outerHTML, figs };
       });
     const typed = await grid(page);
@@ -364,7 +406,9 @@ describe.runIf(status.available || status.required)("chapters 1, 3, 4, 5 in Chro
     );
     expect(typed.figs).toHaveLength(4);
     typed.figs.forEach((f, i) => {
-      expect(f.image && drawn.figs[i].image).toBe(true);
+      expect(f.cells).toEqual(drawn.figs[i].cells);
+      expect(f.cells?.[0]).toBe(128);
+      expect(f.painted && drawn.figs[i].painted).toBe(true);
       expect(Math.abs(f.min - drawn.figs[i].min)).toBeLessThanOrEqual(1e-3);
       expect(Math.abs(f.max - drawn.figs[i].max)).toBeLessThanOrEqual(1e-3);
     });
