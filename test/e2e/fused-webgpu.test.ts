@@ -114,13 +114,17 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
           ? { freq: { ids: [9, 2, 50, 31, 0], probs: [0.4, 0.3, 0.15, 0.1, 0.05], topP: 0.8, draws: 200 } }
           : {}),
       };
-      const { out, logs } = await inPage<{ adapter: string; out: FusedCheckOutput; error?: string }>(
-        "fusedDirect",
-        req,
-      );
+      const { out, logs } = await inPage<{
+        adapter: string;
+        out: FusedCheckOutput;
+        ms: { create: number; check: number };
+        error?: string;
+      }>("fusedDirect", req);
       expect(out.error, logs.join("\n")).toBeUndefined();
       const r = judgeFusedCheck(syntheticWeights(config, seed), req, out.out);
-      console.log(`fused on ${out.adapter}, ${name}: ${JSON.stringify({ ...r, freq: undefined })}`);
+      console.log(
+        `fused on ${out.adapter}, ${name} (create ${out.ms.create} ms, check ${out.ms.check} ms): ${JSON.stringify({ ...r, freq: undefined })}`,
+      );
       expect(r.stepLogitsRel).toBeLessThan(1e-5);
       expect(r.stepsLogitsRel).toBeLessThan(1e-5);
       expect(r.greedyLogitsRel).toBeLessThan(1e-5);
