@@ -14,9 +14,12 @@ const { values } = parseArgs({
     edits: { type: "string", default: "21" },
     profile: { type: "boolean" },
     timeline: { type: "boolean" },
+    pause: { type: "string", default: "0" },
   },
 });
 const EDITS = Math.max(1, Number(values.edits) || 21);
+/** ms between one edit's heatmaps and the next edit (0: back to back; ~150: a fast typist's pace) */
+const PAUSE = Math.max(0, Number(values.pause) || 0);
 ensureBuilt();
 const server = await serveStatic(distDir);
 const browser = await launchChromium();
@@ -33,7 +36,7 @@ try {
       Worker.prototype.postMessage = function (...args) { log.push(["post", performance.now()]); return post.apply(this, args); };
       const W = window.Worker;
       window.Worker = class extends W {
-        constructor(...args) { super(...args); this.addEventListener("message", () => log.push(["message", performance.now()])); }
+        constructor(...args) { super(...args); this.addEventListener("message", (e) => log.push(["message", performance.now(), e.data && e.data.result && e.data.result.ms])); }
       };
     })();`);
   const page = await browser.context.newPage();
@@ -47,6 +50,7 @@ try {
     await cdp.send("Profiler.start");
   }
   for (let i = 0; i < EDITS; i++) {
+    if (PAUSE) await page.waitForTimeout(PAUSE);
     const text = i % 2 === 0 ? prompt + "s" : prompt;
     const T = i % 2 === 0 ? 128 : 127;
     times.push(
@@ -61,7 +65,7 @@ try {
           if (fig && fig.getAttribute("data-revealed") === "${T}") {
             const t1 = performance.now();
             const w = (window.__workerLog || []).filter(([, t]) => t >= t0 && t <= t1);
-            window.__phases = (window.__phases || []).concat([[t1 - t0, ...w.map(([k, t]) => k[0] + (t - t0).toFixed(1))]]);
+            window.__phases = (window.__phases || []).concat([[t1 - t0, ...w.map(([k, t, ms]) => k[0] + (t - t0).toFixed(1) + (typeof ms === "number" ? "(worker " + ms.toFixed(1) + ")" : ""))]]);
             resolve(t1 - t0);
           }
           else requestAnimationFrame(poll);
@@ -123,7 +127,7 @@ try {
 const s = [...times].sort((a, b) => a - b);
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
-  `keystroke -> chapter 5 heatmaps: median ${med(times).toFixed(1)} ms (min ${s[0].toFixed(1)}, max ${s[s.length - 1].toFixed(1)}, ${times.length} edits); ` +
+  `keystroke -> chapter 5 heatmaps${PAUSE ? ` (${PAUSE} ms between edits)` : ""}: median ${med(times).toFixed(1)} ms (min ${s[0].toFixed(1)}, max ${s[s.length - 1].toFixed(1)}, ${times.length} edits); ` +
     `add ${med(times.filter((_, i) => i % 2 === 0)).toFixed(1)}, delete ${med(times.filter((_, i) => i % 2 === 1)).toFixed(1)}; load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
