@@ -83,11 +83,12 @@ export interface ClientOptions extends Omit<WorkerInitOptions, "ep"> {
 }
 
 /**
- * The start limit for the project's small models (a few MB: the chapters' models and their traces): they start in
- * 1 to 4 s on a laptop and about 10 s on a slow phone, so a worker silent for this long is stuck, and the page
- * falls back (to the reference model in JavaScript) instead of showing "loading" for ever.
+ * The start limit for the project's small models (the chapters' models and their traces): they start in 1 to 4 s
+ * on a laptop once onnxruntime-web's wasm (27 MB, fetched by the worker) is here, and that download takes about
+ * 110 s at 2 Mbit/s. A worker silent for longer than this is taken as stuck, and the page falls back (to the
+ * reference model in JavaScript, saying why) instead of showing "loading" for ever.
  */
-export const SMALL_MODEL_INIT_MS = 45_000;
+export const SMALL_MODEL_INIT_MS = 150_000;
 
 /** How long `dispose` waits for the worker to release its sessions before stopping it anyway. */
 export const DISPOSE_GRACE_MS = 2_000;

@@ -18,7 +18,7 @@ import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.
 import { FIGURE_LAYOUT, type FigureLayout } from "./helpers/layout-checks.js";
 import { openWatchedPage } from "./helpers/open-page.js";
 import { quiet } from "./helpers/phone-keyboard.js";
-import { MODELS_SETTLED, PAGE_READY } from "./helpers/page-checks.js";
+import { PAGE_READY, waitForModels } from "./helpers/page-checks.js";
 import { serveStatic, type StaticServer } from "./helpers/server.js";
 import { distDir, ensureBuilt, findPages, repoRoot } from "./helpers/site.js";
 
@@ -37,14 +37,8 @@ let browser: Browser;
 
 async function ready(page: Page): Promise<void> {
   await page.waitForFunction(PAGE_READY, null, { timeout: TIMEOUT, polling: 250 });
-  // figures redraw once the live model is loaded: measure what stays. A model still loading after TIMEOUT is
-  // reported (the pages give up on a silent worker after 45 s, src/runtime/client.ts SMALL_MODEL_INIT_MS)
-  await page.waitForFunction(MODELS_SETTLED, null, { timeout: TIMEOUT, polling: 250 }).catch(async () => {
-    const badges = await page.evaluate(
-      `[...document.querySelectorAll(".explainer-badge[data-status]")].map((b) => b.textContent.trim())`,
-    );
-    throw new Error(`${page.url()}: a model still loading after ${TIMEOUT} ms: ${JSON.stringify(badges)}`);
-  });
+  // figures redraw once the live model is loaded: measure what stays
+  await waitForModels(page, TIMEOUT);
   await page.waitForTimeout(400);
 }
 

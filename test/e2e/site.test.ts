@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { browserStatus, launchChromium, type Browser } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
 import {
-  MODELS_SETTLED,
   PAGE_READY,
   PAGE_REPORT,
   WEBGPU_PROBE,
+  waitForModels,
   type PageReport,
 } from "./helpers/page-checks.js";
 import { checkPhoneAndKeyboard, stepTimer } from "./helpers/phone-keyboard.js";
@@ -93,6 +93,8 @@ describe.runIf(status.available)("the built site in Chromium", () => {
   // (it.for: the test context's onTestFinished runs after a timeout too, so a stuck step is named in the log)
   it.for(pages)(
     "page %s renders its equations and figures with no error and nothing off loopback; on a phone and by keyboard",
+    // room for both waits below to fail with their own message (a model stuck loading names its badges)
+    { timeout: 2 * PAGE_TIMEOUT_MS + 120_000 },
     async (pagePath, { onTestFinished }) => {
       const step = stepTimer(pagePath);
       onTestFinished(() => step.report());
@@ -123,10 +125,7 @@ describe.runIf(status.available)("the built site in Chromium", () => {
           true,
         );
         // the same page on a 390 px phone, then by keyboard (issue 14): once its models have loaded
-        await step(
-          "models",
-          page.waitForFunction(MODELS_SETTLED, null, { timeout: PAGE_TIMEOUT_MS, polling: 250 }),
-        );
+        await step("models", waitForModels(page, PAGE_TIMEOUT_MS));
         await checkPhoneAndKeyboard(page, problems, step);
       } finally {
         await page.close();

@@ -5,6 +5,7 @@
  * attribute, and it is non-empty when it is visible and holds an <svg> with at least one drawn element of
  * non-zero size, a <canvas> of non-zero size, or a <table> with at least one cell.
  */
+import type { Page } from "playwright-core";
 
 export interface FigureReport {
   name: string;
@@ -50,6 +51,19 @@ export const PAGE_REPORT = `(() => {
 /** True once the page has rendered: some KaTeX, at least one figure, and every figure non-empty. */
 /** True once no model badge on the page says "loading" (the figures redraw when a live model arrives). */
 export const MODELS_SETTLED = `[...document.querySelectorAll(".explainer-badge[data-status]")].every((b) => b.dataset.status !== "loading")`;
+
+/**
+ * Waits until no model badge says "loading"; past `timeoutMs` it fails naming the page and what its badges say
+ * (a page gives up on a silent model worker after SMALL_MODEL_INIT_MS, src/runtime/client.ts).
+ */
+export async function waitForModels(page: Page, timeoutMs: number): Promise<void> {
+  await page.waitForFunction(MODELS_SETTLED, null, { timeout: timeoutMs, polling: 250 }).catch(async () => {
+    const badges = await page.evaluate(
+      `[...document.querySelectorAll(".explainer-badge[data-status]")].map((b) => b.textContent.trim())`,
+    );
+    throw new Error(`${page.url()}: a model still loading after ${timeoutMs} ms: ${JSON.stringify(badges)}`);
+  });
+}
 
 export const PAGE_READY = `(() => {
   const r = ${PAGE_REPORT};
