@@ -4,8 +4,9 @@
  *  - on the page's own device, for a 3 x 32 shape and the tiny model's shape (4 x 256): step logits and state,
  *    one steps() call, greedy generation on the GPU token for token, top-p samples inside the reference's
  *    nucleus, and the sampler's frequencies against the nucleus' renormalised probabilities;
- *  - behind the model worker's client (engine "fused", the interface the pages generate through), 3 x 32: the state moves
- *    between ORT's parallel graph and the fused step in both directions, and generate samples on the GPU;
+ *  - behind the model worker's client (engine "fused", the interface the pages generate through), on the 3 x 32
+ *    shape: the state moves between ORT's parallel graph and the fused step in both directions, and generate
+ *    samples on the GPU;
  *  - on wasm the same request falls back to ORT's step, says why, and generate samples on the CPU.
  */
 import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
