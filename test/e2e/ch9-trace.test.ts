@@ -55,7 +55,7 @@ describe.runIf(status.available || status.required)("chapter 9: a live causal tr
   useSite(site);
 
   it(
-    "traces the reader's prompt live, both models, and every cell equals the Node computation",
+    "traces the reader's prompt live, both models, every cell within the fp32 bound of the Node computation",
     async () => {
       const { page, problems } = await openWatchedPage(
         site.browser,
