@@ -159,6 +159,7 @@ function paintCells(
   const ctx = canvas.getContext("2d");
   if (!ctx) return false;
   const C = m.cols;
+  const data = m.data;
   if (canvas.width !== revealed) canvas.width = revealed;
   if (canvas.height !== C) canvas.height = C;
   const lo = scale.domain[0];
@@ -171,8 +172,8 @@ function paintCells(
   for (let r = 0; r < C; r++) {
     const c = order[r];
     const row = r * revealed;
-    for (let t = 0; t < revealed; t++) {
-      const v = m.data[t * C + c];
+    for (let t = 0, at = c; t < revealed; t++, at += C) {
+      const v = data[at];
       if (v - v !== 0) {
         px[row + t] = black; // NaN or ±Infinity
         continue;
@@ -361,11 +362,13 @@ export function heatmap(m: Matrix, o: HeatmapOptions): HTMLElement {
     node.dataset.revealed = String(revealed);
     let mn = Infinity;
     let mx = -Infinity;
-    for (const v of P.shown)
-      if (Number.isFinite(v)) {
-        mn = Math.min(mn, v);
-        mx = Math.max(mx, v);
-      }
+    const shown = P.shown;
+    for (let i = 0; i < shown.length; i++) {
+      const v = shown[i];
+      if (v - v !== 0) continue; // NaN or ±Infinity
+      if (v < mn) mn = v;
+      if (v > mx) mx = v;
+    }
     node.dataset.min = String(mn);
     node.dataset.max = String(mx);
     // the cells: one canvas, kept across redraws (see paintCells); none without a DOM or before the first token
