@@ -147,8 +147,10 @@ function packedColors(lut: Uint8Array): Uint32Array {
  * Paints the cells into `canvas`, one pixel per cell (time across, channels down), in place: the canvas sits in
  * the SVG (a foreignObject over the plot) and is scaled pixelated with it, so a redraw costs a putImageData, not
  * an image encode and decode (the figure tools turn it into an <image> when exporting, src/ui/export.ts).
+ * Row r shows channel order[r]; a value's colour is the table's entry round((v - lo) / (hi - lo) * 255), clamped
+ * to 0..255; NaN and ±Infinity are black. False when there is no 2D context. (@internal: exported for its test.)
  */
-function paintCells(
+export function paintCells(
   canvas: HTMLCanvasElement,
   m: Matrix,
   revealed: number,
@@ -179,7 +181,7 @@ function paintCells(
         continue;
       }
       const i = Math.round(((v - lo) / span) * 255);
-      px[row + t] = colors[i < 0 ? 0 : i > 255 ? 255 : i];
+      px[row + t] = i >= 0 ? colors[i > 255 ? 255 : i] : i < 0 ? colors[0] : black; // NaN (a NaN domain): black
     }
   }
   ctx.putImageData(img, 0, 0);

@@ -98,6 +98,7 @@ export class RwkvWorkerClient {
   private readonly pending = new Map<number, Pending>();
   private info!: InitResult;
   private closed = false;
+  private disposing: Promise<void> | undefined;
   /** the EP that runs now (may change to "wasm" after a lost device) */
   ep: "webgpu" | "wasm" = "wasm";
   fallbackReason: string | undefined;
@@ -193,8 +194,9 @@ export class RwkvWorkerClient {
     this.pending.clear();
   }
 
-  /** Stops the worker at once: every pending and later call rejects with `e`. */
+  /** Stops the worker at once: every pending call rejects with `e` (a later one with "this model was disposed"). */
   private kill(e: Error): void {
+    if (this.closed && this.pending.size === 0) return;
     this.closed = true;
     this.worker.terminate();
     this.failAll(e);
@@ -310,18 +312,22 @@ export class RwkvWorkerClient {
   }
 
   /** Releases the worker's sessions (waiting at most DISPOSE_GRACE_MS for a busy or hung worker), then stops it. */
-  async dispose(): Promise<void> {
-    if (this.closed) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        this.call({ type: "dispose" }).catch(() => undefined),
-        new Promise((done) => (timer = setTimeout(done, DISPOSE_GRACE_MS))),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      this.kill(new Error("this model was disposed"));
-    }
+  dispose(): Promise<void> {
+    // one release however many callers: a second dispose waits for the first
+    this.disposing ??= (async () => {
+      if (this.closed) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          this.call({ type: "dispose" }).catch(() => undefined),
+          new Promise((done) => (timer = setTimeout(done, DISPOSE_GRACE_MS))),
+        ]);
+      } finally {
+        clearTimeout(timer);
+        this.kill(new Error("this model was disposed"));
+      }
+    })();
+    return this.disposing;
   }
 }
 

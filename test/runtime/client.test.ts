@@ -80,7 +80,9 @@ describe("a model worker that never answers its init", () => {
         () => "resolved",
         (e: unknown) => e,
       );
-      await vi.advanceTimersByTimeAsync(5_001);
+      await vi.advanceTimersByTimeAsync(4_999);
+      expect(worker.terminated).toBe(false);
+      await vi.advanceTimersByTimeAsync(2);
       expect(((await outcome) as OrtRwkvError).code).toBe("timeout");
       expect(worker.terminated).toBe(true);
     }
@@ -100,6 +102,50 @@ describe("a model worker that never answers its init", () => {
   });
 });
 
+describe("a model worker that fails to start within the limit", () => {
+  it("crashing: create rejects with the crash at once, the limit's timer is cleared, the worker stopped", async () => {
+    const worker = new StandInWorker();
+    const outcome = RwkvWorkerClient.create({
+      worker: worker as unknown as Worker,
+      wasmUrl: "ort.wasm",
+      source,
+      initTimeoutMs: SMALL_MODEL_INIT_MS,
+    }).then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
+    worker.onerror?.({ message: "wasm instantiation failed" } as ErrorEvent);
+    // the clean-up's "dispose" is not answered either: the grace period, then the worker is stopped
+    await vi.advanceTimersByTimeAsync(DISPOSE_GRACE_MS + 1);
+    expect(((await outcome) as Error).message).toMatch(/model worker crashed: wasm instantiation failed/);
+    expect(worker.terminated).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("answering with an error: create rejects with it and no timer is left", async () => {
+    const worker = new StandInWorker();
+    const outcome = RwkvWorkerClient.create({
+      worker: worker as unknown as Worker,
+      wasmUrl: "ort.wasm",
+      source,
+      initTimeoutMs: SMALL_MODEL_INIT_MS,
+    }).then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
+    worker.onmessage?.({
+      data: { id: worker.sent[0].id, ok: false, error: { name: "Error", message: "bad checkpoint" } },
+    } as MessageEvent);
+    // the clean-up's "dispose", answered
+    await vi.advanceTimersByTimeAsync(0);
+    expect(worker.sent.at(-1)?.type).toBe("dispose");
+    worker.answer(worker.sent.at(-1)!.id, undefined);
+    expect(((await outcome) as Error).message).toMatch(/bad checkpoint/);
+    expect(worker.terminated).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+});
+
 describe("a model worker that answers in time", () => {
   it("is kept, and later calls go to it", async () => {
     const worker = new StandInWorker();
@@ -112,6 +158,7 @@ describe("a model worker that answers in time", () => {
     await vi.advanceTimersByTimeAsync(SMALL_MODEL_INIT_MS - 1);
     worker.answer(worker.sent[0].id, initResult);
     const client = await created;
+    expect(vi.getTimerCount()).toBe(0); // the limit's timer is cleared with the answer
     await vi.advanceTimersByTimeAsync(2 * SMALL_MODEL_INIT_MS);
     expect(worker.terminated).toBe(false);
     expect(client.ep).toBe("wasm");
@@ -151,8 +198,11 @@ describe("dispose", () => {
   it("stops a worker as soon as it has released its sessions", async () => {
     const { worker, client } = await started();
     const disposed = client.dispose();
+    const again = client.dispose(); // a second caller waits for the same release
+    expect(worker.sent.map((m) => m.type)).toEqual(["init", "dispose"]);
     worker.answer(worker.sent.at(-1)!.id, undefined);
-    await disposed;
+    await Promise.all([disposed, again]);
     expect(worker.terminated).toBe(true);
+    expect(vi.getTimerCount()).toBe(0);
   });
 });

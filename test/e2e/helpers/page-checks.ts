@@ -48,13 +48,13 @@ export const PAGE_REPORT = `(() => {
   };
 })()`;
 
-/** True once the page has rendered: some KaTeX, at least one figure, and every figure non-empty. */
 /** True once no model badge on the page says "loading" (the figures redraw when a live model arrives). */
 export const MODELS_SETTLED = `[...document.querySelectorAll(".explainer-badge[data-status]")].every((b) => b.dataset.status !== "loading")`;
 
 /**
- * Waits until no model badge says "loading"; past `timeoutMs` it fails naming the page and what its badges say
- * (a page gives up on a silent model worker after SMALL_MODEL_INIT_MS, src/runtime/client.ts).
+ * Waits until no model badge says "loading"; past `timeoutMs` it fails naming the page and what its badges say.
+ * (The page itself gives up on a silent model worker only after SMALL_MODEL_INIT_MS, src/runtime/client.ts,
+ * longer than the tests wait: a stuck worker fails the test here, with its badges.)
  */
 export async function waitForModels(page: Page, timeoutMs: number): Promise<void> {
   await page.waitForFunction(MODELS_SETTLED, null, { timeout: timeoutMs, polling: 250 }).catch(async () => {
@@ -65,6 +65,7 @@ export async function waitForModels(page: Page, timeoutMs: number): Promise<void
   });
 }
 
+/** True once the page has rendered: some KaTeX, at least one figure, and every figure non-empty. */
 export const PAGE_READY = `(() => {
   const r = ${PAGE_REPORT};
   return r.katex > 0 && r.figures.length > 0 && r.figures.every((f) => f.ok);
