@@ -86,13 +86,17 @@ export function openTracedPair(
             source,
             initTimeoutMs: SMALL_MODEL_INIT_MS,
           });
-        // on wasm a second GPT worker (sharedRunner); on WebGPU one each
-        const [r, ...gs] = await Promise.all([
+        // on wasm a second GPT worker (sharedRunner); on WebGPU one each. Every start is waited for, so that when
+        // one fails the others that did start are released below, not left running beside the fallback
+        const started = await Promise.allSettled([
           open({ kind: "rwkv", weights: live.weights }).then((c) => (clients.push(c), c)),
           ...Array.from({ length: ep === "wasm" ? 2 : 1 }, () =>
             open({ kind: "gpt", weights: gpt.weights }).then((c) => (clients.push(c), c)),
           ),
         ]);
+        const failed = started.find((s) => s.status === "rejected");
+        if (failed) throw failed.reason;
+        const [r, ...gs] = started.map((s) => (s as PromiseFulfilledResult<TraceWorkerClient>).value);
         return {
           rwkv,
           gpt,

@@ -67,6 +67,47 @@ describe("openTracedPair", () => {
     expect(pair.fallbackReason).toMatch(/trace workers could not start/);
   });
 
+  it("when one trace worker fails to start, the ones that started later are stopped, not left running", async () => {
+    // the RWKV worker fails at once; the two GPT workers answer a moment later (after the failure)
+    const workers: { terminated: boolean }[] = [];
+    const saved = (globalThis as { Worker?: unknown }).Worker;
+    (globalThis as { Worker?: unknown }).Worker = class {
+      onmessage: ((e: { data: unknown }) => void) | null = null;
+      onerror: unknown = null;
+      terminated = false;
+      constructor() {
+        workers.push(this);
+      }
+      postMessage(m: { id: number; type: string; source?: { kind: string } }): void {
+        const answer = (data: unknown, ms: number) => setTimeout(() => this.onmessage?.({ data }), ms);
+        if (m.type !== "traceInit") answer({ id: m.id, ok: true, result: null }, 0);
+        else if (m.source?.kind === "rwkv")
+          answer({ id: m.id, ok: false, error: { name: "Error", message: "rwkv worker failed" } }, 0);
+        else
+          answer(
+            { id: m.id, ok: true, result: { ep: "wasm", threads: 1, threadsReason: "", rowsPerCall: 1 } },
+            20,
+          );
+      }
+      terminate(): void {
+        this.terminated = true;
+      }
+    };
+    try {
+      const pair = openTracedPair(
+        chapterHandle(async () => ({ weights }) as unknown as LiveModel),
+        async () => gpt,
+        { workerUrl: "/w/ort-worker.js", wasmUrl: "/w/ort-wasm.wasm", ep: "wasm" },
+      );
+      const p = await readyOrOff(pair);
+      expect(p.backend).toMatch(/the workers could not start: rwkv worker failed/);
+      expect(workers).toHaveLength(3);
+      expect(workers.map((w) => w.terminated)).toEqual([true, true, true]);
+    } finally {
+      (globalThis as { Worker?: unknown }).Worker = saved;
+    }
+  });
+
   it("on wasm it starts the wasm-only workers when the page gives them, else the WebGPU bundle's", async () => {
     const started: string[] = [];
     const saved = (globalThis as { Worker?: unknown }).Worker;
