@@ -226,6 +226,26 @@ describe.runIf(status.available)("presenting the built site", () => {
         expect(svg).not.toContain("currentColor");
         expect(svg).not.toContain("foreignObject");
         expect(svg).toMatch(/<image [^>]*href="data:image\/png;base64,/); // the cells
+        // the cells' image: where the canvas is on the page, pixelated, one pixel a cell as the canvas holds them
+        const cells = (await page.evaluate(`(async (text) => {
+          const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+          const im = doc.querySelector("image");
+          const img = new Image();
+          img.src = im.getAttribute("href");
+          await img.decode();
+          return { box: ["x", "y", "width", "height"].map((a) => +im.getAttribute(a)),
+            style: im.getAttribute("style"), size: [img.naturalWidth, img.naturalHeight] };
+        })(${JSON.stringify(svg)})`)) as { box: number[]; style: string; size: number[] };
+        const canvasOnPage = await fig.locator("foreignObject").evaluate((fo) => {
+          const c = fo.querySelector("canvas") as HTMLCanvasElement;
+          return {
+            box: ["x", "y", "width", "height"].map((a) => +fo.getAttribute(a)!),
+            size: [c.width, c.height],
+          };
+        });
+        expect(cells.box).toEqual(canvasOnPage.box);
+        expect(cells.size).toEqual(canvasOnPage.size);
+        expect(cells.style).toMatch(/image-rendering:\s*pixelated/);
         // what the export holds, read back by the browser's own SVG parser
         const parsed = (await page.evaluate(`((text) => {
           const doc = new DOMParser().parseFromString(text, "image/svg+xml");
