@@ -41,22 +41,26 @@ const initResult = {
 };
 const source = { weights: {} } as never;
 
+/** `create` on a stand-in worker, with `initTimeoutMs` when given; what it settles with (the client or the error). */
+function start(worker: StandInWorker, initTimeoutMs?: number): Promise<RwkvWorkerClient | unknown> {
+  return RwkvWorkerClient.create({
+    worker: worker as unknown as Worker,
+    wasmUrl: "ort.wasm",
+    source,
+    ...(initTimeoutMs ? { initTimeoutMs } : {}),
+  }).then(
+    (client) => client,
+    (e: unknown) => e,
+  );
+}
+
 beforeEach(() => vi.useFakeTimers());
 afterEach(() => vi.useRealTimers());
 
 describe("a model worker that never answers its init", () => {
   it("is stopped after initTimeoutMs and create rejects with a timeout error that says so", async () => {
     const worker = new StandInWorker();
-    const created = RwkvWorkerClient.create({
-      worker: worker as unknown as Worker,
-      wasmUrl: "ort.wasm",
-      source,
-      initTimeoutMs: 10_000,
-    });
-    const outcome = created.then(
-      () => "resolved",
-      (e: unknown) => e,
-    );
+    const outcome = start(worker, 10_000);
     await vi.advanceTimersByTimeAsync(9_999);
     expect(worker.terminated).toBe(false);
     await vi.advanceTimersByTimeAsync(2);
@@ -105,15 +109,7 @@ describe("a model worker that never answers its init", () => {
 describe("a model worker that fails to start within the limit", () => {
   it("crashing: create rejects with the crash at once, the limit's timer is cleared, the worker stopped", async () => {
     const worker = new StandInWorker();
-    const outcome = RwkvWorkerClient.create({
-      worker: worker as unknown as Worker,
-      wasmUrl: "ort.wasm",
-      source,
-      initTimeoutMs: SMALL_MODEL_INIT_MS,
-    }).then(
-      () => "resolved",
-      (e: unknown) => e,
-    );
+    const outcome = start(worker, SMALL_MODEL_INIT_MS);
     worker.onerror?.({ message: "wasm instantiation failed" } as ErrorEvent);
     // the clean-up's "dispose" is not answered either: the grace period, then the worker is stopped
     await vi.advanceTimersByTimeAsync(DISPOSE_GRACE_MS + 1);
@@ -124,15 +120,7 @@ describe("a model worker that fails to start within the limit", () => {
 
   it("answering with an error: create rejects with it and no timer is left", async () => {
     const worker = new StandInWorker();
-    const outcome = RwkvWorkerClient.create({
-      worker: worker as unknown as Worker,
-      wasmUrl: "ort.wasm",
-      source,
-      initTimeoutMs: SMALL_MODEL_INIT_MS,
-    }).then(
-      () => "resolved",
-      (e: unknown) => e,
-    );
+    const outcome = start(worker, SMALL_MODEL_INIT_MS);
     worker.onmessage?.({
       data: { id: worker.sent[0].id, ok: false, error: { name: "Error", message: "bad checkpoint" } },
     } as MessageEvent);
