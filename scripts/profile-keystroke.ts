@@ -1,7 +1,8 @@
 /**
  * Chapter 5's keystroke, timed and CPU-profiled (the page's main thread): the median of N alternating edits and
  * the functions with the most self time during them. Usage: `npm run build && npx tsx scripts/profile-keystroke.ts
- * [--edits N] [--profile]`.
+ * [--edits N] [--profile] [--timeline] [--pause MS] [--forward]`. `--forward` types N characters one after
+ * another, ending at the same 128 (every edit an addition, as typing is), instead of alternating one character.
  */
 import os from "node:os";
 import { parseArgs } from "node:util";
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     profile: { type: "boolean" },
     timeline: { type: "boolean" },
     pause: { type: "string", default: "0" },
+    forward: { type: "boolean" },
   },
 });
 const EDITS = Math.max(1, Number(values.edits) || 21);
@@ -27,7 +29,7 @@ const times: number[] = [];
 try {
   const base =
     "ROMEO:\nBut soft, what light through yonder window breaks? It is the east, and Juliet is the sun. Arise, fair sun, and kill the envio";
-  const prompt = base.slice(0, 127);
+  const prompt = values.forward ? base.slice(0, 128 - EDITS) : base.slice(0, 127);
   // --timeline: when the page posts to its worker and when the worker answers (the trace for the new token)
   if (values.timeline)
     await browser.context.addInitScript(`(() => {
@@ -42,7 +44,9 @@ try {
   const page = await browser.context.newPage();
   await page.goto(`${server.origin}/05-wkv?prompt=${encodeURIComponent(prompt)}`);
   await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: 60_000 });
-  await page.waitForSelector('[data-figure="wkv-state-a"][data-revealed="127"]', { timeout: 60_000 });
+  await page.waitForSelector(`[data-figure="wkv-state-a"][data-revealed="${prompt.length}"]`, {
+    timeout: 60_000,
+  });
   const cdp = values.profile ? await browser.context.newCDPSession(page) : null;
   if (cdp) {
     await cdp.send("Profiler.enable");
@@ -51,8 +55,8 @@ try {
   }
   for (let i = 0; i < EDITS; i++) {
     if (PAUSE) await page.waitForTimeout(PAUSE);
-    const text = i % 2 === 0 ? prompt + "s" : prompt;
-    const T = i % 2 === 0 ? 128 : 127;
+    const text = values.forward ? base.slice(0, prompt.length + i + 1) : i % 2 === 0 ? prompt + "s" : prompt;
+    const T = values.forward ? prompt.length + i + 1 : i % 2 === 0 ? 128 : 127;
     times.push(
       (await page.evaluate(`new Promise((resolve) => {
         const area = document.querySelector("textarea[data-prompt]");
@@ -127,8 +131,11 @@ try {
 const s = [...times].sort((a, b) => a - b);
 const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
-  `keystroke -> chapter 5 heatmaps${PAUSE ? ` (${PAUSE} ms between edits)` : ""}: median ${med(times).toFixed(1)} ms (min ${s[0].toFixed(1)}, max ${s[s.length - 1].toFixed(1)}, ${times.length} edits); ` +
-    `add ${med(times.filter((_, i) => i % 2 === 0)).toFixed(1)}, delete ${med(times.filter((_, i) => i % 2 === 1)).toFixed(1)}; load ${os
+  `keystroke -> chapter 5 heatmaps${PAUSE ? ` (${PAUSE} ms between edits)` : ""}${values.forward ? `, typing forward to 128` : ""}: median ${med(times).toFixed(1)} ms (min ${s[0].toFixed(1)}, max ${s[s.length - 1].toFixed(1)}, ${times.length} edits); ` +
+    (values.forward
+      ? ""
+      : `add ${med(times.filter((_, i) => i % 2 === 0)).toFixed(1)}, delete ${med(times.filter((_, i) => i % 2 === 1)).toFixed(1)}; `) +
+    `load ${os
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(" ")}`,
