@@ -125,21 +125,27 @@ async function main(): Promise<void> {
   };
   log("readBack", JSON.stringify(result.readBack));
 
+  /** ms of GEN tokens sampled on the GPU after the prompt, REPEATS runs after a warm-up (seed: the run's number) */
+  const timeGeneration = async (m: FusedRwkv, temperature: number, topP: number): Promise<number[]> => {
+    const ms: number[] = [];
+    for (let r = 0; r < REPEATS + 1; r++) {
+      m.reset();
+      await m.steps(prompt, { read: false });
+      await m.finish();
+      const s = performance.now();
+      await m.generate(GEN, { temperature, topP, seed: r });
+      if (r > 0) ms.push(performance.now() - s);
+    }
+    return ms;
+  };
+
   // sampled on the GPU: GEN tokens per call, queued without read-backs
   const sampled: Record<string, unknown> = {};
   for (const [name, temperature, topP] of [
     ["greedy", 0, 1],
     ["topP", 0.8, 0.9],
   ] as const) {
-    const ms: number[] = [];
-    for (let r = 0; r < REPEATS + 1; r++) {
-      f.reset();
-      await f.steps(prompt, { read: false });
-      await f.finish();
-      const s = performance.now();
-      await f.generate(GEN, { temperature, topP, seed: r });
-      if (r > 0) ms.push(performance.now() - s);
-    }
+    const ms = await timeGeneration(f, temperature, topP);
     sampled[name] = {
       tokens: GEN,
       msPerTokenMedian: q(ms, 0.5) / GEN,
@@ -233,15 +239,7 @@ async function main(): Promise<void> {
     try {
       const m = await FusedRwkv.create(device, weights, { rows });
       const ms = await ingestion(m);
-      const gen: number[] = [];
-      for (let r = 0; r < REPEATS + 1; r++) {
-        m.reset();
-        await m.steps(prompt, { read: false });
-        await m.finish();
-        const s = performance.now();
-        await m.generate(GEN, { temperature: 0, topP: 1 });
-        if (r > 0) gen.push(performance.now() - s);
-      }
+      const gen = await timeGeneration(m, 0, 1);
       m.dispose();
       const row = {
         rows,

@@ -55,7 +55,24 @@ export function gptOps(g: GraphBuilder, C: number, layerNormEps: number) {
     const y = g.op("MatMul", [x, init(`${p}.weight_T`, [inp, out], transpose(lin.weight, out, inp))]);
     return lin.bias ? g.op("Add", [y, init(`${p}.bias`, [out], lin.bias)]) : y;
   };
-  return { init, ln, linear };
+  /** The MLP's activation: the erf GELU or its tanh approximation, as the checkpoint's config says. */
+  const gelu = (a: string, kind: "erf" | "tanh") => {
+    if (kind === "erf") {
+      // 0.5 x (1 + erf(x / sqrt 2)); opset 17 has no Gelu operator
+      return g.op("Mul", [
+        g.op("Mul", [a, g.constF(0.5)]),
+        g.op("Add", [g.constF(1), g.op("Erf", [g.op("Mul", [a, g.constF(Math.SQRT1_2)])])]),
+      ]);
+    }
+    // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    const cube = g.op("Mul", [g.op("Mul", [a, a]), a]);
+    const inner = g.op("Mul", [
+      g.op("Add", [a, g.op("Mul", [cube, g.constF(0.044715)])]),
+      g.constF(Math.sqrt(2 / Math.PI)),
+    ]);
+    return g.op("Mul", [g.op("Mul", [a, g.constF(0.5)]), g.op("Add", [g.constF(1), g.op("Tanh", [inner])])]);
+  };
+  return { init, ln, linear, gelu };
 }
 
 export function buildGptGraph(w: GptWeights, opts: GptGraphOptions = {}): Uint8Array {
@@ -67,7 +84,7 @@ export function buildGptGraph(w: GptWeights, opts: GptGraphOptions = {}): Uint8A
   const mask = g.input(GPT_NAMES.mask, DataType.FLOAT, ["T", "S"], "additive causal mask, S = P + T");
   const pastK = g.input(GPT_NAMES.pastK, DataType.FLOAT, [L, "P", C], "cached keys");
   const pastV = g.input(GPT_NAMES.pastV, DataType.FLOAT, [L, "P", C], "cached values");
-  const { init, ln, linear } = gptOps(g, C, layerNormEps);
+  const { init, ln, linear, gelu: geluOp } = gptOps(g, C, layerNormEps);
   const heads = (x: string) =>
     g.op("Transpose", [g.op("Reshape", [x, g.constI([-1, H, D])])], { perm: [1, 0, 2] }); // (H, N, D)
 
@@ -105,22 +122,7 @@ export function buildGptGraph(w: GptWeights, opts: GptGraphOptions = {}): Uint8A
     x = g.op("Add", [x, linear(y, `${p}.attn.proj`, b.proj, C, C)]);
     // ---- MLP: W_proj GELU(W_fc h + b_fc) + b_proj
     const a = linear(ln(x, `${p}.ln2`, b.ln2), `${p}.mlp.fc`, b.fc, F, C); // (T, F)
-    let act: string;
-    if (gelu === "erf") {
-      // 0.5 x (1 + erf(x / sqrt 2)); opset 17 has no Gelu operator
-      act = g.op("Mul", [
-        g.op("Mul", [a, g.constF(0.5)]),
-        g.op("Add", [g.constF(1), g.op("Erf", [g.op("Mul", [a, g.constF(Math.SQRT1_2)])])]),
-      ]);
-    } else {
-      // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-      const cube = g.op("Mul", [g.op("Mul", [a, a]), a]);
-      const inner = g.op("Mul", [
-        g.op("Add", [a, g.op("Mul", [cube, g.constF(0.044715)])]),
-        g.constF(Math.sqrt(2 / Math.PI)),
-      ]);
-      act = g.op("Mul", [g.op("Mul", [a, g.constF(0.5)]), g.op("Add", [g.constF(1), g.op("Tanh", [inner])])]);
-    }
+    const act = geluOp(a, gelu);
     x = g.op("Add", [x, linear(act, `${p}.mlp.proj`, b.fcOut, C, F)]);
   }
   const xf = ln(x, "ln_f", w.lnF);

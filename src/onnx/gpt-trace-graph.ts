@@ -34,7 +34,7 @@ export function buildGptTraceStepGraph(w: GptWeights): Uint8Array {
   const pastV = g.input(GPT_NAMES.pastV, DataType.FLOAT, [L, "B", "P", C], "cached values per run");
   const mask = g.input(TRACE.restoreMask, DataType.FLOAT, [L, "B"], "1: restore block l of run b");
   const restoreX = g.input(TRACE.restoreX, DataType.FLOAT, [L, "B", C], "values restored");
-  const { init, ln, linear } = gptOps(g, C, layerNormEps);
+  const { init, ln, linear, gelu: geluOp } = gptOps(g, C, layerNormEps);
   const layer = (t: string, l: number) => g.op("Gather", [t, g.constI(l, true)], { axis: 0 });
   const keep = g.op("Unsqueeze", [g.op("Sub", [g.constF(1), mask]), g.constI([2])]); // (L, B, 1)
   const put = g.op("Unsqueeze", [mask, g.constI([2])]); // (L, B, 1)
@@ -74,20 +74,7 @@ export function buildGptTraceStepGraph(w: GptWeights): Uint8Array {
     ]); // (B, C)
     x = g.op("Add", [x, linear(y, `${p}.attn.proj`, b.proj, C, C)]);
     const a = linear(ln(x, `${p}.ln2`, b.ln2), `${p}.mlp.fc`, b.fc, F, C); // (B, F)
-    let act: string;
-    if (gelu === "erf") {
-      act = g.op("Mul", [
-        g.op("Mul", [a, g.constF(0.5)]),
-        g.op("Add", [g.constF(1), g.op("Erf", [g.op("Mul", [a, g.constF(Math.SQRT1_2)])])]),
-      ]);
-    } else {
-      const cube = g.op("Mul", [g.op("Mul", [a, a]), a]);
-      const inner = g.op("Mul", [
-        g.op("Add", [a, g.op("Mul", [cube, g.constF(0.044715)])]),
-        g.constF(Math.sqrt(2 / Math.PI)),
-      ]);
-      act = g.op("Mul", [g.op("Mul", [a, g.constF(0.5)]), g.op("Add", [g.constF(1), g.op("Tanh", [inner])])]);
-    }
+    const act = geluOp(a, gelu);
     const out = g.op("Add", [x, linear(act, `${p}.mlp.proj`, b.fcOut, C, F)]);
     // x <- x (1 - m) + r m: exactly x where m = 0, exactly r where m = 1
     x = g.op("Add", [g.op("Mul", [out, layer(keep, l)]), g.op("Mul", [layer(restoreX, l), layer(put, l)])]);

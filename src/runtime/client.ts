@@ -119,7 +119,7 @@ export class RwkvWorkerClient {
     const c = new RwkvWorkerClient(worker, opts.onEvent);
     const { workerUrl: _w, worker: _k, source, onEvent: _e, initTimeoutMs, ...options } = opts;
     // the worker resolves relative URLs against its own script's URL: make the wasm URL absolute here
-    if (typeof location !== "undefined") options.wasmUrl = new URL(options.wasmUrl, location.href).href;
+    options.wasmUrl = absoluteUrl(options.wasmUrl);
     // the thread policy sees the page's address (?threads=) and isolation; the worker applies it
     // `?engine=` in the address wins (like `?ep=`), for every model of the page
     options.engine = engineFromUrl() ?? options.engine ?? "ort";
@@ -331,6 +331,57 @@ export class RwkvWorkerClient {
   }
 }
 
+/** How the GPT and trace clients start their worker (the model worker's script, another init message). */
+interface SideWorkerOptions {
+  workerUrl?: string | URL;
+  worker?: Worker;
+  wasmUrl: string;
+  ep?: EpPreference;
+  /** as ClientOptions.initTimeoutMs */
+  initTimeoutMs?: number;
+}
+
+/** `url` made absolute against the page (a worker resolves relative URLs against its own script's URL). */
+function absoluteUrl(url: string | URL): string {
+  return typeof location !== "undefined" ? new URL(url, location.href).href : String(url);
+}
+
+/**
+ * Starts a worker on RwkvWorkerClient's plumbing with the init message `type` (its source, the absolute wasm URL,
+ * the EP, the page's `?threads=`, and `extra` options), within the start limit. On a failure the worker is released
+ * and the error thrown.
+ */
+async function startSideWorker<R>(
+  opts: SideWorkerOptions,
+  type: "gptInit" | "traceInit",
+  source: GptInitSource | TraceInitSource,
+  extra: Record<string, unknown> = {},
+): Promise<{ client: RwkvWorkerClient; info: R }> {
+  const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
+  const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
+  const threads = threadsFromUrl() ? chooseThreads() : undefined;
+  try {
+    const info = (await client.within(
+      opts.initTimeoutMs,
+      "start",
+      client.call({
+        type,
+        source,
+        options: {
+          wasmUrl: absoluteUrl(opts.wasmUrl),
+          ep: opts.ep ?? "auto",
+          ...extra,
+          ...(threads ? { numThreads: threads.threads, threadsReason: threads.reason } : {}),
+        },
+      } as RequestBody),
+    )) as R;
+    return { client, info };
+  } catch (e) {
+    await client.dispose().catch(() => undefined);
+    throw e;
+  }
+}
+
 /**
  * The transformer baseline (a synthetic GPT shape) in its own model worker (the same script): prompt and decoding
  * with a KV cache that the worker keeps, for timing against RWKV's RNN mode.
@@ -342,43 +393,18 @@ export class GptWorkerClient {
   info!: GptInitResult;
   private constructor(private readonly client: RwkvWorkerClient) {}
 
-  static async create(opts: {
-    workerUrl?: string | URL;
-    worker?: Worker;
-    wasmUrl: string;
-    source: GptInitSource;
-    ep?: EpPreference;
-    /** build the graph with its attention-weight outputs: `forward` then returns them */
-    attention?: boolean;
-    /** as ClientOptions.initTimeoutMs */
-    initTimeoutMs?: number;
-  }): Promise<GptWorkerClient> {
-    const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
-    const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
+  static async create(
+    opts: SideWorkerOptions & {
+      source: GptInitSource;
+      /** build the graph with its attention-weight outputs: `forward` then returns them */
+      attention?: boolean;
+    },
+  ): Promise<GptWorkerClient> {
+    const { client, info } = await startSideWorker<GptInitResult>(opts, "gptInit", opts.source, {
+      attention: !!opts.attention,
+    });
     const g = new GptWorkerClient(client);
-    const wasmUrl =
-      typeof location !== "undefined" ? new URL(opts.wasmUrl, location.href).href : String(opts.wasmUrl);
-    try {
-      g.info = (await client.within(
-        opts.initTimeoutMs,
-        "start",
-        client.call({
-          type: "gptInit",
-          source: opts.source,
-          options: {
-            wasmUrl,
-            ep: opts.ep ?? "auto",
-            attention: !!opts.attention,
-            ...(threadsFromUrl()
-              ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
-              : {}),
-          },
-        }),
-      )) as GptInitResult;
-    } catch (e) {
-      await client.dispose().catch(() => undefined);
-      throw e;
-    }
+    g.info = info;
     return g;
   }
 
@@ -410,41 +436,11 @@ export class TraceWorkerClient {
   info!: TraceInitResult;
   private constructor(private readonly client: RwkvWorkerClient) {}
 
-  static async create(opts: {
-    workerUrl?: string | URL;
-    worker?: Worker;
-    wasmUrl: string;
-    source: TraceInitSource;
-    ep?: EpPreference;
-    /** as ClientOptions.initTimeoutMs */
-    initTimeoutMs?: number;
-  }): Promise<TraceWorkerClient> {
-    const worker = opts.worker ?? new Worker(opts.workerUrl!, { type: "module" });
-    const client = new (RwkvWorkerClient as unknown as new (w: Worker) => RwkvWorkerClient)(worker);
+  static async create(opts: SideWorkerOptions & { source: TraceInitSource }): Promise<TraceWorkerClient> {
+    const { client, info } = await startSideWorker<TraceInitResult>(opts, "traceInit", opts.source);
+    pageThreads = { threads: info.threads, reason: info.threadsReason };
     const c = new TraceWorkerClient(client);
-    const wasmUrl =
-      typeof location !== "undefined" ? new URL(opts.wasmUrl, location.href).href : String(opts.wasmUrl);
-    try {
-      c.info = (await client.within(
-        opts.initTimeoutMs,
-        "start",
-        client.call({
-          type: "traceInit",
-          source: opts.source,
-          options: {
-            wasmUrl,
-            ep: opts.ep ?? "auto",
-            ...(threadsFromUrl()
-              ? { numThreads: chooseThreads().threads, threadsReason: chooseThreads().reason }
-              : {}),
-          },
-        }),
-      )) as TraceInitResult;
-      pageThreads = { threads: c.info.threads, reason: c.info.threadsReason };
-    } catch (e) {
-      await client.dispose().catch(() => undefined);
-      throw e;
-    }
+    c.info = info;
     return c;
   }
 

@@ -11,17 +11,9 @@ import { TRACE } from "../../src/onnx/names.js";
 import { configureNodeOrt } from "../../src/runtime/node.js";
 import { GptModel, type KvCache } from "../../src/transformer/gpt.js";
 import { tinyModels } from "../chapters/memory/helpers.js";
-import { maxAbsDiff } from "./helpers.js";
+import { lcg, maxAbsDiff } from "./helpers.js";
 
 const TOL = 1e-5;
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
 
 describe("GPT trace-step graph vs the reference model with hooks", () => {
   beforeAll(() => configureNodeOrt());

@@ -51,3 +51,12 @@ export function stressWeights(seed = 7): RwkvWeights {
   });
   return { ...w, blocks };
 }
+
+/** A seeded uniform [0, 1) generator (a 32-bit linear congruential one): the same numbers on every run. */
+export function lcg(seed: number): () => number {
+  let x = seed >>> 0;
+  return () => {
+    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
+    return x / 2 ** 32;
+  };
+}

@@ -13,17 +13,9 @@ import { RwkvModel } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { RwkvState, RwkvWeights } from "../../src/rwkv/weights.js";
 import { tinyModels } from "../chapters/memory/helpers.js";
-import { SMALL, maxAbsDiff } from "./helpers.js";
+import { SMALL, lcg, maxAbsDiff } from "./helpers.js";
 
 const TOL = 1e-5;
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
 
 async function check(
   weights: RwkvWeights,
