@@ -81,6 +81,49 @@ export async function quiet(page: Page, ms = 800): Promise<void> {
 
 const figureLayout = (page: Page) => page.evaluate(`(${FIGURE_LAYOUT})(null)`) as Promise<FigureLayout[]>;
 
+/**
+ * `work`, and if it has not finished after `afterMs`, a 3 s CPU profile of the page's main thread printed (the
+ * functions with the most samples): a step that hangs (CI saw one) then says what the page was running.
+ */
+async function watched<T>(page: Page, label: string, work: Promise<T>, afterMs = 30_000): Promise<T> {
+  const timer = setTimeout(() => {
+    void (async () => {
+      try {
+        const cdp = await page.context().newCDPSession(page);
+        await cdp.send("Profiler.enable");
+        await cdp.send("Profiler.start");
+        await new Promise((done) => setTimeout(done, 3000));
+        const { profile } = (await cdp.send("Profiler.stop")) as {
+          profile: {
+            nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+            samples: number[];
+          };
+        };
+        const byId = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+        const count = new Map<string, number>();
+        for (const id of profile.samples) {
+          const f = byId.get(id)!;
+          const key = `${f.functionName || "(anon)"} ${f.url.split("/").pop()}:${f.lineNumber + 1}`;
+          count.set(key, (count.get(key) ?? 0) + 1);
+        }
+        const top = [...count].sort((a, b) => b[1] - a[1]).slice(0, 12);
+        console.log(
+          `${page.url()}: “${label}” still running after ${afterMs / 1000} s; main thread over 3 s: ${top.map(([k, n]) => `${k} ×${n}`).join(", ")}`,
+        );
+      } catch (e) {
+        console.log(
+          `${page.url()}: “${label}” still running after ${afterMs / 1000} s; no profile (${String(e)})`,
+        );
+      }
+    })();
+  }, afterMs);
+  try {
+    return await work;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The phone and keyboard checks of an open, loaded page, each step timed by `step`; the viewport is restored. */
 export async function checkPhoneAndKeyboard(page: Page, problems: string[], step: StepTimer): Promise<void> {
   const back = page.viewportSize() ?? { width: 1280, height: 900 };
@@ -133,7 +176,10 @@ export async function checkPhoneAndKeyboard(page: Page, problems: string[], step
           el.focus();
           return ${CONTROL_KEY}(el);
         })()`)) as string;
-      operated.set(kind, await step(`operate ${kind}`, operateByKeyboard(page, kind, key)));
+      operated.set(
+        kind,
+        await step(`operate ${kind}`, watched(page, `operate ${kind}`, operateByKeyboard(page, kind, key))),
+      );
     }
     expect([...operated.keys()].sort(), "kinds of control operated by keyboard").toEqual([...kinds].sort());
     expect(
