@@ -171,6 +171,9 @@ export async function checkPhoneAndKeyboard(page: Page, problems: string[], step
     expect([...noRing], "focused without a visible focus ring").toEqual([]);
     // then the first control of each kind (Tab reached them all above) is focused and operated by keyboard
     for (const kind of kinds) {
+      // the previous operation re-runs cells, and a re-run replaces their controls: wait for that, or the key goes
+      // to a control about to be replaced and then to the page (where → turns to the next chapter)
+      await step(`quiet before ${kind}`, quiet(page));
       const key = (await page.evaluate(`(() => {
           const el = ${CONTROLS}.find((c) => ${VALUE_KIND}(c) === ${JSON.stringify(kind)});
           el.focus();
