@@ -38,6 +38,7 @@ import {
   type ModelHandle,
 } from "../live/live-model.js";
 import { cardFromJson, type ModelCard } from "../live/model-source.js";
+import { FocusKeeper } from "./focus-keeper.js";
 import { PromptFigures } from "./prompt-figures.js";
 import { encodePrompt, type EncodedPrompt } from "../trace/prompt.js";
 import type { TraceView } from "../trace/trace.js";
@@ -222,6 +223,15 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     const stored = sticky[key] ?? Number(initial[key] ?? -1);
     return stored < 0 ? view.T - 1 : Math.min(stored, view.T - 1);
   };
+  const keeper = new FocusKeeper(document);
+  /**
+   * A control that carries its view-state key (data-key: figure exports name the view by it, src/ui/export.ts) and
+   * keeps the keyboard focus when a cell's re-run replaces it (src/ui/focus-keeper.ts).
+   */
+  const keyed = <E extends HTMLElement>(el: E, key: string): E => {
+    el.dataset.key = key;
+    return keeper.adopt(key, el);
+  };
   const figures = new PromptFigures<Element>({
     encode: (text) => encodePrompt(text, card.vocabulary, { maxTokens }),
     handle,
@@ -349,12 +359,6 @@ export async function openChapter<D extends ViewState, P = TraceView>(
     },
   };
   return chapter;
-}
-
-/** A control that carries its view-state key (data-key): figure exports name the view by it (src/ui/export.ts). */
-function keyed<E extends HTMLElement>(el: E, key: string): E {
-  el.dataset.key = key;
-  return el;
 }
 
 /** See Chapter.playButton. */

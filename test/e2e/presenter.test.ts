@@ -336,6 +336,55 @@ describe.runIf(status.available)("presenting the built site", () => {
     });
   }
 
+  it("a focused control that a cell's re-run replaces keeps the focus: ← moves it, not the chapter", async () => {
+    const { page, problems } = await open("/05-wkv");
+    try {
+      const replaced = async (key: string, change: string) => {
+        await page.evaluate(`window.__old = document.querySelector('[data-key="${key}"]')`);
+        await page.evaluate(change);
+        await page.waitForFunction(
+          `!window.__old.isConnected && !!document.querySelector('[data-key="${key}"]')`,
+        );
+        await quiet(page);
+        return page.evaluate(`(() => {
+          const a = document.activeElement;
+          const box = a && a.closest('[data-key="${key}"]');
+          return box ? box.isConnected && box !== window.__old : false;
+        })()`);
+      };
+      // the token picker: its cell runs again when the prompt changes (here without the focus leaving the picker)
+      await page.locator('[data-key="token"] button[tabindex="0"]').focus();
+      const retrace = `(() => {
+        const area = document.querySelector("textarea[data-prompt]");
+        area.value = area.value + "e";
+        area.dispatchEvent(new Event("input", { bubbles: true }));
+      })()`;
+      expect(await replaced("token", retrace), "the new token picker has the focus").toBe(true);
+      const pressed = () =>
+        page.locator('[data-key="token"] [aria-pressed="true"]').getAttribute("data-token");
+      const last = Number(await pressed());
+      await page.keyboard.press("ArrowLeft");
+      await expect.poll(pressed).toBe(String(last - 1));
+      expect(new URL(page.url()).pathname).toMatch(/\/05-wkv(\.html)?$/);
+      // the channel slider: its cell runs again when the layer changes
+      await page.locator('[data-key="channel"] input[type="range"]').focus();
+      const relayer = `(() => {
+        const s = document.querySelector('[data-key="layer"] select');
+        s.value = s.options[(s.selectedIndex + 1) % s.options.length].value;
+        s.dispatchEvent(new Event("input", { bubbles: true }));
+      })()`;
+      expect(await replaced("channel", relayer), "the new channel slider has the focus").toBe(true);
+      const channel = () => page.locator('[data-key="channel"] input[type="range"]').inputValue();
+      const before = Number(await channel());
+      await page.keyboard.press(before > 0 ? "ArrowLeft" : "ArrowRight");
+      await expect.poll(async () => Math.abs(Number(await channel()) - before)).toBe(1);
+      expect(new URL(page.url()).pathname).toMatch(/\/05-wkv(\.html)?$/);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it("copy link reproduces the view it was copied from; reset view restores the defaults", async () => {
     await browser.context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.origin });
     const { page, problems } = await open("/05-wkv", { width: 1280, height: 900 });
