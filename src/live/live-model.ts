@@ -68,6 +68,12 @@ export interface LiveModel {
   readonly weights: RwkvWeights;
   readonly config: RwkvConfig;
   trace(prompt: EncodedPrompt): Promise<TraceView>;
+  /**
+   * The prompt's trace at once, or undefined: a prefix of the last trace, or (when the traces run in the worker)
+   * the last trace extended by a character or two on the reference model in the page (TraceCache.quick). `trace`
+   * still gives the engine's own trace, which replaces it.
+   */
+  quickTrace?(prompt: EncodedPrompt): TraceView | undefined;
   generate(promptTokens: readonly number[], opts: GenerateOptions): AsyncGenerator<GeneratedToken>;
 }
 
@@ -85,10 +91,19 @@ export function referenceModel(
 ): LiveModel {
   const model = new RwkvModel(weights);
   const backend = traced?.backend ?? (() => "reference (JS)" as const);
-  const cache = new TraceCache(traced?.tracer ?? referenceTracer(model), weights, {
-    backend,
-    synthetic: card.synthetic,
-  });
+  const cache = new TraceCache(
+    traced?.tracer ?? referenceTracer(model),
+    weights,
+    { backend, synthetic: card.synthetic },
+    // a character typed at the end: the reference model has its column in about 3 ms, in the keystroke's frame
+    traced
+      ? {
+          tracer: (tokens, state) => model.forward(tokens, state, { trace: true }).trace!,
+          backend: "reference (JS)",
+          maxTokens: 2,
+        }
+      : undefined,
+  );
   const chars = [...card.vocabulary];
   return {
     get backend() {
@@ -102,6 +117,7 @@ export function referenceModel(
         throw new TraceError("the prompt is empty: type at least one character");
       return cache.trace(prompt.tokens, prompt.labels, prompt.text);
     },
+    quickTrace: (prompt) => cache.quick(prompt.tokens, prompt.labels, prompt.text),
     async *generate(promptTokens: readonly number[], opts: GenerateOptions): AsyncGenerator<GeneratedToken> {
       if (promptTokens.length === 0) throw new TraceError("the prompt is empty: type at least one character");
       const sampler = new Sampler(opts.seed);

@@ -13,7 +13,8 @@
  *   concatTraces(a, b)         trace of tokens a ++ b when b was run from the state after a
  *   encodeTrace / decodeTrace  compact JSON form (selected fields/layers as base64 fp32), for data loaders
  *   Tracer, referenceTracer    tokens + state -> Trace (the reference model; src/live/ort-trace.ts: the graphs)
- *   TraceCache(tracer, weights, meta)   incremental live tracing: typing at the end runs only the new tokens
+ *   TraceCache(tracer, weights, meta, quick?)   incremental live tracing: typing at the end runs only the new
+ *       tokens; cache.quick(tokens, labels, text) answers a prefix or a short extension at once (QuickTracing)
  *
  * Shapes: every per-layer tensor is row-major (T, C), except ffnK and ffnAct (T, F), and decay (C).
  * A view's arrays are read-only: views share storage (a prefix is a subarray of the longer trace, and typing at
@@ -497,6 +498,15 @@ export function referenceTracer(model: RwkvModel): Tracer {
   return (tokens, state) => model.forward(tokens, state, { trace: true }).trace!;
 }
 
+/** A tracer that answers at once (the reference model in the page) for the few tokens typed at a prompt's end. */
+export interface QuickTracing {
+  /** synchronous: the trace of `tokens` run from `state` */
+  tracer(tokens: readonly number[], state: RwkvState): Trace;
+  backend: Backend;
+  /** the most tokens it runs; a longer extension waits for the engine */
+  maxTokens: number;
+}
+
 /**
  * Traces prompts incrementally: the positions shared with the last prompt are reused (their trace is exact: the
  * model is causal) and only the tokens after the first change run, from the state rebuilt at that point
@@ -506,16 +516,50 @@ export function referenceTracer(model: RwkvModel): Tracer {
 export class TraceCache {
   private view: TraceView | undefined;
   private readonly serial = new SerialQueue();
-  readonly stats = { tokensRun: 0, calls: 0 };
+  readonly stats = { tokensRun: 0, calls: 0, quickTokensRun: 0 };
 
   constructor(
     private readonly tracer: Tracer,
     private readonly weights: RwkvWeights,
     private readonly meta: { backend: Backend | (() => Backend); synthetic: boolean },
+    private readonly quickTracing?: QuickTracing,
   ) {}
 
   trace(tokens: readonly number[], labels: readonly string[], text: string): Promise<TraceView> {
     return this.serial.run(() => this.traceNow(tokens, labels, text));
+  }
+
+  /**
+   * The trace of `tokens` at once (synchronously), when the last trace answers it without the engine: a prefix of
+   * it (a slice: the engine's numbers, under its label), or it extended by at most `quickTracing.maxTokens` tokens
+   * run on the quick tracer (labelled with the quick tracer's backend). Undefined otherwise, and undefined for any
+   * extension without a quick tracer. Typing at the end of a prompt is the case: the page draws this trace in the
+   * keystroke's own frame, while `trace` runs the engine, whose trace then replaces it. The cache is left as it
+   * was: only `trace` moves it on. A call running meanwhile does not matter (the model is causal: the last trace's
+   * positions stay exact).
+   */
+  quick(tokens: readonly number[], labels: readonly string[], text: string): TraceView | undefined {
+    const last = this.view;
+    if (!last || tokens.length === 0 || labels.length !== tokens.length) return undefined;
+    const common = commonPrefixLength(tokens, last.tokens);
+    if (common === 0) return undefined;
+    if (common === tokens.length) {
+      const view = common === last.T ? last : sliceTrace(last, common);
+      return { ...view, labels: [...labels], text };
+    }
+    const q = this.quickTracing;
+    const rest = tokens.slice(common);
+    if (!q || rest.length > q.maxTokens) return undefined;
+    const trace = q.tracer(rest, stateAt(last, this.weights, common - 1));
+    this.stats.quickTokensRun += rest.length;
+    const meta = {
+      backend: q.backend,
+      synthetic: this.meta.synthetic,
+      labels: labels.slice(common),
+      text: "",
+    };
+    const view = concatTraces(last, viewOfTrace(trace, rest, meta), common);
+    return { ...view, labels: [...labels], text, backend: q.backend };
   }
 
   private async traceNow(

@@ -154,7 +154,7 @@ export interface Chapter<S extends ViewState, P> {
    * a figure of the prompt's trace that the prompt box redraws straight from its input event, ahead of the page's
    * reactive update (src/ui/prompt-figures.ts): `draw(view, token, previous)` with the token the picker starts
    * at and the drawing shown so far (to redraw in place); `deps` are draw's other inputs (the cell redraws when
-   * they change)
+   * they change). The drawing gets `data-backend`, the engine of the trace it shows.
    */
   promptFigure(
     key: string,
@@ -329,7 +329,13 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       return keyed(tokenPicker(view.labels, { value: startToken(view, key), label }), key);
     },
     promptFigure: (key, view, token, deps, draw) =>
-      figures.figure(key, view, token, deps, draw) as unknown as HTMLElement,
+      figures.figure(key, view, token, deps, (v, t, previous) => {
+        const drawn = draw(v, t, previous);
+        // which engine ran the trace it shows: the prompt box may draw the reference model's first (a character
+        // typed at the end), then the worker's (tests read it)
+        drawn.setAttribute("data-backend", v.backend);
+        return drawn;
+      }) as unknown as HTMLElement,
     picked(view, t, key = "token") {
       sticky[key] = t === view.T - 1 ? -1 : t;
       return sticky[key];

@@ -10,7 +10,9 @@
  *   figures.figure(key, view, token, deps, draw) -> container   for a page cell: draw(view, token, previous) into the key's
  *       container unless it already shows (view, token, deps); a view older than the prompt box is not drawn
  *   await figures.input(text) -> number   the prompt box's input event: the figures redrawn (0 when the model is
- *       not ready, the prompt is empty, or a later keystroke came first)
+ *       not ready, the prompt is empty, or a later keystroke came first). A trace the model has at once
+ *       (LiveModel.quickTrace: a prefix of the last one, or a character typed at the end run on the reference model
+ *       in the page) is drawn first, in the keystroke's own frame; the engine's trace then replaces it.
  *
  *   figures.follow(stream)   the page's trace stream, each trace the figures here already show for the prompt box's
  *       text passed on only after `nextFrame()` (the browser paints them before the page's other cells run)
@@ -96,14 +98,29 @@ export class PromptFigures<C> {
     }
     this.latest = prompt.text;
     this.fastText = undefined;
+    let drawn = 0;
     let view: TraceView;
     try {
-      view = await (await this.o.handle.ready).trace(prompt);
+      const model = await this.o.handle.ready;
+      // a prefix of the last trace, or a character typed at the end: drawn in this keystroke's frame
+      const quick = model.quickTrace?.(prompt);
+      if (quick && seq === this.seq) {
+        drawn += this.drawAll(quick);
+        this.fastText = quick.text;
+      }
+      view = await model.trace(prompt);
     } catch {
       if (seq === this.seq) this.latest = undefined; // the reactive update shows why
       return 0;
     }
     if (seq !== this.seq) return 0;
+    drawn += this.drawAll(view); // nothing when the quick trace was the engine's (a prefix)
+    this.fastText = view.text;
+    return drawn;
+  }
+
+  /** every registered figure drawn for `view`, unless it already shows it; the number drawn */
+  private drawAll(view: TraceView): number {
     const token = this.o.token(view);
     let drawn = 0;
     for (const entry of this.entries.values()) {
@@ -118,7 +135,6 @@ export class PromptFigures<C> {
       }
     }
     this.stats.fast += drawn;
-    this.fastText = view.text;
     return drawn;
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RwkvModel } from "../../src/rwkv/model.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
+import type { RwkvState } from "../../src/rwkv/weights.js";
 import {
   TraceCache,
   referenceTracer,
@@ -181,6 +182,87 @@ describe("TraceCache", () => {
     });
     const b = viewOfTrace(other.trace!, [1], { ...meta, labels: ["1"], text: "1" });
     expect(() => concatTraces(fullView([1]), b)).toThrow(/different models/);
+  });
+});
+
+describe("TraceCache.quick: a prefix or a character typed at the end, at once", () => {
+  /** the engine (the worker's graphs in the page): asynchronous, labelled wasm; here the reference model again */
+  const engineMeta = { backend: "wasm" as const, synthetic: true };
+  const engine = (pending?: (() => void)[]) => (tokens: readonly number[], state: RwkvState | undefined) => {
+    const trace = model.forward(tokens, state, { trace: true }).trace!;
+    return pending ? new Promise<typeof trace>((r) => pending.push(() => r(trace))) : Promise.resolve(trace);
+  };
+  const quickTracing = {
+    tracer: (tokens: readonly number[], state: RwkvState) =>
+      model.forward(tokens, state, { trace: true }).trace!,
+    backend: "reference (JS)" as const,
+    maxTokens: 2,
+  };
+  const labels = (t: readonly number[]) => t.map(String);
+  const fields = ["a", "b", "p", "k", "wkv", "ffnAct", "xOut"] as const;
+  const snap = (v: TraceView) =>
+    fields.flatMap((f) => [0, 1].map((l) => Float32Array.from(tensorOf(v, l, f))));
+  const base = [1, 2, 3, 4, 5, 6];
+
+  it("extends the engine's last trace on the quick tracer, labelled as such, equal to a full run", async () => {
+    const cache = new TraceCache(engine(), weights, engineMeta, quickTracing);
+    expect(cache.quick(base, labels(base), "")).toBeUndefined(); // nothing traced yet
+    await cache.trace(base, labels(base), "123456");
+    const run = cache.stats.tokensRun;
+    const typed = [...base, 7];
+    const view = cache.quick(typed, labels(typed), "1234567")!;
+    expect(view.T).toBe(7);
+    expect(view.backend).toBe("reference (JS)");
+    expect(view.text).toBe("1234567");
+    expect(cache.stats).toMatchObject({ tokensRun: run, quickTokensRun: 1 });
+    const fresh = snap(fullView(typed));
+    snap(view).forEach((arr, i) => expect(maxDiff(arr, fresh[i])).toBeLessThan(1e-5));
+    // two characters at once are still quick; three wait for the engine; a changed start has nothing to extend
+    expect(cache.quick([...base, 7, 8], labels([...base, 7, 8]), "")?.T).toBe(8);
+    expect(cache.quick([...base, 7, 8, 9], labels([...base, 7, 8, 9]), "")).toBeUndefined();
+    expect(cache.quick([9, ...base], labels([9, ...base]), "")).toBeUndefined();
+  });
+
+  it("a prefix is a slice of the engine's trace, under the engine's label, with no run", async () => {
+    const cache = new TraceCache(engine(), weights, engineMeta); // no quick tracer: prefixes only
+    await cache.trace(base, labels(base), "123456");
+    const cut = cache.quick(base.slice(0, 4), labels(base.slice(0, 4)), "1234")!;
+    expect([cut.T, cut.backend, cut.text]).toEqual([4, "wasm", "1234"]);
+    const fresh = snap(fullView(base.slice(0, 4)));
+    snap(cut).forEach((arr, i) => expect(maxDiff(arr, fresh[i])).toBeLessThan(1e-5));
+    expect(cache.quick([...base, 7], labels([...base, 7]), "")).toBeUndefined();
+    expect(cache.stats.quickTokensRun).toBe(0);
+  });
+
+  it("answers from the last trace while the engine runs, and no view it gave changes afterwards", async () => {
+    const pending: (() => void)[] = [];
+    const cache = new TraceCache(engine(pending), weights, engineMeta, quickTracing);
+    /** let the engine's oldest call answer (once the queue has started it) */
+    const answer = async () => {
+      for (let i = 0; i < 100 && !pending.length; i++) await Promise.resolve();
+      pending.shift()!();
+    };
+    const first = cache.trace(base, labels(base), "");
+    await answer();
+    await first;
+    const quickViews = [7, 8, 9].map((t) => cache.quick([...base, t], labels([...base, t]), "")!);
+    const atReturn = quickViews.map(snap);
+    // the engine extends the same trace meanwhile (in place where it can), then again
+    const running = cache.trace([...base, 8], labels([...base, 8]), "");
+    expect(cache.quick([...base, 8, 1], labels([...base, 8, 1]), "")?.T).toBe(8); // from the last settled trace
+    await answer();
+    const engineView = await running;
+    expect(engineView.backend).toBe("wasm");
+    const next = cache.trace([...base, 8, 2], labels([...base, 8, 2]), "");
+    await answer();
+    await next;
+    quickViews.forEach((v, i) =>
+      snap(v).forEach((arr, j) =>
+        expect(maxDiff(arr, atReturn[i][j]), `quick view ${i}, array ${j}`).toBe(0),
+      ),
+    );
+    const fresh = snap(fullView([...base, 8]));
+    snap(engineView).forEach((arr, i) => expect(maxDiff(arr, fresh[i])).toBeLessThan(1e-5));
   });
 });
 

@@ -185,4 +185,45 @@ describe("figures that follow the prompt box (chapter 5's state heatmaps)", () =
     expect(puts).toBe(0);
     expect(box.shown).toEqual(["To@1"]);
   });
+
+  it("a trace the model has at once is drawn before the engine's, which then replaces it", async () => {
+    const engine: (() => void)[] = [];
+    const quickly = (prompt: EncodedPrompt) =>
+      prompt.text.length <= 5 ? { ...viewOf(prompt), backend: "reference (JS)" as const } : undefined;
+    const figures = new PromptFigures<string>({
+      encode,
+      handle: {
+        status: "ready",
+        ready: Promise.resolve({
+          quickTrace: quickly,
+          trace: (p: EncodedPrompt) => new Promise<TraceView>((r) => engine.push(() => r(viewOf(p)))),
+        } as unknown as LiveModel),
+      },
+      token: (view) => view.T - 1,
+      container: () => new Box(),
+    });
+    const draws: string[] = [];
+    const draw = (view: TraceView, token: number) => {
+      const s = `${view.text}@${token} ${view.backend}`;
+      draws.push(s);
+      return s;
+    };
+    figures.figure("state", viewOf(encode("To b")), 3, [], draw);
+    const typed = figures.input("To be");
+    await Promise.resolve(); // the keystroke's own microtasks: the quick trace is drawn, the engine still runs
+    await Promise.resolve();
+    expect(draws).toEqual(["To b@3 wasm", "To be@4 reference (JS)"]);
+    engine.shift()!();
+    expect(await typed).toBe(2);
+    expect(draws).toEqual(["To b@3 wasm", "To be@4 reference (JS)", "To be@4 wasm"]);
+    // the reactive update with the engine's trace finds it drawn
+    figures.figure("state", viewOf(encode("To be")), 4, [], draw);
+    expect(draws).toHaveLength(3);
+    // no quick trace (a long addition): only the engine's
+    const longer = figures.input("To be or");
+    await new Promise((r) => setTimeout(r, 0));
+    engine.shift()!();
+    expect(await longer).toBe(1);
+    expect(draws.at(-1)).toBe("To be or@7 wasm");
+  });
 });
