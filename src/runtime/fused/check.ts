@@ -15,7 +15,7 @@ export interface FusedCheckRequest {
   tokens: number[];
   /** greedy tokens generated on the GPU after the prompt */
   greedy: number;
-  /** [temperature, topP, seed]: `sampled` tokens each, generated after the prompt from a fresh state */
+  /** [temperature, topP, seed]: `sampled` tokens each, generated from the prompt's end (its state and logits set back) */
   sampling: [number, number, number][];
   sampled: number;
   /** the sampler alone: these token ids with these probabilities as logits, `draws` single draws at top-p */
@@ -75,19 +75,24 @@ export async function runFusedCheck(f: FusedRwkv, req: FusedCheckRequest): Promi
   for (const t of req.tokens) steps.push(Array.from(await f.step(t)));
   const stepState = plain(await f.getState());
   f.reset();
-  const stepsLogits = Array.from((await f.steps(req.tokens))!);
-  const stepsState = plain(await f.getState());
+  const promptLogits = (await f.steps(req.tokens))!;
+  const promptState = await f.getState();
+  const stepsLogits = Array.from(promptLogits);
+  const stepsState = plain(promptState);
   const greedy = await f.generate(req.greedy, { temperature: 0, topP: 1 });
   const greedyState = plain(await f.getState());
   const greedyLogits = Array.from(await f.readLogits());
+  /** back to the prompt's end (its state and logits, as steps() left them) without running it again */
+  const atPrompt = () => {
+    f.setState(promptState);
+    f.setLogits(promptLogits);
+  };
   const sampled: number[][] = [];
   for (const [temperature, topP, seed] of req.sampling) {
-    f.reset();
-    await f.steps(req.tokens, { read: false });
+    atPrompt();
     sampled.push(await f.generate(req.sampled, { temperature, topP, seed }));
   }
-  f.reset();
-  await f.steps(req.tokens, { read: false });
+  atPrompt();
   const pipelined = { tokens: [] as number[], logits: [] as number[][] };
   pipelined.tokens = await f.generateReading(req.greedy, { temperature: 0, topP: 1 }, (_t, l) =>
     pipelined.logits.push(Array.from(l)),
@@ -96,11 +101,11 @@ export async function runFusedCheck(f: FusedRwkv, req: FusedCheckRequest): Promi
   if (req.freq) {
     const logits = new Float32Array(f.config.vocabSize).fill(-1e4);
     req.freq.ids.forEach((id, i) => (logits[id] = Math.log(req.freq!.probs[i])));
+    f.setLogits(logits);
     freq = [];
-    for (let s = 0; s < req.freq.draws; s++) {
-      f.setLogits(logits);
-      freq.push(...(await f.generate(1, { temperature: 1, topP: req.freq.topP, seed: 1000 + s })));
-    }
+    // the sampler alone: every draw from the same logits (no step between draws)
+    for (let s = 0; s < req.freq.draws; s++)
+      freq.push(await f.sample({ temperature: 1, topP: req.freq.topP, seed: 1000 + s }));
   }
   f.reset();
   return {

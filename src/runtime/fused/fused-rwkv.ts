@@ -7,6 +7,7 @@
  *   const logits = await f.step(token);                      // one step, logits read back (V)
  *   await f.steps(promptTokens);                             // RNN mode over a prompt, last logits kept on the GPU
  *   const next = await f.generate(64, { temperature: 0.8, topP: 0.9, seed: 1 });  // 64 sampled tokens
+ *   const t = await f.sample({ temperature: 1, topP: 0.9 });  // one draw from the current logits, no step
  *   const s = await f.getState(); f.setState(s); f.reset();  // the recurrent state as src/rwkv/weights.ts's
  *
  * generate(n) samples from the current logits (those of the last step, or setLogits), then runs the step of
@@ -383,17 +384,33 @@ export class FusedRwkv {
   }
 
   /**
+   * One token drawn on the GPU from the current logits (greedy, or temperature + top-p: the sampler of generate),
+   * without running its step: the state and the logits stay as they are, so repeated calls draw from the same
+   * distribution (with `seed`, or continuing the GPU's random stream).
+   */
+  async sample(opts: SampleOptions): Promise<number> {
+    this.startSampling(opts);
+    this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(this.pipes.sample);
+    pass.setBindGroup(0, this.groups.sample);
+    pass.dispatchWorkgroups(1);
+    pass.end();
+    enc.copyBufferToBuffer(this.b.tokens, 0, this.b.readTokens, 0, 4);
+    this.device.queue.submit([enc.finish()]);
+    await this.b.readTokens.mapAsync(MAP_READ, 0, 4);
+    const token = new Uint32Array(this.b.readTokens.getMappedRange(0, 4).slice(0))[0];
+    this.b.readTokens.unmap();
+    return token;
+  }
+
+  /**
    * n times: sample the next token on the GPU from the current logits, then run its step; submitted SUBMIT tokens
    * at a time with no read-back until the tokens are read at the end (or every maxTokens). Returns the n tokens.
    */
   async generate(n: number, opts: SampleOptions): Promise<number[]> {
-    this.live();
-    if (!this.logitsOnGpu) throw new FusedError("generate needs logits to start from: run steps() first");
-    if (!(opts.temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${opts.temperature}`);
-    if (!(opts.topP > 0 && opts.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${opts.topP}`);
-    this.device.queue.writeBuffer(this.b.sampling, 0, new Float32Array([opts.temperature, opts.topP, 0, 0]));
-    if (opts.seed !== undefined)
-      this.device.queue.writeBuffer(this.b.ctl, 4, new Uint32Array([opts.seed >>> 0]));
+    this.startSampling(opts);
     const out: number[] = [];
     while (out.length < n) {
       const k = Math.min(this.maxTokens, n - out.length);
@@ -431,10 +448,7 @@ export class FusedRwkv {
     onStep: (token: number, logits: Float32Array, i: number) => void,
     depth = 4,
   ): Promise<number[]> {
-    this.live();
-    if (!this.logitsOnGpu) throw new FusedError("generate needs logits to start from: run steps() first");
-    if (!(opts.temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${opts.temperature}`);
-    if (!(opts.topP > 0 && opts.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${opts.topP}`);
+    this.startSampling(opts);
     if (!(Number.isInteger(depth) && depth >= 1)) throw new RangeError(`depth must be a positive integer`);
     const V = this.config.vocabSize;
     const bytes = V * 4 + 16;
@@ -448,9 +462,6 @@ export class FusedRwkv {
           }),
         ),
       );
-    this.device.queue.writeBuffer(this.b.sampling, 0, new Float32Array([opts.temperature, opts.topP, 0, 0]));
-    if (opts.seed !== undefined)
-      this.device.queue.writeBuffer(this.b.ctl, 4, new Uint32Array([opts.seed >>> 0]));
     const out: number[] = [];
     const inFlight: GBuffer[] = [];
     const drain = async (): Promise<void> => {
@@ -509,6 +520,17 @@ export class FusedRwkv {
   private track(buf: GBuffer): GBuffer {
     this.owned.push(buf);
     return buf;
+  }
+
+  /** checks before sampling (a live model with logits, valid options), and the options written to the GPU */
+  private startSampling(opts: SampleOptions): void {
+    this.live();
+    if (!this.logitsOnGpu) throw new FusedError("generate needs logits to start from: run steps() first");
+    if (!(opts.temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${opts.temperature}`);
+    if (!(opts.topP > 0 && opts.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${opts.topP}`);
+    this.device.queue.writeBuffer(this.b.sampling, 0, new Float32Array([opts.temperature, opts.topP, 0, 0]));
+    if (opts.seed !== undefined)
+      this.device.queue.writeBuffer(this.b.ctl, 4, new Uint32Array([opts.seed >>> 0]));
   }
 
   private live(): void {
