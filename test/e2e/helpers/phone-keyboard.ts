@@ -170,10 +170,11 @@ export async function checkPhoneAndKeyboard(page: Page, problems: string[], step
     expect(missed, "controls Tab never reached").toEqual([]);
     expect([...noRing], "focused without a visible focus ring").toEqual([]);
     // then the first control of each kind (Tab reached them all above) is focused and operated by keyboard
-    for (const kind of kinds) {
-      // the previous operation re-runs cells, and a re-run replaces their controls: wait for that, or the key goes
-      // to a control about to be replaced and then to the page (where → turns to the next chapter)
-      await step(`quiet before ${kind}`, quiet(page));
+    for (const [i, kind] of kinds.entries()) {
+      // the previous operation re-runs cells, and a re-run replaces their controls: wait for that (400 ms with no
+      // change to the page: chapter 5's slowest re-run waits 200 ms for the prompt to settle), so that the keys
+      // go to the new control (src/ui/focus-keeper.ts gives a replaced control's focus back, a frame later)
+      if (i > 0) await step(`quiet before ${kind}`, quiet(page, 400));
       const key = (await page.evaluate(`(() => {
           const el = ${CONTROLS}.find((c) => ${VALUE_KIND}(c) === ${JSON.stringify(kind)});
           el.focus();
