@@ -179,8 +179,15 @@ function shown(arr: Float32Array): Float32Array {
  * shown anything past a's first `na` numbers (typing at the end of a prompt); otherwise one copy into a new
  * buffer with some room, so that the next appends are in place.
  */
-function concatArrays(a: Float32Array, b: Float32Array, na = a.length): Float32Array {
+function concatArrays(a: Float32Array, b: Float32Array, na = a.length, inPlace = true): Float32Array {
   const need = na + b.length;
+  if (!inPlace) {
+    // an exact copy in a buffer of no one's (never grown in place), leaving a's room to the next trace
+    const out = new Float32Array(need);
+    out.set(na === a.length ? a : a.subarray(0, na));
+    out.set(b, na);
+    return out;
+  }
   const mark = highWater.get(a.buffer);
   if (mark !== undefined && mark <= na && a.byteOffset === 0 && a.buffer.byteLength / 4 >= need) {
     const grown = new Float32Array(a.buffer, 0, need);
@@ -207,13 +214,20 @@ function joinField(
   a: Float32Array,
   b: Float32Array,
   na: number,
+  inPlace: boolean,
 ): void {
   const mark = highWater.get(a.buffer);
-  if (mark !== undefined && mark <= na && a.byteOffset === 0 && a.buffer.byteLength / 4 >= na + b.length) {
+  if (
+    inPlace &&
+    mark !== undefined &&
+    mark <= na &&
+    a.byteOffset === 0 &&
+    a.buffer.byteLength / 4 >= na + b.length
+  ) {
     out[name] = concatArrays(a, b, na);
     return;
   }
-  lazyField(out, name, () => concatArrays(a, b, na));
+  lazyField(out, name, () => concatArrays(a, b, na, inPlace));
 }
 
 /**
@@ -251,9 +265,10 @@ function lazyField(out: Partial<LayerTrace>, name: TraceField, compute: () => Fl
 /**
  * The trace of tokens a[0..aT) ++ b, where b's trace was computed starting from the state after a's first aT
  * tokens. Equal to concatTraces(sliceTrace(a, aT), b) without the intermediate copy (typing edits the end of a
- * prompt, so this runs on every keystroke).
+ * prompt, so this runs on every keystroke). `inPlace: false`: no field is appended into a's spare room (each is an
+ * exact copy, made when first read), which stays for a later trace (TraceCache.quick's provisional trace).
  */
-export function concatTraces(a: TraceView, b: TraceView, aT = a.T): TraceView {
+export function concatTraces(a: TraceView, b: TraceView, aT = a.T, { inPlace = true } = {}): TraceView {
   if (a.C !== b.C || a.F !== b.F || a.layers.length !== b.layers.length) {
     throw new TraceError("cannot join traces of different models");
   }
@@ -270,8 +285,8 @@ export function concatTraces(a: TraceView, b: TraceView, aT = a.T): TraceView {
       if (STATIC_FIELDS.has(name)) out[name] = la[name];
       // a's field not computed yet: this one waits for it too (up to a depth, then it is computed now)
       else if (isLazy(la, name) && lazyDepth(la, name) < MAX_LAZY_DEPTH)
-        lazyField(out, name, () => concatArrays(la[name]!, db, na), lazyDepth(la, name) + 1);
-      else joinField(out, name, la[name]!, db, na);
+        lazyField(out, name, () => concatArrays(la[name]!, db, na, inPlace), lazyDepth(la, name) + 1);
+      else joinField(out, name, la[name]!, db, na, inPlace);
     }
     return out;
   });
@@ -284,7 +299,7 @@ export function concatTraces(a: TraceView, b: TraceView, aT = a.T): TraceView {
     T: aT + b.T,
     layers,
   };
-  if (a.x0 && b.x0) result.x0 = concatArrays(a.x0, b.x0, aT * a.C);
+  if (a.x0 && b.x0) result.x0 = concatArrays(a.x0, b.x0, aT * a.C, inPlace);
   return result;
 }
 
@@ -558,7 +573,8 @@ export class TraceCache {
       labels: labels.slice(common),
       text: "",
     };
-    const view = concatTraces(last, viewOfTrace(trace, rest, meta), common);
+    // copied, not appended in place: the room after the last trace stays for the worker's trace that replaces it
+    const view = concatTraces(last, viewOfTrace(trace, rest, meta), common, { inPlace: false });
     return { ...view, labels: [...labels], text, backend: q.backend };
   }
 

@@ -4,7 +4,7 @@
  * layer) is a new element after each change. If the old one held the focus, the focus falls to the page, and the
  * reader's next ← or → turns the chapter (src/ui/presenter.ts) instead of moving the control. The keeper moves the
  * focus to the new control once it is on the page, to the same tab stop inside it (the token picker's current
- * character, the slider's range or its number box).
+ * character; a control with one tab stop, such as the slider's range, gets it back on that one).
  *
  *   const keeper = new FocusKeeper(document)
  *   keeper.adopt(key, element)   element is now the control of `key` (the view-state key, src/ui/chapter.ts)
@@ -72,11 +72,16 @@ export class FocusKeeper {
     private readonly nextFrame: (callback: () => void) => void = (cb) => requestAnimationFrame(() => cb()),
   ) {
     doc.addEventListener("focusin", ({ target }) => (this.held = this.holder(target)));
-    // the focus left: by the reader's doing if the control is still on the page, else it was taken off with it
+    // the focus left the control: by the reader's doing if it is still on the page (forget it; a move inside the
+    // control, from one character of the token picker to the next, is no leaving), else it was taken off with it
+    // (remember it for a while: its replacement may come a few frames later)
     doc.addEventListener("focusout", ({ target }) =>
       queueMicrotask(() => {
+        const held = this.held;
         const t = target as FocusTarget | null;
-        if (this.held && t?.isConnected && this.held.control.contains(t)) this.held = null;
+        if (!held || !t || !held.control.contains(t)) return;
+        if (!t.isConnected) this.expire(held);
+        else if (!held.control.contains(this.doc.activeElement)) this.held = null;
       }),
     );
   }
@@ -97,6 +102,7 @@ export class FocusKeeper {
     ) {
       // the cell cleared its output (an earlier display() of the re-run) before it made this control
       this.lost.set(key, this.held);
+      this.held = null; // claimed: the wait below restores it
     }
     const lost = this.lost.get(key);
     if (!lost) return el;
@@ -118,6 +124,17 @@ export class FocusKeeper {
     };
     this.nextFrame(settle);
     return el;
+  }
+
+  /** forget a control taken off the page if no replacement has claimed its focus within MAX_FRAMES frames */
+  private expire(held: Held): void {
+    let frames = 0;
+    const tick = () => {
+      if (this.held !== held) return;
+      if (++frames < MAX_FRAMES) this.nextFrame(tick);
+      else this.held = null;
+    };
+    this.nextFrame(tick);
   }
 
   /** the adopted control that contains `target`, and which of its tab stops `target` is */

@@ -366,6 +366,11 @@ describe.runIf(status.available)("presenting the built site", () => {
       await page.keyboard.press("ArrowLeft");
       await expect.poll(pressed).toBe(String(last - 1));
       expect(new URL(page.url()).pathname).toMatch(/\/05-wkv(\.html)?$/);
+      // again, after the focus moved inside the picker (one character to the next)
+      expect(await replaced("token", retrace), "the focus kept after a move inside the picker").toBe(true);
+      await page.keyboard.press("ArrowLeft");
+      await expect.poll(pressed).toBe(String(last - 2));
+      expect(new URL(page.url()).pathname).toMatch(/\/05-wkv(\.html)?$/);
       // the channel slider: its cell runs again when the layer changes
       await page.locator('[data-key="channel"] input[type="range"]').focus();
       const relayer = `(() => {

@@ -234,6 +234,27 @@ describe("TraceCache.quick: a prefix or a character typed at the end, at once", 
     expect(cache.stats.quickTokensRun).toBe(0);
   });
 
+  it("leaves the last trace's room to the engine's next trace; its own fields, read later, are still right", async () => {
+    const cache = new TraceCache(engine(), weights, engineMeta, quickTracing);
+    await cache.trace(base, labels(base), "");
+    const grown = await cache.trace([...base, 7], labels([...base, 7]), ""); // a copy with room to grow
+    const typed = [...base, 7, 8];
+    const quick = cache.quick(typed, labels(typed), "")!; // nothing read yet
+    const engineView = await cache.trace(typed, labels(typed), "");
+    // the engine's trace was appended in place, into the room the quick trace did not take
+    expect(tensorOf(engineView, 1, "a").buffer).toBe(tensorOf(grown, 1, "a").buffer);
+    const fresh = fullView(typed);
+    for (const name of ["a", "b", "p", "xAfterAtt", "xOut"] as const)
+      for (let l = 0; l < 2; l++) {
+        expect(
+          maxDiff(tensorOf(quick, l, name), tensorOf(fresh, l, name)),
+          `quick ${name}[${l}]`,
+        ).toBeLessThan(1e-5);
+        expect(maxDiff(tensorOf(engineView, l, name), tensorOf(fresh, l, name))).toBeLessThan(1e-5);
+      }
+    expect(maxDiff(quick.x0!, fresh.x0!)).toBeLessThan(1e-6);
+  });
+
   it("answers from the last trace while the engine runs, and no view it gave changes afterwards", async () => {
     const pending: (() => void)[] = [];
     const cache = new TraceCache(engine(pending), weights, engineMeta, quickTracing);

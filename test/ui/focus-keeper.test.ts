@@ -111,6 +111,35 @@ describe("FocusKeeper: the focus stays on a control that a cell's re-run replace
     expect(page.activeElement).toBe(next.children[3]);
   });
 
+  it("a move inside the control (one character of the picker to the next) does not make the keeper forget it", async () => {
+    const { page, keeper, flush } = setup();
+    const old = keeper.adopt("token", picker(page, 2));
+    page.body.append(old);
+    old.children[2].focus();
+    old.children[3].focus(); // ← →: focusout of one character, focusin of the next
+    await Promise.resolve();
+    old.remove();
+    await Promise.resolve();
+    const next = keeper.adopt("token", picker(page, 3));
+    page.body.append(next);
+    flush();
+    expect(page.activeElement).toBe(next.children[3]);
+  });
+
+  it("a control taken off the page with no replacement is forgotten after a while", async () => {
+    const { page, keeper, flush } = setup();
+    const old = keeper.adopt("token", picker(page, 2));
+    page.body.append(old);
+    old.children[2].focus();
+    old.remove();
+    await Promise.resolve();
+    flush(100); // a second and more: no new picker came
+    const later = keeper.adopt("token", picker(page, 2));
+    page.body.append(later);
+    flush();
+    expect(page.activeElement).toBe(page.body);
+  });
+
   it("a control the reader left (focus moved to the page, the control still there) takes nothing back", async () => {
     const { page, keeper, flush } = setup();
     const old = keeper.adopt("token", picker(page, 2));

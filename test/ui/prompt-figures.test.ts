@@ -219,6 +219,18 @@ describe("figures that follow the prompt box (chapter 5's state heatmaps)", () =
     // the reactive update with the engine's trace finds it drawn
     figures.figure("state", viewOf(encode("To be")), 4, [], draw);
     expect(draws).toHaveLength(3);
+    // two keystrokes, both quick: the first one's engine answer, superseded, is not drawn over the second's
+    const one = figures.input("To b");
+    await new Promise((r) => setTimeout(r, 0)); // drawn from the quick trace; the engine still runs
+    const two = figures.input("To be");
+    await new Promise((r) => setTimeout(r, 0));
+    expect(draws.slice(3)).toEqual(["To b@3 reference (JS)", "To be@4 reference (JS)"]);
+    engine.shift()!();
+    expect(await one).toBe(1); // its quick drawing only
+    expect(draws).toHaveLength(5);
+    engine.shift()!();
+    expect(await two).toBe(2);
+    expect(draws.at(-1)).toBe("To be@4 wasm");
     // no quick trace (a long addition): only the engine's
     const longer = figures.input("To be or");
     await new Promise((r) => setTimeout(r, 0));

@@ -525,7 +525,7 @@ export class FusedRwkv {
   /** checks before sampling (a live model with logits, valid options), and the options written to the GPU */
   private startSampling(opts: SampleOptions): void {
     this.live();
-    if (!this.logitsOnGpu) throw new FusedError("generate needs logits to start from: run steps() first");
+    if (!this.logitsOnGpu) throw new FusedError("sampling needs logits to start from: run steps() first");
     if (!(opts.temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${opts.temperature}`);
     if (!(opts.topP > 0 && opts.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${opts.topP}`);
     this.device.queue.writeBuffer(this.b.sampling, 0, new Float32Array([opts.temperature, opts.topP, 0, 0]));

@@ -172,8 +172,8 @@ export async function checkPhoneAndKeyboard(page: Page, problems: string[], step
     // then the first control of each kind (Tab reached them all above) is focused and operated by keyboard
     for (const [i, kind] of kinds.entries()) {
       // the previous operation re-runs cells, and a re-run replaces their controls: wait for that (400 ms with no
-      // change to the page: chapter 5's slowest re-run waits 200 ms for the prompt to settle), so that the keys
-      // go to the new control (src/ui/focus-keeper.ts gives a replaced control's focus back, a frame later)
+      // change to the page: chapter 5's slowest re-run waits 200 ms for the prompt to settle), so that the control
+      // focused next is the one on the page, not one about to be replaced
       if (i > 0) await step(`quiet before ${kind}`, quiet(page, 400));
       const key = (await page.evaluate(`(() => {
           const el = ${CONTROLS}.find((c) => ${VALUE_KIND}(c) === ${JSON.stringify(kind)});
