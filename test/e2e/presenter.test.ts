@@ -121,7 +121,7 @@ describe.runIf(status.available)("presenting the built site", () => {
       expect(clipped, "equations cut off").toEqual([]);
 
       // f: every figure full screen, its text enlarged with it; Esc leaves (after late redraws have settled)
-      await quiet(page);
+      await quiet(page, 400);
       const names = figures.map((f) => f.name);
       for (const [i, figName] of names.entries()) {
         const fig = page.locator(`figure[data-figure="${figName}"]`).first();
