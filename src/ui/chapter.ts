@@ -346,7 +346,8 @@ export async function openChapter<D extends ViewState, P = TraceView>(
       const start = value ?? (auto !== undefined && !(stored >= min) ? auto : clampInt(stored, min, max));
       return keyed(slider({ min, max, step, value: start, label, ...(format ? { format } : {}) }), key);
     },
-    playButton: (picker, T, ms = 110) => playButton(picker, T - 1, ms),
+    // made with the token picker, and replaced with it: a focused ▶ Play keeps the focus too (no view-state key)
+    playButton: (picker, T, ms = 110) => keeper.adopt("play", playButton(picker, T - 1, ms)),
     figure(draw, note) {
       try {
         const figure = draw();

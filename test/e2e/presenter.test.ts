@@ -339,16 +339,16 @@ describe.runIf(status.available)("presenting the built site", () => {
   it("a focused control that a cell's re-run replaces keeps the focus: ← moves it, not the chapter", async () => {
     const { page, problems } = await open("/05-wkv");
     try {
+      /** the control `key` (a view-state key, or a CSS selector) replaced by `change`: does the new one have the focus? */
       const replaced = async (key: string, change: string) => {
-        await page.evaluate(`window.__old = document.querySelector('[data-key="${key}"]')`);
+        const sel = key.startsWith("[") ? key : `[data-key="${key}"]`;
+        await page.evaluate(`window.__old = document.querySelector('${sel}')`);
         await page.evaluate(change);
-        await page.waitForFunction(
-          `!window.__old.isConnected && !!document.querySelector('[data-key="${key}"]')`,
-        );
+        await page.waitForFunction(`!window.__old.isConnected && !!document.querySelector('${sel}')`);
         await quiet(page);
         return page.evaluate(`(() => {
           const a = document.activeElement;
-          const box = a && a.closest('[data-key="${key}"]');
+          const box = a && a.closest('${sel}');
           return box ? box.isConnected && box !== window.__old : false;
         })()`);
       };
@@ -371,6 +371,9 @@ describe.runIf(status.available)("presenting the built site", () => {
       await page.keyboard.press("ArrowLeft");
       await expect.poll(pressed).toBe(String(last - 2));
       expect(new URL(page.url()).pathname).toMatch(/\/05-wkv(\.html)?$/);
+      // ▶ Play, made with the token picker
+      await page.locator("[data-play]").focus();
+      expect(await replaced("[data-play-row]", retrace), "the new ▶ Play has the focus").toBe(true);
       // the channel slider: its cell runs again when the layer changes
       await page.locator('[data-key="channel"] input[type="range"]').focus();
       const relayer = `(() => {
