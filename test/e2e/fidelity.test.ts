@@ -1,6 +1,6 @@
 /**
- * Teaching fidelity in Chromium (tracker issue 12): no page of the built site shows raw TeX in its visible text
- * (every figure drawn, the live model in), and the new answers show the model's own numbers: chapter 1's memory
+ * Teaching fidelity in Chromium (tracker issue 12): the raw-TeX detector finds raw TeX (site.test.ts runs it on
+ * every page, every figure drawn, the live model in), and the new answers show the model's own numbers: chapter 1's memory
  * bars against 5·L·C and 2·L·T·C from the model card, chapter 3's convolution and chapter 5's parallel forms and
  * Eq. 17 against the model's outputs, the fp16 switch of chapter 5 against the same computation in Node, chapter
  * 6's activation measures against the reference model's k', and the notation table against the notation module.
@@ -16,7 +16,7 @@ import { encodePrompt } from "../../src/trace/prompt.js";
 import { numberAttr } from "./helpers/attrs.js";
 import { browserStatus } from "./helpers/chromium.js";
 import { openWatchedPage } from "./helpers/open-page.js";
-import { PAGE_READY } from "./helpers/page-checks.js";
+import { PAGE_READY, RAW_TEX } from "./helpers/page-checks.js";
 import { ensureBuilt, findPages } from "./helpers/site.js";
 import { siteSession, useSite } from "./helpers/session.js";
 
@@ -25,29 +25,6 @@ const baseUrl = process.env.E2E_BASE_URL?.replace(/\/$/, "");
 if (status.available && !baseUrl) ensureBuilt();
 const pages = status.available ? await findPages() : [];
 const TIMEOUT = Number(process.env.E2E_PAGE_TIMEOUT_MS ?? 90_000);
-
-/**
- * In the page: every visible text node outside KaTeX, code, tooltips and form fields, with the raw-TeX patterns
- * it matches (a backslash command, a braced sub- or superscript, x_t-style subscripts, a caret exponent, an
- * unrendered $...$ or ${...}).
- */
-const RAW_TEX = `(() => {
-  const patterns = [/\\\\[A-Za-z]+/, /[_^]\\{/, /(?<![A-Za-z0-9_])[A-Za-z]{1,3}['′]?_[A-Za-z0-9](?![A-Za-z0-9_])/,
-    /\\^[-A-Za-z0-9({]/, /\\$\\{/, /\\$[^$\\n]{1,60}\\$/];
-  const skip = ".katex, code, pre, script, style, title, textarea, noscript, [contenteditable]";
-  const found = [];
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-    const el = node.parentElement;
-    if (!el || el.closest(skip) || el.getClientRects().length === 0) continue;
-    const text = node.textContent || "";
-    for (const p of patterns) {
-      const m = p.exec(text);
-      if (m) found.push(JSON.stringify(text.slice(Math.max(0, m.index - 30), m.index + 30)) + " in <" + el.localName + ">");
-    }
-  }
-  return found;
-})()`;
 
 const { card, weights, model } = loadBuildModel();
 const { nLayer: L, nEmbd: C } = weights.config;
@@ -88,27 +65,7 @@ describe.runIf(status.available)("teaching fidelity in Chromium", () => {
     expect(pages.length).toBeGreaterThanOrEqual(11);
   });
 
-  for (const pagePath of pages) {
-    it(`${pagePath}: no raw TeX in the visible text, once every figure is drawn`, async () => {
-      const { page, problems } = await open(pagePath);
-      try {
-        await ready(page);
-        // pages whose figures come from a trace: wait for the live model's (its captions and readouts too)
-        if (await page.locator(".explainer-badge[data-source]").count()) {
-          // chapter 9 runs its live trace only when asked (it takes seconds): ask, as a reader would
-          const onDemand = page.locator("button", { hasText: "Trace live" });
-          if (await onDemand.count()) await onDemand.first().click();
-          await waitLive(page);
-        }
-        await ready(page);
-        const raw = (await page.evaluate(RAW_TEX)) as string[];
-        expect(raw).toEqual([]);
-        expect(problems).toEqual([]);
-      } finally {
-        await page.close();
-      }
-    });
-  }
+  // every page's visible text, once its figures are drawn with the live model: site.test.ts (RAW_TEX, per page)
 
   it("the raw-TeX detector finds what it should (the test can fail)", async () => {
     const { page } = await open("/notation");

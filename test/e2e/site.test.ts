@@ -1,8 +1,9 @@
 /**
  * The built site in a real browser: every page in dist/ loads with no console error, no uncaught exception, no
  * failed request and no request off loopback; its equations rendered (KaTeX) and its figures are non-empty; the
- * test browser has a working WebGPU adapter; the home page's slider changes its figure. Each page, once loaded, is
- * then checked on a 390 px phone and by keyboard (helpers/phone-keyboard.ts, issue 14).
+ * test browser has a working WebGPU adapter; the home page's slider changes its figure. Each page, once its live
+ * models have drawn the figures, shows no raw TeX in its visible text (RAW_TEX; fidelity.test.ts checks the
+ * detector), then is checked on a 390 px phone and by keyboard (helpers/phone-keyboard.ts, issue 14).
  */
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
@@ -13,6 +14,7 @@ import { openWatchedPage } from "./helpers/open-page.js";
 import {
   PAGE_READY,
   PAGE_REPORT,
+  RAW_TEX,
   WEBGPU_PROBE,
   waitForModels,
   type PageReport,
@@ -126,6 +128,17 @@ describe.runIf(status.available)("the built site in Chromium", () => {
         );
         // the same page on a 390 px phone, then by keyboard (issue 14): once its models have loaded
         await step("models", waitForModels(page, PAGE_TIMEOUT_MS));
+        // no raw TeX in the visible text once every figure is drawn from the live model (its captions and
+        // readouts too; chapter 9 runs its live trace only when asked, as a reader would)
+        await step("raw TeX", async () => {
+          if (await page.locator(".explainer-badge[data-source]").count()) {
+            const onDemand = page.locator("button", { hasText: "Trace live" });
+            if (await onDemand.count()) await onDemand.first().click();
+            await page.waitForSelector('.explainer-badge[data-source="live"]', { timeout: PAGE_TIMEOUT_MS });
+            await page.waitForFunction(PAGE_READY, null, { timeout: PAGE_TIMEOUT_MS, polling: 250 });
+          }
+          expect((await page.evaluate(RAW_TEX)) as string[], `raw TeX on ${pagePath}`).toEqual([]);
+        });
         await checkPhoneAndKeyboard(page, problems, step);
       } finally {
         await page.close();

@@ -103,3 +103,26 @@ export const WEBGPU_PROBE = `(async () => {
   device.destroy();
   return { vendor: info.vendor, architecture: info.architecture, isFallbackAdapter: adapter.isFallbackAdapter ?? info.isFallbackAdapter, output };
 })()`;
+
+/**
+ * In the page: every visible text node outside KaTeX, code, tooltips and form fields, with the raw-TeX patterns
+ * it matches (a backslash command, a braced sub- or superscript, x_t-style subscripts, a caret exponent, an
+ * unrendered $...$ or ${...}).
+ */
+export const RAW_TEX = `(() => {
+  const patterns = [/\\\\[A-Za-z]+/, /[_^]\\{/, /(?<![A-Za-z0-9_])[A-Za-z]{1,3}['′]?_[A-Za-z0-9](?![A-Za-z0-9_])/,
+    /\\^[-A-Za-z0-9({]/, /\\$\\{/, /\\$[^$\\n]{1,60}\\$/];
+  const skip = ".katex, code, pre, script, style, title, textarea, noscript, [contenteditable]";
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(skip) || el.getClientRects().length === 0) continue;
+    const text = node.textContent || "";
+    for (const p of patterns) {
+      const m = p.exec(text);
+      if (m) found.push(JSON.stringify(text.slice(Math.max(0, m.index - 30), m.index + 30)) + " in <" + el.localName + ">");
+    }
+  }
+  return found;
+})()`;
