@@ -7,9 +7,12 @@
  *                                   the model will read (unknown characters left out, too long cut) live
  *   tokenPicker(labels, {value?, label?})  .value = a token index; click a character, or ←/→ while focused
  *   slider({min, max, step, value, label, format?})  .value = number; an <input type=range> with a readout
+ *   addressSlider(key, {min, max, step, value, label, format?})  the same, its value kept in the address (?key=)
+ *   snapToRange(v, {min, max, step})                 v on [min, max] at the nearest min + k·step (NaN: undefined)
  *   select(options, {value, label, format?})          .value = one of options
  */
 import { encodePrompt } from "../trace/prompt.js";
+import { readUrlState, writeUrlState } from "./url-state.js";
 
 type ValueElement<T> = HTMLElement & { value: T };
 
@@ -169,6 +172,32 @@ export function slider({
       out.textContent = format(Number(input.value));
     },
   );
+}
+
+/** `v` on [min, max] at the nearest min + k·step (undefined if v is not a finite number). */
+export function snapToRange(
+  v: number,
+  { min, max, step }: Pick<SliderOptions, "min" | "max" | "step">,
+): number | undefined {
+  if (!Number.isFinite(v)) return undefined;
+  // as <input type=range> does: the nearest step, and at most the last step at or under the maximum
+  const k = Math.min(Math.round((Math.max(min, v) - min) / step), Math.floor((max - min) / step));
+  return min + k * step;
+}
+
+/**
+ * A slider whose value lives in the page's address (?key=N), for a page that is not a chapter (the home page;
+ * chapters keep theirs through src/ui/chapter.ts): it starts from the address, snapped to its range and step (a
+ * bad value gives `value`), writes each change back (no reload, no history entry), and carries data-key, so a
+ * figure's Link reproduces the view (src/ui/export.ts).
+ */
+export function addressSlider(key: string, opts: SliderOptions): ValueElement<number> {
+  const defaults = { [key]: opts.value };
+  const start = snapToRange(Number(readUrlState(defaults, { real: [key] })[key]), opts) ?? opts.value;
+  const el = slider({ ...opts, value: start });
+  el.dataset.key = key;
+  el.addEventListener("input", () => writeUrlState({ [key]: el.value }, defaults));
+  return el;
 }
 
 export function select<T extends string | number>(

@@ -163,9 +163,21 @@ describe.runIf(status.available)("the built site in Chromium", () => {
       expect(await figure.locator(".readout").first().textContent()).toContain("t = 1,040");
       await page.keyboard.press("End");
       await expect.poll(() => figure.getAttribute("data-t")).toBe("8192");
+      // the value is kept in the address, so the figure's Link reproduces it (?T=, snapped to the slider's step)
+      await expect.poll(() => new URL(page.url()).searchParams.get("T")).toBe("8192");
       expect(problems).toEqual([]);
     } finally {
       await page.close();
+    }
+    const again = await openPage("/?T=2050");
+    try {
+      const figure = again.page.locator('[data-figure="attention-cost"]');
+      await figure.waitFor();
+      expect(await figure.getAttribute("data-t")).toBe("2048");
+      expect(await again.page.locator('[data-key="T"] input[type="range"]').inputValue()).toBe("2048");
+      expect(again.problems).toEqual([]);
+    } finally {
+      await again.page.close();
     }
   });
 });
