@@ -7,7 +7,8 @@
  *                                         synthetic shapes made in the worker (no download)
  *   hubBase(search)                       https://huggingface.co, or the page's ?hub= (tests serve loopback)
  *   hubChoice(search, origin)             that base, its host, and whether it is allowed without asking
- *   weightsParam(search, page)            ?weights=: fp16 / fp32, or a checkpoint copied next to the site
+ *   weightsParam(search, page)            ?weights=: fp16 / fp32, or a checkpoint copied next to the site;
+ *                                         ?precision=fp16|fp32 (with either)
  *                                         (same origin; &config= and &tokenizer= alike), for a talk offline
  *   modelFiles(model, base)               the URLs to fetch, with their role (weights / config / tokenizer)
  *   MODEL_CACHE, cacheKey(url)            Cache API name (versioned) and the key of one file
@@ -169,7 +170,7 @@ export interface SiteFiles {
 
 /**
  * What `?weights=` asks for: "fp16" (half-size matrices where the GPU allows) or "fp32", or the path of a
- * checkpoint on this site, e.g. `?weights=models/RWKV-4-Pile-169M-20220807-8023.pth&tokenizer=models/tokenizer.json`
+ * checkpoint on this site (with `&precision=fp16` for its matrices in half size), e.g. `?weights=models/RWKV-4-Pile-169M-20220807-8023.pth&tokenizer=models/tokenizer.json`
  * (resolved against the page's address; `&config=` for a Hugging Face pytorch_model.bin). A path on another
  * host is refused (`refused`: the reader's message): the point is a talk without the venue's network, and the
  * form's "checkpoint at a URL" loads from elsewhere.
@@ -180,8 +181,12 @@ export function weightsParam(
 ): { precision: "fp16" | "fp32"; site?: SiteFiles; refused?: string } {
   const q = new URLSearchParams(search);
   const w = q.get("weights");
-  if (w === null || w === "" || w === "fp32") return { precision: "fp32" };
-  if (w === "fp16") return { precision: "fp16" };
+  // ?precision= also goes with a path in ?weights= (a copied checkpoint in fp16); it wins over ?weights=fp16|fp32
+  const p = q.get("precision");
+  const asked = p === "fp16" || p === "fp32" ? p : undefined;
+  if (w === null || w === "" || w === "fp32") return { precision: asked ?? "fp32" };
+  if (w === "fp16") return { precision: asked ?? "fp16" };
+  const precision = asked ?? "fp32";
   const here = new URL(page);
   const resolve = (key: string, v: string): string => {
     let u: URL;
@@ -204,9 +209,9 @@ export function weightsParam(
     const tokenizer = q.get("tokenizer");
     if (config) site.configUrl = resolve("config", config);
     if (tokenizer) site.tokenizerUrl = resolve("tokenizer", tokenizer);
-    return { precision: "fp32", site };
+    return { precision, site };
   } catch (e) {
-    return { precision: "fp32", refused: (e as Error).message };
+    return { precision, refused: (e as Error).message };
   }
 }
 

@@ -153,6 +153,7 @@ describe.runIf(status.available)("dist/ on a plain static host under /rwkv/", ()
       return {
         origin: await status(p).getAttribute("data-origin"),
         dtype: await status(p).getAttribute("data-dtype"),
+        weights: await status(p).getAttribute("data-weights"),
         text: (await status(p).textContent()) ?? "",
       };
     };
@@ -187,6 +188,18 @@ describe.runIf(status.available)("dist/ on a plain static host under /rwkv/", ()
       expect(second.problems).toEqual([]);
     } finally {
       await second.page.close();
+    }
+    // with &precision=fp16: the same file, its matrices in fp16 (on wasm, which has no shader-f16 to lack)
+    const half = await openWatchedPage(browser, `${url}&precision=fp16&ep=wasm`);
+    try {
+      expect(await loaded(half.page)).toMatchObject({
+        origin: "browser cache",
+        dtype: "BF16",
+        weights: "fp16",
+      });
+      expect(half.problems).toEqual([]);
+    } finally {
+      await half.page.close();
     }
     // a path on another host is refused, in words, and the page stays usable
     const other = await openWatchedPage(

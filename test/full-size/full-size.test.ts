@@ -74,6 +74,18 @@ describe("catalogue and hub base", () => {
         configUrl: "http://127.0.0.1:8000/c/config.json",
       },
     });
+    // ?precision= goes with a path (a copied checkpoint in fp16), and wins over ?weights=fp16|fp32
+    expect(weightsParam("?weights=models/x.pth&precision=fp16", page)).toEqual({
+      precision: "fp16",
+      site: { url: "http://127.0.0.1:8000/rwkv/models/x.pth" },
+    });
+    expect(weightsParam("?precision=fp16", page)).toEqual({ precision: "fp16" });
+    expect(weightsParam("?weights=fp16&precision=fp32", page)).toEqual({ precision: "fp32" });
+    expect(weightsParam("?weights=models/x.pth&precision=fp8", page).precision).toBe("fp32");
+    expect(weightsParam("?weights=https://elsewhere.example/x.pth&precision=fp16", page)).toMatchObject({
+      precision: "fp16",
+      refused: expect.stringMatching(/takes a path on this site/),
+    });
     // another host (the venue's network) is refused, with the reader's message
     for (const search of [
       "?weights=https://huggingface.co/x.pth",
