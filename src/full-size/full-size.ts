@@ -170,8 +170,8 @@ export interface SiteFiles {
 
 /**
  * What `?weights=` asks for: "fp16" (half-size matrices where the GPU allows) or "fp32", or the path of a
- * checkpoint on this site (with `&precision=fp16` for its matrices in half size), e.g. `?weights=models/RWKV-4-Pile-169M-20220807-8023.pth&tokenizer=models/tokenizer.json`
- * (resolved against the page's address; `&config=` for a Hugging Face pytorch_model.bin). A path on another
+ * checkpoint on this site (with `&precision=fp16` for its matrices in half size), e.g.
+ * `?weights=models/RWKV-4-Pile-169M-20220807-8023.pth&tokenizer=models/tokenizer.json` (resolved against the page's address; `&config=` for a Hugging Face pytorch_model.bin). A path on another
  * host is refused (`refused`: the reader's message): the point is a talk without the venue's network, and the
  * form's "checkpoint at a URL" loads from elsewhere.
  */
@@ -183,10 +183,8 @@ export function weightsParam(
   const w = q.get("weights");
   // ?precision= also goes with a path in ?weights= (a copied checkpoint in fp16); it wins over ?weights=fp16|fp32
   const p = q.get("precision");
-  const asked = p === "fp16" || p === "fp32" ? p : undefined;
-  if (w === null || w === "" || w === "fp32") return { precision: asked ?? "fp32" };
-  if (w === "fp16") return { precision: asked ?? "fp16" };
-  const precision = asked ?? "fp32";
+  const precision = p === "fp16" || p === "fp32" ? p : w === "fp16" ? "fp16" : "fp32";
+  if (w === null || w === "" || w === "fp32" || w === "fp16") return { precision };
   const here = new URL(page);
   const resolve = (key: string, v: string): string => {
     let u: URL;

@@ -91,18 +91,13 @@ export function referenceModel(
 ): LiveModel {
   const model = new RwkvModel(weights);
   const backend = traced?.backend ?? (() => "reference (JS)" as const);
+  const reference = referenceTracer(model);
   const cache = new TraceCache(
-    traced?.tracer ?? referenceTracer(model),
+    traced?.tracer ?? reference,
     weights,
     { backend, synthetic: card.synthetic },
     // a character typed at the end: the reference model has its column in about 3 ms, in the keystroke's frame
-    traced
-      ? {
-          tracer: (tokens, state) => model.forward(tokens, state, { trace: true }).trace!,
-          backend: "reference (JS)",
-          maxTokens: 2,
-        }
-      : undefined,
+    traced ? { tracer: reference, backend: "reference (JS)", maxTokens: 2 } : undefined,
   );
   const chars = [...card.vocabulary];
   return {

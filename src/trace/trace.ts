@@ -509,7 +509,10 @@ export function stateAt(view: TraceView, weights: RwkvWeights, t: number): RwkvS
  */
 export type Tracer = (tokens: readonly number[], state: RwkvState | undefined) => Trace | Promise<Trace>;
 
-export function referenceTracer(model: RwkvModel): Tracer {
+/** The reference model as a Tracer; synchronous, so it also serves as a QuickTracing tracer. */
+export function referenceTracer(
+  model: RwkvModel,
+): (tokens: readonly number[], state: RwkvState | undefined) => Trace {
   return (tokens, state) => model.forward(tokens, state, { trace: true }).trace!;
 }
 
@@ -575,7 +578,7 @@ export class TraceCache {
     };
     // copied, not appended in place: the room after the last trace stays for the worker's trace that replaces it
     const view = concatTraces(last, viewOfTrace(trace, rest, meta), common, { inPlace: false });
-    return { ...view, labels: [...labels], text, backend: q.backend };
+    return { ...view, labels: [...labels], text }; // b's label: the quick tracer's
   }
 
   private async traceNow(

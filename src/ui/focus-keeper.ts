@@ -106,10 +106,10 @@ export class FocusKeeper {
     }
     const lost = this.lost.get(key);
     if (!lost) return el;
-    let frames = 0;
-    const settle = () => {
-      if (this.current.get(key) !== el) return; // a newer control took over the wait
-      if (el.isConnected && !lost.control.isConnected) {
+    this.watch(
+      () => {
+        if (this.current.get(key) !== el) return true; // a newer control took over the wait
+        if (!el.isConnected || lost.control.isConnected) return false;
         this.lost.delete(key);
         const now = this.doc.activeElement;
         if (now === null || now === this.doc.body) {
@@ -117,22 +117,28 @@ export class FocusKeeper {
           (stops[lost.stop] ?? stops[0] ?? el).focus({ preventScroll: true });
           this.stats.kept++;
         }
-        return;
-      }
-      if (++frames < MAX_FRAMES) this.nextFrame(settle);
-      else this.lost.delete(key);
-    };
-    this.nextFrame(settle);
+        return true;
+      },
+      () => this.lost.delete(key),
+    );
     return el;
   }
 
   /** forget a control taken off the page if no replacement has claimed its focus within MAX_FRAMES frames */
   private expire(held: Held): void {
+    this.watch(
+      () => this.held !== held,
+      () => (this.held = null),
+    );
+  }
+
+  /** `done()` on each of the next MAX_FRAMES frames until it returns true; then `giveUp()` if it never did */
+  private watch(done: () => boolean, giveUp: () => void): void {
     let frames = 0;
     const tick = () => {
-      if (this.held !== held) return;
+      if (done()) return;
       if (++frames < MAX_FRAMES) this.nextFrame(tick);
-      else this.held = null;
+      else giveUp();
     };
     this.nextFrame(tick);
   }

@@ -10,10 +10,10 @@
  *   figures.figure(key, view, token, deps, draw) -> container   for a page cell: draw(view, token, previous) into the key's
  *       container unless it already shows (view, token, deps); a view older than the prompt box is not drawn
  *   await figures.input(text) -> number   the prompt box's input event: the drawings made (0 when the model is
- *       not ready, the prompt is empty, or a later keystroke came before anything was drawn). A trace the model has at once
- *       (LiveModel.quickTrace: a prefix of the last one, or an edit that leaves at most two tokens after the first
- *       change, typically a character typed at the end, run on the reference model in the page) is drawn first,
- *       in the keystroke's own frame; the engine's trace then replaces it.
+ *       not ready, the prompt is empty, or a later keystroke came before anything was drawn). A trace the model
+ *       has at once (LiveModel.quickTrace: a prefix of the last one, or an edit that leaves at most two tokens
+ *       after the first change, typically a character typed at the end, run on the reference model in the page)
+ *       is drawn first, in the keystroke's own frame; the engine's trace then replaces it.
  *
  *   figures.follow(stream)   the page's trace stream, each trace the figures here already show for the prompt box's
  *       text passed on only after `nextFrame()` (the browser paints them before the page's other cells run)

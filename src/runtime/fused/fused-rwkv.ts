@@ -397,12 +397,9 @@ export class FusedRwkv {
     pass.setBindGroup(0, this.groups.sample);
     pass.dispatchWorkgroups(1);
     pass.end();
-    enc.copyBufferToBuffer(this.b.tokens, 0, this.b.readTokens, 0, 4);
     this.device.queue.submit([enc.finish()]);
-    await this.b.readTokens.mapAsync(MAP_READ, 0, 4);
-    const token = new Uint32Array(this.b.readTokens.getMappedRange(0, 4).slice(0))[0];
-    this.b.readTokens.unmap();
-    return token;
+    const bytes = await this.read(this.b.tokens, this.b.readTokens, 4); // tokens[0], a u32
+    return new Uint32Array(bytes.buffer)[0];
   }
 
   /**
