@@ -25,6 +25,17 @@ npx esbuild "$ROOT/src/cli/full-size-gpu.ts" --bundle --platform=node --format=e
 # the fused WGSL step (src/runtime/fused/): checks against the reference model and timings
 npx esbuild "$ROOT/src/cli/fused-gpu-bench.ts" --bundle --platform=node --format=esm --log-level=warning \
   --outfile="$D/pkg/fused.mjs"
+# BASE_REV=<commit>: the fused benchmark of that commit too (fused-base.mjs, run.sh's "fusedbase" step), so that
+# a change to the kernels is timed against its base on the same GPU in the same call
+if [ -n "${BASE_REV:-}" ]; then
+  B=$(mktemp -d)
+  git -C "$ROOT" archive "$BASE_REV" src | tar -x -C "$B"
+  ln -s "$ROOT/node_modules" "$B/node_modules"
+  npx esbuild "$B/src/cli/fused-gpu-bench.ts" --bundle --platform=node --format=esm --log-level=warning \
+    --outfile="$D/pkg/fused-base.mjs"
+  git -C "$ROOT" rev-parse --short "$BASE_REV" > "$D/pkg/fused-base.rev"
+  rm -rf "$B"
+fi
 # the rwkv CLI itself, for ORT's wasm EP on N threads (`bench --threads N`); ORT's Node build imports its wasm
 # glue (ort-wasm-simd-threaded.mjs, and that its .wasm) from beside the bundle: run.sh puts them there
 npx esbuild "$ROOT/src/cli/rwkv.ts" --bundle --platform=node --format=esm --log-level=warning \

@@ -5,7 +5,8 @@
 # $OUT/bench-gpu.json. env: STEPS="roofline bench fullsize" (a subset to skip some; also "fused": the fused WGSL
 # step, src/cli/fused-gpu-bench.ts, and "threads": ORT's wasm EP at THREADS_LIST threads through the rwkv CLI);
 # TOKENS, CHUNKS, GEN, REPEATS (see ort-gpu-bench.ts); FULLSIZE_GEN, PREFILL_TS, GEN_VARIANTS (see
-# full-size-gpu.ts); FUSED_GEN, DEPTHS, ROWS_SWEEP (see fused-gpu-bench.ts).
+# full-size-gpu.ts); FUSED_GEN, DEPTHS, ROWS_SWEEP, KERNELS (see fused-gpu-bench.ts); "fusedbase": the fused step
+# of the commit packed with BASE_REV (pack.sh), timings only, before this commit's.
 set -uo pipefail
 G=$(cd "$(dirname "$0")" && pwd)
 W=/tmp/gpubench
@@ -27,7 +28,7 @@ cd "$W"
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 ./bin/node --version
 STEPS=${STEPS:-roofline bench fullsize}
-touch "$OUT/roofline.log" "$OUT/bench.log" "$OUT/full-size.log" "$OUT/fused.log" "$OUT/threads.log"
+touch "$OUT/roofline.log" "$OUT/bench.log" "$OUT/full-size.log" "$OUT/fused.log" "$OUT/fused-base.log" "$OUT/threads.log"
 echo "cpu: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 case " $STEPS " in *" roofline "*) timeout 120 ./bin/node roofline.mjs 2>&1 | tee "$OUT/roofline.log" ;; esac
 # --liftoff-only: V8's optimising compiler otherwise stalls ~30 s on ORT's wasm
@@ -37,6 +38,10 @@ case " $STEPS " in *" bench "*)
 case " $STEPS " in *" fullsize "*)
   GEN=${FULLSIZE_GEN:-512} ORT_PATH=./nm/ort/ort.webgpu.min.mjs \
     timeout ${FULLSIZE_TIMEOUT:-400} ./bin/node --liftoff-only --expose-gc full-size.mjs 2>&1 | tee "$OUT/full-size.log" | grep -v FULLSIZE_JSON ;; esac
+# the base commit's fused step first (pack.sh's BASE_REV), timings only, then this commit's
+case " $STEPS " in *" fusedbase "*)
+  [ -f fused-base.mjs ] && echo "fused base: $(cat fused-base.rev)" && GEN=${FUSED_GEN:-256} CHECK=0 ROWS_SWEEP= \
+    timeout ${FUSED_TIMEOUT:-300} ./bin/node fused-base.mjs 2>&1 | tee "$OUT/fused-base.log" | grep -v FUSED_JSON ;; esac
 case " $STEPS " in *" fused "*)
   GEN=${FUSED_GEN:-256} timeout ${FUSED_TIMEOUT:-300} ./bin/node fused.mjs 2>&1 | tee "$OUT/fused.log" | grep -v FUSED_JSON ;; esac
 # ORT's wasm EP on N threads (no --liftoff-only: the optimising compiler is part of what is measured; the warm-up
@@ -50,7 +55,7 @@ case " $STEPS " in *" threads "*)
 const fs = require("fs");
 const pick = (f, tag) => { const l = fs.readFileSync(f, "utf8").split("\n").find((x) => x.startsWith(tag + " ")); return l ? JSON.parse(l.slice(tag.length + 1)) : null; };
 const all = (f, tag) => fs.readFileSync(f, "utf8").split("\n").filter((x) => x.startsWith(tag + " {")).map((x) => JSON.parse(x.slice(tag.length + 1)));
-const r = { roofline: pick(process.argv[1], "ROOFLINE_JSON"), bench: pick(process.argv[2], "BENCH_JSON"), fullSize: pick(process.argv[3], "FULLSIZE_JSON"), fused: pick(process.argv[4], "FUSED_JSON"), wasmThreads: all(process.argv[5], "THREADS_JSON") };
+const r = { roofline: pick(process.argv[1], "ROOFLINE_JSON"), bench: pick(process.argv[2], "BENCH_JSON"), fullSize: pick(process.argv[3], "FULLSIZE_JSON"), fused: pick(process.argv[4], "FUSED_JSON"), wasmThreads: all(process.argv[5], "THREADS_JSON"), fusedBase: pick(process.argv[7], "FUSED_JSON") };
 fs.writeFileSync(process.argv[6], JSON.stringify(r, null, 1));
 console.log("wrote", process.argv[6]);
-' "$OUT/roofline.log" "$OUT/bench.log" "$OUT/full-size.log" "$OUT/fused.log" "$OUT/threads.log" "$OUT/bench-gpu.json"
+' "$OUT/roofline.log" "$OUT/bench.log" "$OUT/full-size.log" "$OUT/fused.log" "$OUT/threads.log" "$OUT/bench-gpu.json" "$OUT/fused-base.log"

@@ -10,8 +10,11 @@
  *     - readBackPipelined: `generateReading`, the token sampled on the GPU and every step's logits mapped while
  *       the next steps run (DEPTHS staging buffers in flight), greedy and top-p;
  *     - gpuSampled: `generate`, greedy and temperature 0.8 / top-p 0.9, sampled on the GPU, tokens read at the end;
- *     - ingestion: `steps` over T tokens (RNN mode, head only for the last token);
+ *     - ingestion: `steps` over INGEST_T = 512 tokens (RNN mode, head only for the last token);
  *     - encodeMsPerStep: the CPU time to encode one step's dispatches (no GPU work);
+ *     - kernelsUsPerDispatch: each kernel alone (KERNELS=0 skips): microseconds a dispatch, back to back in one
+ *       pass as within a step, beside a one-workgroup dispatch that does nearly nothing (the floor), and their sum
+ *       over a greedy token's dispatches (KERNEL_COUNTS=50,250: the two counts);
  *     - rowsSweep: ingestion and GPU-sampled greedy again for other rows per workgroup of the matrix-vector
  *       kernels (ROWS_SWEEP: space-separated rkvIn,rkvOut,ffnIn,ffnOut,head).
  *
@@ -21,7 +24,7 @@
 import { installDawnWebGpu } from "./dawn.js";
 import { judgeFusedCheck, runFusedCheck, type FusedCheckRequest } from "../runtime/fused/check.js";
 import { FusedRwkv } from "../runtime/fused/fused-rwkv.js";
-import type { GAdapter, GDevice } from "../runtime/fused/webgpu.js";
+import { USAGE, type GAdapter, type GComputePass, type GDevice } from "../runtime/fused/webgpu.js";
 import { argmax } from "../rwkv/sampling.js";
 import { SHAPES, syntheticWeights } from "../rwkv/synthetic.js";
 import type { RwkvConfig } from "../rwkv/weights.js";
@@ -204,7 +207,7 @@ async function main(): Promise<void> {
   result.readBackPipelined = pipelined;
 
   // RNN-mode ingestion (no head per token, no sampler)
-  const T = 512;
+  const T = Number(env.INGEST_T ?? 512);
   const toks = Array.from({ length: T }, (_, i) => (i * 104729 + 7) % V);
   const ingestion = async (m: FusedRwkv): Promise<number> => {
     const ing: number[] = [];
@@ -229,6 +232,79 @@ async function main(): Promise<void> {
   result.encodeMsPerStep = (performance.now() - t0) / 200;
   log("encodeMsPerStep", result.encodeMsPerStep);
   result.rows = f.rows;
+
+  // each kernel alone, to see where a step's time goes: n dispatches of it back to back in one pass (each waits
+  // for the one before, as within a step), timed at two counts so that the submission's own cost cancels
+  if (env.KERNELS !== "0") {
+    const perDispatchUs = async (encode: (pass: GComputePass) => void): Promise<number> => {
+      const median = async (n: number): Promise<number> => {
+        const ms: number[] = [];
+        for (let r = 0; r < 4; r++) {
+          const e = device.createCommandEncoder();
+          const pass = e.beginComputePass();
+          for (let i = 0; i < n; i++) encode(pass);
+          pass.end();
+          const cb = e.finish();
+          const s = performance.now();
+          device.queue.submit([cb]);
+          await f.finish();
+          if (r > 0) ms.push(performance.now() - s);
+        }
+        return q(ms, 0.5);
+      };
+      const [lo, hi] = (env.KERNEL_COUNTS ?? "50,250").split(",").map(Number);
+      return (((await median(hi)) - (await median(lo))) / (hi - lo)) * 1000;
+    };
+    // the floor: a dispatch of one workgroup that adds 1 to a number (a barrier between each, as in a step)
+    const counter = device.createBuffer({ size: 16, usage: USAGE.STORAGE, label: "noop" });
+    const noop = device.createComputePipeline({
+      layout: "auto",
+      compute: {
+        module: device.createShaderModule({
+          code: `@group(0) @binding(0) var<storage, read_write> b: array<u32>;
+@compute @workgroup_size(64) fn main(@builtin(local_invocation_index) i: u32) { if (i == 0u) { b[0] = b[0] + 1u; } }`,
+        }),
+        entryPoint: "main",
+      },
+    });
+    const noopGroup = device.createBindGroup({
+      layout: noop.getBindGroupLayout(0),
+      entries: [{ binding: 0, resource: { buffer: counter } }],
+    });
+    const kernels: Record<string, number> = {};
+    kernels.noop = await perDispatchUs((pass) => {
+      pass.setPipeline(noop);
+      pass.setBindGroup(0, noopGroup);
+      pass.dispatchWorkgroups(1);
+    });
+    const L = config.nLayer;
+    for (const [name, kernel, layer] of [
+      ["embedMixIn", "embedIn", 0],
+      ["timeMixIn", "rkvIn", L - 1],
+      ["timeMixOut", "rkvOut", L - 1],
+      ["chanMixIn", "ffnIn", L - 1],
+      ["chanMixOut", "ffnOut", L - 1],
+      ["head", "head", 0],
+    ] as const)
+      kernels[name] = await perDispatchUs((pass) => f.dispatch(pass, kernel, layer));
+    for (const [name, temperature, topP] of [
+      ["sampleGreedy", 0, 1],
+      ["sampleTopP", 0.8, 0.9],
+    ] as const) {
+      await f.sample({ temperature, topP, seed: 1 }); // the sampler's options, written to the GPU
+      kernels[name] = await perDispatchUs((pass) => f.dispatch(pass, "sample"));
+    }
+    // a greedy token as the sum of its dispatches
+    kernels.greedyStepSum =
+      kernels.embedMixIn +
+      (L - 1) * kernels.timeMixIn +
+      L * (kernels.timeMixOut + kernels.chanMixIn + kernels.chanMixOut) +
+      kernels.head +
+      kernels.sampleGreedy;
+    result.kernelsUsPerDispatch = kernels;
+    log("kernelsUsPerDispatch", JSON.stringify(kernels));
+    counter.destroy();
+  }
   f.dispose();
 
   // other rows per workgroup: ingestion (the blocks alone) and GPU-sampled greedy generation

@@ -17,9 +17,12 @@
 import type { RwkvConfig, RwkvState, RwkvWeights } from "../../rwkv/weights.js";
 import { P_EMPTY } from "../../rwkv/wkv.js";
 import {
+  argmaxParts,
   chanMixIn,
   chanMixOut,
   head,
+  HEAD_ROWS,
+  headParts,
   N_VEC,
   ROWS,
   ROWS_OF,
@@ -51,7 +54,8 @@ export class FusedError extends Error {
 export interface FusedOptions {
   /** tokens one call may queue (steps' prompt length, generate's n); longer calls are split (default 1024) */
   maxTokens?: number;
-  /** output rows per workgroup of each matrix-vector kernel (powers of 2 up to 8; default ROWS_OF) */
+  /** output rows per workgroup of each matrix-vector kernel (powers of 2 up to 8, the head's up to HEAD_ROWS;
+   * default ROWS_OF) */
   rows?: Partial<RowsOf>;
 }
 
@@ -78,6 +82,9 @@ export function fusedShapeProblem(c: RwkvConfig): string | undefined {
   if (c.nEmbd * 8 > 15 * 1024) return `C = ${c.nEmbd} does not fit a workgroup's memory`;
   return undefined;
 }
+
+/** The kernels of the fused step (kernels.ts; embedIn is block 0's timeMixIn, parts serves setLogits). */
+export type KernelName = "embedIn" | "rkvIn" | "rkvOut" | "ffnIn" | "ffnOut" | "head" | "sample" | "parts";
 
 interface Layer {
   rkvIn: GBindGroup;
@@ -108,10 +115,7 @@ export class FusedRwkv {
     maxTokens: number,
     /** output rows per workgroup of each matrix-vector kernel */
     readonly rows: RowsOf,
-    private readonly pipes: Record<
-      "embedIn" | "rkvIn" | "rkvOut" | "ffnIn" | "ffnOut" | "head" | "sample",
-      GComputePipeline
-    >,
+    private readonly pipes: Record<KernelName, GComputePipeline>,
     private readonly b: Record<
       | "x"
       | "xln"
@@ -121,6 +125,7 @@ export class FusedRwkv {
       | "state"
       | "logits"
       | "probs"
+      | "parts"
       | "tokens"
       | "ctl"
       | "sampling"
@@ -129,7 +134,7 @@ export class FusedRwkv {
       | "readTokens",
       GBuffer
     >,
-    private readonly groups: { layers: Layer[]; head: GBindGroup; sample: GBindGroup },
+    private readonly groups: { layers: Layer[]; head: GBindGroup; sample: GBindGroup; parts: GBindGroup },
   ) {
     this.config = config;
     this.maxTokens = maxTokens;
@@ -148,8 +153,11 @@ export class FusedRwkv {
       );
     const maxTokens = opts.maxTokens ?? 1024;
     const rows: RowsOf = { ...ROWS_OF, ...opts.rows };
-    for (const [k, r] of Object.entries(rows))
-      if (![1, 2, 4, 8].includes(r)) throw new FusedError(`rows of ${k} must be 1, 2, 4 or 8, got ${r}`);
+    for (const [k, r] of Object.entries(rows)) {
+      const most = k === "head" ? HEAD_ROWS : ROWS;
+      if (!(Number.isInteger(Math.log2(r)) && r >= 1 && r <= most))
+        throw new FusedError(`rows of ${k} must be a power of 2 from 1 to ${most}, got ${r}`);
+    }
     const shape: Shape = { C, F, V, eps: config.layerNormEps };
     const owned: GBuffer[] = [];
     device.pushErrorScope("validation");
@@ -190,6 +198,7 @@ export class FusedRwkv {
       state: buffer(L * 5 * C * f32, RW, "state"),
       logits: buffer(V * f32, RW, "logits"),
       probs: buffer(V * f32, RW, "probs"),
+      parts: buffer(headParts(V, rows.head) * 8, RW, "parts"),
       tokens: buffer((maxTokens + 1) * 4, RW, "tokens"),
       ctl: buffer(16, RW, "ctl"),
       sampling: buffer(16, USAGE.UNIFORM | USAGE.COPY_DST, "sampling"),
@@ -213,7 +222,8 @@ export class FusedRwkv {
       ffnIn: module("chanMixIn", chanMixIn(shape, rows.ffnIn)),
       ffnOut: module("chanMixOut", chanMixOut(shape, rows.ffnOut)),
       head: module("head", head(shape, rows.head)),
-      sample: module("sample", sample(shape)),
+      sample: module("sample", sample(shape, rows.head)),
+      parts: module("argmaxParts", argmaxParts(shape, rows.head)),
     };
 
     type Part = { buffer: GBuffer; offset: number; size: number };
@@ -270,8 +280,9 @@ export class FusedRwkv {
     });
     const groups = {
       layers,
-      head: group(pipes.head, [headW, lnOut, b.x, b.logits], "head"),
-      sample: group(pipes.sample, [b.sampling, b.logits, b.probs, b.tokens, b.ctl], "sample"),
+      head: group(pipes.head, [headW, lnOut, b.x, b.logits, b.parts], "head"),
+      sample: group(pipes.sample, [b.sampling, b.logits, b.probs, b.tokens, b.ctl, b.parts], "sample"),
+      parts: group(pipes.parts, [b.logits, b.parts], "argmaxParts"),
     };
     const oom = await device.popErrorScope();
     const invalid = await device.popErrorScope();
@@ -316,6 +327,12 @@ export class FusedRwkv {
   setLogits(logits: Float32Array): void {
     if (logits.length !== this.config.vocabSize) throw new FusedError("logits must have V entries");
     this.device.queue.writeBuffer(this.b.logits, 0, logits);
+    // the sampler's argmax reads the head's per-workgroup maxima: computed here as the head computes them
+    const enc = this.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    this.dispatch(pass, "parts");
+    pass.end();
+    this.device.queue.submit([enc.finish()]);
     this.logitsOnGpu = true;
   }
 
@@ -393,9 +410,7 @@ export class FusedRwkv {
     this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
     const enc = this.device.createCommandEncoder();
     const pass = enc.beginComputePass();
-    pass.setPipeline(this.pipes.sample);
-    pass.setBindGroup(0, this.groups.sample);
-    pass.dispatchWorkgroups(1);
+    this.dispatch(pass, "sample");
     pass.end();
     this.device.queue.submit([enc.finish()]);
     const bytes = await this.read(this.b.tokens, this.b.readTokens, 4); // tokens[0], a u32
@@ -416,9 +431,7 @@ export class FusedRwkv {
         const enc = this.device.createCommandEncoder();
         const pass = enc.beginComputePass();
         for (let j = i; j < Math.min(k, i + SUBMIT); j++) {
-          pass.setPipeline(this.pipes.sample);
-          pass.setBindGroup(0, this.groups.sample);
-          pass.dispatchWorkgroups(1);
+          this.dispatch(pass, "sample");
           this.encodeStep(pass, true);
         }
         pass.end();
@@ -480,9 +493,7 @@ export class FusedRwkv {
         const buf = this.staging[(queued + j) % depth];
         const enc = this.device.createCommandEncoder();
         const pass = enc.beginComputePass();
-        pass.setPipeline(this.pipes.sample);
-        pass.setBindGroup(0, this.groups.sample);
-        pass.dispatchWorkgroups(1);
+        this.dispatch(pass, "sample");
         this.encodeStep(pass, true);
         pass.end();
         enc.copyBufferToBuffer(this.b.logits, 0, buf, 0, V * 4);
@@ -555,27 +566,56 @@ export class FusedRwkv {
 
   /** The blocks (block 0 embeds the token) and (withHead) the head: one RNN step, 4L (+ 1) dispatches. */
   private encodeStep(pass: GComputePass, withHead: boolean): void {
-    const { nEmbd: C, ffnSize: F, vocabSize: V } = this.config;
-    const p = this.pipes;
-    this.groups.layers.forEach((g, l) => {
-      pass.setPipeline(l === 0 ? p.embedIn : p.rkvIn);
-      pass.setBindGroup(0, g.rkvIn);
-      pass.dispatchWorkgroups(ceilDiv(3 * C, this.rows.rkvIn));
-      pass.setPipeline(p.rkvOut);
-      pass.setBindGroup(0, g.rkvOut);
-      pass.dispatchWorkgroups(ceilDiv(C, this.rows.rkvOut));
-      pass.setPipeline(p.ffnIn);
-      pass.setBindGroup(0, g.ffnIn);
-      pass.dispatchWorkgroups(ceilDiv(F + C, this.rows.ffnIn));
-      pass.setPipeline(p.ffnOut);
-      pass.setBindGroup(0, g.ffnOut);
-      pass.dispatchWorkgroups(ceilDiv(C, this.rows.ffnOut));
-    });
-    if (withHead) {
-      pass.setPipeline(p.head);
-      pass.setBindGroup(0, this.groups.head);
-      pass.dispatchWorkgroups(ceilDiv(V, this.rows.head));
+    for (let l = 0; l < this.config.nLayer; l++) {
+      this.dispatch(pass, l === 0 ? "embedIn" : "rkvIn", l);
+      this.dispatch(pass, "rkvOut", l);
+      this.dispatch(pass, "ffnIn", l);
+      this.dispatch(pass, "ffnOut", l);
     }
+    if (withHead) this.dispatch(pass, "head");
+  }
+
+  /**
+   * One dispatch of a kernel (of block `layer` for the block kernels; embedIn is block 0's timeMixIn). Public for
+   * the benchmark, which times each kernel alone (src/cli/fused-gpu-bench.ts); dispatching one outside a step
+   * leaves the state and logits meaningless until reset() or setState().
+   */
+  dispatch(pass: GComputePass, kernel: KernelName, layer = 0): void {
+    const { nEmbd: C, ffnSize: F, vocabSize: V } = this.config;
+    const g = this.groups.layers[layer];
+    if ((kernel === "embedIn" && layer !== 0) || (kernel === "rkvIn" && layer === 0))
+      throw new FusedError(
+        `block 0's timeMixIn is embedIn, the others' rkvIn (got ${kernel} for block ${layer})`,
+      );
+    let group: GBindGroup;
+    let workgroups: number;
+    switch (kernel) {
+      case "embedIn":
+      case "rkvIn":
+        [group, workgroups] = [g.rkvIn, ceilDiv(3 * C, this.rows.rkvIn)];
+        break;
+      case "rkvOut":
+        [group, workgroups] = [g.rkvOut, ceilDiv(C, this.rows.rkvOut)];
+        break;
+      case "ffnIn":
+        [group, workgroups] = [g.ffnIn, ceilDiv(F + C, this.rows.ffnIn)];
+        break;
+      case "ffnOut":
+        [group, workgroups] = [g.ffnOut, ceilDiv(C, this.rows.ffnOut)];
+        break;
+      case "head":
+        [group, workgroups] = [this.groups.head, headParts(V, this.rows.head)];
+        break;
+      case "sample":
+        [group, workgroups] = [this.groups.sample, 1];
+        break;
+      case "parts":
+        [group, workgroups] = [this.groups.parts, ceilDiv(headParts(V, this.rows.head), 64)];
+        break;
+    }
+    pass.setPipeline(this.pipes[kernel]);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(workgroups);
   }
 
   private async read(src: GBuffer, staging: GBuffer, bytes: number): Promise<Float32Array> {

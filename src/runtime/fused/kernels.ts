@@ -12,12 +12,15 @@
  *   state  (L, 5, C)  per block: attX, a, b, p, ffnX (the names of src/rwkv/weights.ts LayerState)
  *   vecs   (11, C)    per block: ln1.w, ln1.b, ln2.w, ln2.b, att.muK, muV, muR, w, u, ffn.muK, muR (VEC)
  *   logits (V), probs (V) scratch of the sampler
+ *   parts  (u32 x 2)  per head workgroup: its largest logit (f32 bits) and that logit's row, for the argmax
  *   tokens (u32)      the token of every position of the current run; ctl (u32): [position, rng state]
  *
  * A block is four dispatches; each workgroup (256 threads) computes a few output rows (ROWS_OF: 2 for the C-row
  * matrices, so that they spread over as many workgroups as the GPU has room for; 256 / rows threads a row, summed
  * by a tree in workgroup memory), and every workgroup recomputes what its rows need from vectors (the LayerNorm
- * of x, the WKV of all channels), so no dispatch waits on a reduction from another. A state field is written only by a dispatch in which no other
+ * of x, the WKV of all channels), so no dispatch waits on a reduction from another. Each workgroup first loads its
+ * share of its rows into registers, then computes that prologue while the loads are in flight: a dispatch then
+ * costs the longer of the two, not their sum. A state field is written only by a dispatch in which no other
  * workgroup reads it (workgroup 0 writes it), so the state needs no double buffer:
  *
  *   timeMixIn   LayerNorm ln1 + token shift with attX (Eq. 11-13) + [W_k; W_v; W_r] x (3C rows)      -> rkv, xln
@@ -29,8 +32,8 @@
  *
  * Block 0's timeMixIn also does the embedding (embedMixIn: every workgroup takes ln0 of the embedding row of
  * tokens[position], workgroup 0 writes it to x), and block 0's timeMixOut advances the position; head (ln_out + the
- * V-row head) and sample (greedy, or temperature + top-p with a seeded mulberry32, written to tokens[position])
- * complete a step: 4L + 1 dispatches with the head, + 1 with the sampler.
+ * V-row head, and each workgroup's argmax) and sample (greedy, or temperature + top-p with a seeded mulberry32,
+ * written to tokens[position]) complete a step: 4L + 1 dispatches with the head, + 1 with the sampler.
  */
 
 /** Offsets (in C-vectors) of the per-block vectors in `vecs`. */
@@ -53,7 +56,7 @@ export const STATE_FIELDS = ["attX", "a", "b", "p", "ffnX"] as const;
 
 export const WG = 256;
 /** output rows per workgroup of each matrix-vector kernel (WG / rows threads share a row) */
-export const ROWS_OF: RowsOf = { rkvIn: 4, rkvOut: 2, ffnIn: 4, ffnOut: 2, head: 8 };
+export const ROWS_OF: RowsOf = { rkvIn: 4, rkvOut: 2, ffnIn: 4, ffnOut: 2, head: 32 };
 export interface RowsOf {
   rkvIn: number;
   rkvOut: number;
@@ -61,8 +64,12 @@ export interface RowsOf {
   ffnOut: number;
   head: number;
 }
-/** the most rows a workgroup takes: C and F must be multiples of it */
+/** the most rows a workgroup of a block's kernels takes: C and F must be multiples of it */
 export const ROWS = 8;
+/** the most rows a workgroup of the head takes (its last workgroup may have fewer: V need not be a multiple) */
+export const HEAD_ROWS = 128;
+/** vec4 of each lane's share of its row that the head loads before its LayerNorm (the block kernels load all) */
+export const HEAD_PREFETCH = 8;
 /** sampler: bins of each of its two histogram levels, and the log-probability range its keys cover */
 export const SAMPLE_BINS = 1024;
 export const SAMPLE_RANGE = 64;
@@ -110,44 +117,122 @@ fn sigmoid(x: f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 `;
 }
 
+const range = (n: number): number[] => Array.from({ length: n }, (_, k) => k);
+
+/** vec4 of a C-vector each thread holds (vec4 k of thread tid is tid + k * WG), for a shape */
+const sharesOf = (shape: Shape): number => Math.ceil(shape.C / 4 / WG);
+
 /**
- * LayerNorm of x (every workgroup) into xs, mixed with the state's previous LayerNorm output (token shift,
- * Eq. 11-15: mu * x_t + (1 - mu) * x_{t-1}); workgroup 0 also writes the LayerNorm output to xln.
+ * The thread's share of a C-vector: index i<k> of vec4 k, clamped (a thread past C4 reads a copy it does not use),
+ * and on<k> whether it is the thread's own.
  */
-function lnShift(lnW: number, lnB: number, muOf: string, prevField: number, x = "x"): string {
+function shareIndex(n: number): string {
+  return range(n)
+    .map((k) => {
+      const t = k === 0 ? "tid" : `tid + ${k * WG}u`;
+      return `
+  let i${k} = min(${t}, C4 - 1u);
+  let on${k} = ${t} < C4;`;
+    })
+    .join("");
+}
+
+/** `mean` and `inv` (1 / standard deviation) of the C-vector whose shares are v0, v1, ... (two passes) */
+function lnStats(n: number, v: string, mean: string, inv: string): string {
+  const sum = range(n)
+    .map((k) => `select(0.0, dot(${v}${k}, vec4<f32>(1.0)), on${k})`)
+    .join(" + ");
+  const sq = range(n)
+    .map((k) => `select(0.0, dot(${v}${k} - vec4<f32>(${mean}), ${v}${k} - vec4<f32>(${mean})), on${k})`)
+    .join(" + ");
   return /* wgsl */ `
-  var s = 0.0;
-  for (var i = tid; i < C4; i += WG) { s += dot(${x}[i], vec4<f32>(1.0)); }
-  let mean = reduce_sum(tid, s) / f32(C);
-  var q = 0.0;
-  for (var i = tid; i < C4; i += WG) { let d = ${x}[i] - vec4<f32>(mean); q += dot(d, d); }
-  let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
-  let mu = ${muOf};
-  let st = P.layer * 5u * C4;
-  for (var i = tid; i < C4; i += WG) {
-    let xl = (${x}[i] - vec4<f32>(mean)) * inv * vecs[${lnW}u * C4 + i] + vecs[${lnB}u * C4 + i];
-    if (wg.x == 0u) { xln[i] = xl; }
-    let m = vecs[mu * C4 + i];
-    xs[i] = xl * m + state[st + ${prevField}u * C4 + i] * (vec4<f32>(1.0) - m);
-  }
-  workgroupBarrier();
-`;
+  let ${mean} = reduce_sum(tid, ${sum}) / f32(C);
+  let ${inv} = inverseSqrt(reduce_sum(tid, ${sq}) / f32(C) + EPS);`;
 }
 
 /**
- * The matrix-vector product of the workgroup's ROWS rows (row-major, nIn4 vec4 per row) with the vector `input`
- * (an expression indexed by j, vec4); leaves `total` (the row's sum) in thread tid < ROWS for row row0 + tid.
+ * LayerNorm of x into xs, mixed with the state's previous LayerNorm output (token shift, Eq. 11-15:
+ * mu * x_t + (1 - mu) * x_{t-1}); workgroup 0 also writes the LayerNorm output to xln. x is the thread's shares
+ * x0, x1, ... (loaded here unless `loaded`); every vector is loaded before the first reduction, so the prologue
+ * waits for memory once. `vec` is how the block's vectors are read (`vecs[` or an offset into another binding).
  */
-function matvec(nIn4: string, nRows: string, input: string): string {
+function lnShift(
+  n: number,
+  lnW: number,
+  lnB: number,
+  muOf: string,
+  prevField: number,
+  { loaded = false, vec = "vecs[" }: { loaded?: boolean; vec?: string } = {},
+): string {
+  const loads = range(n)
+    .map(
+      (k) => `${loaded ? "" : `\n  let x${k} = x[i${k}];`}
+  let g${k} = ${vec}${lnW}u * C4 + i${k}];
+  let h${k} = ${vec}${lnB}u * C4 + i${k}];
+  let m${k} = ${vec}mu * C4 + i${k}];
+  let p${k} = state[st + ${prevField}u * C4 + i${k}];`,
+    )
+    .join("");
+  const mix = range(n)
+    .map(
+      (k) => `
+  if (on${k}) {
+    let xl = (x${k} - vec4<f32>(mean)) * inv * g${k} + h${k};
+    if (wg.x == 0u) { xln[i${k}] = xl; }
+    xs[i${k}] = xl * m${k} + p${k} * (vec4<f32>(1.0) - m${k});
+  }`,
+    )
+    .join("");
   return /* wgsl */ `
+  let st = P.layer * 5u * C4;
+  let mu = ${muOf};${loads}${lnStats(n, "x", "mean", "inv")}${mix}
+  workgroupBarrier();`;
+}
+
+/** A matrix-vector product in two parts (see matvec). */
+interface Matvec {
+  load: string;
+  dot: string;
+}
+
+/**
+ * The product of the workgroup's ROWS rows (row-major, nIn4 vec4 a row; rows past nRows read the last row and
+ * their sums are not written) with a vector read by `input(j)` (vec4 j), in two parts:
+ *  - `load`, first in main: the first `pre` vec4 of the lane's share of its row (all of it by default), read into
+ *    registers before anything the product waits for, so that the weights' memory latency overlaps the prologue
+ *    (the LayerNorm, the WKV) instead of following it;
+ *  - `dot`: the sum (the rest of the row streamed), leaving `total` (the row's sum) in thread tid < ROWS for row
+ *    `row` = row0 + tid.
+ */
+function matvec(
+  nIn4: number,
+  nRows: string,
+  rows: number,
+  input: (j: string) => string,
+  pre = Infinity,
+): Matvec {
+  const lanes = WG / rows;
+  const held = Math.min(Math.ceil(nIn4 / lanes), pre);
+  let load = /* wgsl */ `
   let row0 = wg.x * ROWS;
   let lane = tid % LANES;
-  let mine = row0 + tid / LANES;
-  var acc = 0.0;
-  if (mine < ${nRows}) {
-    let base = mine * ${nIn4};
-    for (var j = lane; j < ${nIn4}; j += LANES) { acc += dot(W[base + j], ${input}); }
+  let base = min(row0 + tid / LANES, ${nRows} - 1u) * ${nIn4}u;`;
+  let dot = /* wgsl */ `
+  var acc = 0.0;`;
+  for (let k = 0; k < held; k++) {
+    const j = k === 0 ? "lane" : `lane + ${k * lanes}u`;
+    if ((k + 1) * lanes <= nIn4) {
+      load += `\n  let w${k} = W[base + ${j}];`;
+      dot += `\n  acc += dot(w${k}, ${input(j)});`;
+    } else {
+      load += `\n  let w${k} = W[base + min(${j}, ${nIn4 - 1}u)];`;
+      dot += `\n  if (${j} < ${nIn4}u) { acc += dot(w${k}, ${input(j)}); }`;
+    }
   }
+  if (held * lanes < nIn4)
+    dot += `
+  for (var j = lane + ${held * lanes}u; j < ${nIn4}u; j += LANES) { acc += dot(W[base + j], ${input("j")}); }`;
+  dot += /* wgsl */ `
   red[tid] = acc;
   workgroupBarrier();
   for (var s2 = LANES / 2u; s2 > 0u; s2 = s2 >> 1u) {
@@ -156,41 +241,45 @@ function matvec(nIn4: string, nRows: string, input: string): string {
   }
   let row = row0 + tid;
   var total = 0.0;
-  if (tid < ROWS) { total = red[tid * LANES]; }
-`;
+  if (tid < ROWS) { total = red[tid * LANES]; }`;
+  return { load, dot };
 }
 
 const PARAMS = /* wgsl */ `struct Params { layer: u32 }
 @group(0) @binding(0) var<uniform> P: Params;`;
+
+const xs = (j: string): string => `xs[${j}]`;
 
 /**
  * timeMixIn; with `first` (block 0) the embedding too: every workgroup takes ln0 of the embedding row of
  * tokens[position] (the embed step folded in, one dispatch fewer), and workgroup 0 writes it to x.
  */
 export function timeMixIn(shape: Shape, first = false, rows = ROWS_OF.rkvIn): string {
+  const n = sharesOf(shape);
+  const mv = matvec(shape.C / 4, "3u * C", rows, xs);
   const xBind = first
     ? `@group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> emb: array<vec4<f32>>;      // (V, C), then ln0's weight and bias
 @group(0) @binding(7) var<storage, read> tokens: array<u32>;
-@group(0) @binding(8) var<storage, read> ctl: array<u32>;            // [position, rng]
-var<workgroup> xe: array<vec4<f32>, C4>;`
+@group(0) @binding(8) var<storage, read> ctl: array<u32>;            // [position, rng]`
     : `@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;`;
   const embedPart = first
     ? /* wgsl */ `
   // ln0 of the embedding row of tokens[position] (the position advances in block 0's timeMixOut)
-  let eb = min(tokens[ctl[0]], V - 1u) * C4;
-  var s0 = 0.0;
-  for (var i = tid; i < C4; i += WG) { s0 += dot(emb[eb + i], vec4<f32>(1.0)); }
-  let mean0 = reduce_sum(tid, s0) / f32(C);
-  var q0 = 0.0;
-  for (var i = tid; i < C4; i += WG) { let d = emb[eb + i] - vec4<f32>(mean0); q0 += dot(d, d); }
-  let inv0 = inverseSqrt(reduce_sum(tid, q0) / f32(C) + EPS);
-  for (var i = tid; i < C4; i += WG) {
-    let e = (emb[eb + i] - vec4<f32>(mean0)) * inv0 * emb[V * C4 + i] + emb[(V + 1u) * C4 + i];
-    xe[i] = e;
-    if (wg.x == 0u) { x[i] = e; }
-  }
-  workgroupBarrier();`
+  let eb = min(tokens[ctl[0]], V - 1u) * C4;${range(n)
+    .map(
+      (k) => `
+  let e${k} = emb[eb + i${k}];
+  let ew${k} = emb[V * C4 + i${k}];
+  let ebias${k} = emb[(V + 1u) * C4 + i${k}];`,
+    )
+    .join("")}${lnStats(n, "e", "mean0", "inv0")}${range(n)
+    .map(
+      (k) => `
+  let x${k} = (e${k} - vec4<f32>(mean0)) * inv0 * ew${k} + ebias${k};
+  if (wg.x == 0u && on${k}) { x[i${k}] = x${k}; }`,
+    )
+    .join("")}`
     : "";
   return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
@@ -203,16 +292,16 @@ const VOFF: u32 = 3u * C * C4; // the block's vectors, behind the matrices
 var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${embedPart}
-  // rows 0..C-1 are k (mixed with mu_k), C..2C-1 v (mu_v), 2C..3C-1 r (mu_r): a workgroup's rows share one
-  ${lnShift(VEC.ln1w, VEC.ln1b, `${VEC.attMuK}u + (wg.x * ROWS) / C`, 0, first ? "xe" : "x").replaceAll("vecs[", "W[VOFF + ")}
-  ${matvec("C4", "3u * C", "xs[j]")}
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}${embedPart}
+  // rows 0..C-1 are k (mixed with mu_k), C..2C-1 v (mu_v), 2C..3C-1 r (mu_r): a workgroup's rows share one${lnShift(n, VEC.ln1w, VEC.ln1b, `${VEC.attMuK}u + (wg.x * ROWS) / C`, 0, { loaded: first, vec: "W[VOFF + " })}
+  ${mv.dot}
   if (tid < ROWS && row < 3u * C) { rkv[row] = total; }
 }
 `;
 }
 
 export function timeMixOut(shape: Shape, rows = ROWS_OF.rkvOut): string {
+  const mv = matvec(shape.C / 4, "C", rows, xs);
   return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W_o (C, C)
@@ -225,7 +314,7 @@ ${PARAMS}
 var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}
   let st = P.layer * 5u * C4;
   // block 0: the position advances (no other workgroup of this dispatch reads it)
   if (P.layer == 0u && wg.x == 0u && tid == 0u) { ctl[0] = ctl[0] + 1u; }
@@ -246,13 +335,15 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
     if (wg.x == 0u) { state[st + i] = xln[i]; } // attX: this token's ln1 output, for the next token's shift
   }
   workgroupBarrier();
-  ${matvec("C4", "C", "xs[j]")}
+  ${mv.dot}
   if (tid < ROWS && row < C) { x[row] = x[row] + total; } // residual
 }
 `;
 }
 
 export function chanMixIn(shape: Shape, rows = ROWS_OF.ffnIn): string {
+  const n = sharesOf(shape);
+  const mv = matvec(shape.C / 4, "F + C", rows, xs);
   return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W'_k; W'_r] (F + C, C)
@@ -266,9 +357,8 @@ ${PARAMS}
 var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  // rows 0..F-1 are k' (mixed with mu'_k), F..F+C-1 r' (mu'_r)
-  ${lnShift(VEC.ln2w, VEC.ln2b, `select(${VEC.ffnMuK}u, ${VEC.ffnMuR}u, wg.x * ROWS >= F)`, 4)}
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}
+  // rows 0..F-1 are k' (mixed with mu'_k), F..F+C-1 r' (mu'_r)${lnShift(n, VEC.ln2w, VEC.ln2b, `select(${VEC.ffnMuK}u, ${VEC.ffnMuR}u, wg.x * ROWS >= F)`, 4)}
   if (wg.x == 0u) {
     // the WKV state update (Appendix D): decay once by e^{w}, add this token with weight e^{k}; no other
     // workgroup of this dispatch reads a, b or p
@@ -286,7 +376,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
       state[st + 3u * C4 + i] = m;
     }
   }
-  ${matvec("C4", "F + C", "xs[j]")}
+  ${mv.dot}
   if (tid < ROWS && row < F) {
     let h = max(total, 0.0);
     kk[row] = h * h; // squared ReLU (Eq. 18)
@@ -298,6 +388,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 }
 
 export function chanMixOut(shape: Shape, rows = ROWS_OF.ffnOut): string {
+  const mv = matvec(shape.F / 4, "C", rows, (j) => `kk[${j}]`);
   return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // W'_v (C, F)
@@ -308,45 +399,106 @@ ${PARAMS}
 @group(0) @binding(6) var<storage, read> xln: array<vec4<f32>>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}
   if (wg.x == 0u) {
     let st = P.layer * 5u * C4;
     for (var i = tid; i < C4; i += WG) { state[st + 4u * C4 + i] = xln[i]; } // ffnX: this token's ln2 output
   }
-  ${matvec("F4", "C", "kk[j]")}
+  ${mv.dot}
   if (tid < ROWS && row < C) { x[row] = x[row] + sigmoid(rr[row]) * total; } // Eq. 18 + residual
 }
 `;
 }
 
-/** ln_out and the head: logits[row] for the workgroup's rows. */
+/** Workgroups of the head, and (argmax) pairs in `parts`: one per `rows` rows of the logits. */
+export const headParts = (V: number, rows: number): number => Math.ceil(V / rows);
+
+/**
+ * ln_out and the head: logits[row] for the workgroup's rows, and parts[workgroup] = (the largest of them as u32
+ * bits, its row; the first of equal ones), so that the sampler's argmax reads one pair a workgroup instead of V
+ * logits. The first HEAD_PREFETCH vec4 of each lane's share of its row are loaded before the LayerNorm.
+ */
 export function head(shape: Shape, rows = ROWS_OF.head): string {
+  const n = sharesOf(shape);
+  const mv = matvec(shape.C / 4, "V", rows, xs, HEAD_PREFETCH);
   return /* wgsl */ `${prelude(shape, rows)}
 @group(0) @binding(0) var<storage, read> W: array<vec4<f32>>;        // head (V, C)
 @group(0) @binding(1) var<storage, read> lnOut: array<vec4<f32>>;    // weight (C), bias (C)
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> logits: array<f32>;
+@group(0) @binding(4) var<storage, read_write> parts: array<vec2<u32>>;
 var<workgroup> xs: array<vec4<f32>, C4>;
+var<workgroup> redi: array<u32, ROWS>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-  var s = 0.0;
-  for (var i = tid; i < C4; i += WG) { s += dot(x[i], vec4<f32>(1.0)); }
-  let mean = reduce_sum(tid, s) / f32(C);
-  var q = 0.0;
-  for (var i = tid; i < C4; i += WG) { let d = x[i] - vec4<f32>(mean); q += dot(d, d); }
-  let inv = inverseSqrt(reduce_sum(tid, q) / f32(C) + EPS);
-  for (var i = tid; i < C4; i += WG) { xs[i] = (x[i] - vec4<f32>(mean)) * inv * lnOut[i] + lnOut[C4 + i]; }
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}${range(
+    n,
+  )
+    .map(
+      (k) => `
+  let x${k} = x[i${k}];
+  let g${k} = lnOut[i${k}];
+  let h${k} = lnOut[C4 + i${k}];`,
+    )
+    .join("")}${lnStats(n, "x", "mean", "inv")}${range(n)
+    .map(
+      (k) => `
+  if (on${k}) { xs[i${k}] = (x${k} - vec4<f32>(mean)) * inv * g${k} + h${k}; }`,
+    )
+    .join("")}
   workgroupBarrier();
-  ${matvec("C4", "V", "xs[j]")}
+  ${mv.dot}
   if (tid < ROWS && row < V) { logits[row] = total; }
+  // the workgroup's argmax (a NaN never wins, as in the sampler's scan before)
+  workgroupBarrier();
+  if (tid < ROWS) {
+    var v = -3.4e38;
+    var vi = 0xffffffffu;
+    if (row < V && total > v) { v = total; vi = row; }
+    red[tid] = v;
+    redi[tid] = vi;
+  }
+  workgroupBarrier();
+  for (var s3 = ROWS / 2u; s3 > 0u; s3 = s3 >> 1u) {
+    if (tid < s3) {
+      let o = red[tid + s3];
+      let oi = redi[tid + s3];
+      if (o > red[tid] || (o == red[tid] && oi < redi[tid])) { red[tid] = o; redi[tid] = oi; }
+    }
+    workgroupBarrier();
+  }
+  if (tid == 0u) { parts[wg.x] = vec2<u32>(bitcast<u32>(red[0]), redi[0]); }
+}
+`;
+}
+
+/** parts (as the head writes them) from logits written by the CPU (FusedRwkv.setLogits): one thread a part. */
+export function argmaxParts(shape: Shape, rows = ROWS_OF.head): string {
+  return /* wgsl */ `
+const V: u32 = ${shape.V}u;
+const ROWS: u32 = ${rows}u;
+const NPARTS: u32 = ${headParts(shape.V, rows)}u;
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read_write> parts: array<vec2<u32>>;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+  let p = g.x;
+  if (p >= NPARTS) { return; }
+  var v = -3.4e38;
+  var vi = 0xffffffffu;
+  for (var r = p * ROWS; r < min(V, p * ROWS + ROWS); r++) {
+    let l = logits[r];
+    if (l > v) { v = l; vi = r; }
+  }
+  parts[p] = vec2<u32>(bitcast<u32>(v), vi);
 }
 `;
 }
 
 /**
  * The next token from logits, on the GPU, written to tokens[position] (one workgroup):
- * temperature 0: argmax (the first of equal maxima, as src/rwkv/sampling.ts argmax);
+ * temperature 0: argmax (the first of equal maxima, as src/rwkv/sampling.ts argmax), from the head's `parts`;
  * else p_i = exp(z_i), z_i = (l_i - max) / T <= 0, and the nucleus found with two histogram passes instead of a
  * sort: every token gets the key floor(-z_i * 2^20 / 64) (0 for the most probable; SAMPLE_BINS^2 keys over
  * SAMPLE_RANGE of log-probability, the last one holding everything below), the first pass sums the mass of each
@@ -358,7 +510,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
  * sum in index order, u from mulberry32 (ctl[1]; 24 bits): the same distribution as Sampler.sample (which walks
  * the nucleus in descending order), any token of the nucleus with probability proportional to p_i.
  */
-export function sample(shape: Shape): string {
+export function sample(shape: Shape, headRows = ROWS_OF.head): string {
   const chunk = Math.ceil(shape.V / WG);
   const nKeys = SAMPLE_BINS * SAMPLE_BINS;
   return /* wgsl */ `${prelude(shape)}
@@ -368,7 +520,9 @@ struct Sampling { temperature: f32, topP: f32 }
 @group(0) @binding(2) var<storage, read_write> probs: array<f32>;
 @group(0) @binding(3) var<storage, read_write> tokens: array<u32>;
 @group(0) @binding(4) var<storage, read_write> ctl: array<u32>;
+@group(0) @binding(5) var<storage, read> parts: array<vec2<u32>>;   // the head's argmax of each workgroup
 const CHUNK: u32 = ${chunk}u;
+const NPARTS: u32 = ${headParts(shape.V, headRows)}u;
 const BINS: u32 = ${SAMPLE_BINS}u;
 const BITS: u32 = ${Math.log2(SAMPLE_BINS)}u;
 var<workgroup> redi: array<u32, ${WG}>;
@@ -425,12 +579,13 @@ fn scanBins(tid: u32, c0: u32, goal: u32) {
 fn main(@builtin(local_invocation_index) tid: u32) {
   let lo0 = tid * CHUNK;
   let hi0 = min(V, lo0 + CHUNK);
-  // argmax with the first index among equal values
+  // argmax with the first index among equal values, from the head's argmax of each of its workgroups
   var best = -3.4e38;
   var bi = 0xffffffffu;
-  for (var i = lo0; i < hi0; i++) {
-    let l = logits[i];
-    if (l > best) { best = l; bi = i; }
+  for (var i = tid; i < NPARTS; i += WG) {
+    let e = parts[i];
+    let l = bitcast<f32>(e.x);
+    if (l > best || (l == best && e.y < bi)) { best = l; bi = e.y; }
   }
   red[tid] = best;
   redi[tid] = bi;
