@@ -8,6 +8,7 @@
 import { RwkvWorkerClient, type EpPreference } from "../../src/runtime/client.js";
 import { runFusedCheck, type FusedCheckRequest } from "../../src/runtime/fused/check.js";
 import { FusedRwkv } from "../../src/runtime/fused/fused-rwkv.js";
+import type { RowsOf } from "../../src/runtime/fused/kernels.js";
 import type { GAdapter } from "../../src/runtime/fused/webgpu.js";
 import { syntheticWeights } from "../../src/rwkv/synthetic.js";
 import type { RwkvConfig, RwkvState } from "../../src/rwkv/weights.js";
@@ -15,6 +16,8 @@ import type { RwkvConfig, RwkvState } from "../../src/rwkv/weights.js";
 export interface DirectRequest extends FusedCheckRequest {
   config: RwkvConfig;
   seed: number;
+  /** rows per workgroup of the matrix-vector kernels, when not the defaults */
+  rows?: Partial<RowsOf>;
 }
 
 export interface WorkerRequest {
@@ -42,7 +45,7 @@ async function fusedDirect(req: DirectRequest) {
     },
   });
   const t0 = performance.now();
-  const f = await FusedRwkv.create(device, syntheticWeights(req.config, req.seed));
+  const f = await FusedRwkv.create(device, syntheticWeights(req.config, req.seed), { rows: req.rows });
   const t1 = performance.now();
   try {
     const out = await runFusedCheck(f, req);

@@ -54,7 +54,7 @@ export class FusedError extends Error {
 export interface FusedOptions {
   /** tokens one call may queue (steps' prompt length, generate's n); longer calls are split (default 1024) */
   maxTokens?: number;
-  /** output rows per workgroup of each matrix-vector kernel (powers of 2 up to 8, the head's up to HEAD_ROWS;
+  /** output rows per workgroup of each matrix-vector kernel (powers of 2 up to ROWS, the head's up to HEAD_ROWS;
    * default ROWS_OF) */
   rows?: Partial<RowsOf>;
 }
@@ -73,12 +73,16 @@ export function fusedLargestBinding(c: RwkvConfig): number {
   return 4 * Math.max((c.vocabSize + 2) * C, (c.ffnSize + C) * C, 3 * C * C + N_VEC * C);
 }
 
-/** Why this shape cannot run fused (the kernels read vectors of C and F as vec4 and split rows by 8). */
-export function fusedShapeProblem(c: RwkvConfig): string | undefined {
+/**
+ * Why this shape cannot run fused with these rows per workgroup: the kernels read vectors of C and F as vec4, and a
+ * workgroup's rows of [W_k; W_v; W_r] or [W'_k; W'_r] take one token-shift mix, so timeMixIn's rows must divide C
+ * and chanMixIn's F.
+ */
+export function fusedShapeProblem(c: RwkvConfig, rows: RowsOf = ROWS_OF): string | undefined {
   if (c.nEmbd % 4 !== 0 || c.ffnSize % 4 !== 0)
     return `the fused kernels need C and F divisible by 4 (C = ${c.nEmbd}, F = ${c.ffnSize})`;
-  if (c.nEmbd % ROWS !== 0 || c.ffnSize % ROWS !== 0)
-    return `the fused kernels need C and F divisible by ${ROWS} (C = ${c.nEmbd}, F = ${c.ffnSize})`;
+  if (c.nEmbd % rows.rkvIn !== 0 || c.ffnSize % rows.ffnIn !== 0)
+    return `the fused kernels need C divisible by ${rows.rkvIn} and F by ${rows.ffnIn} (C = ${c.nEmbd}, F = ${c.ffnSize})`;
   if (c.nEmbd * 8 > 15 * 1024) return `C = ${c.nEmbd} does not fit a workgroup's memory`;
   return undefined;
 }
@@ -142,8 +146,7 @@ export class FusedRwkv {
 
   static async create(device: GDevice, weights: RwkvWeights, opts: FusedOptions = {}): Promise<FusedRwkv> {
     const config = weights.config;
-    const problem = fusedShapeProblem(config);
-    if (problem) throw new FusedError(problem);
+
     const { nLayer: L, nEmbd: C, ffnSize: F, vocabSize: V } = config;
     const need = fusedLargestBinding(config);
     const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
@@ -158,6 +161,8 @@ export class FusedRwkv {
       if (!(Number.isInteger(Math.log2(r)) && r >= 1 && r <= most))
         throw new FusedError(`rows of ${k} must be a power of 2 from 1 to ${most}, got ${r}`);
     }
+    const problem = fusedShapeProblem(config, rows);
+    if (problem) throw new FusedError(problem);
     const shape: Shape = { C, F, V, eps: config.layerNormEps };
     const owned: GBuffer[] = [];
     device.pushErrorScope("validation");

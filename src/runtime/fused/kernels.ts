@@ -15,13 +15,14 @@
  *   parts  (u32 x 2)  per head workgroup: its largest logit (f32 bits) and that logit's row, for the argmax
  *   tokens (u32)      the token of every position of the current run; ctl (u32): [position, rng state]
  *
- * A block is four dispatches; each workgroup (256 threads) computes a few output rows (ROWS_OF: 2 for the C-row
- * matrices, so that they spread over as many workgroups as the GPU has room for; 256 / rows threads a row, summed
- * by a tree in workgroup memory), and every workgroup recomputes what its rows need from vectors (the LayerNorm
- * of x, the WKV of all channels), so no dispatch waits on a reduction from another. Each workgroup first loads its
- * share of its rows into registers, then computes that prologue while the loads are in flight: a dispatch then
- * costs the longer of the two, not their sum. A state field is written only by a dispatch in which no other
- * workgroup reads it (workgroup 0 writes it), so the state needs no double buffer:
+ * A block is four dispatches; each workgroup (256 threads) computes a few output rows (ROWS_OF: 8 of the stacked
+ * matrices, 4 of the C-row ones, 16 of the head, the fastest of a sweep on an H100, docs/benchmarks.md; 256 / rows
+ * threads a row, summed by a tree in workgroup memory), and every workgroup recomputes what its rows need from
+ * vectors (the LayerNorm of x, the WKV of all channels), so no dispatch waits on a reduction from another. Each
+ * workgroup first loads its share of its rows into registers (up to PREFETCH vec4 a thread), then computes that
+ * prologue while the loads are in flight: a dispatch then costs the longer of the two, not their sum. A state field
+ * is written only by a dispatch in which no other workgroup reads it (workgroup 0 writes it), so the state needs no
+ * double buffer:
  *
  *   timeMixIn   LayerNorm ln1 + token shift with attX (Eq. 11-13) + [W_k; W_v; W_r] x (3C rows)      -> rkv, xln
  *   timeMixOut  WKV with the bonus u and Appendix D's running maximum p (Eq. 16), gate sigmoid(r) (Eq. 17),
@@ -56,7 +57,7 @@ export const STATE_FIELDS = ["attX", "a", "b", "p", "ffnX"] as const;
 
 export const WG = 256;
 /** output rows per workgroup of each matrix-vector kernel (WG / rows threads share a row) */
-export const ROWS_OF: RowsOf = { rkvIn: 4, rkvOut: 2, ffnIn: 4, ffnOut: 2, head: 32 };
+export const ROWS_OF: RowsOf = { rkvIn: 8, rkvOut: 4, ffnIn: 8, ffnOut: 4, head: 16 };
 export interface RowsOf {
   rkvIn: number;
   rkvOut: number;
@@ -64,11 +65,13 @@ export interface RowsOf {
   ffnOut: number;
   head: number;
 }
-/** the most rows a workgroup of a block's kernels takes: C and F must be multiples of it */
-export const ROWS = 8;
+/** the most rows a workgroup of a block's kernels takes (timeMixIn's must divide C, chanMixIn's F) */
+export const ROWS = 16;
 /** the most rows a workgroup of the head takes (its last workgroup may have fewer: V need not be a multiple) */
 export const HEAD_ROWS = 128;
-/** vec4 of each lane's share of its row that the head loads before its LayerNorm (the block kernels load all) */
+/** vec4 of each lane's share of its row loaded before the prologue, at most (the rest is streamed after it) */
+export const PREFETCH = 12;
+/** the same for the head, whose prologue is its LayerNorm alone */
 export const HEAD_PREFETCH = 8;
 /** sampler: bins of each of its two histogram levels, and the log-probability range its keys cover */
 export const SAMPLE_BINS = 1024;
@@ -198,7 +201,7 @@ interface Matvec {
 /**
  * The product of the workgroup's ROWS rows (row-major, nIn4 vec4 a row; rows past nRows read the last row and
  * their sums are not written) with a vector read by `input(j)` (vec4 j), in two parts:
- *  - `load`, first in main: the first `pre` vec4 of the lane's share of its row (all of it by default), read into
+ *  - `load`, first in main: the first `pre` vec4 of the lane's share of its row (at most PREFETCH), read into
  *    registers before anything the product waits for, so that the weights' memory latency overlaps the prologue
  *    (the LayerNorm, the WKV) instead of following it;
  *  - `dot`: the sum (the rest of the row streamed), leaving `total` (the row's sum) in thread tid < ROWS for row
@@ -257,6 +260,9 @@ const xs = (j: string): string => `xs[${j}]`;
 export function timeMixIn(shape: Shape, first = false, rows = ROWS_OF.rkvIn): string {
   const n = sharesOf(shape);
   const mv = matvec(shape.C / 4, "3u * C", rows, xs);
+  const mu = `${VEC.attMuK}u + (wg.x * ROWS) / C`;
+  const ln = lnShift(n, VEC.ln1w, VEC.ln1b, mu, 0, { loaded: first, vec: "W[VOFF + " });
+  const shares = shareIndex(n);
   const xBind = first
     ? `@group(0) @binding(2) var<storage, read_write> x: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read> emb: array<vec4<f32>>;      // (V, C), then ln0's weight and bias
@@ -292,8 +298,8 @@ const VOFF: u32 = 3u * C * C4; // the block's vectors, behind the matrices
 var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}${embedPart}
-  // rows 0..C-1 are k (mixed with mu_k), C..2C-1 v (mu_v), 2C..3C-1 r (mu_r): a workgroup's rows share one${lnShift(n, VEC.ln1w, VEC.ln1b, `${VEC.attMuK}u + (wg.x * ROWS) / C`, 0, { loaded: first, vec: "W[VOFF + " })}
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shares}${embedPart}
+  // rows 0..C-1 are k (mixed with mu_k), C..2C-1 v (mu_v), 2C..3C-1 r (mu_r): a workgroup's rows share one${ln}
   ${mv.dot}
   if (tid < ROWS && row < 3u * C) { rkv[row] = total; }
 }
@@ -344,6 +350,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 export function chanMixIn(shape: Shape, rows = ROWS_OF.ffnIn): string {
   const n = sharesOf(shape);
   const mv = matvec(shape.C / 4, "F + C", rows, xs);
+  const ln = lnShift(n, VEC.ln2w, VEC.ln2b, `select(${VEC.ffnMuK}u, ${VEC.ffnMuR}u, wg.x * ROWS >= F)`, 4);
   return /* wgsl */ `${prelude(shape, rows)}
 ${PARAMS}
 @group(0) @binding(1) var<storage, read> W: array<vec4<f32>>;        // [W'_k; W'_r] (F + C, C)
@@ -358,7 +365,7 @@ var<workgroup> xs: array<vec4<f32>, C4>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}
-  // rows 0..F-1 are k' (mixed with mu'_k), F..F+C-1 r' (mu'_r)${lnShift(n, VEC.ln2w, VEC.ln2b, `select(${VEC.ffnMuK}u, ${VEC.ffnMuR}u, wg.x * ROWS >= F)`, 4)}
+  // rows 0..F-1 are k' (mixed with mu'_k), F..F+C-1 r' (mu'_r)${ln}
   if (wg.x == 0u) {
     // the WKV state update (Appendix D): decay once by e^{w}, add this token with weight e^{k}; no other
     // workgroup of this dispatch reads a, b or p
@@ -421,6 +428,18 @@ export const headParts = (V: number, rows: number): number => Math.ceil(V / rows
 export function head(shape: Shape, rows = ROWS_OF.head): string {
   const n = sharesOf(shape);
   const mv = matvec(shape.C / 4, "V", rows, xs, HEAD_PREFETCH);
+  // ln_out of x into xs, its vectors loaded before the first reduction
+  const loads = range(n).map(
+    (k) => `
+  let x${k} = x[i${k}];
+  let g${k} = lnOut[i${k}];
+  let h${k} = lnOut[C4 + i${k}];`,
+  );
+  const norm = range(n).map(
+    (k) => `
+  if (on${k}) { xs[i${k}] = (x${k} - vec4<f32>(mean)) * inv * g${k} + h${k}; }`,
+  );
+  const ln = `${loads.join("")}${lnStats(n, "x", "mean", "inv")}${norm.join("")}`;
   return /* wgsl */ `${prelude(shape, rows)}
 @group(0) @binding(0) var<storage, read> W: array<vec4<f32>>;        // head (V, C)
 @group(0) @binding(1) var<storage, read> lnOut: array<vec4<f32>>;    // weight (C), bias (C)
@@ -431,21 +450,7 @@ var<workgroup> xs: array<vec4<f32>, C4>;
 var<workgroup> redi: array<u32, ROWS>;
 
 @compute @workgroup_size(WG)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}${range(
-    n,
-  )
-    .map(
-      (k) => `
-  let x${k} = x[i${k}];
-  let g${k} = lnOut[i${k}];
-  let h${k} = lnOut[C4 + i${k}];`,
-    )
-    .join("")}${lnStats(n, "x", "mean", "inv")}${range(n)
-    .map(
-      (k) => `
-  if (on${k}) { xs[i${k}] = (x${k} - vec4<f32>(mean)) * inv * g${k} + h${k}; }`,
-    )
-    .join("")}
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {${mv.load}${shareIndex(n)}${ln}
   workgroupBarrier();
   ${mv.dot}
   if (tid < ROWS && row < V) { logits[row] = total; }
