@@ -8,7 +8,7 @@
  *     - readBack: `step` with the logits read back every token and the next token chosen on the CPU (greedy),
  *       each step waiting for its read-back (unpipelined);
  *     - readBackPipelined: `generateReading`, the token sampled on the GPU and every step's logits mapped while
- *       the next steps run (DEPTHS staging buffers in flight), greedy and top-p;
+ *       the next steps run (DEPTHS staging buffers in flight, each holding BATCHES=1,8 steps), greedy and top-p;
  *     - gpuSampled: `generate`, greedy and temperature 0.8 / top-p 0.9, sampled on the GPU, tokens read at the end;
  *     - ingestion: `steps` over INGEST_T = 512 tokens (RNN mode, head only for the last token);
  *     - encodeMsPerStep: the CPU time to encode one step's dispatches (no GPU work);
@@ -162,47 +162,48 @@ async function main(): Promise<void> {
   // every step's logits read back, pipelined: sampled on the GPU, the next steps queued while they are mapped
   const pipelined: Record<string, unknown>[] = [];
   const depths = (env.DEPTHS ?? "2,4,8").split(",").map(Number);
-  for (const [name, temperature, topP, ds] of [
-    ["greedy", 0, 1, depths],
-    ["topP", 0.8, 0.9, [4]],
-  ] as const) {
-    for (const depth of ds) {
-      const ms: number[] = [];
-      let got = 0;
-      let sameAsArgmax = true;
-      for (let r = 0; r < REPEATS + 1; r++) {
-        f.reset();
-        await f.steps(prompt, { read: false });
-        await f.finish();
-        let prev: Float32Array | undefined;
-        const s = performance.now();
-        const toks = await f.generateReading(
-          GEN,
-          { temperature, topP, seed: r },
-          (t, l) => {
-            got++;
-            // greedy: each token is the argmax of the logits read back one step before
-            if (temperature === 0 && prev && argmax(prev) !== t) sameAsArgmax = false;
-            prev = l;
-          },
-          depth,
-        );
-        if (r > 0) ms.push(performance.now() - s);
-        if (toks.length !== GEN) throw new Error(`generateReading returned ${toks.length} tokens`);
-      }
-      const row = {
-        sampler: name,
+  const batches = (env.BATCHES ?? "1,8").split(",").map(Number);
+  const runs: [string, number, number, number, number][] = [];
+  for (const batch of batches) for (const depth of depths) runs.push(["greedy", 0, 1, depth, batch]);
+  runs.push(["topP", 0.8, 0.9, 4, batches[batches.length - 1]]);
+  for (const [name, temperature, topP, depth, batch] of runs) {
+    const ms: number[] = [];
+    let got = 0;
+    let sameAsArgmax = true;
+    for (let r = 0; r < REPEATS + 1; r++) {
+      f.reset();
+      await f.steps(prompt, { read: false });
+      await f.finish();
+      let prev: Float32Array | undefined;
+      const s = performance.now();
+      const toks = await f.generateReading(
+        GEN,
+        { temperature, topP, seed: r },
+        (t, l) => {
+          got++;
+          // greedy: each token is the argmax of the logits read back one step before
+          if (temperature === 0 && prev && argmax(prev) !== t) sameAsArgmax = false;
+          prev = l;
+        },
         depth,
-        tokens: GEN,
-        logitsRead: got / (REPEATS + 1),
-        ...(temperature === 0 ? { tokenIsArgmaxOfReadLogits: sameAsArgmax } : {}),
-        msPerTokenMedian: q(ms, 0.5) / GEN,
-        tokensPerSecond: (GEN / q(ms, 0.5)) * 1000,
-        runs: ms.length,
-      };
-      pipelined.push(row);
-      log("readBackPipelined", JSON.stringify(row));
+        batch,
+      );
+      if (r > 0) ms.push(performance.now() - s);
+      if (toks.length !== GEN) throw new Error(`generateReading returned ${toks.length} tokens`);
     }
+    const row = {
+      sampler: name,
+      depth,
+      batch,
+      tokens: GEN,
+      logitsRead: got / (REPEATS + 1),
+      ...(temperature === 0 ? { tokenIsArgmaxOfReadLogits: sameAsArgmax } : {}),
+      msPerTokenMedian: q(ms, 0.5) / GEN,
+      tokensPerSecond: (GEN / q(ms, 0.5)) * 1000,
+      runs: ms.length,
+    };
+    pipelined.push(row);
+    log("readBackPipelined", JSON.stringify(row));
   }
   result.readBackPipelined = pipelined;
 

@@ -452,59 +452,76 @@ export class FusedRwkv {
 
   /**
    * generate with every step's logits read back, pipelined: the token is sampled on the GPU (as in generate), so
-   * step t + 1 is queued behind step t without waiting for the CPU, while the logits of step t (and its token) are
-   * copied to one of `depth` staging buffers and mapped. `onStep(token, logits, i)` receives the i-th sampled token
-   * and the logits of its step, in order; every token's logits reach the CPU, up to depth - 1 steps after the GPU
-   * has queued the next ones. Returns the n tokens.
+   * step t + 1 is queued behind step t without waiting for the CPU, while the logits of earlier steps (and their
+   * tokens) are copied to staging buffers and mapped. A staging buffer holds `batch` steps (one submission, one
+   * mapping: the host's cost of a mapping is paid once for them), and `depth` of them are in flight.
+   * `onStep(token, logits, i)` receives the i-th sampled token and the logits of its step, in order; every token's
+   * logits reach the CPU, at most depth x batch steps after the GPU ran them. Returns the n tokens.
    */
   async generateReading(
     n: number,
     opts: SampleOptions,
     onStep: (token: number, logits: Float32Array, i: number) => void,
     depth = 4,
+    batch = 8,
   ): Promise<number[]> {
     this.startSampling(opts);
-    if (!(Number.isInteger(depth) && depth >= 1)) throw new RangeError(`depth must be a positive integer`);
+    for (const [name, v] of [
+      ["depth", depth],
+      ["batch", batch],
+    ] as const)
+      if (!(Number.isInteger(v) && v >= 1))
+        throw new RangeError(`${name} must be a positive integer, got ${v}`);
     const V = this.config.vocabSize;
-    const bytes = V * 4 + 16;
+    // a step's slot: its logits, then its token (16-byte aligned)
+    const slot = Math.ceil((V * 4 + 4) / 16) * 16;
+    const size = slot * batch;
+    if (this.staging.some((b) => b.size < size))
+      for (const old of this.staging.splice(0)) {
+        this.owned.splice(this.owned.indexOf(old), 1);
+        old.destroy();
+      }
     while (this.staging.length < depth)
       this.staging.push(
         this.track(
-          this.device.createBuffer({
-            size: Math.ceil(bytes / 16) * 16,
-            usage: USAGE.MAP_READ | USAGE.COPY_DST,
-            label: `staging ${this.staging.length}`,
-          }),
+          this.device.createBuffer({ size, usage: USAGE.MAP_READ | USAGE.COPY_DST, label: "staging" }),
         ),
       );
     const out: number[] = [];
-    const inFlight: GBuffer[] = [];
+    const inFlight: { buf: GBuffer; steps: number }[] = [];
     const drain = async (): Promise<void> => {
-      const buf = inFlight.shift()!;
-      await buf.mapAsync(MAP_READ, 0, bytes);
-      const range = buf.getMappedRange(0, bytes);
-      const logits = new Float32Array(range.slice(0, V * 4));
-      const token = new Uint32Array(range.slice(V * 4, V * 4 + 4))[0];
+      const { buf, steps } = inFlight.shift()!;
+      await buf.mapAsync(MAP_READ, 0, steps * slot);
+      const range = buf.getMappedRange(0, steps * slot);
+      for (let k = 0; k < steps; k++) {
+        const logits = new Float32Array(range.slice(k * slot, k * slot + V * 4));
+        const token = new Uint32Array(range.slice(k * slot + V * 4, k * slot + V * 4 + 4))[0];
+        out.push(token);
+        onStep(token, logits, out.length - 1);
+      }
       buf.unmap();
-      out.push(token);
-      onStep(token, logits, out.length - 1);
     };
     let queued = 0;
+    let used = 0;
     while (queued < n) {
       const k = Math.min(this.maxTokens, n - queued);
       this.device.queue.writeBuffer(this.b.ctl, 0, new Uint32Array([0]));
-      for (let j = 0; j < k; j++) {
+      // batches end where a run of maxTokens ends: the position is reset between runs
+      for (let j0 = 0; j0 < k; j0 += batch) {
         if (inFlight.length >= depth) await drain();
-        const buf = this.staging[(queued + j) % depth];
+        const buf = this.staging[used++ % depth];
         const enc = this.device.createCommandEncoder();
-        const pass = enc.beginComputePass();
-        this.dispatch(pass, "sample");
-        this.encodeStep(pass, true);
-        pass.end();
-        enc.copyBufferToBuffer(this.b.logits, 0, buf, 0, V * 4);
-        enc.copyBufferToBuffer(this.b.tokens, j * 4, buf, V * 4, 4);
+        const steps = Math.min(batch, k - j0);
+        for (let j = 0; j < steps; j++) {
+          const pass = enc.beginComputePass();
+          this.dispatch(pass, "sample");
+          this.encodeStep(pass, true);
+          pass.end();
+          enc.copyBufferToBuffer(this.b.logits, 0, buf, j * slot, V * 4);
+          enc.copyBufferToBuffer(this.b.tokens, (j0 + j) * 4, buf, j * slot + V * 4, 4);
+        }
         this.device.queue.submit([enc.finish()]);
-        inFlight.push(buf);
+        inFlight.push({ buf, steps });
       }
       queued += k;
     }
