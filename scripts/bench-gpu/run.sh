@@ -5,8 +5,9 @@
 # $OUT/bench-gpu.json. env: STEPS="roofline bench fullsize" (a subset to skip some; also "fused": the fused WGSL
 # step, src/cli/fused-gpu-bench.ts, and "threads": ORT's wasm EP at THREADS_LIST threads through the rwkv CLI);
 # TOKENS, CHUNKS, GEN, REPEATS (see ort-gpu-bench.ts); FULLSIZE_GEN, PREFILL_TS, GEN_VARIANTS (see
-# full-size-gpu.ts); FUSED_GEN, DEPTHS, ROWS_SWEEP, KERNELS (see fused-gpu-bench.ts); "fusedbase": the fused step
-# of the commit packed with BASE_REV (pack.sh), timings only, before this commit's.
+# full-size-gpu.ts); FUSED_GEN, DEPTHS, BATCHES, ROWS_SWEEP, KERNELS, KERNEL_COUNTS, INGEST_T (see
+# fused-gpu-bench.ts); "fusedbase": the fused step of the commit packed with BASE_REV (pack.sh), timings only,
+# before this commit's.
 set -uo pipefail
 G=$(cd "$(dirname "$0")" && pwd)
 W=/tmp/gpubench

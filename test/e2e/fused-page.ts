@@ -18,6 +18,8 @@ export interface DirectRequest extends FusedCheckRequest {
   seed: number;
   /** rows per workgroup of the matrix-vector kernels, when not the defaults */
   rows?: Partial<RowsOf>;
+  /** tokens one call queues (FusedOptions.maxTokens), when not the default */
+  maxTokens?: number;
 }
 
 export interface WorkerRequest {
@@ -45,7 +47,10 @@ async function fusedDirect(req: DirectRequest) {
     },
   });
   const t0 = performance.now();
-  const f = await FusedRwkv.create(device, syntheticWeights(req.config, req.seed), { rows: req.rows });
+  const f = await FusedRwkv.create(device, syntheticWeights(req.config, req.seed), {
+    rows: req.rows,
+    maxTokens: req.maxTokens,
+  });
   const t1 = performance.now();
   try {
     const out = await runFusedCheck(f, req);

@@ -93,13 +93,22 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
   // the small shape takes every check; the tiny model's shape (C = 256: every thread of a row's share does several
   // columns; SwiftShader runs every workgroup's recomputed LayerNorm and WKV on the CPU) four tokens a phase and
   // one sampling run, with the default rows per workgroup and with the most (16 a workgroup, 128 for the head):
-  // then W'_v's and the head's rows are longer than what a thread loads before the prologue, and the rest of
-  // each is streamed after it (kernels.ts matvec)
+  // then W'_v's and the head's rows are longer than what a thread loads before the prologue (16 and 32 vec4 a
+  // thread, against PREFETCH 12 and HEAD_PREFETCH 8), and the rest of each is streamed after it (kernels.ts
+  // matvec); that case also queues at most 3 tokens a call, so steps, generate and the batched read-back of 4
+  // tokens each cross a run boundary (FusedOptions.maxTokens)
   const MOST_ROWS = { rkvIn: 16, rkvOut: 16, ffnIn: 16, ffnOut: 16, head: 128 };
-  for (const [name, config, seed, full, rows] of [
-    ["a 3 x 32 shape", SMALL, 3, true, undefined],
-    ["the tiny model's shape (4 x 256, V = 65)", SHAPES.tiny, 1, false, undefined],
-    ["the tiny model's shape, 16 rows a workgroup, 128 for the head", SHAPES.tiny, 1, false, MOST_ROWS],
+  for (const [name, config, seed, full, rows, maxTokens] of [
+    ["a 3 x 32 shape", SMALL, 3, true, undefined, undefined],
+    ["the tiny model's shape (4 x 256, V = 65)", SHAPES.tiny, 1, false, undefined, undefined],
+    [
+      "the tiny model's shape, 16 rows a workgroup, 128 for the head, 3 tokens a call",
+      SHAPES.tiny,
+      1,
+      false,
+      MOST_ROWS,
+      3,
+    ],
   ] as const) {
     it(`${name}: logits, state, greedy and top-p generation agree with the reference model`, async () => {
       const V = config.vocabSize;
@@ -107,6 +116,7 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
         config,
         seed,
         rows,
+        maxTokens,
         tokens: (full ? [1, 5, 66, 0, 7, 7, 3, 9, 11, 2] : [1, 5, 66, 7]).map((t) => t % V),
         greedy: full ? 12 : 4,
         sampling: full
@@ -146,6 +156,8 @@ describe.runIf(status.available)("the fused WGSL RNN step in Chromium's WebGPU",
       expect(r.pipelinedTokens).toBe(req.greedy);
       expect(r.pipelinedFirstMismatch).toBe(-1);
       expect(r.pipelinedLogitsRel).toBeLessThan(1e-5);
+      // greedy from logits given with setLogits: ties, the last row, all equal, a pattern
+      expect(r.greedyFromSetMismatch).toBe(0);
       if (full) {
         expect(r.freqOutside).toBe(0);
         expect(r.freq!.map((x) => x.id).sort((a, b) => a - b)).toEqual([2, 9, 50]);

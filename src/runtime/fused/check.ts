@@ -24,6 +24,21 @@ export interface FusedCheckRequest {
 
 type PlainState = Record<string, number[]>[];
 
+/**
+ * Logits written with setLogits for greedy draws (the sampler's argmax then reads the parts computed from them, not
+ * the head's): the first of two equal maxima, a maximum in the last row (the last, partial group of rows), all
+ * equal, and a pattern without ties.
+ */
+export function setLogitsCases(V: number): Float32Array[] {
+  const tie = new Float32Array(V).fill(-1e4);
+  tie[V - 1] = 5;
+  tie[Math.min(3, V - 1)] = 5;
+  const last = new Float32Array(V).fill(-1e4);
+  last[V - 1] = 1;
+  const pattern = Float32Array.from({ length: V }, (_, i) => Math.sin(i * 12.9898) * 3);
+  return [tie, last, new Float32Array(V), pattern];
+}
+
 export interface FusedCheckOutput {
   steps: number[][];
   stepState: PlainState;
@@ -36,6 +51,8 @@ export interface FusedCheckOutput {
   /** greedy again with every step's logits read back (generateReading, pipelined): tokens and logits */
   pipelined?: { tokens: number[]; logits: number[][] };
   freq?: number[];
+  /** greedy draws from setLogitsCases(V), in order */
+  greedyFromSet: number[];
 }
 
 export interface FusedCheckReport {
@@ -62,6 +79,8 @@ export interface FusedCheckReport {
   freq?: { id: number; observed: number; expected: number }[];
   /** draws of ids outside the nucleus */
   freqOutside?: number;
+  /** greedy draws from logits given with setLogits that are not the reference argmax (of setLogitsCases) */
+  greedyFromSetMismatch: number;
 }
 
 const KEYS = ["attX", "a", "b", "p", "ffnX"] as const;
@@ -107,8 +126,14 @@ export async function runFusedCheck(f: FusedRwkv, req: FusedCheckRequest): Promi
     for (let s = 0; s < req.freq.draws; s++)
       freq.push(await f.sample({ temperature: 1, topP: req.freq.topP, seed: 1000 + s }));
   }
+  const greedyFromSet: number[] = [];
+  for (const logits of setLogitsCases(f.config.vocabSize)) {
+    f.setLogits(logits);
+    greedyFromSet.push(await f.sample({ temperature: 0, topP: 1 }));
+  }
   f.reset();
   return {
+    greedyFromSet,
     steps,
     stepState,
     stepsLogits,
@@ -229,6 +254,9 @@ export function judgeFusedCheck(
     pipelinedFirstMismatch,
     pipelinedLogitsRel,
     pipelinedTokens: out.pipelined?.tokens.length,
+    greedyFromSetMismatch: setLogitsCases(weights.config.vocabSize).filter(
+      (l, i) => argmax(l) !== out.greedyFromSet[i],
+    ).length,
   };
   if (req.freq && out.freq) {
     const { ids, probs, topP } = req.freq;

@@ -493,13 +493,16 @@ export class FusedRwkv {
       const { buf, steps } = inFlight.shift()!;
       await buf.mapAsync(MAP_READ, 0, steps * slot);
       const range = buf.getMappedRange(0, steps * slot);
-      for (let k = 0; k < steps; k++) {
-        const logits = new Float32Array(range.slice(k * slot, k * slot + V * 4));
-        const token = new Uint32Array(range.slice(k * slot + V * 4, k * slot + V * 4 + 4))[0];
+      const read = Array.from({ length: steps }, (_, k) => ({
+        logits: new Float32Array(range.slice(k * slot, k * slot + V * 4)),
+        token: new Uint32Array(range.slice(k * slot + V * 4, k * slot + V * 4 + 4))[0],
+      }));
+      // unmapped before the callbacks: one that throws leaves the buffer usable by the next call
+      buf.unmap();
+      for (const { logits, token } of read) {
         out.push(token);
         onStep(token, logits, out.length - 1);
       }
-      buf.unmap();
     };
     let queued = 0;
     let used = 0;
@@ -605,6 +608,7 @@ export class FusedRwkv {
   dispatch(pass: GComputePass, kernel: KernelName, layer = 0): void {
     const { nEmbd: C, ffnSize: F, vocabSize: V } = this.config;
     const g = this.groups.layers[layer];
+    if (!g) throw new FusedError(`block ${layer} is not in this model's 0..${this.config.nLayer - 1}`);
     if ((kernel === "embedIn" && layer !== 0) || (kernel === "rkvIn" && layer === 0))
       throw new FusedError(
         `block 0's timeMixIn is embedIn, the others' rkvIn (got ${kernel} for block ${layer})`,

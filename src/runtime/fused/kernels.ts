@@ -212,7 +212,7 @@ function matvec(
   nRows: string,
   rows: number,
   input: (j: string) => string,
-  pre = Infinity,
+  pre = PREFETCH,
 ): Matvec {
   const lanes = WG / rows;
   const held = Math.min(Math.ceil(nIn4 / lanes), pre);

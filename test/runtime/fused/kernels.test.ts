@@ -59,6 +59,25 @@ describe("the fused kernels load their weights before their prologue", () => {
   });
 });
 
+describe("a share longer than the prefetch limit", () => {
+  // 430M (C = 1024, F = 4096): W'_v's rows are 1024 vec4, 64 lanes a row with the default 4 rows: 16 vec4 a thread
+  const wide = { C: 1024, F: 4096, V: 50277, eps: 1e-5 };
+  it("chanMixOut at C = 1024 loads PREFETCH vec4 first and streams the other 4", () => {
+    const src = chanMixOut(wide);
+    expect(prologue(src).match(/let w\d+ = W\[/g)?.length).toBe(PREFETCH);
+    expect(src).toContain(`for (var j = lane + ${PREFETCH * (WG / ROWS_OF.ffnOut)}u; j < 1024u; j += LANES)`);
+  });
+  it("every block kernel caps its loads at PREFETCH, whatever its rows", () => {
+    for (const src of [
+      timeMixIn(wide, false, 16),
+      chanMixIn(wide, 16),
+      timeMixOut(wide, 16),
+      chanMixOut(wide, 16),
+    ])
+      expect(prologue(src).match(/let w\d+ = W\[/g)!.length).toBeLessThanOrEqual(PREFETCH);
+  });
+});
+
 describe("the head's argmax parts", () => {
   it("one per head workgroup, the sampler reading as many", () => {
     expect(headParts(50277, 16)).toBe(3143);
