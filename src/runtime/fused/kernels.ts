@@ -417,6 +417,20 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
 `;
 }
 
+/**
+ * The argmax of n candidates (red: values, redi: their indices; n a power of 2) into red[0] and redi[0] by a tree:
+ * the larger value wins, the smaller index among equal ones. Uniform control flow only.
+ */
+const argmaxTree = (n: string): string => /* wgsl */ `
+  for (var s = ${n} / 2u; s > 0u; s = s >> 1u) {
+    if (tid < s) {
+      let o = red[tid + s];
+      let oi = redi[tid + s];
+      if (o > red[tid] || (o == red[tid] && oi < redi[tid])) { red[tid] = o; redi[tid] = oi; }
+    }
+    workgroupBarrier();
+  }`;
+
 /** Workgroups of the head, and (argmax) pairs in `parts`: one per `rows` rows of the logits. */
 export const headParts = (V: number, rows: number): number => Math.ceil(V / rows);
 
@@ -463,15 +477,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: ve
     red[tid] = v;
     redi[tid] = vi;
   }
-  workgroupBarrier();
-  for (var s3 = ROWS / 2u; s3 > 0u; s3 = s3 >> 1u) {
-    if (tid < s3) {
-      let o = red[tid + s3];
-      let oi = redi[tid + s3];
-      if (o > red[tid] || (o == red[tid] && oi < redi[tid])) { red[tid] = o; redi[tid] = oi; }
-    }
-    workgroupBarrier();
-  }
+  workgroupBarrier();${argmaxTree("ROWS")}
   if (tid == 0u) { parts[wg.x] = vec2<u32>(bitcast<u32>(red[0]), redi[0]); }
 }
 `;
@@ -594,15 +600,7 @@ fn main(@builtin(local_invocation_index) tid: u32) {
   }
   red[tid] = best;
   redi[tid] = bi;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s >> 1u) {
-    if (tid < s) {
-      let o = red[tid + s];
-      let oi = redi[tid + s];
-      if (o > red[tid] || (o == red[tid] && oi < redi[tid])) { red[tid] = o; redi[tid] = oi; }
-    }
-    workgroupBarrier();
-  }
+  workgroupBarrier();${argmaxTree("WG")}
   let m = red[0];
   let argmax = redi[0];
   workgroupBarrier();
